@@ -1,0 +1,17 @@
+// Shared option parsing for the process commands: --config FILE and --help.
+import { parseArgs } from 'node:util';
+
+export interface ProcessArgs {
+  config?: string | undefined;
+  help: boolean;
+}
+
+export function parseProcessArgs(argv: string[], env: NodeJS.ProcessEnv): ProcessArgs {
+  const { values } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: false,
+  });
+  return { config: values.config ?? env.HTTPAGENT_CONFIG, help: values.help ?? false };
+}

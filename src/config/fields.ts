@@ -1,0 +1,81 @@
+// Field builders shared by the per-process config schemas. Every field accepts the typed value
+// (from a YAML/JSON file) and its string form (from an HTTPAGENT_* variable).
+import { z } from 'zod';
+
+function fromString<T extends z.ZodType>(parse: (raw: string) => unknown, schema: T) {
+  return z.preprocess((v) => (typeof v === 'string' ? parse(v) : v), schema);
+}
+
+export const intField = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  fromString((s) => (/^-?\d+$/.test(s.trim()) ? Number(s) : s), z.number().int().min(min).max(max));
+
+export const boolField = () =>
+  fromString((s) => {
+    const v = s.trim().toLowerCase();
+    if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+    if (['0', 'false', 'no', 'off', ''].includes(v)) return false;
+    return s;
+  }, z.boolean());
+
+/** Comma-separated in the environment, an array in a file. */
+export const listField = (item: z.ZodType<string> = z.string().min(1)) =>
+  fromString(
+    (s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0),
+    z.array(item),
+  );
+
+const labelKey = z.string().regex(/^[A-Za-z0-9_.\/-]{1,63}$/, 'label keys are 1-63 of [A-Za-z0-9_./-]');
+const labelValue = z.string().regex(/^[A-Za-z0-9_.\/:-]{0,128}$/, 'label values are 0-128 of [A-Za-z0-9_./:-]');
+export const labelsSchema = z.record(labelKey, labelValue);
+
+/** Parses `k=v,k=v` into a map; anything malformed is left for zod to reject with a clear message. */
+export function parseLabels(s: string): Record<string, string> | string {
+  const out: Record<string, string> = {};
+  for (const part of s.split(',').map((x) => x.trim()).filter(Boolean)) {
+    const eq = part.indexOf('=');
+    if (eq <= 0) return s;
+    out[part.slice(0, eq).trim()] = part.slice(eq + 1).trim();
+  }
+  return out;
+}
+
+/** `k=v,k=v` in the environment, a map in a file. */
+export const labelsField = () => fromString(parseLabels, labelsSchema);
+
+export const listenSchema = z
+  .string()
+  .regex(/^(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'expected host:port, e.g. 0.0.0.0:9889');
+
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+export function parseListen(s: string): ListenAddress {
+  const idx = s.lastIndexOf(':');
+  const host = s.slice(0, idx).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(s.slice(idx + 1)) };
+}
+
+export const urlField = () => z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+export const redisUrlField = () => z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' });
+
+/** Bearer tokens: long enough to resist guessing, printable so they survive headers and env files. */
+export const tokenField = () =>
+  z.string().regex(/^[\x21-\x7e]{16,512}$/, 'expected a token of 16-512 printable characters without spaces');
+
+/** JSON in the environment, structured in a file (for lists of objects such as schedules). */
+export const jsonField = <T extends z.ZodType>(schema: T) =>
+  fromString((s) => {
+    try {
+      return JSON.parse(s) as unknown;
+    } catch {
+      return s;
+    }
+  }, schema);
+
+export const logLevelField = () => z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);

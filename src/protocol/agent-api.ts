@@ -1,0 +1,145 @@
+// The agent API between agent and controller (bearer HTTPAGENT_AGENT_TOKEN). Both sides validate
+// with these schemas; docs/agent-api.md explains the semantics.
+import { z } from 'zod';
+import { labelsSchema } from '../config/fields.js';
+import { stepSpecSchema, stepStateSchema } from './job.js';
+
+const agentId = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
+const jobId = z.string().min(1).max(64);
+const epoch = z.number().int().min(1);
+
+/** online: claiming · draining: finishing what it has, claims nothing new · offline: not seen lately. */
+export const agentStateSchema = z.enum(['online', 'draining', 'offline']);
+export type AgentState = z.infer<typeof agentStateSchema>;
+
+export const registerRequestSchema = z.strictObject({
+  agentId,
+  hostname: z.string().max(255),
+  addresses: z.array(z.string().max(64)).max(64),
+  port: z.number().int().min(0).max(65535),
+  version: z.string().max(64),
+  commit: z.string().max(64).optional(),
+  labels: labelsSchema,
+  capacity: z.number().int().min(1).max(1024),
+  leaseMs: z.number().int().min(1000).max(3_600_000),
+});
+export type RegisterRequest = z.infer<typeof registerRequestSchema>;
+
+export const registerResponseSchema = z.object({
+  agentId,
+  /** The lease the controller grants (the agent's ask, capped). */
+  leaseMs: z.number().int(),
+  longPollMs: z.number().int(),
+  /** Largest log chunk the controller takes in one append. */
+  logChunkMaxBytes: z.number().int(),
+  serverTime: z.number().int(),
+});
+export type RegisterResponse = z.infer<typeof registerResponseSchema>;
+
+export const claimRequestSchema = z.strictObject({
+  agentId,
+  /** Free slots: the most jobs to hand out. */
+  max: z.number().int().min(1).max(1024),
+  /** How long to wait for a job; capped by the controller's longPollMs. 0 answers at once. */
+  waitMs: z.number().int().min(0).max(120_000).optional(),
+  /**
+   * Chosen by the agent per claim and reused when it retries the same claim after a network error:
+   * the controller answers a repeated claimId with the jobs it already handed out, so a response
+   * lost on the wire never orphans a job.
+   */
+  claimId: z.string().min(8).max(64),
+});
+export type ClaimRequest = z.infer<typeof claimRequestSchema>;
+
+export const claimedJobSchema = z.object({
+  id: jobId,
+  epoch,
+  attempt: z.number().int().min(1),
+  steps: z.array(stepSpecSchema),
+  timeoutSec: z.number().int().nullable(),
+  /** Bytes of log the controller already holds for this epoch (0 on a fresh claim). */
+  logOffset: z.number().int().min(0),
+  leaseMs: z.number().int(),
+});
+export type ClaimedJob = z.infer<typeof claimedJobSchema>;
+
+export const claimResponseSchema = z.object({ jobs: z.array(claimedJobSchema) });
+export type ClaimResponse = z.infer<typeof claimResponseSchema>;
+
+/** Agent liveness plus a batch lease renewal in one call. */
+export const heartbeatRequestSchema = z.strictObject({
+  agentId,
+  state: z.enum(['online', 'draining']),
+  running: z.number().int().min(0),
+  leases: z.array(z.strictObject({ id: jobId, epoch })).max(1024),
+});
+export type HeartbeatRequest = z.infer<typeof heartbeatRequestSchema>;
+
+/** ok: lease extended · cancel: stop the job and complete it as cancelled · stale: stop at once, report nothing. */
+export const leaseStatusSchema = z.enum(['ok', 'cancel', 'stale']);
+export type LeaseStatus = z.infer<typeof leaseStatusSchema>;
+
+export const heartbeatResponseSchema = z.object({
+  leases: z.record(z.string(), leaseStatusSchema),
+  serverTime: z.number().int(),
+});
+export type HeartbeatResponse = z.infer<typeof heartbeatResponseSchema>;
+
+/** POST /v1/agent/jobs/:id/renew — one lease; 409 STALE_EPOCH when the epoch moved on. */
+export const renewRequestSchema = z.strictObject({ epoch });
+export const renewResponseSchema = z.object({ status: z.enum(['ok', 'cancel']) });
+
+/**
+ * POST /v1/agent/jobs/:id/log?epoch=E&offset=N with the raw bytes as the body.
+ * 200 { offset } — the controller's end of log after the append (overlap with bytes it already has is skipped);
+ * 409 STALE_EPOCH; 416 LOG_OFFSET_GAP { expected } — resend from `expected`.
+ */
+export const logAppendQuerySchema = z.strictObject({
+  epoch: z.coerce.number().int().min(1),
+  offset: z.coerce.number().int().min(0),
+});
+export const logAppendResponseSchema = z.object({ offset: z.number().int(), cancel: z.boolean().optional() });
+
+/** POST /v1/agent/jobs/:id/step — progress of one step, so the platform sees it live. */
+export const stepUpdateSchema = z.strictObject({
+  epoch,
+  index: z.number().int().min(0),
+  state: stepStateSchema,
+  exitCode: z.number().int().nullable().optional(),
+  signal: z.string().nullable().optional(),
+  startedAt: z.string().nullable().optional(),
+  finishedAt: z.string().nullable().optional(),
+});
+export type StepUpdate = z.infer<typeof stepUpdateSchema>;
+
+export const stepResultSchema = z.strictObject({
+  state: stepStateSchema,
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable().optional(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+
+/**
+ * POST /v1/agent/jobs/:id/complete. The controller accepts it once per epoch; a repeat of an accepted
+ * result is answered 200 { accepted: true, duplicate: true }. 409 STALE_EPOCH when another attempt owns
+ * the job; 416 LOG_INCOMPLETE { expected } when the log has not all arrived (send it, then complete again).
+ * With `claim`, the answer also carries the next jobs: complete-and-claim in one round trip.
+ */
+export const completeRequestSchema = z.strictObject({
+  epoch,
+  outcome: z.enum(['succeeded', 'failed', 'cancelled']),
+  error: z.string().max(4096).nullable().optional(),
+  steps: z.array(stepResultSchema),
+  /** Total bytes of log this attempt produced. */
+  logBytes: z.number().int().min(0),
+  claim: z.strictObject({ agentId, max: z.number().int().min(1).max(1024), claimId: z.string().min(8).max(64) }).optional(),
+});
+export type CompleteRequest = z.infer<typeof completeRequestSchema>;
+
+export const completeResponseSchema = z.object({
+  accepted: z.boolean(),
+  duplicate: z.boolean().optional(),
+  jobs: z.array(claimedJobSchema).optional(),
+});
+export type CompleteResponse = z.infer<typeof completeResponseSchema>;

@@ -1,0 +1,100 @@
+// The job as the platform sees it: what may be submitted and what GET /v1/jobs/:id answers.
+import { z } from 'zod';
+import { labelsSchema } from '../config/fields.js';
+
+/** A task name is a file name inside the tasks directory: no paths, no hidden files. */
+export const taskNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a task is a script name inside the tasks directory: 1-128 of [A-Za-z0-9_.-], not starting with a dot');
+
+/** Params become HTTPAGENT_PARAM_<NAME> variables and JSON on stdin; values are strings, passed literally. */
+export const paramsSchema = z
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'param names are 1-64 of [A-Za-z0-9_.-], starting with a letter or _'), z.string().max(65_536))
+  .refine((p) => Object.keys(p).length <= 64, 'at most 64 params');
+
+export const stepSpecSchema = z.strictObject({
+  task: taskNameSchema,
+  params: paramsSchema.optional(),
+  timeoutSec: z.number().int().min(1).max(7 * 86_400).optional(),
+});
+export type StepSpec = z.infer<typeof stepSpecSchema>;
+
+const jobOptions = {
+  agent: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+  labels: labelsSchema.optional(),
+  /** Higher runs first; -100..100, default 0. */
+  priority: z.number().int().min(-100).max(100).optional(),
+  maxAttempts: z.number().int().min(1).max(100).optional(),
+  /** Whole-job timeout across all steps. */
+  timeoutSec: z.number().int().min(1).max(7 * 86_400).optional(),
+  idempotencyKey: z.string().min(1).max(256).optional(),
+};
+
+export const jobSubmitSchema = z.union([
+  z.strictObject({ steps: z.array(stepSpecSchema).min(1).max(100), ...jobOptions }),
+  z.strictObject({ task: taskNameSchema, params: paramsSchema.optional(), ...jobOptions }),
+]);
+export type JobSubmit = z.infer<typeof jobSubmitSchema>;
+
+/** The normalised form every submission becomes (the one-step shorthand turned into steps). */
+export interface JobSpec {
+  steps: StepSpec[];
+  agent?: string | undefined;
+  labels?: Record<string, string> | undefined;
+  priority: number;
+  maxAttempts?: number | undefined;
+  timeoutSec?: number | undefined;
+  idempotencyKey?: string | undefined;
+}
+
+export function normaliseJob(input: JobSubmit): JobSpec {
+  const steps = 'steps' in input ? input.steps : [{ task: input.task, ...(input.params ? { params: input.params } : {}) }];
+  return {
+    steps,
+    agent: input.agent,
+    labels: input.labels,
+    priority: input.priority ?? 0,
+    maxAttempts: input.maxAttempts,
+    timeoutSec: input.timeoutSec,
+    idempotencyKey: input.idempotencyKey,
+  };
+}
+
+/** queued: waiting for an agent · running: leased to one · succeeded/failed/cancelled: final. */
+export const jobStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+export type JobState = z.infer<typeof jobStateSchema>;
+export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
+
+/** pending: not reached · running · succeeded/failed: exit code known · skipped: an earlier step failed · cancelled. */
+export const stepStateSchema = z.enum(['pending', 'running', 'succeeded', 'failed', 'skipped', 'cancelled']);
+export type StepState = z.infer<typeof stepStateSchema>;
+
+export const stepStatusSchema = z.object({
+  task: z.string(),
+  state: stepStateSchema,
+  exitCode: z.number().int().nullable(),
+  signal: z.string().nullable().optional(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+});
+export type StepStatus = z.infer<typeof stepStatusSchema>;
+
+export const jobViewSchema = z.object({
+  id: z.string(),
+  state: jobStateSchema,
+  attempt: z.number().int(),
+  maxAttempts: z.number().int(),
+  agent: z.string().nullable(),
+  target: z.object({ agent: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }),
+  priority: z.number().int(),
+  steps: z.array(stepStatusSchema),
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  finishedAt: z.string().nullable(),
+  error: z.string().nullable(),
+  cancelRequested: z.boolean(),
+  logBytes: z.number().int(),
+  logTruncated: z.boolean(),
+  idempotencyKey: z.string().nullable(),
+});
+export type JobView = z.infer<typeof jobViewSchema>;
