@@ -159,3 +159,21 @@ export const AGENT_API_PATHS = {
   step: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/step`,
   complete: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/complete`,
 } as const;
+
+/**
+ * The agent API's paths on the controller (bearer agent token). Register, claim and heartbeat take a
+ * JSON body; the per-job calls take the job id in the path (the log append carries epoch and offset in
+ * the query and the raw bytes as an application/octet-stream body).
+ */
+export const agentApiPaths = {
+  register: '/v1/agent/register',
+  claim: '/v1/agent/claim',
+  heartbeat: '/v1/agent/heartbeat',
+  renew: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/renew`,
+  log: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/log`,
+  step: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/step`,
+  complete: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/complete`,
+  monitorMetrics: '/v1/agent/monitor/metrics',
+  monitorHeartbeat: '/v1/agent/monitor/heartbeat',
+  monitorAlertState: '/v1/agent/monitor/alert-state',
+} as const;
