@@ -145,22 +145,6 @@ export const completeResponseSchema = z.object({
 export type CompleteResponse = z.infer<typeof completeResponseSchema>;
 
 /**
- * The agent API's routes, in one place so the agent's client and the controller's routes cannot drift.
- * All are POST with a JSON body (except the log append, whose body is the raw bytes) under the agent token.
- * Errors the agent acts on: 404 AGENT_UNKNOWN (register again), 409 STALE_EPOCH (stop that job's work),
- * 416 LOG_OFFSET_GAP / LOG_INCOMPLETE with `expected` in the error body (resend the log from there).
- */
-export const AGENT_API_PATHS = {
-  register: '/v1/agent/register',
-  claim: '/v1/agent/claim',
-  heartbeat: '/v1/agent/heartbeat',
-  renew: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/renew`,
-  log: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/log`,
-  step: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/step`,
-  complete: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/complete`,
-} as const;
-
-/**
  * The agent API's paths on the controller (bearer agent token). Register, claim and heartbeat take a
  * JSON body; the per-job calls take the job id in the path (the log append carries epoch and offset in
  * the query and the raw bytes as an application/octet-stream body).
