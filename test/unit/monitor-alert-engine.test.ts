@@ -4,7 +4,7 @@ import { emptyAlertState, evaluate, type AlertEvent, type AlertPolicy, type Aler
 import { renderAlertMail } from '../../src/monitor/alerts/alert-mail.js';
 import { newerAlertState, parseAlertState } from '../../src/monitor/alerts/alert-state-store.js';
 
-const policy: AlertPolicy = { afterFailures: 3, recoverAfter: 2, repeatMs: 100_000, flapIncidents: 3 };
+const policy: AlertPolicy = { afterFailures: 3, recoverAfter: 2, repeatMs: 100_000, flapIncidents: 3, flapWindowMs: 100_000 };
 
 /** Runs rounds of one check ('F' fails, 'O' passes), 10 s apart, and returns every event. */
 function run(pattern: string, p = policy, start: AlertState = emptyAlertState(), t0 = 1_000_000) {
@@ -42,7 +42,7 @@ describe('alert engine', () => {
 
   it('a flapping check costs a bounded number of mails', () => {
     // fail 3, pass 2, repeated 20 times within the repeat window of 10 min
-    const p = { ...policy, repeatMs: 600_000 };
+    const p = { ...policy, repeatMs: 600_000, flapWindowMs: 600_000 };
     const { kinds, state } = run('FFFOO'.repeat(20), p);
     // two normal incidents, then the third is marked flapping and stays open: one reminder per 60 rounds
     expect(kinds).toEqual(['firing@2', 'resolved@4', 'firing@7', 'resolved@9', 'firing@12', 'reminder@72']);
@@ -51,7 +51,7 @@ describe('alert engine', () => {
   });
 
   it('a flapping incident ends after a whole repeat interval of passing', () => {
-    const p = { ...policy, repeatMs: 200_000 };
+    const p = { ...policy, repeatMs: 200_000, flapWindowMs: 200_000 };
     const { kinds } = run('FFFOOFFFOOFFF' + 'O'.repeat(25), p);
     // passing from round 13: 2 successes would do for a normal incident, this one needs 200 s (round 33)
     expect(kinds).toEqual(['firing@2', 'resolved@4', 'firing@7', 'resolved@9', 'firing@12', 'resolved@33']);

@@ -64,11 +64,12 @@ export interface AlertPolicy {
   recoverAfter: number;
   repeatMs: number;
   /**
-   * The n-th incident of one check within repeatMs marks it flapping: that incident then stays open until
-   * the check has passed for a whole repeatMs, so a check that flips every few minutes costs a handful of
-   * mails, then one reminder per repeat interval, instead of two mails per flip.
+   * The n-th incident of one check within flapWindowMs marks it flapping: that incident then stays open
+   * until the check has passed for a whole repeatMs, so a check that flips every few minutes costs a
+   * handful of mails, then one reminder per repeat interval, instead of two mails per flip.
    */
   flapIncidents: number;
+  flapWindowMs: number;
 }
 
 export interface Evaluation {
@@ -104,7 +105,7 @@ export function evaluate(prev: AlertState, observations: readonly Observation[],
 }
 
 function step(s: CheckAlertState, o: Observation, now: number, p: AlertPolicy): { next: CheckAlertState; event?: AlertEvent } {
-  const recent = s.incidents.filter((t) => now - t < p.repeatMs);
+  const recent = s.incidents.filter((t) => now - t < p.flapWindowMs);
   if (!o.ok) {
     if (s.status === 'alerting') {
       const due = now - s.lastNotifiedAt >= p.repeatMs;

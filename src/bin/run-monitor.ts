@@ -1,0 +1,54 @@
+// `httpagent monitor`: loads the host's shared config, runs the monitor until SIGTERM/SIGINT, exits 0.
+import { allConfigKeys, isNonSettingEnv, loadConfig, monitorConfigSchema } from '../config/index.js';
+import { createLogger } from '../log.js';
+import { createMonitor } from '../monitor/monitor.js';
+import { compileMonitorOptions } from '../monitor/monitor-options.js';
+import { version } from '../package-info.js';
+import { parseProcessArgs } from './args.js';
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseProcessArgs(argv, env);
+  if (args.help) {
+    process.stdout.write('Usage: httpagent monitor [--config FILE]\nReads the agent\'s config file and HTTPAGENT_* variables; see README.md.\n');
+    return 0;
+  }
+  const config = loadConfig(monitorConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
+  const logger = createLogger({ level: config.logLevel, name: 'monitor' });
+  const options = compileMonitorOptions(config, { underSupervisor: env.SUPERVISOR_ENABLED !== undefined });
+  const monitor = createMonitor(options, { logger });
+
+  let resolveDone!: () => void;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'monitor stopping');
+    // Timers are cleared first, then the buffered samples and pending mail get one last try.
+    monitor.stop().then(resolveDone, (err: unknown) => {
+      logger.error({ err: (err as Error).message }, 'monitor stop failed');
+      resolveDone();
+    });
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  await monitor.start();
+  logger.info(
+    {
+      version,
+      agentId: options.agentId,
+      controllerUrl: options.controllerUrl,
+      checkIntervalSec: options.checkIntervalMs / 1000,
+      metricsIntervalSec: options.metricsIntervalMs / 1000,
+      underSupervisor: options.supervisor !== null,
+      mail: Boolean(options.smtpUrl && options.alertTo.length),
+    },
+    'monitor started',
+  );
+  await done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  logger.info('monitor stopped');
+  return 0;
+}

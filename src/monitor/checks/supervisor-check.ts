@@ -1,0 +1,54 @@
+// The supervisord status of the guarded programs, through `supervisorctl status` (execa, no shell).
+import { execa } from 'execa';
+import type { Observation } from '../alerts/alert-engine.js';
+
+const STATES = 'STOPPED|STARTING|RUNNING|BACKOFF|STOPPING|EXITED|FATAL|UNKNOWN';
+const LINE = new RegExp(`^(\\S+)\\s+(${STATES})\\b\\s*(.*)$`);
+
+export interface SupervisorCheckOptions {
+  programs: readonly string[];
+  configFile?: string | undefined;
+  timeoutMs: number;
+  /** The supervisorctl executable (tests point this at a fake script on PATH-free setups). */
+  command?: string;
+}
+
+/**
+ * Turns supervisorctl's output and exit code into one observation per program (`supervisor:NAME`, passing
+ * only when RUNNING: a program cycling through STARTING/BACKOFF is not healthy), or a single failing
+ * `supervisord` observation when the daemon cannot be reached (exit 4 in supervisor 4.x) or nothing was parsed.
+ */
+export function parseSupervisorStatus(stdout: string, exitCode: number | undefined, programs: readonly string[]): Observation[] {
+  const out: Observation[] = [];
+  const seen = new Set<string>();
+  for (const raw of stdout.split('\n')) {
+    const line = raw.trim();
+    const m = LINE.exec(line);
+    if (m) {
+      seen.add(m[1]!);
+      out.push({ name: `supervisor:${m[1]}`, ok: m[2] === 'RUNNING', detail: `${m[2]}${m[3] ? ` ${m[3]}` : ''}`.slice(0, 300) });
+      continue;
+    }
+    const missing = /^(\S+?):?\s+ERROR \(no such process\)/.exec(line);
+    if (missing) {
+      seen.add(missing[1]!);
+      out.push({ name: `supervisor:${missing[1]}`, ok: false, detail: 'no such program in supervisord' });
+    }
+  }
+  for (const p of programs) if (!seen.has(p)) out.push({ name: `supervisor:${p}`, ok: false, detail: 'not listed by supervisorctl status' });
+  if (out.length === 0 || exitCode === 4) {
+    const detail = `supervisorctl status exited ${exitCode ?? '?'}: ${stdout.trim().split('\n')[0]?.slice(0, 200) ?? ''}`;
+    return [{ name: 'supervisord', ok: false, detail }, ...out];
+  }
+  return [{ name: 'supervisord', ok: true, detail: 'reachable' }, ...out];
+}
+
+export async function supervisorCheck(opts: SupervisorCheckOptions): Promise<Observation[]> {
+  const args = [...(opts.configFile ? ['-c', opts.configFile] : []), 'status', ...opts.programs];
+  try {
+    const r = await execa(opts.command ?? 'supervisorctl', args, { reject: false, timeout: opts.timeoutMs, all: true, stdin: 'ignore' });
+    return parseSupervisorStatus(String(r.all ?? ''), r.exitCode, opts.programs);
+  } catch (err) {
+    return [{ name: 'supervisord', ok: false, detail: `cannot run supervisorctl: ${(err as Error).message.slice(0, 200)}` }];
+  }
+}

@@ -1,0 +1,33 @@
+// Runs one round of health checks at once: the agent's /healthz, supervisord, extra checks, thresholds.
+import type { Observation } from './alerts/alert-engine.js';
+import type { HostFigures } from './collectors/host-sampler.js';
+import { httpCheck } from './checks/http-check.js';
+import { patternCheck, pidfileCheck } from './checks/process-check.js';
+import { supervisorCheck } from './checks/supervisor-check.js';
+import { thresholdChecks, type OverSince } from './checks/threshold-checks.js';
+import type { MonitorOptions } from './monitor-options.js';
+
+export interface CheckRunner {
+  run(latest: HostFigures | undefined, now: number): Promise<Observation[]>;
+}
+
+export function createCheckRunner(o: MonitorOptions, supervisorctl?: string): CheckRunner {
+  const over: OverSince = new Map();
+  return {
+    async run(latest, now) {
+      const jobs: Promise<Observation | Observation[]>[] = [];
+      if (o.agentHealthUrl) jobs.push(httpCheck('agent', o.agentHealthUrl, o.timeoutMs));
+      if (o.supervisor) {
+        jobs.push(supervisorCheck({ programs: o.supervisor.programs, configFile: o.supervisor.configFile, timeoutMs: o.timeoutMs, ...(supervisorctl ? { command: supervisorctl } : {}) }));
+      }
+      for (const c of o.extraChecks) {
+        const name = `check:${c.name}`;
+        if (c.type === 'http') jobs.push(httpCheck(name, c.url, c.timeoutMs));
+        else if (c.pidfile) jobs.push(pidfileCheck(name, c.pidfile));
+        else jobs.push(patternCheck(name, c.pattern!));
+      }
+      const results = (await Promise.all(jobs)).flat();
+      return [...results, ...thresholdChecks(latest, o.thresholds, over, now)];
+    },
+  };
+}
