@@ -48,6 +48,11 @@ export const agentConfigSchema = z.strictObject({
   deleteRoots: listField().default([]),
   /** Users whose authorized_keys POST /v1/authorize may change. */
   authorizeUsers: listField().default([]),
+  /** GET /metrics without the platform token (conventional on a private network); false requires it. */
+  metricsPublic: boolField().default(true),
+  /** POST /v1/coverage/jacoco: connect + dump deadline, and the largest reply accepted. */
+  jacocoTimeoutSec: intField(1, 600).default(30),
+  jacocoMaxBytes: intField(1024).default(256 * 1024 * 1024),
   schedules: jsonField(z.array(scheduleSchema)).default([]),
   /** At most one catch-up run for fire times missed while the agent was down. */
   scheduleCatchUp: boolField().default(true),

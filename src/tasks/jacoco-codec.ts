@@ -156,7 +156,7 @@ export interface ParsedBlock {
  * undefined when the current one is still incomplete, so a reply split at any byte boundary parses the same.
  */
 export class BlockParser {
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private pos = 0;
   private sawHeader = false;
 

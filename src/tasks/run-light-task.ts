@@ -1,0 +1,88 @@
+// Running one allow-listed task synchronously for POST /v1/run: output captured up to a cap per stream,
+// a timeout that stops the whole process group, and the same startTask path heavy-job steps use.
+import { killTree, startTask } from './task-process.js';
+
+export interface LightTaskOptions {
+  tasksDir: string;
+  task: string;
+  params?: Record<string, string> | undefined;
+  baseEnv: Record<string, string>;
+  timeoutMs: number;
+  killGraceMs: number;
+  /** Bytes kept of each of stdout and stderr; the rest is read and dropped so the child never blocks. */
+  outputCapBytes: number;
+  /** Aborted when the caller went away: the task is stopped like on a timeout. */
+  signal?: AbortSignal;
+}
+
+export interface LightTaskResult {
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+  /** Some output was dropped at the cap. */
+  truncated: boolean;
+  /** The task ran out of time and its process group was stopped. */
+  timedOut: boolean;
+}
+
+class CappedBuffer {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {}
+  push(chunk: Buffer): void {
+    const room = this.cap - this.size;
+    if (room <= 0) {
+      this.truncated ||= chunk.length > 0;
+      return;
+    }
+    const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+    if (part.length < chunk.length) this.truncated = true;
+    this.chunks.push(part);
+    this.size += part.length;
+  }
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** Throws UnknownTaskError (400) before spawning when the task is not allow-listed. */
+export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskResult> {
+  const started = performance.now();
+  const child = startTask({ tasksDir: opts.tasksDir, task: opts.task, params: opts.params, baseEnv: opts.baseEnv });
+  const out = new CappedBuffer(opts.outputCapBytes);
+  const err = new CappedBuffer(opts.outputCapBytes);
+  child.stdout?.on('data', (c: Buffer) => out.push(c));
+  child.stderr?.on('data', (c: Buffer) => err.push(c));
+
+  let timedOut = false;
+  let stopping: Promise<void> | undefined;
+  const stop = () => (stopping ??= killTree(child.pid, opts.killGraceMs));
+  const timer = setTimeout(() => {
+    timedOut = true;
+    void stop();
+  }, opts.timeoutMs);
+  const onAbort = () => void stop();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+
+  try {
+    // Resolves when the script exited and its output pipes closed: a background child that keeps
+    // stdout open holds the call until the timeout stops the group; one that detaches its output is left running.
+    const result = await child;
+    if (stopping) await stopping;
+    return {
+      exitCode: result.exitCode ?? null,
+      signal: result.signal ?? null,
+      stdout: out.text(),
+      stderr: err.text(),
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      truncated: out.truncated || err.truncated,
+      timedOut,
+    };
+  } finally {
+    clearTimeout(timer);
+    opts.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,464 @@
+// The agent port over a real socket: auth, error mapping, and each route's happy path and hostile input.
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentConfigSchema } from '../../src/config/agent-config.js';
+import { buildAgentServer, type AgentServerDeps } from '../../src/http/agent-server.js';
+import { silentLogger } from '../../src/log.js';
+import { createAgentMetrics } from '../../src/metrics/agent-metrics.js';
+import type { JobSpec } from '../../src/protocol/job.js';
+import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/tasks/jacoco-codec.js';
+import { scriptBaseEnv } from '../../src/tasks/task-process.js';
+import { freePort } from '../helpers/ports.js';
+
+const TOKEN = 'platform-token-0123456789abcdef';
+const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
+const tmp = mkdtempSync(join(tmpdir(), 'httpagent-http-'));
+const rootA = join(tmp, 'builds');
+const rootB = join(tmp, 'caches');
+const home = join(tmp, 'home-root');
+const passwdFile = join(tmp, 'passwd');
+
+const submitted: JobSpec[] = [];
+let controllerDown = false;
+
+function makeDeps(overrides: Partial<AgentServerDeps> = {}): AgentServerDeps {
+  return {
+    logger: silentLogger(),
+    metrics: createAgentMetrics({ processMetrics: true }),
+    tasksDir,
+    scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin', HTTPAGENT_PLATFORM_TOKEN: TOKEN }),
+    jobs: {
+      running: () => 2,
+      draining: () => false,
+      controllerReachable: () => true,
+      submitJob: async (spec) => {
+        if (controllerDown) throw new Error('ECONNREFUSED');
+        submitted.push(spec);
+        return { id: `job-${submitted.length}` };
+      },
+    },
+    version: '9.9.9',
+    commit: 'abc123',
+    startedAt: Date.now() - 5000,
+    passwdFile,
+    ...overrides,
+  };
+}
+
+let app: FastifyInstance;
+let base = '';
+let strictApp: FastifyInstance;
+let strictBase = '';
+
+async function listen(a: FastifyInstance): Promise<string> {
+  await a.listen({ port: 0, host: '127.0.0.1' });
+  const addr = a.server.address();
+  return `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+}
+
+beforeAll(async () => {
+  mkdirSync(rootA);
+  mkdirSync(rootB);
+  mkdirSync(home);
+  writeFileSync(passwdFile, `root:x:0:0:root:${home}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);
+  const config = agentConfigSchema.parse({
+    agentId: 'agent-under-test',
+    platformToken: TOKEN,
+    agentToken: 'agent-token-0123456789abcdef',
+    controllerUrl: 'http://controller.test:9890/',
+    stateDir: join(tmp, 'state'),
+    runConcurrency: 4,
+    runQueue: 16,
+    runTimeoutSec: 10,
+    killGraceMs: 500,
+    outputCapBytes: 64 * 1024,
+    bodyLimitBytes: 16 * 1024,
+    deleteRoots: `${rootA},${rootB}`,
+    authorizeUsers: 'root,ghost',
+  });
+  app = buildAgentServer(config, makeDeps());
+  base = await listen(app);
+  // Second instance: metrics behind the token, no delete roots configured.
+  strictApp = buildAgentServer({ ...config, metricsPublic: false, deleteRoots: [] }, makeDeps());
+  strictBase = await listen(strictApp);
+});
+
+afterAll(async () => {
+  await app?.close();
+  await strictApp?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+interface Answer {
+  status: number;
+  headers: Headers;
+  json: any;
+  bytes: Buffer;
+}
+
+async function call(method: string, path: string, body?: unknown, opts: { token?: string | null; raw?: string; url?: string } = {}): Promise<Answer> {
+  const headers: Record<string, string> = {};
+  const token = opts.token === undefined ? TOKEN : opts.token;
+  if (token !== null) headers.authorization = `Bearer ${token}`;
+  let payload: string | undefined;
+  if (opts.raw !== undefined) payload = opts.raw;
+  else if (body !== undefined) payload = JSON.stringify(body);
+  if (payload !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${opts.url ?? base}${path}`, { method, headers, body: payload });
+  const bytes = Buffer.from(await res.arrayBuffer());
+  let json: any;
+  try {
+    json = JSON.parse(bytes.toString('utf8'));
+  } catch {
+    json = undefined;
+  }
+  return { status: res.status, headers: res.headers, json, bytes };
+}
+
+describe('service routes and auth', () => {
+  it('answers /healthz without a token', async () => {
+    const r = await call('GET', '/healthz', undefined, { token: null });
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ status: 'ok', version: '9.9.9', commit: 'abc123', runningJobs: 2, controllerReachable: true, draining: false });
+    expect(r.json.uptimeSec).toBeGreaterThanOrEqual(4);
+  });
+
+  it('refuses a missing, wrong or malformed token with 401 UNAUTHORIZED', async () => {
+    for (const token of [null, 'wrong-token-0123456789abcdef', TOKEN.slice(0, -1), '']) {
+      const r = await call('POST', '/v1/run', { task: 'true' }, { token });
+      expect(r.status, String(token)).toBe(401);
+      expect(r.json.error.code).toBe('UNAUTHORIZED');
+    }
+    const basic = await fetch(`${base}/v1/run`, { method: 'POST', headers: { authorization: `Basic ${TOKEN}` } });
+    expect(basic.status).toBe(401);
+    // Unknown routes need the token too, so the port does not reveal its route table.
+    expect((await call('GET', '/v1/nothing', undefined, { token: null })).status).toBe(401);
+    expect((await call('GET', '/v1/nothing')).json.error.code).toBe('NOT_FOUND');
+  });
+
+  it('serves /metrics without a token by default and with the token when metricsPublic is false', async () => {
+    const open = await call('GET', '/metrics', undefined, { token: null });
+    expect(open.status).toBe(200);
+    expect(open.bytes.toString()).toContain('httpagent_process_cpu_user_seconds_total');
+    expect((await call('GET', '/metrics', undefined, { token: null, url: strictBase })).status).toBe(401);
+    expect((await call('GET', '/metrics', undefined, { url: strictBase })).status).toBe(200);
+  });
+
+  it('maps oversize bodies to 413, bad JSON to 400 BAD_JSON and unknown fields to 400 naming them', async () => {
+    const big = await call('POST', '/v1/run', { task: 'true', params: { MSG: 'x'.repeat(20_000) } });
+    expect(big.status).toBe(413);
+    expect(big.json.error.code).toBe('BODY_TOO_LARGE');
+    const bad = await call('POST', '/v1/run', undefined, { raw: '{"task": ' });
+    expect(bad.status).toBe(400);
+    expect(bad.json.error.code).toBe('BAD_JSON');
+    const unknown = await call('POST', '/v1/run', { task: 'true', sneaky: 1 });
+    expect(unknown.status).toBe(400);
+    expect(unknown.json.error.code).toBe('BAD_REQUEST');
+    expect(unknown.json.error.issues[0]).toMatchObject({ code: 'unrecognized_keys' });
+    expect(unknown.json.error.message).toContain('"sneaky"');
+    const nested = await call('POST', '/v1/delete', { paths: [42] });
+    expect(nested.json.error.issues[0].path).toBe('paths.0');
+  });
+
+  it('publishes /openapi.json generated from the request schemas', async () => {
+    const r = await call('GET', '/openapi.json', undefined, { token: null });
+    expect(r.status).toBe(200);
+    expect(r.json.openapi).toBe('3.1.0');
+    const run = r.json.paths['/v1/run'].post.requestBody.content['application/json'].schema;
+    expect(run.additionalProperties).toBe(false);
+    expect(run.required).toEqual(['task']);
+    for (const p of ['/healthz', '/metrics', '/v1/delete', '/v1/authorize', '/v1/coverage/jacoco', '/v1/jobs']) expect(r.json.paths[p], p).toBeDefined();
+    expect(r.json.paths['/v1/authorize'].delete).toBeDefined();
+  });
+});
+
+describe('POST /v1/run', () => {
+  it('runs a task and answers exit code and output', async () => {
+    const ok = await call('POST', '/v1/run', { task: 'true' });
+    expect(ok.status).toBe(200);
+    expect(ok.json).toMatchObject({ exitCode: 0, signal: null, stdout: '', stderr: '', truncated: false, timedOut: false });
+    expect(typeof ok.json.durationMs).toBe('number');
+    const fail = await call('POST', '/v1/run', { task: 'fail' });
+    expect(fail.json).toMatchObject({ exitCode: 3, stderr: 'failing on purpose\n' });
+  });
+
+  it('passes shell metacharacters and newlines in params to the script literally (env and stdin)', async () => {
+    const msg = `$(touch ${tmp}/pwned); \`id\` && rm -rf / | cat > /dev/null <x 'q' "dq" \\ *\nsecond line\n\ttab $HOME ; exit 7`;
+    const r = await call('POST', '/v1/run', { task: 'echo-params', params: { MSG: msg, 'other.name': 'a b' } });
+    expect(r.status).toBe(200);
+    expect(r.json.exitCode).toBe(0);
+    expect(r.json.stdout).toBe(msg);
+    expect(JSON.parse(r.json.stderr)).toEqual({ MSG: msg, 'other.name': 'a b' });
+    expect(existsSync(join(tmp, 'pwned'))).toBe(false);
+  });
+
+  it('caps each stream and says truncated', async () => {
+    const r = await call('POST', '/v1/run', { task: 'noisy' });
+    expect(r.json.truncated).toBe(true);
+    expect(r.json.stdout.length).toBe(64 * 1024);
+    expect(r.json.stderr).toBe('done\n');
+    expect(r.json.exitCode).toBe(0);
+  });
+
+  it('kills the whole process tree on timeout', async () => {
+    const pidFile = join(tmp, 'tree.pids');
+    const r = await call('POST', '/v1/run', { task: 'sleep-tree', params: { PIDFILE: pidFile }, timeoutSec: 1 });
+    expect(r.json.timedOut).toBe(true);
+    expect(r.json.exitCode).toBe(null);
+    expect(r.json.signal).toBe('SIGTERM');
+    const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+    expect(pids).toHaveLength(2);
+    for (const pid of pids) expect(procState(pid), `pid ${pid}`).toMatch(/^(gone|Z)$/);
+  });
+
+  it('refuses unknown tasks, path-like task names and timeouts above runTimeoutSec', async () => {
+    expect((await call('POST', '/v1/run', { task: 'no-such-task' })).json.error.code).toBe('UNKNOWN_TASK');
+    for (const task of ['../fixtures/http-tasks/true', '/bin/sh', '.hidden', 'a b']) {
+      const r = await call('POST', '/v1/run', { task });
+      expect(r.status, task).toBe(400);
+      expect(r.json.error.code, task).toBe('BAD_REQUEST');
+    }
+    const long = await call('POST', '/v1/run', { task: 'true', timeoutSec: 11 });
+    expect(long.status).toBe(400);
+    expect(long.json.error.issues[0].path).toBe('timeoutSec');
+  });
+});
+
+describe('POST /v1/delete', () => {
+  it('deletes files and trees inside the roots and reports missing ones', async () => {
+    mkdirSync(join(rootA, 'build-1/sub'), { recursive: true });
+    writeFileSync(join(rootA, 'build-1/sub/f.txt'), 'x');
+    writeFileSync(join(rootB, 'cache.bin'), 'x');
+    const r = await call('POST', '/v1/delete', { paths: [join(rootA, 'build-1'), join(rootB, 'cache.bin'), join(rootA, 'never-there'), join(rootA, 'no/such/parent')] });
+    expect(r.status).toBe(200);
+    expect(r.json.results.map((x: any) => x.status)).toEqual(['deleted', 'deleted', 'missing', 'missing']);
+    expect(existsSync(join(rootA, 'build-1'))).toBe(false);
+    expect(existsSync(join(rootB, 'cache.bin'))).toBe(false);
+  });
+
+  it('refuses .. escapes, absolute paths outside, relative paths, the roots and their parents', async () => {
+    const victim = join(tmp, 'victim.txt');
+    writeFileSync(victim, 'keep me');
+    const paths = [
+      `${rootA}/../victim.txt`,
+      `${rootA}/x/../../victim.txt`,
+      victim,
+      '/etc/hostname',
+      'builds/x',
+      rootA,
+      `${rootA}/`,
+      `${rootA}/.`,
+      tmp,
+      '/',
+    ];
+    const r = await call('POST', '/v1/delete', { paths });
+    const reasons = r.json.results.map((x: any) => `${x.status}:${x.reason}`);
+    expect(reasons).toEqual([
+      'refused:DOT_DOT',
+      'refused:DOT_DOT',
+      'refused:OUTSIDE_ROOTS',
+      'refused:OUTSIDE_ROOTS',
+      'refused:NOT_ABSOLUTE',
+      'refused:IS_ROOT',
+      'refused:IS_ROOT',
+      'refused:IS_ROOT',
+      'refused:IS_ROOT',
+      'refused:IS_ROOT',
+    ]);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(existsSync(rootA)).toBe(true);
+    expect(existsSync('/etc/hostname')).toBe(true);
+  });
+
+  it('never deletes through a symlink to /etc inside a root; removes the link itself', async () => {
+    const outside = join(tmp, 'outside');
+    mkdirSync(outside);
+    writeFileSync(join(outside, 'precious'), 'keep');
+    symlinkSync('/etc', join(rootA, 'etc-link'));
+    symlinkSync(outside, join(rootA, 'out-link'));
+    const r = await call('POST', '/v1/delete', { paths: [join(rootA, 'etc-link/hostname'), join(rootA, 'out-link/precious'), join(rootA, 'out-link/')] });
+    expect(r.json.results.map((x: any) => `${x.status}:${x.reason ?? ''}`)).toEqual(['refused:OUTSIDE_ROOTS', 'refused:OUTSIDE_ROOTS', 'deleted:']);
+    expect(readFileSync(join(outside, 'precious'), 'utf8')).toBe('keep');
+    expect(existsSync(join(rootA, 'out-link'))).toBe(false);
+    // A tree holding a link to /etc: rm removes the link, never what it points at.
+    mkdirSync(join(rootA, 'tree'));
+    symlinkSync('/etc', join(rootA, 'tree/etc'));
+    const tree = await call('POST', '/v1/delete', { paths: [join(rootA, 'tree'), join(rootA, 'etc-link')] });
+    expect(tree.json.results.map((x: any) => x.status)).toEqual(['deleted', 'deleted']);
+    expect(existsSync('/etc/hostname')).toBe(true);
+    expect(lstatSync('/etc').isDirectory()).toBe(true);
+  });
+
+  it('answers 403 DELETE_DISABLED when no roots are configured', async () => {
+    const r = await call('POST', '/v1/delete', { paths: [join(rootA, 'x')] }, { url: strictBase });
+    expect(r.status).toBe(403);
+    expect(r.json.error.code).toBe('DELETE_DISABLED');
+  });
+});
+
+/** R/S/D... for a live process, Z for a zombie not yet reaped by init (it is dead), gone when reaped. */
+function procState(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0]!;
+  } catch {
+    return 'gone';
+  }
+}
+
+/** A syntactically valid public key blob: string type, then key material. */
+function fakeKey(type: string, blobType = type, seed = 1): string {
+  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
+  const blob = Buffer.concat([str(Buffer.from(blobType)), str(Buffer.alloc(32, seed))]);
+  return `${type} ${blob.toString('base64')}`;
+}
+
+describe('POST / DELETE /v1/authorize', () => {
+  const keysFile = join(home, '.ssh/authorized_keys');
+
+  it('adds a key once, with the modes and owner sshd needs, and removes it', async () => {
+    const key = fakeKey('ssh-ed25519');
+    const add = await call('POST', '/v1/authorize', { user: 'root', publicKey: `${key} alice@laptop` });
+    expect(add.status).toBe(200);
+    expect(add.json).toMatchObject({ user: 'root', status: 'added' });
+    expect(add.json.fingerprint).toMatch(/^SHA256:[A-Za-z0-9+/]{43}$/);
+    expect(statSync(join(home, '.ssh')).mode & 0o777).toBe(0o700);
+    expect(statSync(keysFile).mode & 0o777).toBe(0o600);
+    expect(statSync(keysFile).uid).toBe(0);
+    // Same key with another comment is the same key.
+    const again = await call('POST', '/v1/authorize', { user: 'root', publicKey: `${key} other-comment` });
+    expect(again.json.status).toBe('present');
+    expect(readFileSync(keysFile, 'utf8')).toBe(`${key} alice@laptop\n`);
+    const del = await call('DELETE', '/v1/authorize', { user: 'root', publicKey: key });
+    expect(del.json.status).toBe('removed');
+    expect(readFileSync(keysFile, 'utf8')).toBe('');
+    expect((await call('DELETE', '/v1/authorize', { user: 'root', publicKey: key })).json.status).toBe('absent');
+    expect(readdirSync(join(home, '.ssh'))).toEqual(['authorized_keys']); // no temp files left behind
+  });
+
+  it('keeps every key when many are added at once, and never duplicates', async () => {
+    const keys = Array.from({ length: 12 }, (_, i) => fakeKey(i % 2 ? 'ecdsa-sha2-nistp256' : 'ssh-rsa', undefined, 10 + i));
+    const answers = await Promise.all([...keys, ...keys].map((k) => call('POST', '/v1/authorize', { user: 'root', publicKey: k })));
+    expect(answers.filter((a) => a.json.status === 'added')).toHaveLength(12);
+    const lines = readFileSync(keysFile, 'utf8').trim().split('\n');
+    expect(new Set(lines).size).toBe(12);
+    expect(lines).toHaveLength(12);
+  });
+
+  it('refuses option-carrying, multi-line, malformed and mismatched keys', async () => {
+    const key = fakeKey('ssh-ed25519', 'ssh-ed25519', 99);
+    const bad = [
+      `command="/bin/sh" ${key}`,
+      `no-pty,from="*" ${key}`,
+      `${key}\nssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB`,
+      `${key}\rcommand="x"`,
+      'ssh-ed25519 not*base64!',
+      'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB=',
+      fakeKey('ssh-ed25519', 'ssh-rsa'),
+      fakeKey('ssh-dss'),
+      `${key} comment-with-\u0007-bell`,
+      '',
+    ];
+    for (const publicKey of bad) {
+      const r = await call('POST', '/v1/authorize', { user: 'root', publicKey });
+      expect(r.status, JSON.stringify(publicKey)).toBe(400);
+      expect(['INVALID_SSH_KEY', 'BAD_REQUEST'], JSON.stringify(publicKey)).toContain(r.json.error.code);
+    }
+    expect(readFileSync(keysFile, 'utf8')).not.toContain(key.split(' ')[1]!);
+  });
+
+  it('refuses users outside authorizeUsers and users that do not exist', async () => {
+    const key = fakeKey('ssh-ed25519');
+    const notAllowed = await call('POST', '/v1/authorize', { user: 'nobody', publicKey: key });
+    expect(notAllowed.status).toBe(403);
+    expect(notAllowed.json.error.code).toBe('USER_NOT_ALLOWED');
+    const ghost = await call('POST', '/v1/authorize', { user: 'ghost', publicKey: key });
+    expect(ghost.status).toBe(404);
+    expect(ghost.json.error.code).toBe('USER_NOT_FOUND');
+    expect((await call('POST', '/v1/authorize', { user: '../root', publicKey: key })).status).toBe(400);
+  });
+});
+
+describe('POST /v1/coverage/jacoco (fake agent; the real JVM is in jacoco-jvm.test.ts)', () => {
+  let fake: Server;
+  let fakePort = 0;
+  const reply = Buffer.concat([
+    encodeHeader(),
+    encodeSessionInfo({ id: 'svc', start: 1n, dump: 2n }),
+    encodeExecutionData({ id: 5n, name: 'com/ex/A', probes: [true, false] }),
+    encodeExecutionData({ id: 6n, name: 'com/ex/B', probes: [true] }),
+    Buffer.of(0x20),
+  ]);
+  let lastCommand = '';
+
+  beforeAll(async () => {
+    fake = createServer((s) => {
+      s.on('data', (d) => {
+        lastCommand = d.toString('hex');
+        s.write(reply);
+      });
+      s.on('error', () => {});
+    });
+    await new Promise<void>((r) => fake.listen(0, '127.0.0.1', r));
+    const a = fake.address();
+    fakePort = typeof a === 'object' && a ? a.port : 0;
+  });
+  afterAll(() => new Promise<void>((r) => fake.close(() => r())));
+
+  it('answers the .exec bytes as application/octet-stream', async () => {
+    const r = await call('POST', '/v1/coverage/jacoco', { port: fakePort, reset: true });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toBe('application/octet-stream');
+    expect(lastCommand).toBe('01c0c01007400101');
+    expect(parseExecFile(r.bytes).classes.map((c) => c.name)).toEqual(['com/ex/A', 'com/ex/B']);
+  });
+
+  it('saves under stateDir/coverage with "save": true', async () => {
+    const r = await call('POST', '/v1/coverage/jacoco', { port: fakePort, host: '127.0.0.1', save: true });
+    expect(r.json).toMatchObject({ sessions: 1, classes: 2, bytes: reply.length - 1 });
+    expect(r.json.path.startsWith(join(tmp, 'state', 'coverage'))).toBe(true);
+    expect(readFileSync(r.json.path).equals(reply.subarray(0, -1))).toBe(true);
+  });
+
+  it('answers 502 JACOCO_UNREACHABLE when nothing listens', async () => {
+    const r = await call('POST', '/v1/coverage/jacoco', { port: await freePort() });
+    expect(r.status).toBe(502);
+    expect(r.json.error.code).toBe('JACOCO_UNREACHABLE');
+  });
+});
+
+describe('POST /v1/jobs', () => {
+  it('forwards a heavy job for this agent and answers 202 with a status URL', async () => {
+    const r = await call('POST', '/v1/jobs', { task: 'deploy', params: { VERSION: '1.2.3' }, idempotencyKey: 'k1' });
+    expect(r.status).toBe(202);
+    expect(r.json).toEqual({ id: 'job-1', statusUrl: 'http://controller.test:9890/v1/jobs/job-1' });
+    expect(submitted[0]).toMatchObject({ agent: 'agent-under-test', steps: [{ task: 'deploy', params: { VERSION: '1.2.3' } }], idempotencyKey: 'k1' });
+  });
+
+  it('refuses a job for another agent and maps a controller failure to 502', async () => {
+    const other = await call('POST', '/v1/jobs', { task: 'deploy', agent: 'someone-else' });
+    expect(other.status).toBe(400);
+    controllerDown = true;
+    try {
+      const down = await call('POST', '/v1/jobs', { task: 'deploy' });
+      expect(down.status).toBe(502);
+      expect(down.json.error.code).toBe('CONTROLLER_UNREACHABLE');
+    } finally {
+      controllerDown = false;
+    }
+  });
+});
+
+describe('metrics after traffic', () => {
+  it('records HTTP request durations per route and light task durations', async () => {
+    const text = (await call('GET', '/metrics')).bytes.toString();
+    expect(text).toMatch(/httpagent_http_request_duration_seconds_count\{method="POST",route="\/v1\/run",status="200"\} [1-9]/);
+    expect(text).toMatch(/httpagent_light_task_duration_seconds_count\{route="run",outcome="ok"\} [1-9]/);
+    expect(text).toMatch(/httpagent_light_task_duration_seconds_count\{route="run",outcome="timeout"\} 1/);
+    expect(text).toMatch(/httpagent_light_task_duration_seconds_count\{route="jacoco",outcome="ok"\} 2/);
+  });
+});
