@@ -1,0 +1,87 @@
+// `httpagent agent`: loads the agent's config, starts the HTTP port and the job loop, drains on
+// SIGTERM/SIGINT (a second signal exits at once) and exits 0 once drained.
+import { join, resolve } from 'node:path';
+import { agentConfigSchema, allConfigKeys, isNonSettingEnv, loadConfig, parseListen } from '../config/index.js';
+import { ConfigError } from '../errors.js';
+import { buildAgentServer } from '../http/agent-server.js';
+import { createAgent } from '../jobs/agent.js';
+import { createLogger } from '../log.js';
+import { createAgentMetrics } from '../metrics/agent-metrics.js';
+import { packageRoot, readCommit, version } from '../package-info.js';
+import { scriptBaseEnv } from '../tasks/task-process.js';
+import { parseProcessArgs } from './args.js';
+
+export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const args = parseProcessArgs(argv, env);
+  if (args.help) {
+    process.stdout.write('Usage: httpagent agent [--config FILE]\nSettings from the file and HTTPAGENT_* variables; see README.md.\n');
+    return 0;
+  }
+  const loaded = loadConfig(agentConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
+  if (!loaded.agentToken) throw new ConfigError('HTTPAGENT_AGENT_TOKEN: required: the token the controller gave this agent');
+  const config = {
+    ...loaded,
+    tasksDir: resolve(loaded.tasksDir ?? join(packageRoot, 'scripts')),
+    stateDir: resolve(loaded.stateDir),
+  };
+  const logger = createLogger({ level: config.logLevel, name: 'agent' });
+  const metrics = createAgentMetrics();
+  const baseEnv = scriptBaseEnv(env);
+  const agent = createAgent(config, { logger, metrics, baseEnv });
+  const app = buildAgentServer(config, {
+    logger,
+    metrics,
+    tasksDir: config.tasksDir,
+    scriptBaseEnv: baseEnv,
+    jobs: {
+      running: () => agent.runningJobs,
+      draining: () => agent.draining,
+      controllerReachable: () => agent.controllerReachable,
+      submitJob: (spec) => agent.submitJob(spec),
+    },
+    version,
+    commit: readCommit(),
+    startedAt: Date.now(),
+  });
+
+  const { host, port } = parseListen(config.listen);
+  const address = await app.listen({ host, port });
+  await agent.start();
+
+  let resolveDone!: (code: number) => void;
+  const done = new Promise<number>((r) => (resolveDone = r));
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (signals > 1) {
+      // The operator insists: kill every step's tree and leave; undelivered results stay spooled.
+      logger.warn({ signal }, 'second signal: exiting now');
+      void agent.stop().finally(() => process.exit(1));
+      setTimeout(() => process.exit(1), 500).unref();
+      return;
+    }
+    logger.info({ signal, running: agent.runningJobs, graceSec: config.drainGraceSec }, 'draining');
+    agent
+      .drain()
+      .then(() => app.close())
+      .then(
+        () => resolveDone(0),
+        (err: unknown) => {
+          logger.error({ err }, 'drain failed');
+          resolveDone(1);
+        },
+      );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
+  logger.info(
+    { version, agentId: config.agentId, listen: address, controllerUrl: config.controllerUrl, tasksDir: config.tasksDir, stateDir: config.stateDir, concurrency: config.concurrency, labels: config.labels },
+    'agent started',
+  );
+  const code = await done;
+  process.off('SIGTERM', onSignal);
+  process.off('SIGINT', onSignal);
+  logger.info('agent stopped');
+  return code;
+}

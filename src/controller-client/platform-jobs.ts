@@ -1,0 +1,68 @@
+// Platform resource (platform token): submit, read, follow and cancel jobs, list agents. Used by the
+// console and by the agent's own POST /v1/jobs forwarder.
+import type { Readable } from 'node:stream';
+import { z } from 'zod';
+import { jobViewSchema, type JobSubmit, type JobView } from '../protocol/job.js';
+import type { ControllerHttp } from './controller-http.js';
+
+export const submitReplySchema = z.looseObject({ id: z.string(), state: z.string() });
+export type SubmitReply = z.infer<typeof submitReplySchema>;
+
+export const agentViewSchema = z.looseObject({
+  id: z.string(),
+  hostname: z.string().optional(),
+  version: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  capacity: z.number().optional(),
+  running: z.number().optional(),
+  lastSeenAt: z.string().nullable().optional(),
+  state: z.string(),
+});
+export type AgentView = z.infer<typeof agentViewSchema>;
+
+export interface LogSlice {
+  bytes: Buffer;
+  /** Where the next read starts. */
+  nextOffset: number;
+}
+
+export interface PlatformJobsResource {
+  submit(job: JobSubmit): Promise<SubmitReply>;
+  get(id: string): Promise<JobView>;
+  log(id: string, offset?: number): Promise<LogSlice>;
+  /** The log from `offset`, streamed until the job ends (follow=1). */
+  follow(id: string, offset?: number): Promise<Readable>;
+  cancel(id: string): Promise<void>;
+  agents(): Promise<AgentView[]>;
+}
+
+/** The controller names the next offset in a header; the byte count is the fallback. */
+function nextOffsetFrom(headers: Record<string, string | string[] | undefined>, offset: number, length: number): number {
+  for (const name of ['x-next-offset', 'x-log-offset', 'x-offset']) {
+    const v = Number(headers[name]);
+    if (Number.isInteger(v) && v >= 0) return v;
+  }
+  return offset + length;
+}
+
+export function platformJobsResource(http: ControllerHttp): PlatformJobsResource {
+  const path = (id: string) => `/v1/jobs/${encodeURIComponent(id)}`;
+  return {
+    submit: (job) => http.call('/v1/jobs', submitReplySchema, { json: job }),
+    get: (id) => http.call(path(id), jobViewSchema),
+    async log(id, offset = 0) {
+      const res = await http.raw(`${path(id)}/log`, { query: { offset } });
+      const bytes = Buffer.from(await res.body.arrayBuffer());
+      return { bytes, nextOffset: nextOffsetFrom(res.headers, offset, bytes.length) };
+    },
+    async follow(id, offset = 0) {
+      const res = await http.raw(`${path(id)}/log`, { query: { offset, follow: 1 }, timeoutMs: 60_000 });
+      return res.body;
+    },
+    async cancel(id) {
+      const res = await http.raw(`${path(id)}/cancel`, { method: 'POST', json: {} });
+      await res.body.dump();
+    },
+    agents: () => http.call('/v1/agents', z.array(agentViewSchema)),
+  };
+}

@@ -1,0 +1,162 @@
+// Ships a job's spooled log to the controller while the job runs: chunks from byte offsets, batched by
+// size or time, resynced when the controller names another offset. It never blocks the job: when the
+// controller is away the bytes simply wait in the spool file.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { backoffMs, decide, expectedOffset } from '../controller-client/retry-policy.js';
+import type { Logger } from '../log.js';
+import type { JobLog } from './job-log.js';
+
+export interface LogAppendReply {
+  offset: number;
+  cancel?: boolean | undefined;
+}
+
+/** Sends `bytes` as the log from `offset`; resolves with the controller's end of log. */
+export type SendLog = (offset: number, bytes: Buffer) => Promise<LogAppendReply>;
+
+export interface LogStreamerOptions {
+  log: JobLog;
+  send: SendLog;
+  /** Bytes the controller already holds (the claim's logOffset). */
+  startOffset?: number;
+  /** Largest chunk per request (the controller's logChunkMaxBytes). */
+  chunkMaxBytes: number;
+  /** Ship as soon as this much is waiting... */
+  batchBytes?: number;
+  /** ...or once the oldest waiting byte is this old. */
+  batchMs?: number;
+  logger: Logger;
+  /** 409 on an append: another attempt owns the job. */
+  onStale: () => void;
+  /** The append reply asked us to cancel. */
+  onCancel: () => void;
+}
+
+export interface LogStreamer {
+  /** The controller's end of log as last acknowledged. */
+  readonly acked: number;
+  /** Stops background shipping and waits for a request in flight. */
+  stop(): Promise<void>;
+}
+
+export function startLogStreamer(opts: LogStreamerOptions): LogStreamer {
+  const batchBytes = opts.batchBytes ?? 64 * 1024;
+  const batchMs = opts.batchMs ?? 200;
+  let acked = opts.startOffset ?? 0;
+  let timer: NodeJS.Timeout | undefined;
+  let pumping: Promise<void> | undefined;
+  let again = false;
+  let stopped = false;
+  let failures = 0;
+
+  const schedule = (delay: number) => {
+    if (timer || stopped) return;
+    timer = setTimeout(() => {
+      timer = undefined;
+      kick();
+    }, delay);
+  };
+
+  const kick = () => {
+    if (stopped) return;
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = pump().finally(() => {
+      pumping = undefined;
+      if (again) {
+        again = false;
+        kick();
+      }
+    });
+  };
+
+  const pump = async () => {
+    while (!stopped && acked < opts.log.written) {
+      const chunk = await opts.log.read(acked, opts.chunkMaxBytes);
+      try {
+        const reply = await opts.send(acked, chunk);
+        failures = 0;
+        acked = reply.offset;
+        if (reply.cancel) opts.onCancel();
+      } catch (err) {
+        const d = decide(err);
+        if (d === 'stale') {
+          stopped = true;
+          opts.onStale();
+          return;
+        }
+        if (d === 'resync') {
+          const expected = expectedOffset(err);
+          if (expected !== undefined) {
+            opts.logger.debug({ from: acked, expected }, 'log resync');
+            acked = expected;
+            continue;
+          }
+        }
+        // The controller is away (or refused): leave the bytes in the spool and try later.
+        failures++;
+        opts.logger.debug({ err, failures }, 'log chunk not shipped, will retry');
+        schedule(backoffMs(failures, { baseMs: batchMs, capMs: 5_000 }));
+        return;
+      }
+    }
+  };
+
+  opts.log.onWritten(() => {
+    if (stopped || failures > 0) return; // a retry is already scheduled
+    if (opts.log.written - acked >= batchBytes) kick();
+    else schedule(batchMs);
+  });
+
+  return {
+    get acked() {
+      return acked;
+    },
+    async stop() {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      await pumping;
+    },
+  };
+}
+
+export interface ShipAllOptions {
+  log: JobLog;
+  send: SendLog;
+  from: number;
+  chunkMaxBytes: number;
+  signal?: AbortSignal | undefined;
+  logger: Logger;
+}
+
+/**
+ * Ships everything on disk from `from`, retrying transient failures until it is all acknowledged.
+ * Throws on a stale epoch (the caller drops the job) or when `signal` aborts. Returns the end offset.
+ */
+export async function shipAll(opts: ShipAllOptions): Promise<number> {
+  let acked = opts.from;
+  let failures = 0;
+  const end = await opts.log.flush();
+  while (acked < end) {
+    const chunk = await opts.log.read(acked, opts.chunkMaxBytes);
+    try {
+      acked = (await opts.send(acked, chunk)).offset;
+      failures = 0;
+    } catch (err) {
+      const d = decide(err);
+      if (d === 'stale' || d === 'fail') throw err;
+      if (d === 'resync') {
+        const expected = expectedOffset(err);
+        if (expected === undefined) throw err;
+        acked = expected;
+        continue;
+      }
+      if (opts.signal?.aborted) throw err;
+      await sleep(backoffMs(failures++, { capMs: 5_000 }), undefined, { signal: opts.signal }).catch(() => undefined);
+    }
+  }
+  return end;
+}

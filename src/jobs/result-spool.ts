@@ -1,0 +1,117 @@
+// The on-disk spool of jobs this agent holds: one directory per claimed attempt with its meta, its log
+// and, once it ends, its result, written and fsynced before anything is sent. What is left here after a
+// crash or a controller outage is delivered on the next start.
+import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { completeRequestSchema, type CompleteRequest } from '../protocol/agent-api.js';
+
+export const spoolMetaSchema = z.object({
+  id: z.string(),
+  epoch: z.number().int(),
+  attempt: z.number().int(),
+  claimedAt: z.string(),
+});
+export type SpoolMeta = z.infer<typeof spoolMetaSchema>;
+
+/** The result as spooled: the complete request without the piggy-backed claim. */
+export const spooledResultSchema = completeRequestSchema.omit({ claim: true });
+export type SpooledResult = Omit<CompleteRequest, 'claim'>;
+
+export interface JobSpool {
+  dir: string;
+  meta: SpoolMeta;
+  logPath: string;
+  /** The result, fsynced (file and directory) before this resolves. */
+  writeResult(result: SpooledResult): Promise<void>;
+  /** The running step's pid, so a restarted agent can stop a tree its predecessor left behind. */
+  writePid(pid: number | undefined): Promise<void>;
+  remove(): Promise<void>;
+}
+
+export interface Leftover extends JobSpool {
+  result: SpooledResult | undefined;
+  pid: number | undefined;
+}
+
+export interface ResultSpool {
+  root: string;
+  create(meta: SpoolMeta): Promise<JobSpool>;
+  /** Every job directory left by an earlier run (or earlier in this one), oldest first. */
+  leftovers(): Promise<Leftover[]>;
+}
+
+/** Job ids are free-form strings: base64url makes them safe, reversible file names. */
+const dirName = (meta: Pick<SpoolMeta, 'id' | 'epoch'>) => `${Buffer.from(meta.id).toString('base64url')}.${meta.epoch}`;
+
+async function writeDurably(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+async function syncDir(dir: string): Promise<void> {
+  // The rename is only durable once the directory entry is: fsync the directory too.
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+function spoolAt(dir: string, meta: SpoolMeta): JobSpool {
+  return {
+    dir,
+    meta,
+    logPath: join(dir, 'log'),
+    async writeResult(result) {
+      await writeDurably(join(dir, 'result.json'), JSON.stringify(result));
+      await syncDir(dir);
+    },
+    async writePid(pid) {
+      await writeFile(join(dir, 'pid'), pid ? String(pid) : '');
+    },
+    remove: () => rm(dir, { recursive: true, force: true }),
+  };
+}
+
+export async function createResultSpool(stateDir: string): Promise<ResultSpool> {
+  const root = join(stateDir, 'jobs');
+  await mkdir(root, { recursive: true });
+  return {
+    root,
+    async create(meta) {
+      const dir = join(root, dirName(meta));
+      await mkdir(dir, { recursive: true });
+      await writeDurably(join(dir, 'meta.json'), JSON.stringify(meta));
+      return spoolAt(dir, meta);
+    },
+    async leftovers() {
+      const out: Leftover[] = [];
+      for (const name of await readdir(root)) {
+        const dir = join(root, name);
+        const meta = spoolMetaSchema.safeParse(await readJson(join(dir, 'meta.json')));
+        if (!meta.success) continue; // not ours, or half-created: nothing to deliver
+        const result = spooledResultSchema.safeParse(await readJson(join(dir, 'result.json')));
+        const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
+        out.push({ ...spoolAt(dir, meta.data), result: result.success ? result.data : undefined, pid: pid > 0 ? pid : undefined });
+      }
+      return out.sort((a, b) => a.meta.claimedAt.localeCompare(b.meta.claimedAt));
+    },
+  };
+}
+
+async function readJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,114 @@
+// The log spool and streamer: chunks by offset, batching, resync on 416, a stale epoch stops shipping.
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ControllerError } from '../../src/controller-client/controller-http.js';
+import { openJobLog } from '../../src/jobs/job-log.js';
+import { shipAll, startLogStreamer, type SendLog } from '../../src/jobs/log-streamer.js';
+import { silentLogger } from '../../src/log.js';
+
+const tmp = mkdtempSync(join(tmpdir(), 'httpagent-log-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+let n = 0;
+const logPath = () => join(tmp, `log-${n++}`);
+
+/** The controller's side of the append contract: overlap skipped, a gap answered 416 with `expected`. */
+function receiver() {
+  let held = Buffer.alloc(0);
+  const calls: Array<{ offset: number; length: number }> = [];
+  const send: SendLog = async (offset, bytes) => {
+    calls.push({ offset, length: bytes.length });
+    if (offset > held.length) throw new ControllerError('LOG_OFFSET_GAP', 'gap', 416, { expected: held.length });
+    held = Buffer.concat([held, bytes.subarray(held.length - offset)]);
+    return { offset: held.length };
+  };
+  return { send, calls, text: () => held.toString(), truncate: (len: number) => (held = held.subarray(0, len)) };
+}
+
+const until = async (cond: () => boolean) => {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 20));
+  expect(cond()).toBe(true);
+};
+
+describe('job log + streamer', () => {
+  it('appends in order to the spool file and ships it in batched chunks', async () => {
+    const path = logPath();
+    const log = await openJobLog(path);
+    const rx = receiver();
+    const streamer = startLogStreamer({ log, send: rx.send, chunkMaxBytes: 1000, batchBytes: 64 * 1024, batchMs: 50, logger: silentLogger(), onStale: () => undefined, onCancel: () => undefined });
+    const lines = Array.from({ length: 300 }, (_, i) => `line ${i}\n`);
+    for (const l of lines) log.append(l);
+    await log.flush();
+    await until(() => streamer.acked === log.written);
+    await streamer.stop();
+    expect(rx.text()).toBe(lines.join(''));
+    expect(readFileSync(path, 'utf8')).toBe(lines.join(''));
+    // Batched: far fewer requests than lines, none over the chunk cap.
+    expect(rx.calls.length).toBeLessThan(20);
+    expect(Math.max(...rx.calls.map((c) => c.length))).toBeLessThanOrEqual(1000);
+    await log.close();
+  });
+
+  it('resyncs from the offset a 416 names', async () => {
+    const log = await openJobLog(logPath());
+    const rx = receiver();
+    log.append('0123456789');
+    await log.flush();
+    // The controller has only 4 bytes (say, it lost a chunk); we believe it has 8.
+    rx.truncate(0);
+    await rx.send(0, Buffer.from('0123'));
+    const end = await shipAll({ log, send: rx.send, from: 8, chunkMaxBytes: 3, logger: silentLogger() });
+    expect(end).toBe(10);
+    expect(rx.text()).toBe('0123456789');
+    await log.close();
+  });
+
+  it('a stale epoch stops background shipping and tells the job', async () => {
+    const log = await openJobLog(logPath());
+    let stale = 0;
+    const send: SendLog = async () => {
+      throw new ControllerError('STALE_EPOCH', 'moved on', 409);
+    };
+    const streamer = startLogStreamer({ log, send, chunkMaxBytes: 100, batchMs: 10, logger: silentLogger(), onStale: () => stale++, onCancel: () => undefined });
+    log.append('hello\n');
+    await until(() => stale === 1);
+    log.append('more\n');
+    await log.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(stale).toBe(1);
+    await streamer.stop();
+    await expect(shipAll({ log, send, from: 0, chunkMaxBytes: 100, logger: silentLogger() })).rejects.toMatchObject({ code: 'STALE_EPOCH' });
+    await log.close();
+  });
+
+  it('keeps the bytes while the controller is away and ships them when it answers again', async () => {
+    const log = await openJobLog(logPath());
+    const rx = receiver();
+    let down = true;
+    const send: SendLog = (o, b) => (down ? Promise.reject(new ControllerError('HTTP_503', 'down', 503)) : rx.send(o, b));
+    const streamer = startLogStreamer({ log, send, chunkMaxBytes: 100, batchMs: 10, logger: silentLogger(), onStale: () => undefined, onCancel: () => undefined });
+    log.append('while down\n');
+    await log.flush();
+    await new Promise((r) => setTimeout(r, 100));
+    expect(streamer.acked).toBe(0);
+    down = false;
+    await until(() => streamer.acked === log.written);
+    expect(rx.text()).toBe('while down\n');
+    await streamer.stop();
+    await log.close();
+  });
+
+  it('a reopened spool continues where the file ends (agent restart)', async () => {
+    const path = logPath();
+    const a = await openJobLog(path);
+    a.append('first\n');
+    await a.close();
+    const b = await openJobLog(path);
+    expect(b.written).toBe(6);
+    b.append('second\n');
+    await b.flush();
+    expect((await b.read(0, 100)).toString()).toBe('first\nsecond\n');
+    await b.close();
+  });
+});

@@ -1,0 +1,105 @@
+// The step runner against real child processes from test/fixtures/tasks.
+import { readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runStep, type RunStepOptions } from '../../src/jobs/step-runner.js';
+import { scriptBaseEnv } from '../../src/tasks/task-process.js';
+
+const tasksDir = join(import.meta.dirname, '../fixtures/tasks');
+const tmp = mkdtempSync(join(tmpdir(), 'httpagent-steps-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function opts(over: Partial<RunStepOptions> & Pick<RunStepOptions, 'step'>): RunStepOptions & { out: () => string } {
+  const chunks: Buffer[] = [];
+  return {
+    tasksDir,
+    baseEnv: scriptBaseEnv(process.env),
+    index: 0,
+    jobId: 'job-1',
+    attempt: 2,
+    timeoutMs: 10_000,
+    timeoutError: 'timed out',
+    killGraceMs: 300,
+    signal: new AbortController().signal,
+    output: (b) => chunks.push(b),
+    out: () => Buffer.concat(chunks).toString(),
+    ...over,
+  };
+}
+
+/** Alive and not a zombie (a killed grandchild may wait for a reaper that a container's PID 1 is slow to be). */
+const alive = (pid: number) => {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+};
+
+describe('runStep', () => {
+  it('captures stdout and stderr and passes the job env', async () => {
+    const o = opts({ step: { task: 'say', params: { text: 'hello' } }, index: 1 });
+    const r = await runStep(o);
+    expect(r.state).toBe('succeeded');
+    expect(r.exitCode).toBe(0);
+    expect(o.out()).toContain('out: hello (step 1 of job job-1, attempt 2)');
+    expect(o.out()).toContain('err: hello');
+  });
+
+  it('reports a non-zero exit as failed with its code', async () => {
+    const r = await runStep(opts({ step: { task: 'say', params: { exit: '3' } } }));
+    expect(r).toMatchObject({ state: 'failed', exitCode: 3 });
+    expect(r.error).toMatch(/exited with 3/);
+  });
+
+  it('refuses a task that is not in the tasks directory', async () => {
+    const o = opts({ step: { task: 'no-such-task' } });
+    const r = await runStep(o);
+    expect(r).toMatchObject({ state: 'failed', exitCode: null });
+    expect(o.out()).toContain('no-such-task');
+  });
+
+  it('a timeout kills the whole tree, children that ignore SIGTERM included', async () => {
+    const pidfile = join(tmp, 'timeout.pids');
+    const r = await runStep(opts({ step: { task: 'stubborn', params: { pidfile } }, timeoutMs: 500 }));
+    expect(r.state).toBe('failed');
+    expect(r.error).toBe('timed out');
+    expect(r.signal).toBe('SIGKILL');
+    const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    expect(pids).toHaveLength(2);
+    await new Promise((res) => setTimeout(res, 100));
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+
+  it('an abort (cancel) kills the tree and reports cancelled', async () => {
+    const pidfile = join(tmp, 'cancel.pids');
+    const ac = new AbortController();
+    const running = runStep(opts({ step: { task: 'stubborn', params: { pidfile } }, signal: ac.signal }));
+    for (let i = 0; i < 100; i++) {
+      try {
+        if (readFileSync(pidfile, 'utf8').trim().split(' ').length === 2) break;
+      } catch {
+        // not written yet
+      }
+      await new Promise((res) => setTimeout(res, 50));
+    }
+    ac.abort('cancel');
+    const r = await running;
+    expect(r.state).toBe('cancelled');
+    const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    await new Promise((res) => setTimeout(res, 100));
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+  });
+
+  it('params with shell metacharacters and newlines arrive literally, in env and on stdin', async () => {
+    const value = `a b; rm -rf / $(echo no) \`x\` "q" 'q' \n second line\n`;
+    const out = join(tmp, 'params');
+    const r = await runStep(opts({ step: { task: 'echo-params', params: { out, value } } }));
+    expect(r.state).toBe('succeeded');
+    expect(readFileSync(`${out}.env`, 'utf8')).toBe(value);
+    expect(JSON.parse(readFileSync(`${out}.stdin`, 'utf8'))).toEqual({ out, value });
+  });
+});
