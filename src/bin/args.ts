@@ -4,14 +4,16 @@ import { parseArgs } from 'node:util';
 export interface ProcessArgs {
   config?: string | undefined;
   help: boolean;
+  /** `agent --self-test`: load the config, run src/update/self-test.ts, exit 0/1 (self-update runs it). */
+  selfTest: boolean;
 }
 
 export function parseProcessArgs(argv: string[], env: NodeJS.ProcessEnv): ProcessArgs {
   const { values } = parseArgs({
     args: argv,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, 'self-test': { type: 'boolean' } },
     strict: true,
     allowPositionals: false,
   });
-  return { config: values.config ?? env.HTTPAGENT_CONFIG, help: values.help ?? false };
+  return { config: values.config ?? env.HTTPAGENT_CONFIG, help: values.help ?? false, selfTest: values['self-test'] ?? false };
 }

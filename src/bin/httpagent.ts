@@ -19,6 +19,10 @@ Console (talks to the controller; HTTPAGENT_CONTROLLER_URL, HTTPAGENT_PLATFORM_T
   job cancel ID                  cancel a job
   agents                         list agents
 
+Operations (started by supervisord and self-update, not by hand):
+  supervisor-listener [--config FILE]   supervisord event listener: mails an alert on FATAL
+  update-guard [--config FILE]          after a self-update switch: health check, rollback
+
 Other:
   --version                      print the version
   --help                         this text
@@ -35,6 +39,8 @@ const commands: Record<string, () => Promise<Main>> = {
   monitor: async () => (await import('./run-monitor.js')).main,
   job: async () => (await import('../cli/job-command.js')).main,
   agents: async () => (await import('../cli/agents-command.js')).main,
+  'supervisor-listener': async () => (await import('../cli/supervisor-listener.js')).main,
+  'update-guard': async () => (await import('../cli/update-guard.js')).main,
 };
 
 async function run(argv: string[]): Promise<number> {

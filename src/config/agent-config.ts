@@ -57,6 +57,22 @@ export const agentConfigSchema = z.strictObject({
   /** At most one catch-up run for fire times missed while the agent was down. */
   scheduleCatchUp: boolField().default(true),
   logLevel: logLevelField().default('info'),
+  // Self-update (src/update): off while updateRemote is unset.
+  /** Git remote (URL or path) the agent updates itself from. */
+  updateRemote: z.string().min(1).optional(),
+  updateBranch: z.string().regex(/^[A-Za-z0-9_.\/-]{1,200}$/).default('main'),
+  /** When to look for a new commit (croner pattern; 5 or 6 fields). */
+  updateCron: z.string().min(1).default('* * * * *'),
+  /** How long a new release has to answer /healthz with its commit before it is rolled back. */
+  updateDeadlineSec: intField(5, 3600).default(120),
+  /** idle: switch only at a moment no job runs; drain: stop claiming and wait for running jobs. */
+  updateMode: z.enum(['idle', 'drain']).default('idle'),
+  /** Install prefix holding releases/ and the current link; found from the running release when unset. */
+  updatePrefix: z.string().min(1).optional(),
+  /** Run after a rollback to restart the agent, e.g. supervisorctl restart httpagent:httpagent-agent. */
+  updateRestartCommand: listField().optional(),
+  /** Releases kept besides the current one (for rollback by hand). */
+  updateKeepReleases: intField(1, 50).default(3),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

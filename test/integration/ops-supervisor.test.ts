@@ -1,0 +1,142 @@
+// Process guarding against a real, private supervisord running the shipped program file
+// (supervisor/httpagent.conf.in): kill -9 recovery, FATAL → alert mail, and the cron watchdog.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.js';
+import { repoRoot } from '../helpers/processes.js';
+import {
+  alive,
+  makeFakePrefix,
+  renderTemplate,
+  startSmtp,
+  startSupervisord,
+  tsxLoader,
+  waitUntil,
+  type PrivateSmtp,
+  type PrivateSupervisord,
+} from './ops-helpers.js';
+
+const run = promisify(execFile);
+const STARTSECS = 2; // as in supervisor/httpagent.conf.in
+const AGENT = 'httpagent:httpagent-agent';
+
+let dir: string;
+let sup: PrivateSupervisord;
+let smtp: PrivateSmtp;
+let agentPort: number;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'httpagent-ops-'));
+  smtp = await startSmtp();
+  agentPort = await freePort();
+  const prefix = join(dir, 'prefix');
+  makeFakePrefix(prefix);
+  const config = join(dir, 'httpagent.yaml');
+  writeFileSync(config, `agentToken: "test-agent-token-0123456789"\nsmtpUrl: "${smtp.url}"\nalertTo: ["ops@example.test"]\n`, { mode: 0o600 });
+  const programs = renderTemplate('supervisor/httpagent.conf.in', {
+    NODE: `${process.execPath} --import ${tsxLoader}`,
+    PREFIX: prefix,
+    CONFIG: config,
+    USER_LINE: '',
+    STOP_WAIT_SEC: '40',
+    LOG_DIR: dir,
+    HOME: dir,
+  }).replace(/environment=HOME="([^"]*)",NODE_ENV="production"/g, `environment=HOME="$1",NODE_ENV="production",OPS_TEST_FAKE_AGENT_PORT="${agentPort}"`);
+  writeFileSync(join(dir, 'httpagent.conf'), programs);
+  // A program that can never stay up: it must end FATAL and trigger the listener's mail.
+  writeFileSync(
+    join(dir, 'broken.conf'),
+    `[program:always-fails]\ncommand=/bin/sh -c "exit 3"\nautostart=true\nautorestart=true\nstartsecs=1\nstartretries=1\n`,
+  );
+  sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'httpagent.conf'), join(dir, 'broken.conf')]);
+});
+
+afterAll(async () => {
+  await sup?.shutdown();
+  await smtp?.close();
+  if (!process.env.KEEP_OPS_TMP) rmSync(dir, { recursive: true, force: true });
+});
+
+async function programPid(name: string): Promise<number> {
+  const r = await sup.ctl('pid', name);
+  return Number(r.out.trim());
+}
+
+describe('supervisord programs', () => {
+  it('restarts the agent after kill -9 within startsecs + 2 s', async () => {
+    await waitUntil(async () => (await sup.state(AGENT)) === 'RUNNING', 30_000, 'agent RUNNING');
+    const before = await programPid(AGENT);
+    expect(before).toBeGreaterThan(0);
+    process.kill(before, 'SIGKILL');
+    // The restart is immediate; RUNNING is reported once the new process has lived startsecs.
+    await waitUntil(
+      async () => (await sup.state(AGENT)) === 'RUNNING' && (await programPid(AGENT)) !== before,
+      (STARTSECS + 2) * 1000,
+      'agent RUNNING again',
+    );
+    const res = await request(`http://127.0.0.1:${agentPort}/healthz`);
+    const body = (await res.body.json()) as { pid: number };
+    expect(body.pid).toBe(await programPid(AGENT));
+  });
+
+  it('mails an alert through the FATAL listener when a program keeps failing', async () => {
+    await waitUntil(async () => (await sup.state('always-fails')) === 'FATAL', 30_000, 'always-fails FATAL');
+    const mail = await smtp.waitFor(/always-fails is FATAL/);
+    expect(mail).toMatch(/To: ops@example\.test/);
+    expect(mail).toContain('supervisorctl start always-fails:always-fails');
+    // A FATAL program makes status exit 3: "reachable", so the watchdog must leave it alone.
+    expect((await sup.ctl('status')).code).toBe(3);
+  });
+});
+
+describe('watchdog', () => {
+  const watchdog = join(repoRoot, 'supervisor/watchdog.sh');
+  const runWatchdog = async () => {
+    try {
+      const r = await run(watchdog, ['-c', sup.conf, '-l', join(dir, 'watchdog.lock')]);
+      return { code: 0, out: r.stdout + r.stderr };
+    } catch (err) {
+      const e = err as { code: number; stdout: string; stderr: string };
+      return { code: e.code, out: e.stdout + e.stderr };
+    }
+  };
+
+  it('does nothing while supervisord is healthy', async () => {
+    const pid = sup.pid();
+    const r = await runWatchdog();
+    expect(r.code).toBe(0);
+    expect(r.out).not.toMatch(/restarting/);
+    expect(sup.pid()).toBe(pid);
+  });
+
+  it('leaves at once while another run holds the lock', async () => {
+    const holder = execFile('flock', [join(dir, 'watchdog.lock'), 'sleep', '1.5']);
+    const done = new Promise((r) => holder.once('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+    const r = await runWatchdog();
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/another watchdog run holds/);
+    await done;
+  });
+
+  it('revives a killed supervisord', async () => {
+    const old = sup.pid();
+    const programs = [await programPid(AGENT), await programPid('httpagent:httpagent-monitor')];
+    process.kill(old, 'SIGKILL');
+    await waitUntil(() => !alive(old), 10_000, 'supervisord dead');
+    expect((await sup.ctl('status')).code).toBe(4);
+    // Its programs are orphaned, not killed; stop them as an operator would before the revival.
+    for (const p of programs) if (p > 0 && alive(p)) process.kill(p, 'SIGKILL');
+
+    const r = await runWatchdog();
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/restarting it/);
+    expect(sup.pid()).not.toBe(old);
+    await waitUntil(async () => (await sup.state(AGENT)) === 'RUNNING', 30_000, 'agent RUNNING under the new supervisord');
+  });
+});
