@@ -15,31 +15,36 @@ export interface SupervisorCheckOptions {
 
 /**
  * Turns supervisorctl's output and exit code into one observation per program (`supervisor:NAME`, passing
- * only when RUNNING: a program cycling through STARTING/BACKOFF is not healthy), or a single failing
- * `supervisord` observation when the daemon cannot be reached (exit 4 in supervisor 4.x) or nothing was parsed.
+ * only when RUNNING: a program cycling through STARTING/BACKOFF is not healthy), plus `supervisord`
+ * itself, which fails when nothing could be parsed. The exit code alone cannot tell: supervisorctl 4.x
+ * exits 3 when a program is not running and 4 both when the daemon is unreachable and when a named
+ * program does not exist.
  */
 export function parseSupervisorStatus(stdout: string, exitCode: number | undefined, programs: readonly string[]): Observation[] {
   const out: Observation[] = [];
   const seen = new Set<string>();
+  let answered = false;
   for (const raw of stdout.split('\n')) {
     const line = raw.trim();
     const m = LINE.exec(line);
     if (m) {
+      answered = true;
       seen.add(m[1]!);
       out.push({ name: `supervisor:${m[1]}`, ok: m[2] === 'RUNNING', detail: `${m[2]}${m[3] ? ` ${m[3]}` : ''}`.slice(0, 300) });
       continue;
     }
     const missing = /^(\S+?):?\s+ERROR \(no such process\)/.exec(line);
     if (missing) {
+      answered = true;
       seen.add(missing[1]!);
       out.push({ name: `supervisor:${missing[1]}`, ok: false, detail: 'no such program in supervisord' });
     }
   }
-  for (const p of programs) if (!seen.has(p)) out.push({ name: `supervisor:${p}`, ok: false, detail: 'not listed by supervisorctl status' });
-  if (out.length === 0 || exitCode === 4) {
+  if (!answered) {
     const detail = `supervisorctl status exited ${exitCode ?? '?'}: ${stdout.trim().split('\n')[0]?.slice(0, 200) ?? ''}`;
-    return [{ name: 'supervisord', ok: false, detail }, ...out];
+    return [{ name: 'supervisord', ok: false, detail }];
   }
+  for (const p of programs) if (!seen.has(p)) out.push({ name: `supervisor:${p}`, ok: false, detail: 'not listed by supervisorctl status' });
   return [{ name: 'supervisord', ok: true, detail: 'reachable' }, ...out];
 }
 
