@@ -24,6 +24,10 @@ export const controllerConfigSchema = z.strictObject({
   bodyLimitBytes: intField(1024).default(16 * 1024 * 1024),
   /** An agent unseen this long is shown offline. */
   offlineAfterMs: intField(1000).default(30_000),
+  /** Largest log chunk one append may carry (told to agents at register). */
+  logChunkMaxBytes: intField(1024, 64 * 1024 * 1024).default(1024 * 1024),
+  /** How often each controller sweeps expired leases; re-delivery happens within lease + this. */
+  reapIntervalMs: intField(10, 60_000).default(250),
   /** Default attempts for a job whose lease keeps expiring. */
   maxAttempts: intField(1, 100).default(3),
   logLevel: logLevelField().default('info'),

@@ -1,0 +1,94 @@
+// GET /v1/agents: the registry joined with each host's monitor heartbeat and latest metrics sample.
+import { z } from 'zod';
+import type { RedisLike } from './commands.js';
+import type { Keys } from './keys.js';
+
+const int = z.coerce.number().int();
+const agentRecordSchema = z.object({
+  hostname: z.string(),
+  addresses: z.string().transform((s) => z.array(z.string()).parse(JSON.parse(s))),
+  port: int,
+  version: z.string(),
+  commit: z.string().optional(),
+  labels: z.string().transform((s) => z.record(z.string(), z.string()).parse(JSON.parse(s))),
+  capacity: int,
+  running: int,
+  state: z.enum(['online', 'draining']),
+  registeredAt: int,
+  lastSeenAt: int,
+});
+
+export interface AgentView {
+  id: string;
+  hostname: string;
+  addresses: string[];
+  port: number;
+  version: string;
+  commit: string | null;
+  labels: Record<string, string>;
+  capacity: number;
+  running: number;
+  registeredAt: string;
+  lastSeenAt: string;
+  /** online: claiming · draining: finishing its jobs · offline: not seen for offlineAfterMs. */
+  state: 'online' | 'draining' | 'offline';
+  monitorSeenAt: string | null;
+  /** online: heartbeat key alive · lapsed: seen before, heartbeat expired · unknown: never seen. */
+  monitor: 'online' | 'lapsed' | 'unknown';
+  monitorChecks: Record<string, boolean> | null;
+  metrics: Record<string, unknown> | null;
+}
+
+export function createAgentDirectory(redis: RedisLike, keys: Keys, opts: { offlineAfterMs: number }) {
+  const list = async (): Promise<AgentView[]> => {
+    const [ids, time] = await Promise.all([redis.zrange(keys.agents, '0', '-1'), redis.call('TIME') as Promise<[string, string]>]);
+    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+    const rows = await Promise.all(
+      ids.map(async (id) => {
+        const [hash, hb, seen, latest] = await Promise.all([
+          redis.hgetall(keys.agent(id)),
+          redis.get(keys.monitorHeartbeat(id)),
+          redis.hget(keys.monitorSeen, id),
+          redis.get(keys.monitorLatest(id)),
+        ]);
+        return { id, hash, hb, seen, latest };
+      }),
+    );
+    const out: AgentView[] = [];
+    const gone: string[] = [];
+    for (const { id, hash, hb, seen, latest } of rows) {
+      const parsed = agentRecordSchema.safeParse(hash);
+      if (!parsed.success) {
+        // The registry hash expired (retention) or is from an incompatible version: drop it from the index.
+        if (!hash.hostname) gone.push(id);
+        continue;
+      }
+      const a = parsed.data;
+      const iso = (ms: number) => new Date(ms).toISOString();
+      const checks = hb ? ((JSON.parse(hb) as { checks?: Record<string, boolean> }).checks ?? null) : null;
+      out.push({
+        id,
+        hostname: a.hostname,
+        addresses: a.addresses,
+        port: a.port,
+        version: a.version,
+        commit: a.commit || null,
+        labels: a.labels,
+        capacity: a.capacity,
+        running: a.running,
+        registeredAt: iso(a.registeredAt),
+        lastSeenAt: iso(a.lastSeenAt),
+        state: now - a.lastSeenAt > opts.offlineAfterMs ? 'offline' : a.state,
+        monitorSeenAt: seen ? iso(Number(seen)) : null,
+        monitor: hb ? 'online' : seen ? 'lapsed' : 'unknown',
+        monitorChecks: checks,
+        metrics: latest ? (JSON.parse(latest) as Record<string, unknown>) : null,
+      });
+    }
+    if (gone.length) await redis.zrem(keys.agents, ...gone);
+    return out;
+  };
+  return { list };
+}
+
+export type AgentDirectory = ReturnType<typeof createAgentDirectory>;

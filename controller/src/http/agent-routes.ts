@@ -1,0 +1,113 @@
+// The agent API (bearer agent token): register, long-poll claim, heartbeat, and the per-job calls,
+// each lease-protected one fenced by epoch (see docs/agent-api.md).
+import type { FastifyInstance, FastifyReply } from 'fastify';
+import { z } from 'zod';
+import {
+  agentApiPaths,
+  claimRequestSchema,
+  completeRequestSchema,
+  heartbeatRequestSchema,
+  logAppendQuerySchema,
+  registerRequestSchema,
+  renewRequestSchema,
+  stepUpdateSchema,
+  type ClaimedJob,
+} from '../../../src/protocol/agent-api.js';
+import type { LeaseStore } from '../lease-store.js';
+import type { Notifier } from '../notifier.js';
+import { validate } from './validate.js';
+
+const jobParams = z.strictObject({ id: z.string().min(1).max(64) });
+
+export interface AgentRouteDeps {
+  leases: LeaseStore;
+  notifier: Notifier;
+  longPollMs: number;
+  logChunkMaxBytes: number;
+}
+
+/** Aborts when the client goes away before its answer was written. */
+function clientGone(reply: FastifyReply): AbortSignal {
+  const ac = new AbortController();
+  reply.raw.once('close', () => {
+    if (!reply.raw.writableFinished) ac.abort();
+  });
+  return ac.signal;
+}
+
+export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
+  const { leases, notifier } = deps;
+  // Labels per agent, learnt from claims, so wake-ups for label selectors go to agents that can use them.
+  const labelCache = new Map<string, Record<string, string>>();
+
+  /** Claims at once; if nothing matches and the agent may wait, sleeps until a wake-up or the deadline. */
+  const claimWithWait = async (agentId: string, max: number, claimId: string, waitMs: number, gone: AbortSignal): Promise<ClaimedJob[]> => {
+    const deadline = Date.now() + waitMs;
+    // Registered before the first try, so a job announced while that try runs is not missed.
+    const waiter = waitMs > 0 ? notifier.register(agentId, labelCache.get(agentId) ?? null) : undefined;
+    try {
+      for (;;) {
+        const { jobs, labels } = await leases.claim(agentId, max, claimId);
+        if (labelCache.size > 100_000) labelCache.clear();
+        labelCache.set(agentId, labels);
+        if (waiter) waiter.labels = labels;
+        if (jobs.length > 0 || !waiter) return jobs;
+        const left = deadline - Date.now();
+        // A client that left gets nothing popped for it: its jobs stay queued for someone else.
+        if (left <= 0 || gone.aborted || !(await waiter.wait(left, gone))) return [];
+      }
+    } finally {
+      waiter?.dispose();
+    }
+  };
+
+  app.post(agentApiPaths.register, async (req) => {
+    const body = validate(registerRequestSchema, req.body, 'body');
+    const { leaseMs, serverTime } = await leases.register(body);
+    labelCache.set(body.agentId, body.labels);
+    req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
+    return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime };
+  });
+
+  app.post(agentApiPaths.claim, async (req, reply) => {
+    const body = validate(claimRequestSchema, req.body, 'body');
+    const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
+    return { jobs: await claimWithWait(body.agentId, body.max, body.claimId, waitMs, clientGone(reply)) };
+  });
+
+  app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(validate(heartbeatRequestSchema, req.body, 'body')));
+
+  app.post('/v1/agent/jobs/:id/renew', async (req) => {
+    const { id } = validate(jobParams, req.params, 'params');
+    const body = validate(renewRequestSchema, req.body, 'body');
+    return { status: await leases.renew(id, body.epoch) };
+  });
+
+  app.post('/v1/agent/jobs/:id/step', async (req) => {
+    const { id } = validate(jobParams, req.params, 'params');
+    return leases.step(id, validate(stepUpdateSchema, req.body, 'body'));
+  });
+
+  app.post('/v1/agent/jobs/:id/complete', async (req) => {
+    const { id } = validate(jobParams, req.params, 'params');
+    const body = validate(completeRequestSchema, req.body, 'body');
+    const { duplicate } = await leases.complete(id, body);
+    if (!body.claim) return { accepted: true, ...(duplicate ? { duplicate: true } : {}) };
+    // Complete-and-claim: the next jobs ride on the same round trip (never waits; a long-poll is a claim call).
+    const { jobs } = await leases.claim(body.claim.agentId, body.claim.max, body.claim.claimId);
+    return { accepted: true, ...(duplicate ? { duplicate: true } : {}), jobs };
+  });
+
+  // The log append takes raw bytes of any content type, so it lives in its own scope with its own parser.
+  void app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.logChunkMaxBytes }, (_req, body, done) => done(null, body));
+    scope.post('/v1/agent/jobs/:id/log', async (req) => {
+      const { id } = validate(jobParams, req.params, 'params');
+      const q = validate(logAppendQuerySchema, req.query, 'query');
+      const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+      const r = await leases.appendLog(id, q.epoch, q.offset, bytes);
+      return { offset: r.offset, ...(r.cancel ? { cancel: true } : {}) };
+    });
+  });
+}

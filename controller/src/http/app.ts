@@ -1,0 +1,73 @@
+// Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
+import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { HttpAgentError } from '../../../src/errors.js';
+import type { Logger } from '../../../src/log.js';
+import type { RedisLike } from '../commands.js';
+import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
+import { bearerCheck } from './auth.js';
+import { errorHandler } from './errors.js';
+import { monitorRoutes } from './monitor-routes.js';
+import { platformRoutes, type PlatformDeps } from './platform-routes.js';
+
+export interface AppOptions {
+  agentToken: string;
+  platformToken: string;
+  bodyLimitBytes: number;
+}
+
+export interface AppDeps extends PlatformDeps, AgentRouteDeps {
+  redis: RedisLike;
+  logger: Logger;
+}
+
+export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
+  const app = fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: opts.bodyLimitBytes,
+    // Agents long-poll for up to two minutes on kept-alive connections.
+    keepAliveTimeout: 130_000,
+    requestTimeout: 0,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+
+  // An empty body with a JSON content type means "no body" (a bare cancel), not a parse error.
+  const defaultJson = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') return done(null, undefined);
+    defaultJson(req, text, done);
+  });
+
+  const platformAuth = bearerCheck(opts.platformToken);
+  const agentAuth = bearerCheck(opts.agentToken);
+  // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer 16 MiB.
+  app.addHook('onRequest', async (req) => {
+    // The matched route's pattern, not the raw URL, so an encoded path cannot dodge the right check.
+    const path = req.routeOptions.url ?? req.url;
+    if (path.startsWith('/v1/agent/')) agentAuth(req.headers.authorization);
+    else if (path.startsWith('/v1/')) platformAuth(req.headers.authorization);
+  });
+
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((req, reply) => {
+    const e = new HttpAgentError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`, { statusCode: 404 });
+    void reply.code(404).send(e.toJSON());
+  });
+
+  app.get('/healthz', async (_req, reply) => {
+    try {
+      await deps.redis.ping();
+      return { ok: true, redis: 'ok' };
+    } catch {
+      return reply.code(503).send({ ok: false, redis: 'unreachable' });
+    }
+  });
+
+  platformRoutes(app, deps);
+  agentRoutes(app, deps);
+  monitorRoutes(app, deps.monitor);
+  return app;
+}

@@ -1,0 +1,76 @@
+// The job hash as stored in Redis, validated on the way out and turned into the platform's view.
+import { z } from 'zod';
+import { stepSpecSchema, stepStatusSchema, type JobView, type StepStatus } from '../../src/protocol/job.js';
+
+const int = z.coerce.number().int();
+const optionalMs = z
+  .string()
+  .optional()
+  .transform((s) => (s === undefined || s === '' ? null : Number(s)));
+
+export const jobRecordSchema = z.object({
+  state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']),
+  attempt: int,
+  epoch: int,
+  priority: int,
+  maxAttempts: int,
+  timeoutSec: z.string().transform((s) => (s === '' ? null : Number(s))),
+  nsteps: int,
+  steps: z.string().transform((s) => z.array(stepSpecSchema).parse(JSON.parse(s))),
+  target: z.string().transform((s) => z.object({ agent: z.string().optional(), labels: z.record(z.string(), z.string()).optional() }).parse(JSON.parse(s))),
+  agent: z.string().optional(),
+  createdAt: int,
+  startedAt: optionalMs,
+  finishedAt: optionalMs,
+  error: z.string().optional(),
+  lastError: z.string().optional(),
+  cancel: z.string().optional(),
+  logBytes: int,
+  logTruncated: z.string().optional(),
+  idem: z.string().optional(),
+});
+export type JobRecord = z.infer<typeof jobRecordSchema>;
+
+const iso = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
+/** Parses a job hash (HGETALL); step statuses live in fields st:<index>. */
+export function toJobView(id: string, hash: Record<string, string>): JobView {
+  const rec = jobRecordSchema.parse(hash);
+  const final = rec.state === 'succeeded' || rec.state === 'failed' || rec.state === 'cancelled';
+  const steps: StepStatus[] = rec.steps.map((spec, i) => {
+    const raw = hash[`st:${i}`];
+    const st = raw ? stepStatusSchema.omit({ task: true }).parse(JSON.parse(raw)) : undefined;
+    let state = st?.state ?? 'pending';
+    // A job that ended without the agent's word (lease lost, cancelled in the queue) leaves steps
+    // unfinished: show how they ended rather than a state that will never change.
+    if (final && (state === 'running' || state === 'pending')) {
+      state = state === 'pending' ? (rec.state === 'cancelled' ? 'cancelled' : 'skipped') : rec.state === 'cancelled' ? 'cancelled' : 'failed';
+    }
+    return {
+      task: spec.task,
+      state,
+      exitCode: st?.exitCode ?? null,
+      ...(st?.signal ? { signal: st.signal } : {}),
+      startedAt: st?.startedAt ?? null,
+      finishedAt: st?.finishedAt ?? null,
+    };
+  });
+  return {
+    id,
+    state: rec.state,
+    attempt: rec.attempt,
+    maxAttempts: rec.maxAttempts,
+    agent: rec.agent || null,
+    target: rec.target,
+    priority: rec.priority,
+    steps,
+    createdAt: iso(rec.createdAt)!,
+    startedAt: iso(rec.startedAt),
+    finishedAt: iso(rec.finishedAt),
+    error: rec.error || (final ? null : rec.lastError || null) || null,
+    cancelRequested: rec.cancel === '1',
+    logBytes: rec.logBytes,
+    logTruncated: rec.logTruncated === '1',
+    idempotencyKey: rec.idem || null,
+  };
+}

@@ -1,0 +1,98 @@
+// The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
+import { randomBytes } from 'node:crypto';
+import { NotFoundError } from '../../src/errors.js';
+import type { JobSpec, JobState, JobView } from '../../src/protocol/job.js';
+import type { RedisLike, RunScript } from './commands.js';
+import { queueFor, type Keys } from './keys.js';
+import { toJobView } from './job-record.js';
+import { expectOk } from './script-errors.js';
+
+export interface EnqueueResult {
+  id: string;
+  state: JobState;
+  /** false when an existing job was returned for its idempotency key. */
+  created: boolean;
+}
+
+export interface JobStoreOptions {
+  retentionSec: number;
+  defaultMaxAttempts: number;
+}
+
+/** Random, URL-safe, 16 characters: unguessable enough that ids can be shared in links. */
+export function newJobId(): string {
+  return randomBytes(12).toString('base64url');
+}
+
+export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opts: JobStoreOptions) {
+  const enqueue = async (specs: JobSpec[]): Promise<EnqueueResult[]> => {
+    const args: (string | number)[] = [];
+    const wakes = new Map<string, number>();
+    for (const spec of specs) {
+      const target = { ...(spec.agent ? { agent: spec.agent } : {}), ...(spec.labels && Object.keys(spec.labels).length ? { labels: spec.labels } : {}) };
+      const q = queueFor(target);
+      wakes.set(q.wake, (wakes.get(q.wake) ?? 0) + 1);
+      args.push(
+        newJobId(),
+        spec.idempotencyKey ?? '',
+        q.queue,
+        q.selector,
+        q.wake,
+        spec.priority,
+        spec.maxAttempts ?? opts.defaultMaxAttempts,
+        spec.timeoutSec ?? '',
+        spec.steps.length,
+        JSON.stringify(spec.steps),
+        JSON.stringify(target),
+      );
+    }
+    const wake = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
+    const reply = (await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], [keys.wakeChannel, wake, specs.length, ...args])) as (string | number)[];
+    const out: EnqueueResult[] = [];
+    for (let i = 0; i < reply.length; i += 3) {
+      out.push({ id: String(reply[i]), state: String(reply[i + 1]) as JobState, created: Number(reply[i + 2]) === 1 });
+    }
+    return out;
+  };
+
+  const get = async (id: string): Promise<JobView> => {
+    const hash = await redis.hgetall(keys.job(id));
+    if (!hash.state) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    return toJobView(id, hash);
+  };
+
+  /** Newest first; `state` filters. Reads at most a few pages of the recent index. */
+  const list = async (limit: number, state?: JobState): Promise<JobView[]> => {
+    const out: JobView[] = [];
+    const page = Math.max(limit, 100);
+    for (let start = 0; out.length < limit && start < 20 * page; start += page) {
+      const ids = await redis.zrevrange(keys.recent, start, start + page - 1);
+      if (ids.length === 0) break;
+      const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.job(id))));
+      hashes.forEach((h, i) => {
+        if (out.length < limit && h.state && (!state || h.state === state)) out.push(toJobView(ids[i]!, h));
+      });
+    }
+    return out;
+  };
+
+  const cancel = async (id: string): Promise<JobState> => {
+    const [state] = expectOk(await run('cancel', [keys.base, keys.job(id), keys.leases], [id, opts.retentionSec]), { jobId: id });
+    return String(state) as JobState;
+  };
+
+  /** Up to `max` bytes of the stored log from `offset`, with what the job looks like now. */
+  const readLog = async (id: string, offset: number, max: number) => {
+    // State first: once a job is final its log is complete, so bytes read after a final state are all of it.
+    const [meta, bytes] = await Promise.all([
+      redis.hmget(keys.job(id), 'state', 'logTruncated'),
+      redis.getrangeBuffer(keys.log(id), offset, offset + max - 1),
+    ]);
+    if (!meta[0]) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    return { bytes, state: meta[0] as JobState, truncated: meta[1] === '1' };
+  };
+
+  return { enqueue, get, list, cancel, readLog };
+}
+
+export type JobStore = ReturnType<typeof createJobStore>;

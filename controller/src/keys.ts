@@ -1,0 +1,67 @@
+// Every Redis key and channel the controller uses, built in one place under one {hash tag}, so each
+// script's keys share a Cluster slot (keys a script derives from `base` land in the same slot too).
+
+export interface Keys {
+  /** `<prefix>:{<ns>}:` — scripts build per-job and per-queue keys from it. */
+  base: string;
+  job(id: string): string;
+  log(id: string): string;
+  idem(key: string): string;
+  seq: string;
+  selectors: string;
+  leases: string;
+  recent: string;
+  agents: string;
+  agent(id: string): string;
+  claimMemo(agentId: string, claimId: string): string;
+  monitorLatest(agentId: string): string;
+  monitorHistory(agentId: string): string;
+  monitorHeartbeat(agentId: string): string;
+  monitorSeen: string;
+  alertState(agentId: string): string;
+  /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
+  wakeChannel: string;
+}
+
+export function createKeys(prefix: string, ns = 'default'): Keys {
+  const base = `${prefix}:{${ns}}:`;
+  return {
+    base,
+    job: (id) => `${base}job:${id}`,
+    log: (id) => `${base}log:${id}`,
+    idem: (key) => `${base}idem:${key}`,
+    seq: `${base}seq`,
+    selectors: `${base}selectors`,
+    leases: `${base}leases`,
+    recent: `${base}recent`,
+    agents: `${base}agents`,
+    agent: (id) => `${base}agent:${id}`,
+    claimMemo: (agentId, claimId) => `${base}claim:${agentId}:${claimId}`,
+    monitorLatest: (id) => `${base}mon:latest:${id}`,
+    monitorHistory: (id) => `${base}mon:hist:${id}`,
+    monitorHeartbeat: (id) => `${base}mon:hb:${id}`,
+    monitorSeen: `${base}mon:seen`,
+    alertState: (id) => `${base}mon:alert:${id}`,
+    wakeChannel: `${base}wake`,
+  };
+}
+
+/** The canonical form of a label selector: `k=v,k=v` sorted by key. */
+export function canonicalSelector(labels: Record<string, string>): string {
+  return Object.keys(labels)
+    .sort()
+    .map((k) => `${k}=${labels[k]}`)
+    .join(',');
+}
+
+/** Where a job waits and how its arrival is announced, from its target. */
+export function queueFor(target: { agent?: string | undefined; labels?: Record<string, string> | undefined }): {
+  queue: string;
+  selector: string;
+  wake: string;
+} {
+  if (target.agent) return { queue: `q:agent:${target.agent}`, selector: '', wake: `a:${target.agent}` };
+  const selector = target.labels ? canonicalSelector(target.labels) : '';
+  if (selector) return { queue: `q:sel:${selector}`, selector, wake: `l:${selector}` };
+  return { queue: 'q:any', selector: '', wake: '*' };
+}

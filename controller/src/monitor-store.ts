@@ -1,0 +1,46 @@
+// What monitors send through the controller, kept with bounded memory: each host's latest sample, a
+// history trimmed by age and count, a heartbeat with a TTL, and the monitor's alert bookkeeping.
+import type { z } from 'zod';
+import type { HostSample, metricsPushSchema, monitorHeartbeatSchema } from '../../src/protocol/monitor-api.js';
+import type { RedisLike, RunScript } from './commands.js';
+import type { Keys } from './keys.js';
+
+export const HISTORY_WINDOW_MS = 24 * 3600 * 1000;
+const HISTORY_MAX = 20_000;
+
+export interface MonitorStoreOptions {
+  retentionSec: number;
+}
+
+export function createMonitorStore(redis: RedisLike, run: RunScript, keys: Keys, opts: MonitorStoreOptions) {
+  const pushMetrics = async (req: z.infer<typeof metricsPushSchema>): Promise<{ stored: number }> => {
+    const maxCount = Math.min(HISTORY_MAX, Math.ceil(HISTORY_WINDOW_MS / 1000 / req.intervalSec) + 10);
+    const pairs = req.samples.flatMap((s) => [s.ts, JSON.stringify(s)]);
+    const ttl = Math.max(opts.retentionSec, HISTORY_WINDOW_MS / 1000);
+    const kept = await run('monitorMetrics', [keys.monitorLatest(req.agentId), keys.monitorHistory(req.agentId)], [HISTORY_WINDOW_MS, maxCount, ttl, ...pairs]);
+    return { stored: Number(kept) };
+  };
+
+  const heartbeat = async (req: z.infer<typeof monitorHeartbeatSchema>): Promise<{ serverTime: number }> => {
+    const now = await run('monitorHeartbeat', [keys.monitorHeartbeat(req.agentId), keys.monitorSeen], [req.agentId, req.ttlSec, JSON.stringify({ checks: req.checks ?? {} })]);
+    return { serverTime: Number(now) };
+  };
+
+  const putAlertState = async (agentId: string, state: Record<string, unknown>): Promise<void> => {
+    await redis.set(keys.alertState(agentId), JSON.stringify(state), 'EX', opts.retentionSec);
+  };
+
+  const getAlertState = async (agentId: string): Promise<Record<string, unknown> | null> => {
+    const raw = await redis.get(keys.alertState(agentId));
+    return raw === null ? null : (JSON.parse(raw) as Record<string, unknown>);
+  };
+
+  const history = async (agentId: string, sinceMs: number): Promise<HostSample[]> => {
+    const raw = await redis.zrangebyscore(keys.monitorHistory(agentId), sinceMs, '+inf');
+    return raw.map((s) => JSON.parse(s) as HostSample);
+  };
+
+  return { pushMetrics, heartbeat, putAlertState, getAlertState, history };
+}
+
+export type MonitorStore = ReturnType<typeof createMonitorStore>;

@@ -1,0 +1,133 @@
+// Long-poll wake-ups: one subscriber connection per controller process listens on the wake channel
+// and wakes in-process waiters, so thousands of waiting agents hold no Redis connection of their own.
+import type { Logger } from '../../src/log.js';
+import type { RedisLike } from './commands.js';
+
+/** A claim waiting for work. `labels` is null until the agent's labels are known (then it matches any selector). */
+export interface Waiter {
+  readonly agentId: string;
+  labels: Record<string, string> | null;
+  /** Resolves true when woken (or already woken since the last wait), false on timeout or abort. */
+  wait(ms: number, signal?: AbortSignal): Promise<boolean>;
+  dispose(): void;
+}
+
+export interface Notifier {
+  register(agentId: string, labels: Record<string, string> | null): Waiter;
+  /** Announces work locally, as a message on the channel would (tests, and other controllers' wakes). */
+  deliver(message: string): void;
+  /** Wakes every waiter with nothing (shutdown): their claims answer empty at once. */
+  releaseAll(): void;
+  readonly waiting: number;
+  close(): Promise<void>;
+}
+
+interface WaiterState extends Waiter {
+  woken: boolean;
+  wake(): void;
+  gone: boolean;
+}
+
+/** `a:<agentId>` | `*` | `l:<k=v,k=v>` — who can take the announced jobs. */
+function matches(target: string, w: WaiterState): boolean {
+  if (target === '*') return true;
+  if (target.startsWith('a:')) return target.slice(2) === w.agentId;
+  if (!target.startsWith('l:')) return false;
+  if (w.labels === null) return true;
+  for (const pair of target.slice(2).split(',')) {
+    const eq = pair.indexOf('=');
+    if (w.labels[pair.slice(0, eq)] !== pair.slice(eq + 1)) return false;
+  }
+  return true;
+}
+
+export async function createNotifier(subscriber: RedisLike, channel: string, logger: Logger): Promise<Notifier> {
+  // Insertion order is FIFO: the agent waiting longest is woken first.
+  const waiters = new Set<WaiterState>();
+  let closed = false;
+
+  const deliver = (message: string): void => {
+    for (const line of message.split('\n')) {
+      const tab = line.indexOf('\t');
+      if (tab < 0) continue;
+      let count = Number(line.slice(0, tab));
+      const target = line.slice(tab + 1);
+      if (!(count > 0)) continue;
+      for (const w of waiters) {
+        if (count <= 0) break;
+        if (w.woken || w.gone || !matches(target, w)) continue;
+        w.wake();
+        count--;
+      }
+    }
+  };
+
+  const onMessage = (ch: string, message: string): void => {
+    if (ch === channel) deliver(message);
+  };
+  subscriber.on('message', onMessage);
+  await subscriber.subscribe(channel);
+  subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'wake subscriber error'));
+
+  const register = (agentId: string, labels: Record<string, string> | null): Waiter => {
+    let resolveWait: ((woken: boolean) => void) | undefined;
+    const w: WaiterState = {
+      agentId,
+      labels,
+      woken: false,
+      gone: false,
+      wake() {
+        w.woken = true;
+        if (resolveWait) {
+          const r = resolveWait;
+          resolveWait = undefined;
+          w.woken = false;
+          r(!closed);
+        }
+      },
+      wait(ms, signal) {
+        if (w.woken || closed) {
+          w.woken = false;
+          return Promise.resolve(!closed);
+        }
+        return new Promise<boolean>((resolve) => {
+          const done = (woken: boolean) => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolveWait = undefined;
+            resolve(woken);
+          };
+          const onAbort = () => done(false);
+          const timer = setTimeout(() => done(false), ms);
+          signal?.addEventListener('abort', onAbort, { once: true });
+          resolveWait = (woken) => done(woken);
+        });
+      },
+      dispose() {
+        w.gone = true;
+        waiters.delete(w);
+        // A wake this waiter took but never used passes on, so the announced job is not left waiting.
+        if (w.woken) deliver(`1\t*`);
+      },
+    };
+    waiters.add(w);
+    return w;
+  };
+
+  return {
+    register,
+    deliver,
+    releaseAll() {
+      closed = true;
+      for (const w of waiters) w.wake();
+    },
+    get waiting() {
+      return waiters.size;
+    },
+    async close() {
+      closed = true;
+      for (const w of waiters) w.wake();
+      subscriber.off('message', onMessage);
+    },
+  };
+}

@@ -1,0 +1,50 @@
+// The controller's two Redis connections: one for commands (auto-pipelined, so concurrent requests
+// share one socket) and one subscriber for wake-ups. A Redis Cluster when seed nodes are configured.
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { ControllerConfig } from '../../src/config/controller-config.js';
+import { parseListen } from '../../src/config/fields.js';
+import type { RedisLike } from './commands.js';
+
+export interface RedisClients {
+  command: RedisLike;
+  subscriber: RedisLike;
+  quit(): Promise<void>;
+}
+
+const common: RedisOptions = {
+  enableAutoPipelining: true,
+  // Commands issued while Redis is away wait in the offline queue for a couple of reconnects, then fail
+  // (the HTTP caller gets 503 and retries) instead of piling up for minutes.
+  maxRetriesPerRequest: 2,
+  // Reconnect for ever, backing off to 1 s: the controller recovers from a Redis restart by itself.
+  retryStrategy: (times) => Math.min(50 * times, 1000),
+  connectTimeout: 5000,
+};
+
+export function createRedisClients(config: Pick<ControllerConfig, 'redisUrl' | 'redisCluster'>): RedisClients {
+  const make = (role: 'command' | 'subscriber'): RedisLike => {
+    const name = `httpagent-controller-${role}`;
+    if (config.redisCluster.length > 0) {
+      const nodes = config.redisCluster.map((s) => parseListen(s));
+      return new Cluster(nodes, {
+        enableAutoPipelining: role === 'command',
+        clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
+        redisOptions: { ...common, connectionName: name, enableAutoPipelining: false },
+      });
+    }
+    // The subscriber must keep retrying its commands: SUBSCRIBE is re-sent on every reconnect.
+    const opts: RedisOptions = role === 'command' ? { ...common, connectionName: name } : { ...common, connectionName: name, maxRetriesPerRequest: null };
+    return new Redis(config.redisUrl, opts);
+  };
+  const command = make('command');
+  const subscriber = make('subscriber');
+  return {
+    command,
+    subscriber,
+    quit: async () => {
+      await Promise.allSettled([command.quit(), subscriber.quit()]);
+      command.disconnect();
+      subscriber.disconnect();
+    },
+  };
+}
