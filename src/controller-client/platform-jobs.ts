@@ -38,7 +38,7 @@ export interface PlatformJobsResource {
 
 /** The controller names the next offset in a header; the byte count is the fallback. */
 function nextOffsetFrom(headers: Record<string, string | string[] | undefined>, offset: number, length: number): number {
-  for (const name of ['x-next-offset', 'x-log-offset', 'x-offset']) {
+  for (const name of ['x-log-next-offset', 'x-next-offset']) {
     const v = Number(headers[name]);
     if (Number.isInteger(v) && v >= 0) return v;
   }
