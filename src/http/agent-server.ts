@@ -78,6 +78,8 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
   };
   const checkToken = createTokenCheck(config.platformToken);
 
+  // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.
+  app.removeContentTypeParser('text/plain');
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler((request) => {
     throw new NotFoundError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);

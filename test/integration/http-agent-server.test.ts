@@ -161,6 +161,9 @@ describe('service routes and auth', () => {
     expect(unknown.json.error.code).toBe('BAD_REQUEST');
     expect(unknown.json.error.issues[0]).toMatchObject({ code: 'unrecognized_keys' });
     expect(unknown.json.error.message).toContain('"sneaky"');
+    const text = await fetch(`${base}/v1/run`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'text/plain' }, body: 'task=true' });
+    expect(text.status).toBe(415);
+    expect(((await text.json()) as any).error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     const nested = await call('POST', '/v1/delete', { paths: [42] });
     expect(nested.json.error.issues[0].path).toBe('paths.0');
   });
