@@ -9,6 +9,8 @@ import { createLogger } from '../log.js';
 import { createAgentMetrics } from '../metrics/agent-metrics.js';
 import { packageRoot, readCommit, version } from '../package-info.js';
 import { scriptBaseEnv } from '../tasks/task-process.js';
+import { startAgentOperations } from '../update/agent-operations.js';
+import { formatSelfTest, runSelfTest } from '../update/self-test.js';
 import { parseProcessArgs } from './args.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -24,6 +26,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     tasksDir: resolve(loaded.tasksDir ?? join(packageRoot, 'scripts')),
     stateDir: resolve(loaded.stateDir),
   };
+  if (args.selfTest) {
+    // Self-update runs this in a freshly built release before it may become `current`.
+    const result = runSelfTest(config);
+    process.stdout.write(formatSelfTest(result));
+    return result.ok ? 0 : 1;
+  }
   const logger = createLogger({ level: config.logLevel, name: 'agent' });
   const metrics = createAgentMetrics();
   const baseEnv = scriptBaseEnv(env);
@@ -47,6 +55,17 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const { host, port } = parseListen(config.listen);
   const address = await app.listen({ host, port });
   await agent.start();
+  // Scheduled tasks and self-update; self-update leaves the way SIGTERM does (drain, exit 0).
+  const ops = await startAgentOperations(config, {
+    logger,
+    agent,
+    env,
+    configFile: args.config,
+    exit: (reason) => {
+      logger.info({ reason }, 'exiting so the supervisor starts the new release');
+      onSignal('SIGTERM');
+    },
+  });
 
   let resolveDone!: (code: number) => void;
   const done = new Promise<number>((r) => (resolveDone = r));
@@ -61,8 +80,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
       return;
     }
     logger.info({ signal, running: agent.runningJobs, graceSec: config.drainGraceSec }, 'draining');
-    agent
-      .drain()
+    ops
+      .stop()
+      .catch(() => undefined)
+      .then(() => agent.drain())
       .then(() => app.close())
       .then(
         () => resolveDone(0),

@@ -111,6 +111,7 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       return { kind: 'failed', commit: head, code: e.code };
     }
 
+    if (stopped) return { kind: 'deferred', commit: head }; // the agent is shutting down anyway
     // Quiesce: no new claims, then either switch now (no job runs) or, in drain mode, wait for the jobs.
     await deps.jobs.pause();
     if (config.updateMode === 'idle' && deps.jobs.running() > 0) {
@@ -176,7 +177,8 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     async stop() {
       stopped = true;
       cron?.stop();
-      await inFlight?.catch(() => undefined);
+      // A build in progress is not waited for (it can take minutes); it ends without switching.
+      await Promise.race([inFlight?.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     },
     checkNow,
   };

@@ -1,0 +1,62 @@
+// Starts the agent's operations side (scheduled tasks and self-update) next to its job loop, so
+// run-agent wires both with one call and stops them before it drains.
+import type { AgentConfig } from '../config/agent-config.js';
+import { createControllerClient } from '../controller-client/index.js';
+import type { Logger } from '../log.js';
+import type { JobSubmit } from '../protocol/job.js';
+import { createScheduler, type Scheduler } from '../schedule/scheduler.js';
+import { createAlertMailer } from './alert-mail.js';
+import { loadMailSettings } from './mail-settings.js';
+import { createSelfUpdater, type SelfUpdater } from './self-updater.js';
+
+export interface AgentOperationsDeps {
+  logger: Logger;
+  /** The job loop: submitJob targets this agent; runningJobs tells self-update when it is quiet. */
+  agent: { readonly runningJobs: number; submitJob(job: JobSubmit): Promise<{ id: string; state: string }> };
+  /** Drains and exits the agent (what SIGTERM does): self-update calls it after switching `current`. */
+  exit(reason: string): void;
+  configFile?: string | undefined;
+  env: Record<string, string | undefined>;
+}
+
+export interface AgentOperations {
+  scheduler: Scheduler | undefined;
+  updater: SelfUpdater;
+  stop(): Promise<void>;
+}
+
+export async function startAgentOperations(config: AgentConfig, deps: AgentOperationsDeps): Promise<AgentOperations> {
+  const { logger } = deps;
+  let scheduler: Scheduler | undefined;
+  let closeClient: (() => Promise<void>) | undefined;
+  if (config.schedules.length > 0) {
+    const client = createControllerClient({ controllerUrl: config.controllerUrl, agentToken: config.agentToken ?? '', platformToken: config.platformToken, connections: 2 });
+    closeClient = () => client.close();
+    const platform = client.platform;
+    if (!platform) {
+      logger.error({ schedules: config.schedules.length }, 'schedules need platformToken to queue their runs; scheduler not started');
+    } else {
+      scheduler = createScheduler(config, { logger, submitJob: (job) => deps.agent.submitJob(job), getJob: (id) => platform.get(id) });
+      // Catch-up talks to the controller; it must not hold up the agent's start.
+      void scheduler.start().catch((err: unknown) => logger.error({ err }, 'scheduler start failed'));
+    }
+  }
+  const updater = createSelfUpdater(config, {
+    logger,
+    env: deps.env,
+    configFile: deps.configFile,
+    alert: createAlertMailer(loadMailSettings(deps.configFile, deps.env, logger), logger),
+    // The job loop has no pause yet: idle mode switches when nothing runs; drain mode waits for that.
+    jobs: { running: () => deps.agent.runningJobs, pause: async () => undefined, resume: () => undefined },
+    exit: deps.exit,
+  });
+  updater.start();
+  return {
+    scheduler,
+    updater,
+    async stop() {
+      await Promise.all([scheduler?.stop(), updater.stop()]);
+      await closeClient?.();
+    },
+  };
+}

@@ -1,0 +1,176 @@
+// Scheduled tasks against a real controller (private Redis): the scheduler's own guarantees in
+// process (idempotent fire, no overlap, one catch-up), then a real agent process firing every
+// second, restarted with kill -9 in between, and the jobs it queued read back from the controller.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { agentConfigSchema } from '../../src/config/agent-config.js';
+import { silentLogger } from '../../src/log.js';
+import type { JobSubmit } from '../../src/protocol/job.js';
+import { createScheduler, scheduleKey } from '../../src/schedule/scheduler.js';
+import { scheduleStatePath, writeScheduleState } from '../../src/schedule/schedule-state.js';
+import { freePort } from '../helpers/ports.js';
+import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
+import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
+import { waitUntil } from './ops-helpers.js';
+
+let redis: PrivateRedis;
+let ctl: Running;
+let dir: string;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  ctl = await startController(redis.url, { longPollMs: 1000 });
+  dir = mkdtempSync(join(tmpdir(), 'httpagent-sched-'));
+});
+
+afterAll(async () => {
+  await ctl?.close();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface JobRow {
+  id: string;
+  state: string;
+  idempotencyKey: string | null;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+async function jobsWithPrefix(prefix: string): Promise<JobRow[]> {
+  const r = await call<JobRow[]>(ctl.url, 'GET', '/v1/jobs?limit=1000');
+  return r.body.filter((j) => j.idempotencyKey?.startsWith(prefix));
+}
+
+/** The scheduler's deps over real HTTP, as run-agent builds them. */
+function controllerDeps() {
+  return {
+    logger: silentLogger(),
+    submitJob: async (job: JobSubmit) => {
+      const r = await call(ctl.url, 'POST', '/v1/jobs', { body: job });
+      if (r.status >= 300) throw Object.assign(new Error(r.text), { code: r.body.error.code });
+      return r.body as { id: string; state: string };
+    },
+    getJob: async (id: string) => {
+      const r = await call(ctl.url, 'GET', `/v1/jobs/${id}`);
+      if (r.status >= 300) throw Object.assign(new Error(r.text), { code: r.body.error.code });
+      return r.body as { state: string };
+    },
+  };
+}
+
+function unitConfig(agentId: string, extra: Record<string, unknown> = {}) {
+  return agentConfigSchema.parse({
+    agentId,
+    agentToken: AGENT_TOKEN,
+    platformToken: PLATFORM_TOKEN,
+    stateDir: join(dir, agentId),
+    schedules: [{ name: 'collect', cron: '*/5 * * * * *', task: 'noop', params: { what: 'logs' } }],
+    ...extra,
+  });
+}
+
+describe('scheduler (in process, real controller)', () => {
+  it('maps a fire time to one job, even from a restarted scheduler', async () => {
+    const config = unitConfig('unit-a');
+    const at = new Date('2030-01-01T00:00:05.000Z');
+    const first = createScheduler(config, controllerDeps());
+    const a = await first.fire('collect', at);
+    await first.stop();
+    expect(a).toMatchObject({ kind: 'queued', key: scheduleKey('unit-a', 'collect', at) });
+    // A fresh scheduler (the agent restarted) with no memory of that run: same key, same job.
+    rmSync(join(dir, 'unit-a'), { recursive: true, force: true });
+    const second = createScheduler(config, controllerDeps());
+    const b = await second.fire('collect', at);
+    await second.stop();
+    expect(b.kind === 'queued' && a.kind === 'queued' && b.jobId === a.jobId).toBe(true);
+    expect(await jobsWithPrefix('sched:unit-a:')).toHaveLength(1);
+  });
+
+  it('skips a fire while the previous run of the schedule has not finished', async () => {
+    const config = unitConfig('unit-b');
+    const s = createScheduler(config, controllerDeps());
+    const first = await s.fire('collect', new Date('2030-01-01T00:00:05.000Z'));
+    // Nobody claims it, so it stays queued: the next fire must not add a second run.
+    const next = await s.fire('collect', new Date('2030-01-01T00:00:10.000Z'));
+    await s.stop();
+    expect(first.kind).toBe('queued');
+    expect(next).toEqual({ kind: 'busy', previousJobId: first.kind === 'queued' ? first.jobId : '' });
+    expect(await jobsWithPrefix('sched:unit-b:')).toHaveLength(1);
+  });
+
+  it('runs one catch-up for fires missed while down, never a backlog', async () => {
+    for (const catchUp of [true, false]) {
+      const agentId = catchUp ? 'unit-c' : 'unit-d';
+      const config = unitConfig(agentId, { scheduleCatchUp: catchUp });
+      // The last run was an hour ago: 720 fire times of */5 s were missed.
+      writeScheduleState(scheduleStatePath(config.stateDir), { collect: { lastFire: new Date(Date.now() - 3600_000).toISOString() } });
+      const s = createScheduler(config, controllerDeps());
+      await s.start();
+      await s.stop();
+      const jobs = await jobsWithPrefix(`sched:${agentId}:`);
+      expect(jobs).toHaveLength(catchUp ? 1 : 0);
+    }
+  });
+});
+
+describe('a real agent firing every second', () => {
+  let agent: Spawned | undefined;
+  let env: Record<string, string>;
+
+  beforeAll(async () => {
+    const tasks = join(dir, 'tasks');
+    mkdirSync(tasks);
+    // Longer than the schedule's period, so runs would overlap if the scheduler let them.
+    writeFileSync(join(tasks, 'tick'), '#!/bin/sh\necho "tick $HTTPAGENT_PARAM_N start"\nsleep 1.5\necho "tick done"\n');
+    chmodSync(join(tasks, 'tick'), 0o755);
+    env = {
+      HTTPAGENT_AGENT_ID: 'sched-agent',
+      HTTPAGENT_CONTROLLER_URL: ctl.url,
+      HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+      HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
+      HTTPAGENT_LISTEN: `127.0.0.1:${await freePort()}`,
+      HTTPAGENT_TASKS_DIR: tasks,
+      HTTPAGENT_STATE_DIR: join(dir, 'agent-state'),
+      HTTPAGENT_LEASE_MS: '2000',
+      HTTPAGENT_DRAIN_GRACE_SEC: '5',
+      HTTPAGENT_SCHEDULES: JSON.stringify([{ name: 'tick', cron: '* * * * * *', task: 'tick', params: { n: '1' } }]),
+    };
+  });
+
+  afterAll(async () => {
+    await agent?.kill('SIGKILL');
+  });
+
+  it('queues one job per fire time, never overlapping, logs kept, not doubled by a restart', async () => {
+    agent = spawnHttpagent(['agent'], env);
+    await agent.waitFor(/scheduler started/);
+    await waitUntil(async () => (await jobsWithPrefix('sched:sched-agent:tick:')).some((j) => j.state === 'succeeded'), 20_000, 'a finished run');
+    await new Promise((r) => setTimeout(r, 2500));
+    // A crash: the state file may be behind the controller; the idempotency key absorbs it.
+    await agent.kill('SIGKILL');
+    agent = spawnHttpagent(['agent'], env);
+    await agent.waitFor(/scheduler started/);
+    await new Promise((r) => setTimeout(r, 5000));
+    await agent.kill('SIGTERM');
+
+    const jobs = await jobsWithPrefix('sched:sched-agent:tick:');
+    expect(jobs.length).toBeGreaterThanOrEqual(3);
+    const keys = new Set(jobs.map((j) => j.idempotencyKey));
+    expect(keys.size).toBe(jobs.length);
+    // Each run started after the previous one finished (a run cut by the kill finished by lease expiry).
+    const runs = jobs.filter((j) => j.startedAt).sort((x, y) => Date.parse(x.startedAt!) - Date.parse(y.startedAt!));
+    for (let i = 1; i < runs.length; i++) {
+      const prev = runs[i - 1]!;
+      expect(prev.finishedAt).not.toBeNull();
+      expect(Date.parse(runs[i]!.startedAt!)).toBeGreaterThanOrEqual(Date.parse(prev.finishedAt!));
+    }
+    const done = jobs.find((j) => j.state === 'succeeded')!;
+    const log = await call(ctl.url, 'GET', `/v1/jobs/${done.id}/log`);
+    expect(log.text).toContain('tick 1 start');
+    expect(log.text).toContain('tick done');
+  });
+});
