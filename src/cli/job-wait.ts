@@ -18,7 +18,8 @@ function stepLine(job: JobView): string {
   const n = idx >= 0 ? idx + 1 : Math.min(done + (job.state === 'running' ? 1 : 0), total);
   const task = job.steps[Math.max(0, n - 1)]?.task ?? '';
   const since = Date.parse(job.startedAt ?? job.createdAt);
-  const elapsed = Number.isFinite(since) ? formatDuration(Math.max(0, Date.now() - since)) : '';
+  const until = job.finishedAt ? Date.parse(job.finishedAt) : Date.now();
+  const elapsed = Number.isFinite(since) ? formatDuration(Math.max(0, until - since)) : '';
   if (job.state === 'queued') return `job ${job.id}: queued${job.attempt > 0 ? ` (attempt ${job.attempt + 1})` : ''}`;
   return `job ${job.id}: ${job.state} · step ${n}/${total} ${task} · ${elapsed}${job.agent ? ` · on ${job.agent}` : ''}`;
 }

@@ -30,6 +30,11 @@ export const agentConfigSchema = z.strictObject({
   labels: labelsField().default({}),
   /** Lease asked of the controller; renewed every third of it. */
   leaseMs: intField(1000, 3_600_000).default(10_000),
+  /**
+   * Longest wait asked of the controller per claim (it may cap it lower). A new job wakes the claim at
+   * once whatever this is; it bounds how long a drain waits for a claim in flight on an idle agent.
+   */
+  claimWaitMs: intField(0, 120_000).default(10_000),
   /** On SIGTERM, how long running jobs may finish before they are stopped. */
   drainGraceSec: intField(0, 86_400).default(30),
   /** Grace between SIGTERM and SIGKILL when a step is stopped. */

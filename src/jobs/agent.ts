@@ -2,7 +2,6 @@
 // The parts live in their own modules; this one owns the lifecycle and the bookkeeping between them.
 import { randomUUID } from 'node:crypto';
 import { hostname, networkInterfaces } from 'node:os';
-import { setTimeout as sleep } from 'node:timers/promises';
 import pLimit from 'p-limit';
 import { parseListen, type AgentConfig } from '../config/index.js';
 import { createControllerClient, type ControllerClient, type SubmitReply } from '../controller-client/index.js';
@@ -69,6 +68,17 @@ export interface Agent {
 
 /** How long a drain waits for results to reach an unreachable controller before leaving them spooled. */
 const DELIVERY_WAIT_MS = 10_000;
+
+/** Waits for `p` at most `ms`; true if it settled. The timer is cleared, so it never holds the process open. */
+async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((r) => (timer = setTimeout(() => r(false), Math.max(0, ms))));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const logger = deps.logger.child({ component: 'jobs', agentId: config.agentId });
@@ -205,6 +215,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       registration,
       slots,
       claiming: () => state === 'running',
+      claimWaitMs: config.claimWaitMs,
       onJobs: startJobs,
       onReachable: (r) => (reachable = r),
       logger,
@@ -273,14 +284,12 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         // A claim in flight is not aborted: wait for it and run whatever it brings.
         await claimLoop;
         const left = graceEnd - Date.now();
-        if (runs.size > 0 && left > 0) await Promise.race([Promise.all([...runs.values()].map((r) => r.done.catch(() => undefined))), sleep(left)]);
+        if (runs.size > 0 && left > 0) await within(Promise.all([...runs.values()].map((r) => r.done)), left);
         if (runs.size > 0) logger.warn({ running: runs.size }, 'drain grace over; stopping the jobs still running');
         graceOver = true;
         forceKill();
         // Results go out now if the controller is there; otherwise they stay spooled for the next start.
-        const settled = Promise.all([...work]);
-        const waited = await Promise.race([settled.then(() => true), sleep(DELIVERY_WAIT_MS).then(() => false)]);
-        if (!waited) logger.warn({ undelivered: held.size }, 'controller unreachable; results stay spooled');
+        if (!(await within(Promise.all([...work]), DELIVERY_WAIT_MS))) logger.warn({ undelivered: held.size }, 'controller unreachable; results stay spooled');
         stopping.abort();
         await Promise.all([...work]).catch(() => undefined);
         keeper?.stop();
@@ -304,7 +313,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       keeper?.stop();
       setState('stopped');
       slots.wake();
-      await Promise.race([Promise.all([...work]), sleep(2_000)]).catch(() => undefined);
+      await within(Promise.all([...work]), 2_000);
       await client.close().catch(() => undefined);
     },
     async submitJob(spec) {

@@ -17,6 +17,8 @@ export interface ClaimLoopOptions {
   slots: SlotPool;
   /** False once the agent drains or stops: no new claim starts. */
   claiming: () => boolean;
+  /** The most the agent asks the controller to hold a claim open. */
+  claimWaitMs: number;
   /** Jobs handed out; each uses one of the slots the claim reserved. */
   onJobs: (jobs: ClaimedJob[]) => void;
   onReachable: (reachable: boolean) => void;
@@ -50,7 +52,7 @@ async function claimOnce(opts: ClaimLoopOptions, max: number): Promise<ClaimedJo
     if (!reg) return []; // the agent is stopping before it ever registered
     try {
       // Once draining, a retry must not wait for new work: it only recovers what this claimId got.
-      const waitMs = opts.claiming() ? reg.longPollMs : 0;
+      const waitMs = opts.claiming() ? Math.min(reg.longPollMs, opts.claimWaitMs) : 0;
       const res = await opts.claims.claim({ agentId: opts.agentId, max, waitMs, claimId });
       opts.onReachable(true);
       if (res.jobs.length > 0) opts.logger.debug({ jobs: res.jobs.map((j) => j.id), claimId }, 'claimed');
