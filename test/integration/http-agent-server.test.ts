@@ -219,6 +219,24 @@ describe('POST /v1/run', () => {
     for (const pid of pids) expect(procState(pid), `pid ${pid}`).toMatch(/^(gone|Z)$/);
   });
 
+  it('stops the task tree when the caller hangs up', async () => {
+    const pidFile = join(tmp, 'abort.pids');
+    const ctl = new AbortController();
+    const pending = fetch(`${base}/v1/run`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ task: 'sleep-tree', params: { PIDFILE: pidFile }, timeoutSec: 10 }),
+      signal: ctl.signal,
+    }).catch((err: unknown) => err);
+    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim().split('\n').length < 2) await new Promise((r) => setTimeout(r, 20));
+    ctl.abort();
+    await pending;
+    const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
+    // Wait for the stop to go through (bounded by the kill grace, not a timing assertion).
+    for (let i = 0; i < 100 && pids.some((p) => !/^(gone|Z)$/.test(procState(p))); i++) await new Promise((r) => setTimeout(r, 20));
+    for (const pid of pids) expect(procState(pid), `pid ${pid}`).toMatch(/^(gone|Z)$/);
+  });
+
   it('refuses unknown tasks, path-like task names and timeouts above runTimeoutSec', async () => {
     expect((await call('POST', '/v1/run', { task: 'no-such-task' })).json.error.code).toBe('UNKNOWN_TASK');
     for (const task of ['../fixtures/http-tasks/true', '/bin/sh', '.hidden', 'a b']) {
