@@ -1,0 +1,58 @@
+// Wake-up routing: an announcement wakes only matching waiters, and only as many as jobs announced.
+import { EventEmitter } from 'node:events';
+import { describe, expect, it } from 'vitest';
+import type { RedisLike } from '../../controller/src/commands.js';
+import { createNotifier } from '../../controller/src/notifier.js';
+import { silentLogger } from '../../src/log.js';
+
+/** The notifier needs only subscribe + message events from its connection. */
+function fakeSubscriber(): RedisLike {
+  const ee = new EventEmitter() as EventEmitter & { subscribe: () => Promise<number> };
+  ee.subscribe = async () => 1;
+  return ee as unknown as RedisLike;
+}
+
+const settled = async (p: Promise<boolean>): Promise<boolean | 'pending'> => Promise.race([p, new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
+
+describe('notifier', () => {
+  it('wakes as many matching waiters as jobs were announced, oldest first', async () => {
+    const sub = fakeSubscriber();
+    const n = await createNotifier(sub, 'ch', silentLogger());
+    const ws = [n.register('a1', { os: 'linux' }), n.register('a2', { os: 'linux' }), n.register('a3', { os: 'bsd' })];
+    const waits = ws.map((w) => w.wait(60_000));
+    (sub as unknown as EventEmitter).emit('message', 'ch', '1\tl:os=linux');
+    expect(await Promise.all(waits.map(settled))).toEqual([true, 'pending', 'pending']);
+    n.deliver('5\ta:a3');
+    expect(await settled(waits[2]!)).toBe(true);
+    expect(await settled(waits[1]!)).toBe('pending');
+    n.deliver('2\t*');
+    expect(await settled(waits[1]!)).toBe(true);
+    for (const w of ws) w.dispose();
+    expect(n.waiting).toBe(0);
+    await n.close();
+  });
+
+  it('remembers a wake that came while the claim was running; times out and aborts to false', async () => {
+    const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+    const w = n.register('a1', null);
+    n.deliver('1\tl:any=thing'); // labels unknown yet: any selector may concern it
+    expect(await w.wait(60_000)).toBe(true);
+    expect(await w.wait(5)).toBe(false);
+    const ac = new AbortController();
+    const p = w.wait(60_000, ac.signal);
+    ac.abort();
+    expect(await p).toBe(false);
+    w.dispose();
+    await n.close();
+  });
+
+  it('releases every waiter on shutdown without a job', async () => {
+    const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+    const w = n.register('a1', {});
+    const p = w.wait(60_000);
+    n.releaseAll();
+    expect(await p).toBe(false);
+    w.dispose();
+    await n.close();
+  });
+});
