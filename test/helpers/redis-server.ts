@@ -44,6 +44,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<PrivateRedis>
     const deadline = Date.now() + 10_000;
     for (;;) {
       const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => {}); // refused while starting: expected, the loop retries
       try {
         await c.connect();
         await c.ping();
