@@ -21,6 +21,16 @@ const common: RedisOptions = {
   connectTimeout: 5000,
 };
 
+/** A cluster's nodes are given as host:port; user, password and TLS come from redisUrl when it has them. */
+function credentialsOf(redisUrl: string): RedisOptions {
+  const u = new URL(redisUrl);
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
 export function createRedisClients(config: Pick<ControllerConfig, 'redisUrl' | 'redisCluster'>): RedisClients {
   const make = (role: 'command' | 'subscriber'): RedisLike => {
     const name = `httpagent-controller-${role}`;
@@ -29,7 +39,7 @@ export function createRedisClients(config: Pick<ControllerConfig, 'redisUrl' | '
       return new Cluster(nodes, {
         enableAutoPipelining: role === 'command',
         clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
-        redisOptions: { ...common, connectionName: name, enableAutoPipelining: false },
+        redisOptions: { ...common, ...credentialsOf(config.redisUrl), connectionName: name, enableAutoPipelining: false },
       });
     }
     // The subscriber must keep retrying its commands: SUBSCRIBE is re-sent on every reconnect.

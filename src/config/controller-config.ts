@@ -5,7 +5,7 @@ import { intField, listField, listenSchema, logLevelField, redisUrlField, tokenF
 export const controllerConfigSchema = z.strictObject({
   /** Redis to keep the inbox in; `npm start` starts a private one when this is unset. */
   redisUrl: redisUrlField().default('redis://127.0.0.1:6379'),
-  /** Seed nodes (host:port) of a Redis Cluster; when set, redisUrl is ignored. */
+  /** Seed nodes (host:port) of a Redis Cluster; when set, only redisUrl's user, password and TLS are used. */
   redisCluster: listField(listenSchema).default([]),
   /** All keys live under this prefix inside one {hash tag}, so every script's keys share a slot. */
   keyPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 of [A-Za-z0-9_-]').default('httpagent'),
