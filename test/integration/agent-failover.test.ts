@@ -1,0 +1,65 @@
+// Agents that die or freeze mid-job: the job is re-delivered under a new epoch, and whatever the old
+// attempt says afterwards is refused (409), so the result that counts is the live agent's.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
+
+let sys: JobSystem;
+beforeAll(async () => {
+  sys = await startJobSystem({ leaseMs: 2000 });
+});
+afterAll(async () => sys?.stop());
+
+const running = (id: string, agent: string) =>
+  sys.waitFor(`job ${id} running on ${agent}`, async () => {
+    const j = await sys.job(id);
+    return j.state === 'running' && j.agent === agent && j.steps[0].state === 'running' ? j : undefined;
+  });
+
+describe('lease loss and fencing', () => {
+  it('kill -9 of an agent mid-job: re-delivered to another agent, and the dead attempt gets 409', async () => {
+    const a = await sys.startAgent('doomed', { HTTPAGENT_LABELS: 'pool=failover', HTTPAGENT_CONCURRENCY: '1' });
+    const id = await sys.submit({ task: 'ticker', params: { seconds: '2' }, labels: { pool: 'failover' }, maxAttempts: 3 });
+    const first = await running(id, 'doomed');
+    await a.kill('SIGKILL');
+    await sys.startAgent('rescuer', { HTTPAGENT_LABELS: 'pool=failover' });
+    const job = await sys.waitFinal(id);
+    expect(job).toMatchObject({ state: 'succeeded', agent: 'rescuer', attempt: first.attempt + 1 });
+    expect(await sys.log(id)).toContain(`attempt ${first.attempt + 1}`);
+
+    // The dead attempt's late reports: its epoch is the one before the rescuer's.
+    const staleEpoch = 1;
+    const log = await sys.agentApi('POST', `/v1/agent/jobs/${id}/log?epoch=${staleEpoch}&offset=0`, Buffer.from('late\n'));
+    expect(log.status).toBe(409);
+    expect(log.json.error.code).toBe('STALE_EPOCH');
+    const done = await sys.agentApi('POST', `/v1/agent/jobs/${id}/complete`, {
+      epoch: staleEpoch,
+      outcome: 'failed',
+      error: 'late',
+      steps: [{ state: 'failed', exitCode: 1, startedAt: null, finishedAt: null }],
+      logBytes: 0,
+    });
+    expect(done.status).toBe(409);
+    expect(done.json.error.code).toBe('STALE_EPOCH');
+    expect((await sys.job(id)).state).toBe('succeeded');
+  });
+
+  it('an agent paused past its lease and resumed: its result is refused, the other agent\'s stands', async () => {
+    // One slot: with a free one its long-poll would be open while it sleeps, and the controller would
+    // hand the re-delivered job to that frozen socket (a lease later it goes to the waker, attempt 3).
+    const sleeper = await sys.startAgent('sleeper', { HTTPAGENT_LABELS: 'pool=pause', HTTPAGENT_CONCURRENCY: '1' });
+    const id = await sys.submit({ task: 'ticker', params: { seconds: '2' }, labels: { pool: 'pause' } });
+    await running(id, 'sleeper');
+    sleeper.proc.kill('SIGSTOP');
+    try {
+      await sys.startAgent('waker', { HTTPAGENT_LABELS: 'pool=pause' });
+      const job = await sys.waitFinal(id);
+      expect(job).toMatchObject({ state: 'succeeded', agent: 'waker', attempt: 2 });
+    } finally {
+      sleeper.proc.kill('SIGCONT');
+    }
+    // Resumed, the sleeper learns its lease is gone (heartbeat 'stale' or 409 on its result) and drops it.
+    await sleeper.waitFor(/job dropped: its lease moved|result refused: another attempt owns the job/, 15_000);
+    const job = await sys.job(id);
+    expect(job).toMatchObject({ state: 'succeeded', agent: 'waker', attempt: 2 });
+  });
+});
