@@ -1,0 +1,477 @@
+#!/usr/bin/env bash
+# httpagent installer for Debian/Ubuntu hosts. Everything lives in main(), called on the last line, so
+# a partially downloaded script runs nothing. Run with --help for the options.
+#
+# Layout: <prefix>/releases/<commit-or-version>, <prefix>/current -> releases/<id> (switched
+# atomically), <prefix>/etc/httpagent.yaml (0600), <prefix>/var (state), <prefix>/log.
+# Build: the release is built in a hidden staging dir with dev dependencies (the TypeScript compiler
+# is one), pruned to production dependencies, self-tested, and only then renamed into releases/.
+
+usage() {
+  cat <<'EOF'
+Usage: install.sh [options]
+
+  --prefix DIR             install prefix (default /opt/httpagent)
+  --source DIR             source checkout to install (default: the directory of this script)
+  --user NAME              service user (root: default "httpagent", created when missing)
+  --init supervisor|systemd|auto   how the agent and monitor are kept running (default auto)
+  --no-service             install into the prefix only: no user, no service, nothing outside it
+  --controller-url URL     HTTPAGENT_CONTROLLER_URL
+  --agent-token TOKEN      HTTPAGENT_AGENT_TOKEN   (never printed)
+  --platform-token TOKEN   HTTPAGENT_PLATFORM_TOKEN (never printed)
+  --agent-id ID            HTTPAGENT_AGENT_ID (default: host name)
+  --labels k=v,k=v         HTTPAGENT_LABELS
+  --listen HOST:PORT       HTTPAGENT_LISTEN (default 0.0.0.0:9889)
+  --tasks-dir DIR          HTTPAGENT_TASKS_DIR
+  --smtp-url URL           HTTPAGENT_SMTP_URL (never printed)
+  --alert-to a@x,b@y       HTTPAGENT_ALERT_TO
+  --update-remote URL      HTTPAGENT_UPDATE_REMOTE (self-update from git; off when unset)
+  --update-branch NAME     HTTPAGENT_UPDATE_BRANCH (default main)
+  --wait-sec N             how long to wait for the agent to show online (default 60)
+  --dry-run                say what would change, change nothing
+  --uninstall              remove what the installer made (logs are kept)
+  --purge                  with --uninstall: remove logs and the created user too
+EOF
+}
+
+STEP=0
+CHANGED=0
+DRY=0
+UNDO=() # "kind<TAB>arg1<TAB>arg2": undone in reverse if a step fails
+MANIFEST_ENTRIES=()
+
+step() { STEP=$((STEP + 1)); printf '[%d] %s\n' "$STEP" "$*"; }
+info() { printf '    %s\n' "$*"; }
+# Returns failure instead of exiting: under `set -e` with the ERR trap, a failed step is rolled back.
+die() { printf 'install.sh: %s\n' "$*" >&2; return 1; }
+changed() { CHANGED=$((CHANGED + 1)); info "$*"; }
+push_undo() { UNDO+=("$(printf '%s\t%s\t%s' "$1" "${2:-}" "${3:-}")"); }
+sha() { sha256sum | cut -c1-64; }
+
+rollback() {
+  local rc=$?
+  trap - ERR
+  printf 'install.sh: step %d failed (exit %d); rolling back this run\n' "$STEP" "$rc" >&2
+  local i kind a b
+  for ((i = ${#UNDO[@]} - 1; i >= 0; i--)); do
+    IFS=$'\t' read -r kind a b <<<"${UNDO[$i]}"
+    case "$kind" in
+      rm) rm -rf -- "$a" ;;
+      restore) mv -f -- "$a" "$b" ;;
+      relink) ln -sfn -- "$a" "$b.rollback" && mv -T -- "$b.rollback" "$b" ;;
+      unlink) rm -f -- "$a" ;;
+      rmdir) rmdir -- "$a" 2>/dev/null || true ;;
+    esac
+  done
+  exit 1
+}
+
+# A value as a YAML double-quoted scalar; control characters are refused rather than escaped.
+yq() {
+  local v="$1"
+  [[ "$v" =~ [[:cntrl:]] ]] && die "a setting contains a control character"
+  v=${v//\\/\\\\}
+  v=${v//\"/\\\"}
+  printf '"%s"' "$v"
+}
+
+need_cmd() { command -v "$1" >/dev/null 2>&1; }
+
+check_requirements() {
+  step "checking requirements"
+  local missing=()
+  if ! need_cmd node; then
+    missing+=("Node.js >= 20: curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs")
+  else
+    local major
+    major=$(node -p 'process.versions.node.split(".")[0]')
+    if [ "$major" -lt 20 ]; then
+      missing+=("Node.js >= 20 (found $(node -v)): curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs")
+    fi
+  fi
+  need_cmd npm || missing+=("npm: apt-get install -y npm (or Node.js from NodeSource, which includes it)")
+  need_cmd tar || missing+=("tar: apt-get install -y tar")
+  need_cmd sha256sum || missing+=("coreutils: apt-get install -y coreutils")
+  if [ "$NO_SERVICE" = 0 ]; then
+    case "$INIT" in
+      supervisor)
+        need_cmd supervisorctl || missing+=("supervisor: apt-get install -y supervisor")
+        need_cmd flock || missing+=("flock: apt-get install -y util-linux")
+        ;;
+      systemd) need_cmd systemctl || missing+=("systemd (systemctl): use --init supervisor on hosts without systemd") ;;
+    esac
+  fi
+  if [ ${#missing[@]} -gt 0 ]; then
+    printf 'install.sh: missing requirements:\n' >&2
+    printf '  - %s\n' "${missing[@]}" >&2
+    exit 2
+  fi
+  info "node $(node -v), npm $(npm -v)"
+}
+
+check_inputs() {
+  step "checking settings"
+  [ -n "$AGENT_TOKEN" ] || die "an agent token is required: --agent-token or HTTPAGENT_AGENT_TOKEN"
+  [ -n "$PLATFORM_TOKEN" ] || die "a platform token is required: --platform-token or HTTPAGENT_PLATFORM_TOKEN"
+  [[ "$AGENT_TOKEN" =~ ^[[:graph:]]{16,512}$ ]] || die "the agent token must be 16-512 printable characters without spaces"
+  [[ "$PLATFORM_TOKEN" =~ ^[[:graph:]]{16,512}$ ]] || die "the platform token must be 16-512 printable characters without spaces"
+  [[ "$CONTROLLER_URL" =~ ^https?:// ]] || die "the controller URL must start with http:// or https://"
+  [ -f "$SOURCE/package.json" ] || die "$SOURCE is not an httpagent source checkout (no package.json); use --source DIR"
+  info "controller $CONTROLLER_URL, agent id ${AGENT_ID:-(host name)}, tokens: set (not shown)"
+}
+
+ensure_user() {
+  step "service user"
+  if [ "$NO_SERVICE" = 1 ] || [ "$(id -u)" != 0 ]; then
+    info "running as $(id -un); files stay owned by it"
+    return
+  fi
+  if id -u "$SVC_USER" >/dev/null 2>&1; then
+    info "user $SVC_USER exists"
+    return
+  fi
+  if [ "$DRY" = 1 ]; then changed "would create system user $SVC_USER"; return; fi
+  useradd --system --home-dir "$PREFIX/var" --no-create-home --shell /usr/sbin/nologin "$SVC_USER"
+  push_undo userdel "$SVC_USER"
+  MANIFEST_ENTRIES+=("user $SVC_USER")
+  changed "created system user $SVC_USER"
+}
+
+# The release id: the commit of a git checkout, or the version plus a hash of the files.
+release_id() {
+  if git -C "$SOURCE" rev-parse --verify -q HEAD >/dev/null 2>&1 && [ -z "${HTTPAGENT_INSTALL_NO_GIT:-}" ]; then
+    SOURCE_COMMIT=$(git -C "$SOURCE" rev-parse HEAD)
+    RELEASE_ID=${SOURCE_COMMIT:0:12}
+  else
+    SOURCE_COMMIT=""
+    local version hash
+    version=$(node -p "require('$SOURCE/package.json').version" 2>/dev/null || echo 0.0.0)
+    hash=$(source_tar | sha | cut -c1-12)
+    RELEASE_ID="$version-$hash"
+  fi
+}
+
+# The source as a reproducible tar stream (committed files of a checkout, else the tree without build output).
+source_tar() {
+  if [ -n "$SOURCE_COMMIT" ]; then
+    git -C "$SOURCE" archive --format=tar "$SOURCE_COMMIT"
+  else
+    tar -C "$SOURCE" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+      --exclude=./node_modules --exclude=./dist --exclude=./.git --exclude=./var --exclude=./coverage -cf - .
+  fi
+}
+
+build_release() {
+  step "release $RELEASE_ID"
+  local dir="$PREFIX/releases/$RELEASE_ID"
+  if [ -f "$dir/.release-ok" ]; then
+    info "already built: $dir"
+    return
+  fi
+  if [ "$DRY" = 1 ]; then changed "would build $dir (npm ci, build, prune, self-test)"; return; fi
+  local staging="$PREFIX/releases/.staging-$RELEASE_ID"
+  for d in "$PREFIX" "$PREFIX/releases"; do
+    if [ ! -d "$d" ]; then mkdir -p "$d" && push_undo rmdir "$d"; fi
+  done
+  rm -rf "$staging"
+  push_undo rm "$staging"
+  mkdir -p "$staging"
+  source_tar | tar -x -C "$staging"
+  printf '%s\n' "${SOURCE_COMMIT:-$RELEASE_ID}" >"$staging/COMMIT"
+  info "npm ci (with dev dependencies, for the build)"
+  (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error >"$staging/.build.log" 2>&1) || { tail -20 "$staging/.build.log" >&2; false; }
+  info "npm run build"
+  (cd "$staging" && npm run build --if-present >>"$staging/.build.log" 2>&1) || { tail -20 "$staging/.build.log" >&2; false; }
+  info "npm prune --omit=dev"
+  (cd "$staging" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >>"$staging/.build.log" 2>&1) || { tail -20 "$staging/.build.log" >&2; false; }
+  node "$staging/dist/src/bin/httpagent.js" --version >/dev/null || die "the built release does not run (httpagent --version failed)"
+  touch "$staging/.release-ok"
+  rm -rf "$dir"
+  mv -T "$staging" "$dir"
+  push_undo rm "$dir"
+  changed "built $dir"
+}
+
+render_config() {
+  local state="$PREFIX/var" restart=""
+  case "$INIT_RESOLVED" in
+    supervisor) restart='["supervisorctl", "restart", "httpagent:httpagent-agent"]' ;;
+    systemd) restart='["systemctl", "restart", "httpagent-agent"]' ;;
+  esac
+  printf '# httpagent configuration, written by install.sh. Mode 0600: it holds tokens.\n'
+  [ -n "$AGENT_ID" ] && printf 'agentId: %s\n' "$(yq "$AGENT_ID")"
+  printf 'controllerUrl: %s\n' "$(yq "$CONTROLLER_URL")"
+  printf 'agentToken: %s\n' "$(yq "$AGENT_TOKEN")"
+  printf 'platformToken: %s\n' "$(yq "$PLATFORM_TOKEN")"
+  printf 'listen: %s\n' "$(yq "$LISTEN")"
+  printf 'stateDir: %s\n' "$(yq "$state")"
+  [ -n "$LABELS" ] && printf 'labels: %s\n' "$(yq "$LABELS")"
+  [ -n "$TASKS_DIR" ] && printf 'tasksDir: %s\n' "$(yq "$TASKS_DIR")"
+  [ -n "$SMTP_URL" ] && printf 'smtpUrl: %s\n' "$(yq "$SMTP_URL")"
+  [ -n "$ALERT_TO" ] && printf 'alertTo: %s\n' "$(yq "$ALERT_TO")"
+  if [ -n "$UPDATE_REMOTE" ]; then
+    printf 'updateRemote: %s\nupdateBranch: %s\nupdatePrefix: %s\n' "$(yq "$UPDATE_REMOTE")" "$(yq "$UPDATE_BRANCH")" "$(yq "$PREFIX")"
+    [ -n "$restart" ] && printf 'updateRestartCommand: %s\n' "$restart"
+  fi
+  return 0
+}
+
+# Writes $2 (content) to $1 with mode $3 unless the file already holds exactly that.
+install_file() {
+  local dest="$1" content="$2" mode="$3" what="$4"
+  local want have=""
+  want=$(printf '%s' "$content" | sha)
+  [ -f "$dest" ] && have=$(sha <"$dest")
+  if [ "$want" = "$have" ]; then info "$what unchanged ($dest)"; return 1; fi
+  if [ "$DRY" = 1 ]; then changed "would write $what ($dest)"; return 0; fi
+  local dir
+  dir=$(dirname "$dest")
+  if [ ! -d "$dir" ]; then mkdir -p "$dir" && push_undo rmdir "$dir"; fi
+  if [ -f "$dest" ]; then cp -p "$dest" "$dest.install-backup" && push_undo restore "$dest.install-backup" "$dest"; else push_undo unlink "$dest"; fi
+  (umask 077 && printf '%s' "$content" >"$dest.tmp")
+  chmod "$mode" "$dest.tmp"
+  mv -f "$dest.tmp" "$dest"
+  rm -f "$dest.install-backup"
+  changed "wrote $what ($dest, mode $mode)"
+  return 0
+}
+
+write_config() {
+  step "configuration"
+  for d in "$PREFIX/var" "$PREFIX/log"; do
+    if [ ! -d "$d" ]; then
+      if [ "$DRY" = 1 ]; then changed "would create $d"; else mkdir -p "$d" && push_undo rmdir "$d" && changed "created $d"; fi
+    fi
+  done
+  CONFIG_CHANGED=0
+  install_file "$CONFIG" "$(render_config)" 600 "config" && CONFIG_CHANGED=1
+  if [ "$DRY" = 0 ] && [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" = 0 ]; then
+    chown -R "$SVC_USER:" "$PREFIX/var" "$PREFIX/log" "$CONFIG"
+  fi
+  if [ "$DRY" = 0 ]; then
+    # The new release must accept this config before it becomes current.
+    node "$PREFIX/releases/$RELEASE_ID/dist/src/bin/httpagent.js" agent --self-test --config "$CONFIG" >/dev/null ||
+      die "the release's self-test rejected the configuration (run: httpagent agent --self-test --config $CONFIG)"
+  fi
+  return 0
+}
+
+switch_current() {
+  step "current release"
+  local link="$PREFIX/current" target="releases/$RELEASE_ID" old=""
+  [ -L "$link" ] && old=$(readlink "$link")
+  RELEASE_SWITCHED=0
+  if [ "$old" = "$target" ]; then info "current is $target"; return; fi
+  if [ "$DRY" = 1 ]; then changed "would point current at $target"; RELEASE_SWITCHED=1; return; fi
+  # A new link renamed over the old one: the switch is a single rename(2), never a missing link.
+  ln -sfn "$target" "$link.new"
+  mv -T "$link.new" "$link"
+  if [ -n "$old" ]; then push_undo relink "$old" "$link"; else push_undo unlink "$link"; fi
+  RELEASE_SWITCHED=1
+  changed "current -> $target${old:+ (was $old)}"
+}
+
+render_template() {
+  local tpl="$PREFIX/releases/$RELEASE_ID/supervisor/$1"
+  [ -f "$tpl" ] || tpl="$SOURCE/supervisor/$1" # a dry run has not built the release
+  sed -e "s#@NODE@#$NODE_BIN#g" -e "s#@PREFIX@#$PREFIX#g" -e "s#@CONFIG@#$CONFIG#g" -e "s#@USER@#$SVC_USER#g" \
+    -e "s#@USER_LINE@#$USER_LINE#g" -e "s#@STOP_WAIT_SEC@#$STOP_WAIT_SEC#g" -e "s#@LOG_DIR@#$PREFIX/log#g" \
+    -e "s#@HOME@#$PREFIX/var#g" -e "s#@SUPERVISOR_CONF@#/etc/supervisor/supervisord.conf#g" \
+    -e "s#@LOCK_FILE@#/run/lock/httpagent-watchdog.lock#g" "$tpl"
+}
+
+install_services() {
+  step "services ($INIT_RESOLVED)"
+  if [ "$NO_SERVICE" = 1 ]; then info "skipped (--no-service): start it with: $NODE_BIN $PREFIX/current/dist/src/bin/httpagent.js agent --config $CONFIG"; return; fi
+  local svc_changed=0
+  if [ "$INIT_RESOLVED" = supervisor ]; then
+    install_file /etc/supervisor/conf.d/httpagent.conf "$(render_template httpagent.conf.in)" 644 "supervisor programs" && svc_changed=1
+    install_file /etc/cron.d/httpagent-watchdog "$(render_template httpagent-watchdog.cron.in)" 644 "watchdog cron entry" || true
+    MANIFEST_ENTRIES+=("file /etc/supervisor/conf.d/httpagent.conf" "file /etc/cron.d/httpagent-watchdog")
+    [ "$DRY" = 1 ] && return
+    supervisorctl reread >/dev/null
+    supervisorctl update >/dev/null
+    if [ "$svc_changed" = 0 ] && { [ "$RELEASE_SWITCHED" = 1 ] || [ "$CONFIG_CHANGED" = 1 ]; }; then
+      supervisorctl restart 'httpagent:*' >/dev/null && changed "restarted httpagent:* on the new release/config"
+    fi
+  else
+    install_file /etc/systemd/system/httpagent-agent.service "$(render_template httpagent-agent.service.in)" 644 "agent unit" && svc_changed=1
+    install_file /etc/systemd/system/httpagent-monitor.service "$(render_template httpagent-monitor.service.in)" 644 "monitor unit" && svc_changed=1
+    MANIFEST_ENTRIES+=("file /etc/systemd/system/httpagent-agent.service" "file /etc/systemd/system/httpagent-monitor.service")
+    [ "$DRY" = 1 ] && return
+    systemctl daemon-reload
+    systemctl enable --now httpagent-agent httpagent-monitor >/dev/null 2>&1
+    if [ "$svc_changed" = 1 ] || [ "$RELEASE_SWITCHED" = 1 ] || [ "$CONFIG_CHANGED" = 1 ]; then
+      systemctl restart httpagent-agent httpagent-monitor && changed "restarted httpagent-agent and httpagent-monitor"
+    fi
+  fi
+}
+
+wait_online() {
+  step "registration at $CONTROLLER_URL"
+  if [ "$NO_SERVICE" = 1 ] || [ "$DRY" = 1 ]; then info "skipped (no service started)"; return 0; fi
+  local id="${AGENT_ID:-$(hostname | tr -c 'A-Za-z0-9_.\n-' '-')}"
+  # node, not curl: it is already required, and the token goes through the environment, not argv.
+  if HTTPAGENT_WAIT_TOKEN="$PLATFORM_TOKEN" node --input-type=module - "$CONTROLLER_URL" "$id" "$WAIT_SEC" <<'EOF'; then
+const [url, id, waitSec] = process.argv.slice(2);
+const deadline = Date.now() + Number(waitSec) * 1000;
+let why = 'no answer yet';
+for (;;) {
+  try {
+    const res = await fetch(new URL('/v1/agents', url), { headers: { authorization: `Bearer ${process.env.HTTPAGENT_WAIT_TOKEN}` } });
+    if (res.status === 401 || res.status === 403) { why = 'the controller refused the platform token (401)'; break; }
+    const agents = await res.json();
+    const me = Array.isArray(agents) ? agents.find((a) => a.id === id) : undefined;
+    if (me && me.state === 'online') { console.log(`    agent ${id} is online`); process.exit(0); }
+    why = me ? `agent ${id} is ${me.state}` : `agent ${id} has not registered (check its log and the agent token)`;
+  } catch (err) { why = `controller unreachable: ${err.cause?.code ?? err.message}`; }
+  if (Date.now() > deadline) break;
+  await new Promise((r) => setTimeout(r, 1000));
+}
+console.error(`    not online after ${waitSec}s: ${why}`);
+process.exit(1);
+EOF
+    return 0
+  fi
+  info "installed, but the agent is not online yet; see $PREFIX/log/agent.log"
+  return 3
+}
+
+write_manifest() {
+  [ "$DRY" = 1 ] && return
+  local m="$PREFIX/.install-manifest" content
+  content=$(printf '%s\n' "# written by install.sh; used by --uninstall" "prefix $PREFIX" "${MANIFEST_ENTRIES[@]}")
+  install_file "$m" "$content" 644 "install manifest" >/dev/null || true
+}
+
+uninstall() {
+  step "uninstall from $PREFIX"
+  [ -d "$PREFIX" ] || { info "nothing installed at $PREFIX"; return; }
+  local m="$PREFIX/.install-manifest" kind arg
+  local entries=()
+  [ -f "$m" ] && mapfile -t entries < <(grep -v '^#' "$m")
+  # In a dry run, say what would be done and report "not done" so the caller's && info is skipped.
+  act() { if [ "$DRY" = 1 ]; then info "would: $*"; return 1; fi; "$@"; }
+  if [ -f /etc/supervisor/conf.d/httpagent.conf ] && grep -q "$PREFIX/current" /etc/supervisor/conf.d/httpagent.conf; then
+    act supervisorctl stop 'httpagent:*' 'httpagent-fatal' >/dev/null 2>&1 || true
+  fi
+  if need_cmd systemctl && [ -f /etc/systemd/system/httpagent-agent.service ] && grep -q "$PREFIX/current" /etc/systemd/system/httpagent-agent.service; then
+    act systemctl disable --now httpagent-agent httpagent-monitor >/dev/null 2>&1 || true
+  fi
+  for e in "${entries[@]}"; do
+    kind=${e%% *}
+    arg=${e#* }
+    case "$kind" in
+      file) [ -e "$arg" ] && act rm -f -- "$arg" && info "removed $arg" ;;
+      user) [ "$PURGE" = 1 ] && id -u "$arg" >/dev/null 2>&1 && act userdel "$arg" && info "removed user $arg" ;;
+    esac
+  done
+  if [ "$DRY" = 0 ]; then
+    need_cmd supervisorctl && supervisorctl update >/dev/null 2>&1 || true
+    [ -d /run/systemd/system ] && systemctl daemon-reload >/dev/null 2>&1 || true
+  fi
+  for p in current releases etc var .install-manifest; do
+    [ -e "$PREFIX/$p" ] || [ -L "$PREFIX/$p" ] || continue
+    act rm -rf -- "${PREFIX:?}/$p" && info "removed $PREFIX/$p"
+  done
+  if [ "$PURGE" = 1 ] && [ -d "$PREFIX/log" ]; then act rm -rf -- "${PREFIX:?}/log" && info "removed $PREFIX/log"; fi
+  if [ -d "$PREFIX/log" ]; then info "kept logs in $PREFIX/log (--purge removes them)"; fi
+  [ "$DRY" = 1 ] || rmdir "$PREFIX" 2>/dev/null || true
+}
+
+main() {
+  set -Eeuo pipefail
+  PREFIX=/opt/httpagent
+  SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  SVC_USER=""
+  INIT=auto
+  NO_SERVICE=0 UNINSTALL=0 PURGE=0 WAIT_SEC=60
+  CONTROLLER_URL=${HTTPAGENT_CONTROLLER_URL:-http://127.0.0.1:9890}
+  AGENT_TOKEN=${HTTPAGENT_AGENT_TOKEN:-}
+  PLATFORM_TOKEN=${HTTPAGENT_PLATFORM_TOKEN:-}
+  AGENT_ID=${HTTPAGENT_AGENT_ID:-}
+  LABELS=${HTTPAGENT_LABELS:-}
+  LISTEN=${HTTPAGENT_LISTEN:-0.0.0.0:9889}
+  TASKS_DIR=${HTTPAGENT_TASKS_DIR:-}
+  SMTP_URL=${HTTPAGENT_SMTP_URL:-}
+  ALERT_TO=${HTTPAGENT_ALERT_TO:-}
+  UPDATE_REMOTE=${HTTPAGENT_UPDATE_REMOTE:-}
+  UPDATE_BRANCH=${HTTPAGENT_UPDATE_BRANCH:-main}
+  while [ $# -gt 0 ]; do
+    case "$1" in
+      --prefix) PREFIX=$2; shift ;;
+      --source) SOURCE=$2; shift ;;
+      --user) SVC_USER=$2; shift ;;
+      --init) INIT=$2; shift ;;
+      --no-service) NO_SERVICE=1 ;;
+      --controller-url) CONTROLLER_URL=$2; shift ;;
+      --agent-token) AGENT_TOKEN=$2; shift ;;
+      --platform-token) PLATFORM_TOKEN=$2; shift ;;
+      --agent-id) AGENT_ID=$2; shift ;;
+      --labels) LABELS=$2; shift ;;
+      --listen) LISTEN=$2; shift ;;
+      --tasks-dir) TASKS_DIR=$2; shift ;;
+      --smtp-url) SMTP_URL=$2; shift ;;
+      --alert-to) ALERT_TO=$2; shift ;;
+      --update-remote) UPDATE_REMOTE=$2; shift ;;
+      --update-branch) UPDATE_BRANCH=$2; shift ;;
+      --wait-sec) WAIT_SEC=$2; shift ;;
+      --dry-run) DRY=1 ;;
+      --uninstall) UNINSTALL=1 ;;
+      --purge) PURGE=1 ;;
+      -h | --help) usage; exit 0 ;;
+      *) usage >&2; die "unknown option $1" ;;
+    esac
+    shift
+  done
+  mkdir -p "$(dirname "$PREFIX")" 2>/dev/null || true
+  PREFIX=$(cd "$(dirname "$PREFIX")" && pwd)/$(basename "$PREFIX")
+  SOURCE=$(cd "$SOURCE" && pwd)
+  CONFIG="$PREFIX/etc/httpagent.yaml"
+  [ "$DRY" = 1 ] && echo "dry run: nothing will be changed"
+
+  if [ "$UNINSTALL" = 1 ]; then
+    uninstall
+    echo "uninstalled"
+    return 0
+  fi
+
+  case "$INIT" in
+    supervisor | systemd) INIT_RESOLVED=$INIT ;;
+    auto) if [ -d /run/systemd/system ] && ! need_cmd supervisorctl; then INIT_RESOLVED=systemd; else INIT_RESOLVED=supervisor; fi ;;
+    *) die "--init must be supervisor, systemd or auto" ;;
+  esac
+  [ "$NO_SERVICE" = 1 ] && INIT_RESOLVED=none
+  [ -n "$SVC_USER" ] || SVC_USER=$([ "$(id -u)" = 0 ] && [ "$NO_SERVICE" = 0 ] && echo httpagent || id -un)
+  if [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" != 0 ]; then die "services need root; without root use --prefix DIR --no-service"; fi
+  NODE_BIN=$(command -v node || echo node)
+  USER_LINE="user=$SVC_USER"
+  [ "$(id -u)" = 0 ] || USER_LINE="; user: not set (installed without root)"
+  local grace=${HTTPAGENT_DRAIN_GRACE_SEC:-30}
+  STOP_WAIT_SEC=$((grace + 30))
+
+  trap rollback ERR
+  check_requirements
+  check_inputs
+  ensure_user
+  release_id
+  build_release
+  write_config
+  switch_current
+  install_services
+  write_manifest
+  trap - ERR
+
+  local rc=0
+  wait_online || rc=$?
+  if [ "$CHANGED" = 0 ]; then
+    echo "nothing changed: httpagent $RELEASE_ID is installed at $PREFIX"
+  elif [ "$DRY" = 1 ]; then
+    echo "dry run: $CHANGED change(s) would be made"
+  else
+    echo "installed httpagent $RELEASE_ID at $PREFIX ($CHANGED change(s))"
+  fi
+  return "$rc"
+}
+
+main "$@"

@@ -1,0 +1,176 @@
+// install.sh into a temp prefix without root (as `nobody` when the tests run as root), from a small
+// source tree with the release layout so npm ci/build/prune run for real in seconds: fresh install,
+// a second run that changes nothing, --dry-run, a failing build that leaves nothing, uninstall.
+import { execFile } from 'node:child_process';
+import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { repoRoot } from '../helpers/processes.js';
+
+const AGENT_TOKEN = 'install-agent-token-0123456789';
+const PLATFORM_TOKEN = 'install-platform-token-0123456789';
+const asRoot = process.getuid?.() === 0;
+
+let dir: string;
+let source: string;
+let home: string;
+
+function makeSource(root: string, buildOk = true): void {
+  mkdirSync(join(root, 'src'), { recursive: true });
+  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'httpagent', version: '9.9.9', type: 'module', scripts: { build: 'node build.mjs' } }));
+  writeFileSync(join(root, 'package-lock.json'), JSON.stringify({ name: 'httpagent', version: '9.9.9', lockfileVersion: 3, requires: true, packages: { '': { name: 'httpagent', version: '9.9.9' } } }));
+  writeFileSync(
+    join(root, 'build.mjs'),
+    buildOk
+      ? "import { mkdirSync, copyFileSync } from 'node:fs';\nmkdirSync('dist/src/bin', { recursive: true });\ncopyFileSync('src/httpagent.js', 'dist/src/bin/httpagent.js');\n"
+      : "console.error('type error in src/agent.ts'); process.exit(2);\n",
+  );
+  writeFileSync(
+    join(root, 'src/httpagent.js'),
+    `import { readFileSync } from 'node:fs';
+const [cmd, flag, , file] = process.argv.slice(2);
+if (cmd === '--version') { console.log('9.9.9'); process.exit(0); }
+if (cmd === 'agent' && flag === '--self-test') process.exit(/agentToken: "/.test(readFileSync(file, 'utf8')) ? 0 : 1);
+process.exit(2);
+`,
+  );
+  cpSync(join(repoRoot, 'supervisor'), join(root, 'supervisor'), { recursive: true });
+}
+
+interface Run {
+  code: number;
+  out: string;
+}
+
+function install(prefix: string, ...args: string[]): Promise<Run> {
+  const cmd = [join(repoRoot, 'install.sh'), '--prefix', prefix, '--no-service', '--source', source, ...args];
+  const env = { PATH: process.env.PATH ?? '', HOME: home, HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN };
+  // Without root, as the issue asks: the tests themselves run as root in CI containers.
+  const [file, argv] = asRoot ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd]] : [cmd[0]!, cmd.slice(1)];
+  return new Promise((resolve) => {
+    execFile(file, argv as string[], { env, timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
+    });
+  });
+}
+
+/** Every path under root with its type, mode, and content hash or link target: what "changed nothing" compares. */
+function snapshot(root: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (!existsSync(root)) return out;
+  const walk = (p: string) => {
+    const st = lstatSync(p);
+    const key = relative(root, p) || '.';
+    if (st.isSymbolicLink()) out[key] = `link ${readlinkSync(p)}`;
+    else if (st.isDirectory()) {
+      out[key] = `dir ${st.mode.toString(8)}`;
+      for (const e of readdirSync(p)) walk(join(p, e));
+    } else out[key] = `file ${st.mode.toString(8)} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
+  };
+  walk(root);
+  return out;
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'httpagent-install-'));
+  chmodSync(dir, 0o755);
+  source = join(dir, 'source');
+  makeSource(source);
+  home = join(dir, 'home');
+  mkdirSync(home);
+  mkdirSync(join(dir, 'inst'));
+  if (asRoot) {
+    chownSync(home, 65534, 65534);
+    chownSync(join(dir, 'inst'), 65534, 65534);
+  }
+});
+
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('install.sh --no-service into a user-owned prefix', () => {
+  const prefix = () => join(dir, 'inst', 'httpagent');
+
+  it('--dry-run on a fresh host changes nothing', async () => {
+    const r = await install(prefix(), '--dry-run');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/would build/);
+    expect(existsSync(prefix())).toBe(false);
+  });
+
+  it('installs: numbered steps, a release, current, a 0600 config, no secret printed', async () => {
+    const r = await install(prefix());
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/^\[1\] checking requirements$/m);
+    expect(r.out).toMatch(/^\[5\] /m);
+    expect(r.out).not.toContain(AGENT_TOKEN);
+    expect(r.out).not.toContain(PLATFORM_TOKEN);
+    const current = readlinkSync(join(prefix(), 'current'));
+    expect(current).toMatch(/^releases\/9\.9\.9-[0-9a-f]{12}$/);
+    expect(existsSync(join(prefix(), current, 'dist/src/bin/httpagent.js'))).toBe(true);
+    const config = join(prefix(), 'etc/httpagent.yaml');
+    expect(statSync(config).mode & 0o777).toBe(0o600);
+    expect(readFileSync(config, 'utf8')).toContain(`agentToken: "${AGENT_TOKEN}"`);
+    expect(readFileSync(config, 'utf8')).toContain(`stateDir: "${prefix()}/var"`);
+    expect(readdirSync(join(prefix(), 'releases')).filter((n) => n.startsWith('.'))).toEqual([]);
+    if (asRoot) expect(statSync(config).uid).toBe(65534);
+  });
+
+  it('a second run changes nothing and says so', async () => {
+    const before = snapshot(prefix());
+    const r = await install(prefix());
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/nothing changed/);
+    expect(snapshot(prefix())).toEqual(before);
+  });
+
+  it('--dry-run with a new setting says what would change and changes nothing', async () => {
+    const before = snapshot(prefix());
+    const r = await install(prefix(), '--dry-run', '--labels', 'rack=r7');
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toMatch(/would write config/);
+    expect(r.out).toMatch(/1 change\(s\) would be made/);
+    expect(snapshot(prefix())).toEqual(before);
+  });
+
+  it('a failing build leaves nothing half-done', async () => {
+    const before = snapshot(prefix());
+    const broken = join(dir, 'broken');
+    makeSource(broken, false);
+    const saved = source;
+    source = broken;
+    try {
+      const r = await install(prefix());
+      expect(r.code).not.toBe(0);
+      expect(r.out).toMatch(/rolling back/);
+      expect(snapshot(prefix())).toEqual(before);
+      // And on a fresh prefix: no directory is left at all.
+      const fresh = join(dir, 'inst', 'fresh');
+      expect((await install(fresh)).code).not.toBe(0);
+      expect(existsSync(fresh)).toBe(false);
+    } finally {
+      source = saved;
+    }
+  });
+
+  it('rejects a missing token before changing anything', async () => {
+    const fresh = join(dir, 'inst', 'no-token');
+    const r = await install(fresh, '--agent-token', '');
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/agent token is required/);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
+  it('--uninstall removes what it made and keeps the logs; --purge removes those too', async () => {
+    writeFileSync(join(prefix(), 'log', 'agent.log'), 'a line\n');
+    const r = await install(prefix(), '--uninstall');
+    expect(r.code, r.out).toBe(0);
+    expect(readdirSync(prefix())).toEqual(['log']);
+    const p = await install(prefix(), '--uninstall', '--purge');
+    expect(p.code, p.out).toBe(0);
+    expect(existsSync(prefix())).toBe(false);
+  });
+});
