@@ -67,7 +67,16 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
   };
   subscriber.on('message', onMessage);
   await subscriber.subscribe(channel);
-  subscriber.on('error', (err: Error) => logger.warn({ err: err.message }, 'wake subscriber error'));
+  // ioredis reconnects (and resubscribes) by itself; say so once per outage, not once per retry.
+  let down = false;
+  subscriber.on('error', (err: Error) => {
+    if (!down) logger.warn({ err: err.message }, 'wake subscriber lost Redis; reconnecting');
+    down = true;
+  });
+  subscriber.on('ready', () => {
+    if (down) logger.info('wake subscriber reconnected');
+    down = false;
+  });
 
   const register = (agentId: string, labels: Record<string, string> | null): Waiter => {
     let resolveWait: ((woken: boolean) => void) | undefined;

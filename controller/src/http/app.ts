@@ -29,7 +29,9 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     // Agents long-poll for up to two minutes on kept-alive connections.
     keepAliveTimeout: 130_000,
     requestTimeout: 0,
-    return503OnClosing: true,
+    // While closing, requests on open connections are still served (Redis is quit only after the
+    // server closed); waiting claims are released by the preClose hook.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
   });
 
