@@ -220,7 +220,7 @@ render_config() {
 install_file() {
   local dest="$1" content="$2" mode="$3" what="$4"
   local want have=""
-  want=$(printf '%s' "$content" | sha)
+  want=$(printf '%s\n' "$content" | sha)
   [ -f "$dest" ] && have=$(sha <"$dest")
   if [ "$want" = "$have" ]; then info "$what unchanged ($dest)"; return 1; fi
   if [ "$DRY" = 1 ]; then changed "would write $what ($dest)"; return 0; fi
@@ -228,7 +228,7 @@ install_file() {
   dir=$(dirname "$dest")
   if [ ! -d "$dir" ]; then mkdir -p "$dir" && push_undo rmdir "$dir"; fi
   if [ -f "$dest" ]; then cp -p "$dest" "$dest.install-backup" && push_undo restore "$dest.install-backup" "$dest"; else push_undo unlink "$dest"; fi
-  (umask 077 && printf '%s' "$content" >"$dest.tmp")
+  (umask 077 && printf '%s\n' "$content" >"$dest.tmp")
   chmod "$mode" "$dest.tmp"
   mv -f "$dest.tmp" "$dest"
   rm -f "$dest.install-backup"

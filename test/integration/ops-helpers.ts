@@ -17,8 +17,8 @@ export function renderTemplate(file: string, vars: Record<string, string>): stri
 
 /**
  * A prefix with releases/<name> and `current`, whose dist/src/bin/httpagent.js loads the real CLI
- * from this checkout through tsx. With OPS_TEST_FAKE_AGENT_PORT=<port> in its environment, `agent`
- * is replaced by a tiny HTTP server answering /healthz (until the real agent can run here).
+ * from this checkout through tsx. OPS_TEST_FAKE=agent,monitor in its environment replaces those
+ * commands by stand-ins (the fake agent answers /healthz on OPS_TEST_FAKE_AGENT_PORT).
  */
 export function makeFakePrefix(prefix: string, name = 'r1'): string {
   const rel = join(prefix, 'releases', name);
@@ -29,10 +29,10 @@ export function makeFakePrefix(prefix: string, name = 'r1'): string {
     join(rel, 'dist/src/bin/httpagent.js'),
     `// Test shim: runs the real CLI from ${repoRoot}, or a fake agent for supervision tests.
 import { createServer } from 'node:http';
-const fake = process.env.OPS_TEST_FAKE_AGENT_PORT;
-if (fake && (process.argv[2] === 'agent' || process.argv[2] === 'monitor')) {
+const fake = (process.env.OPS_TEST_FAKE ?? '').split(',');
+if (fake.includes(process.argv[2])) {
   if (process.argv[2] === 'agent') {
-    createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ status: 'ok', pid: process.pid })); }).listen(Number(fake), '127.0.0.1');
+    createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ status: 'ok', pid: process.pid })); }).listen(Number(process.env.OPS_TEST_FAKE_AGENT_PORT), '127.0.0.1');
   } else {
     setInterval(() => {}, 60_000);
   }

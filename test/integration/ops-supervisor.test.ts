@@ -1,5 +1,6 @@
 // Process guarding against a real, private supervisord running the shipped program file
-// (supervisor/httpagent.conf.in): kill -9 recovery, FATAL → alert mail, and the cron watchdog.
+// (supervisor/httpagent.conf.in) with the real agent and a real controller: kill -9 recovery (running,
+// registered and claiming again), FATAL → alert mail, and the cron watchdog.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +10,8 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
+import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
 import {
   alive,
   makeFakePrefix,
@@ -29,15 +32,34 @@ let dir: string;
 let sup: PrivateSupervisord;
 let smtp: PrivateSmtp;
 let agentPort: number;
+let redis: PrivateRedis;
+let ctl: Running;
+const AGENT_ID = 'supervised-agent';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-ops-'));
   smtp = await startSmtp();
+  redis = await startRedis();
+  ctl = await startController(redis.url, { longPollMs: 1000 });
   agentPort = await freePort();
   const prefix = join(dir, 'prefix');
   makeFakePrefix(prefix);
-  const config = join(dir, 'httpagent.yaml');
-  writeFileSync(config, `agentToken: "test-agent-token-0123456789"\nsmtpUrl: "${smtp.url}"\nalertTo: ["ops@example.test"]\n`, { mode: 0o600 });
+  const config = join(dir, 'httpagent.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      agentId: AGENT_ID,
+      controllerUrl: ctl.url,
+      agentToken: AGENT_TOKEN,
+      platformToken: PLATFORM_TOKEN,
+      listen: `127.0.0.1:${agentPort}`,
+      stateDir: join(dir, 'state'),
+      drainGraceSec: 5,
+      smtpUrl: smtp.url,
+      alertTo: ['ops@example.test'],
+    }),
+    { mode: 0o600 },
+  );
   const programs = renderTemplate('supervisor/httpagent.conf.in', {
     NODE: `${process.execPath} --import ${tsxLoader}`,
     PREFIX: prefix,
@@ -46,7 +68,7 @@ beforeAll(async () => {
     STOP_WAIT_SEC: '40',
     LOG_DIR: dir,
     HOME: dir,
-  }).replace(/environment=HOME="([^"]*)",NODE_ENV="production"/g, `environment=HOME="$1",NODE_ENV="production",OPS_TEST_FAKE_AGENT_PORT="${agentPort}"`);
+  }).replace(/environment=HOME="([^"]*)",NODE_ENV="production"/g, `environment=HOME="$1",NODE_ENV="production",OPS_TEST_FAKE="monitor"`);
   writeFileSync(join(dir, 'httpagent.conf'), programs);
   // A program that can never stay up: it must end FATAL and trigger the listener's mail.
   writeFileSync(
@@ -59,6 +81,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await sup?.shutdown();
   await smtp?.close();
+  await ctl?.close();
+  await redis?.stop();
   if (!process.env.KEEP_OPS_TMP) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -79,9 +103,23 @@ describe('supervisord programs', () => {
       (STARTSECS + 2) * 1000,
       'agent RUNNING again',
     );
-    const res = await request(`http://127.0.0.1:${agentPort}/healthz`);
-    const body = (await res.body.json()) as { pid: number };
-    expect(body.pid).toBe(await programPid(AGENT));
+  });
+
+  it('is registered again and claims jobs after the restart', async () => {
+    const registeredAt = async () => {
+      const agents = (await call<{ id: string; state: string; registeredAt: string }[]>(ctl.url, 'GET', '/v1/agents')).body;
+      const me = agents.find((a) => a.id === AGENT_ID);
+      return me?.state === 'online' ? Date.parse(me.registeredAt) : 0;
+    };
+    await waitUntil(async () => (await registeredAt()) > 0, 30_000, 'agent online');
+    const first = await registeredAt();
+    process.kill(await programPid(AGENT), 'SIGKILL');
+    await waitUntil(async () => (await registeredAt()) > first, 30_000, 'agent registered again');
+    const { id } = (await call(ctl.url, 'POST', '/v1/jobs', { body: { task: 'noop', agent: AGENT_ID } })).body as { id: string };
+    await waitUntil(async () => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state === 'succeeded', 30_000, 'job run by the restarted agent');
+    const health = await request(`http://127.0.0.1:${agentPort}/healthz`);
+    expect(health.statusCode).toBe(200);
+    await health.body.dump();
   });
 
   it('mails an alert through the FATAL listener when a program keeps failing', async () => {
