@@ -1,0 +1,88 @@
+// The console against a real controller and agent: submit --wait, status, logs, cancel, agents, and
+// the exit codes of its errors.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../helpers/ports.js';
+import { spawnHttpagent } from '../helpers/processes.js';
+import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
+
+let sys: JobSystem;
+beforeAll(async () => {
+  sys = await startJobSystem({ leaseMs: 2000 });
+  await sys.startAgent('cli-agent', { HTTPAGENT_LABELS: 'role=cli' });
+});
+afterAll(async () => sys?.stop());
+
+async function cli(args: string[], env: Record<string, string> = sys.cliEnv()) {
+  const p = spawnHttpagent(args, env);
+  const code = await p.exited();
+  return { code, out: p.output() };
+}
+
+describe('httpagent console', () => {
+  it('submit --wait shows progress and exits 0 on success, 1 on failure', async () => {
+    const ok = await cli(['job', 'submit', 'say', '--param', 'text=a=b c', '--label', 'role=cli', '--wait']);
+    expect(ok.code).toBe(0);
+    expect(ok.out).toMatch(/step 1\/1 say/);
+    expect(ok.out).toContain('out: a=b c');
+    expect(ok.out).toMatch(/ succeeded\n/);
+    const bad = await cli(['job', 'submit', 'say', '--param', 'exit=9', '--agent', 'cli-agent', '--wait']);
+    expect(bad.code).toBe(1);
+    expect(bad.out).toMatch(/exited with 9/);
+  });
+
+  it('submit prints the id; status and logs show the job', async () => {
+    const sub = await cli(['job', 'submit', 'say', '--param', 'text=logged', '--priority', '5', '--idempotency-key', 'cli-once']);
+    expect(sub.code).toBe(0);
+    const id = sub.out.trim();
+    expect(id).toMatch(/^\S+$/);
+    await sys.waitFinal(id);
+    const again = await cli(['job', 'submit', 'say', '--param', 'text=logged', '--idempotency-key', 'cli-once']);
+    expect(again.out.trim()).toBe(id);
+    const status = await cli(['job', 'status', id]);
+    expect(status.code).toBe(0);
+    expect(status.out).toMatch(/state\s+succeeded/);
+    expect(status.out).toMatch(/1\. say\s+succeeded\s+exit 0/);
+    const json = await cli(['job', 'status', id, '--json']);
+    expect(JSON.parse(json.out)).toMatchObject({ id, state: 'succeeded', priority: 5 });
+    const logs = await cli(['job', 'logs', id]);
+    expect(logs.code).toBe(0);
+    expect(logs.out).toContain('out: logged');
+    const follow = await cli(['job', 'logs', id, '--follow']);
+    expect(follow.out).toBe(logs.out);
+  });
+
+  it('cancel stops a running job; --wait on it exits 130', async () => {
+    const waiting = spawnHttpagent(['job', 'submit', 'ticker', '--param', 'seconds=30', '--wait'], sys.cliEnv());
+    const line = await waiting.waitFor(/job (\S+) queued/);
+    const id = line.split(' ')[1]!;
+    await sys.waitFor('the job to run', async () => (await sys.job(id)).state === 'running');
+    const c = await cli(['job', 'cancel', id]);
+    expect(c.code).toBe(0);
+    expect(await waiting.exited()).toBe(130);
+    expect((await sys.job(id)).state).toBe('cancelled');
+  });
+
+  it('agents lists the agent as a table and as JSON', async () => {
+    const table = await cli(['agents']);
+    expect(table.code).toBe(0);
+    expect(table.out).toMatch(/^ID\s+STATE/);
+    expect(table.out).toMatch(/cli-agent\s+online\s+\d\/2/);
+    const json = await cli(['agents', '--json']);
+    expect(JSON.parse(json.out)).toEqual(expect.arrayContaining([expect.objectContaining({ id: 'cli-agent', labels: { role: 'cli' } })]));
+  });
+
+  it('errors: unreachable 3, wrong token 4, unknown job 5, bad usage 2', async () => {
+    const closed = await freePort();
+    const unreachable = await cli(['job', 'status', 'x'], { HTTPAGENT_CONTROLLER_URL: `http://127.0.0.1:${closed}`, HTTPAGENT_PLATFORM_TOKEN: 'whatever-token-0123456789' });
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.out).toMatch(/cannot reach the controller/);
+    const token = await cli(['agents'], { ...sys.cliEnv(), HTTPAGENT_PLATFORM_TOKEN: 'wrong-token-0123456789' });
+    expect(token.code).toBe(4);
+    const missing = await cli(['job', 'status', 'no-such-job']);
+    expect(missing.code).toBe(5);
+    const usage = await cli(['job', 'submit']);
+    expect(usage.code).toBe(2);
+    const pair = await cli(['job', 'submit', 'say', '--param', 'novalue']);
+    expect(pair.code).toBe(2);
+  });
+});
