@@ -17,7 +17,12 @@ beforeAll(async () => {
 afterAll(async () => {
   await c2?.close();
   await c?.close();
+  // Nothing leaked: closed controllers leave no connection behind.
+  const admin = redis.client();
+  const left = String(await admin.client('LIST')).split('\n').filter((l) => l.includes('name=httpagent-controller-'));
+  admin.disconnect();
   await redis?.stop();
+  expect(left).toEqual([]);
 });
 
 let n = 0;
@@ -152,6 +157,25 @@ describe('long-poll', () => {
     const { id } = (await submit({ task: 'noop', labels: { pool: 'herd' } })).body;
     const got = (await Promise.all(waits)).flatMap((r) => r.body.jobs.map((j: { id: string }) => j.id));
     expect(got).toEqual([id]);
+  });
+
+  it('hundreds of waiting claims hold no Redis connection of their own', async () => {
+    const agents = await Promise.all(Array.from({ length: 200 }, (_, i) => register({ pool: `many-${i}` }, 10_000)));
+    const waits = agents.map((a, i) => claim(a, { waitMs: 20_000, on: i % 2 ? c : c2 }));
+    await until(async () => c.controller.app.server.listening, (x) => x);
+    const admin = redis.client();
+    try {
+      await sleep(200);
+      const clients = String(await admin.client('LIST')).split('\n').filter((l) => l.includes('name=httpagent-controller-'));
+      // Two controllers, each one command and one subscriber connection.
+      expect(clients).toHaveLength(4);
+      // Every waiter is woken by its own job.
+      const ids = await Promise.all(agents.map(async (a) => (await submit({ task: 'noop', agent: a })).body.id));
+      const got = await Promise.all(waits);
+      expect(got.map((r) => r.body.jobs[0]?.id)).toEqual(ids);
+    } finally {
+      admin.disconnect();
+    }
   });
 
   it('a client that hangs up while waiting gets nothing popped for it', async () => {
