@@ -2,6 +2,7 @@
 // idempotency, batches, claim retries, log offsets and cancel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { createKeys } from '../../controller/src/keys.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
@@ -9,7 +10,7 @@ let c: Running;
 
 beforeAll(async () => {
   redis = await startRedis();
-  c = await startController(redis.url, { logCapBytes: 1024 });
+  c = await startController(redis.url, { logCapBytes: 1024, retentionSec: 3600 });
 });
 afterAll(async () => {
   await c?.close();
@@ -281,5 +282,38 @@ describe('cancel', () => {
     const missing = await call(c.url, 'POST', '/v1/jobs/nosuchjob/cancel');
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('JOB_NOT_FOUND');
+  });
+});
+
+describe('retention and the agent registry', () => {
+  it('a final job, its log and its idempotency key expire after retentionSec; a queued job does not', async () => {
+    const agent = await register();
+    const { id } = (await submit({ task: 'noop', agent, idempotencyKey: 'retained-1' })).body;
+    const keys = createKeys(c.config.keyPrefix);
+    const admin = redis.client();
+    try {
+      expect(await admin.ttl(keys.job(id))).toBe(-1);
+      const { epoch } = (await claim(agent)).body.jobs[0];
+      await appendLog(id, epoch, 0, 'x');
+      await complete(id, epoch, { logBytes: 1 });
+      for (const key of [keys.job(id), keys.log(id), keys.idem('retained-1')]) {
+        const ttl = await admin.ttl(key);
+        expect(ttl, key).toBeGreaterThan(3500);
+        expect(ttl, key).toBeLessThanOrEqual(3600);
+      }
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('lists agents with their state: draining after a draining heartbeat, running count', async () => {
+    const agent = await register({ rack: 'r1' });
+    await call(c.url, 'POST', '/v1/agent/heartbeat', { body: { agentId: agent, state: 'draining', running: 2, leases: [] } });
+    const row = (await call(c.url, 'GET', '/v1/agents')).body.find((a: { id: string }) => a.id === agent);
+    expect(row).toMatchObject({ id: agent, hostname: `${agent}.test`, labels: { rack: 'r1' }, capacity: 4, running: 2, state: 'draining', monitor: 'unknown', metrics: null });
+    // Re-registering (after an agent restart) brings it back online with nothing running.
+    await call(c.url, 'POST', '/v1/agent/register', { body: agentBody(agent, { rack: 'r1' }) });
+    const again = (await call(c.url, 'GET', '/v1/agents')).body.find((a: { id: string }) => a.id === agent);
+    expect(again).toMatchObject({ state: 'online', running: 0 });
   });
 });
