@@ -1,6 +1,7 @@
-// Operations alerts (FATAL programs, failed updates) sent through the monitor's SMTP settings.
-import { createTransport } from 'nodemailer';
+// Operations alerts (FATAL programs, failed updates) sent through the monitor's mailer and SMTP
+// settings, so there is one mail path on a host.
 import type { Logger } from '../log.js';
+import { createMailer } from '../monitor/alerts/mailer.js';
 
 export interface MailSettings {
   smtpUrl?: string | undefined;
@@ -10,19 +11,19 @@ export interface MailSettings {
 
 export type AlertFn = (subject: string, text: string) => Promise<void>;
 
-/** Without an SMTP URL or recipients the alert is only logged: a missing mail setup must not crash ops code. */
+/**
+ * Without an SMTP URL or recipients the alert is only logged (the monitor's mailer does that): a
+ * missing mail setup must not crash ops code. Alerts are rare, so each one opens and closes its
+ * own transport instead of keeping a connection (and nodemailer) around.
+ */
 export function createAlertMailer(settings: MailSettings, logger: Logger): AlertFn {
   return async (subject, text) => {
-    if (!settings.smtpUrl || settings.alertTo.length === 0) {
-      logger.warn({ subject }, 'alert not mailed: no smtpUrl or alertTo configured');
-      return;
-    }
-    const transport = createTransport(settings.smtpUrl);
+    const mailer = createMailer({ smtpUrl: settings.smtpUrl, from: settings.alertFrom, to: settings.alertTo, logger });
     try {
-      await transport.sendMail({ from: settings.alertFrom, to: settings.alertTo.join(', '), subject, text });
-      logger.info({ subject, to: settings.alertTo }, 'alert mailed');
+      await mailer.send({ subject, text });
+      if (settings.smtpUrl && settings.alertTo.length > 0) logger.info({ subject, to: settings.alertTo }, 'alert mailed');
     } finally {
-      transport.close();
+      mailer.close();
     }
   };
 }
