@@ -38,10 +38,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const logger = createLogger({ level: config.logLevel, name: 'controller' });
   const clients = createRedisClients(config);
   clients.command.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
+  // Start-up waits for Redis (the wake-up subscription needs it); say so rather than sit silent.
+  const slowStart = setTimeout(() => logger.warn('waiting for Redis to answer before listening'), 2000);
   let controller;
   try {
     controller = await buildController(config, { redis: clients.command, subscriber: clients.subscriber, logger });
+    clearTimeout(slowStart);
   } catch (err) {
+    clearTimeout(slowStart);
     logger.error({ err }, 'controller failed to start');
     await clients.quit();
     return 1;
