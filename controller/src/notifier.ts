@@ -44,6 +44,7 @@ function matches(target: string, w: WaiterState): boolean {
 export async function createNotifier(subscriber: RedisLike, channel: string, logger: Logger): Promise<Notifier> {
   // Insertion order is FIFO: the agent waiting longest is woken first.
   const waiters = new Set<WaiterState>();
+  const byAgent = new Map<string, Set<WaiterState>>();
   let closed = false;
 
   const deliver = (message: string): void => {
@@ -53,7 +54,9 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       let count = Number(line.slice(0, tab));
       const target = line.slice(tab + 1);
       if (!(count > 0)) continue;
-      for (const w of waiters) {
+      // A job for one agent wakes only that agent's waiters: no scan of thousands of others.
+      const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
+      for (const w of candidates) {
         if (count <= 0) break;
         if (w.woken || w.gone || !matches(target, w)) continue;
         w.wake();
@@ -115,11 +118,17 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       dispose() {
         w.gone = true;
         waiters.delete(w);
+        const mine = byAgent.get(agentId);
+        mine?.delete(w);
+        if (mine?.size === 0) byAgent.delete(agentId);
         // A wake this waiter took but never used passes on, so the announced job is not left waiting.
         if (w.woken) deliver(`1\t*`);
       },
     };
     waiters.add(w);
+    let mine = byAgent.get(agentId);
+    if (!mine) byAgent.set(agentId, (mine = new Set()));
+    mine.add(w);
     return w;
   };
 
