@@ -29,7 +29,8 @@ export interface JobSystem {
   controller: Spawned;
   tmp: string;
   startController(): Promise<Spawned>;
-  startAgent(id: string, env?: Record<string, string>): Promise<AgentHandle>;
+  /** `env` values of undefined remove a default (e.g. HTTPAGENT_TASKS_DIR to use the repo's scripts/). */
+  startAgent(id: string, env?: Record<string, string | undefined>): Promise<AgentHandle>;
   /** Env for the console (`httpagent job ...`). */
   cliEnv(): Record<string, string>;
   platform(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string; headers: Headers }>;
@@ -80,7 +81,7 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     startController: async () => (sys.controller = await startController()),
     async startAgent(id, env = {}) {
       const stateDir = join(tmp, `state-${id}`);
-      const a = spawnHttpagent(['agent'], {
+      const merged: Record<string, string | undefined> = {
         HTTPAGENT_CONTROLLER_URL: controllerUrl,
         HTTPAGENT_AGENT_ID: id,
         HTTPAGENT_LISTEN: '127.0.0.1:0',
@@ -92,10 +93,17 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
         HTTPAGENT_KILL_GRACE_MS: '500',
         HTTPAGENT_CONCURRENCY: '2',
         ...env,
-      });
+      };
+      const a = spawnHttpagent(['agent'], Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)));
       const handle = Object.assign(a, { id, stateDir });
       agents.push(handle);
-      await a.waitFor(/"agent started"/);
+      // Fail at once, with its output, if the agent exits instead of starting.
+      await Promise.race([
+        a.waitFor(/"agent started"/),
+        a.exited().then((code) => {
+          throw new Error(`agent ${id} exited (${code}) before starting:\n${a.output()}`);
+        }),
+      ]);
       return handle;
     },
     cliEnv: () => ({ HTTPAGENT_CONTROLLER_URL: controllerUrl, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN }),

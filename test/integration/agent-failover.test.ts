@@ -62,4 +62,23 @@ describe('lease loss and fencing', () => {
     const job = await sys.job(id);
     expect(job).toMatchObject({ state: 'succeeded', agent: 'waker', attempt: 2 });
   });
+
+  it('an agent the controller forgot (its registry key lost) registers again and keeps its job', async () => {
+    const agent = await sys.startAgent('forgotten', { HTTPAGENT_CONCURRENCY: '1' });
+    const id = await sys.submit({ task: 'ticker', params: { seconds: '2' }, agent: 'forgotten' });
+    await running(id, 'forgotten');
+    const redis = sys.redis.client();
+    try {
+      const [key] = await redis.keys('*agent:forgotten');
+      expect(key).toBeDefined();
+      await redis.del(key!);
+    } finally {
+      redis.disconnect();
+    }
+    await agent.waitFor(/registering again/);
+    const job = await sys.waitFinal(id);
+    expect(job).toMatchObject({ state: 'succeeded', agent: 'forgotten', attempt: 1 });
+    const agents = await sys.platform('GET', '/v1/agents');
+    expect(agents.json.map((a: any) => a.id)).toContain('forgotten');
+  });
 });
