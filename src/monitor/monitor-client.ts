@@ -1,10 +1,11 @@
 // The monitor's calls to the controller (agent token): samples, heartbeat and the alert state copy.
 import { z } from 'zod';
-import { createControllerHttp, type ControllerHttp } from '../controller-client/controller-http.js';
 import { agentApiPaths } from '../protocol/agent-api.js';
 import type { HostSample } from '../protocol/monitor-api.js';
 import { parseAlertState } from './alerts/alert-state-store.js';
 import type { AlertState } from './alerts/alert-engine.js';
+import { createHttpCaller, replyError, type HttpCaller } from './monitor-http.js';
+import { HttpAgentError } from '../errors.js';
 
 export interface MonitorClient {
   pushMetrics(intervalSec: number, samples: readonly HostSample[] | readonly { ts: number }[]): Promise<void>;
@@ -22,29 +23,43 @@ export interface MonitorClientOptions {
   timeoutMs: number;
 }
 
-// The controller's acknowledgement bodies carry nothing the monitor acts on: any JSON is accepted.
-const ack = z.unknown();
 const alertStateReply = z.object({ state: z.unknown().nullable() });
 
-export function createMonitorClient(opts: MonitorClientOptions, http?: ControllerHttp): MonitorClient {
-  // Two sockets: a sample flush and a heartbeat may overlap; nothing here long-polls.
-  const h = http ?? createControllerHttp({ baseUrl: opts.baseUrl, token: opts.token, connections: 2 });
-  const t = opts.timeoutMs;
+export function createMonitorClient(opts: MonitorClientOptions, caller: HttpCaller = createHttpCaller()): MonitorClient {
+  const base = opts.baseUrl.replace(/\/$/, '');
+  const headers = { authorization: `Bearer ${opts.token}` };
   const agentId = opts.agentId;
+
+  const call = async (method: 'GET' | 'POST' | 'PUT', path: string, json?: unknown): Promise<string> => {
+    const reply = await caller.call(`${base}${path}`, { method, headers, json, timeoutMs: opts.timeoutMs });
+    if (reply.status < 200 || reply.status >= 300) throw replyError(reply, `controller ${method} ${path}`);
+    return reply.text;
+  };
+
   return {
     async pushMetrics(intervalSec, samples) {
-      await h.call(agentApiPaths.monitorMetrics, ack, { method: 'POST', json: { agentId, intervalSec, samples }, timeoutMs: t });
+      await call('POST', agentApiPaths.monitorMetrics, { agentId, intervalSec, samples });
     },
     async heartbeat(ttlSec, checks) {
-      await h.call(agentApiPaths.monitorHeartbeat, ack, { method: 'POST', json: { agentId, ttlSec, checks }, timeoutMs: t });
+      await call('POST', agentApiPaths.monitorHeartbeat, { agentId, ttlSec, checks });
     },
     async putAlertState(state) {
-      await h.call(agentApiPaths.monitorAlertState, ack, { method: 'PUT', json: { agentId, state }, timeoutMs: t });
+      await call('PUT', agentApiPaths.monitorAlertState, { agentId, state });
     },
     async getAlertState() {
-      const r = await h.call(agentApiPaths.monitorAlertState, alertStateReply, { query: { agentId }, timeoutMs: t });
-      return r.state === null ? null : parseAlertState(r.state);
+      const text = await call('GET', `${agentApiPaths.monitorAlertState}?agentId=${encodeURIComponent(agentId)}`);
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch (err) {
+        throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the alert state reply is not JSON', { statusCode: 502, cause: err });
+      }
+      const r = alertStateReply.safeParse(data);
+      if (!r.success) throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the alert state reply does not match the monitor API', { statusCode: 502 });
+      return r.data.state === null ? null : parseAlertState(r.data.state);
     },
-    close: () => h.close(),
+    async close() {
+      caller.close();
+    },
   };
 }

@@ -207,6 +207,7 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
       await notifier.close();
       mailer.close();
       await client.close();
+      checks.close();
       lifecycle = 'stopped';
     },
     state: () => lifecycle,

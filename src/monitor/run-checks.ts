@@ -6,23 +6,27 @@ import { patternCheck, pidfileCheck } from './checks/process-check.js';
 import { supervisorCheck } from './checks/supervisor-check.js';
 import { thresholdChecks, type OverSince } from './checks/threshold-checks.js';
 import type { MonitorOptions } from './monitor-options.js';
+import { createHttpCaller } from './monitor-http.js';
 
 export interface CheckRunner {
   run(latest: HostFigures | undefined, now: number): Promise<Observation[]>;
+  close(): void;
 }
 
 export function createCheckRunner(o: MonitorOptions, supervisorctl?: string): CheckRunner {
   const over: OverSince = new Map();
+  const http = createHttpCaller(8);
   return {
+    close: () => http.close(),
     async run(latest, now) {
       const jobs: Promise<Observation | Observation[]>[] = [];
-      if (o.agentHealthUrl) jobs.push(httpCheck('agent', o.agentHealthUrl, o.timeoutMs));
+      if (o.agentHealthUrl) jobs.push(httpCheck('agent', o.agentHealthUrl, o.timeoutMs, http));
       if (o.supervisor) {
         jobs.push(supervisorCheck({ programs: o.supervisor.programs, configFile: o.supervisor.configFile, timeoutMs: o.timeoutMs, ...(supervisorctl ? { command: supervisorctl } : {}) }));
       }
       for (const c of o.extraChecks) {
         const name = `check:${c.name}`;
-        if (c.type === 'http') jobs.push(httpCheck(name, c.url, c.timeoutMs));
+        if (c.type === 'http') jobs.push(httpCheck(name, c.url, c.timeoutMs, http));
         else if (c.pidfile) jobs.push(pidfileCheck(name, c.pidfile));
         else jobs.push(patternCheck(name, c.pattern!));
       }

@@ -83,6 +83,7 @@ function harness(extra: { name: string; path: string }[] = [], start: AlertState
     async close() {
       await notifier.close();
       mailer.close();
+      runner.close();
     },
   };
 }

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { httpCheck } from '../../src/monitor/checks/http-check.js';
+import { createHttpCaller } from '../../src/monitor/monitor-http.js';
 import { patternCheck, pidfileCheck } from '../../src/monitor/checks/process-check.js';
 import { supervisorCheck } from '../../src/monitor/checks/supervisor-check.js';
 
@@ -113,11 +114,13 @@ describe('process checks', () => {
 
 describe('http check', () => {
   it('fails on a refused connection and on a server that never answers', async () => {
-    const refused = await httpCheck('h', 'http://127.0.0.1:1/healthz', 1000);
+    const caller = createHttpCaller();
+    const refused = await httpCheck('h', 'http://127.0.0.1:1/healthz', 1000, caller);
     expect(refused.ok).toBe(false);
     const port = (silent.address() as AddressInfo).port;
-    const slow = await httpCheck('h', `http://127.0.0.1:${port}/healthz`, 300);
+    const slow = await httpCheck('h', `http://127.0.0.1:${port}/healthz`, 300, caller);
     expect(slow.ok).toBe(false);
     expect(slow.detail).toContain('no answer within 300 ms');
+    caller.close();
   });
 });

@@ -34,7 +34,10 @@ async function startController(): Promise<Spawned> {
     HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
     HTTPAGENT_LOG_LEVEL: 'info',
   });
-  await c.waitFor(/controller listening|"level":(50|60)/);
+  await c.waitFor(/controller listening/).catch(async (err: unknown) => {
+    await c.kill('SIGKILL'); // never leave a half-started controller behind
+    throw err;
+  });
   return c;
 }
 
@@ -48,7 +51,10 @@ async function startAgent(): Promise<Spawned> {
     HTTPAGENT_STATE_DIR: join(dir, 'agent'),
     HTTPAGENT_LOG_LEVEL: 'info',
   });
-  await a.waitFor(/agent started/);
+  await a.waitFor(/agent started/).catch(async (err: unknown) => {
+    await a.kill('SIGKILL');
+    throw err;
+  });
   return a;
 }
 

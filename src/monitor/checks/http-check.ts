@@ -1,26 +1,18 @@
 // An HTTP health check: a 2xx answer within the timeout passes (the agent's /healthz and extra checks).
-import { request, type Dispatcher } from 'undici';
 import type { Observation } from '../alerts/alert-engine.js';
+import type { HttpCaller } from '../monitor-http.js';
 
-export async function httpCheck(name: string, url: string, timeoutMs: number, dispatcher?: Dispatcher): Promise<Observation> {
+/** `caller` is the check runner's keep-alive caller: a check every 10 s reuses its socket. */
+export async function httpCheck(name: string, url: string, timeoutMs: number, c: HttpCaller): Promise<Observation> {
   const started = performance.now();
   try {
-    const res = await request(url, {
-      method: 'GET',
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-      signal: AbortSignal.timeout(timeoutMs),
-      ...(dispatcher ? { dispatcher } : {}),
-    });
-    // Read a little of the body for the mail, and always drain it so the socket is reused or freed.
-    const body = (await res.body.text()).slice(0, 200).trim();
+    const res = await c.call(url, { method: 'GET', timeoutMs, maxBytes: 4096 });
     const ms = Math.round(performance.now() - started);
-    if (res.statusCode >= 200 && res.statusCode < 300) return { name, ok: true, detail: `HTTP ${res.statusCode} in ${ms} ms` };
-    return { name, ok: false, detail: `HTTP ${res.statusCode} from ${url}${body ? `: ${body}` : ''}` };
+    if (res.status >= 200 && res.status < 300) return { name, ok: true, detail: `HTTP ${res.status} in ${ms} ms` };
+    const body = res.text.slice(0, 200).trim();
+    return { name, ok: false, detail: `HTTP ${res.status} from ${url}${body ? `: ${body}` : ''}` };
   } catch (err) {
-    const e = err as { code?: string; name?: string; message?: string };
-    const why = e.name === 'TimeoutError' || e.name === 'AbortError' ? `no answer within ${timeoutMs} ms` : (e.code ?? e.message ?? String(err));
-    return { name, ok: false, detail: `${url}: ${why}` };
+    return { name, ok: false, detail: (err as Error).message };
   }
 }
 
