@@ -77,7 +77,11 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
     down = true;
   });
   subscriber.on('ready', () => {
-    if (down) logger.info('wake subscriber reconnected');
+    if (down) {
+      // Announcements made while we were away are lost: every waiter looks at the queues once more.
+      logger.info('wake subscriber reconnected');
+      for (const w of waiters) w.wake();
+    }
     down = false;
   });
 

@@ -19,6 +19,10 @@ const common: RedisOptions = {
   // Reconnect for ever, backing off to 1 s: the controller recovers from a Redis restart by itself.
   retryStrategy: (times) => Math.min(50 * times, 1000),
   connectTimeout: 5000,
+  // A command whose reply was lost with the connection fails (the caller retries, idempotently: claims
+  // by claimId, log chunks by offset, results by epoch) rather than being re-sent behind its back, which
+  // for an enqueue without idempotencyKey could add the job twice.
+  autoResendUnfulfilledCommands: false,
 };
 
 /** A cluster's nodes are given as host:port; user, password and TLS come from redisUrl when it has them. */
