@@ -1,5 +1,6 @@
 // The monitor process's heart: a metrics loop (sample → buffer → controller) and a check loop
 // (checks → alert engine → mail, heartbeat, alert state saved locally and at the controller).
+import { HttpAgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { emptyAlertState, evaluate, openIncidents, type AlertState, type Observation } from './alerts/alert-engine.js';
 import { alertStatePath, newerAlertState, readLocalAlertState, writeLocalAlertState } from './alerts/alert-state-store.js';
@@ -82,6 +83,13 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
         try {
           await client.pushMetrics(Math.max(1, Math.round(o.metricsIntervalMs / 1000)), batch);
         } catch (err) {
+          if (err instanceof HttpAgentError && !err.retryable && err.code !== 'UPSTREAM_UNREACHABLE') {
+            // The controller refused these samples (4xx): sending them again would be refused again and
+            // block everything behind them, so they are dropped and the refusal is logged.
+            log.error({ code: err.code, err: err.message, dropped: batch.length }, 'controller refused samples; dropped');
+            buffer.drop(batch.length);
+            continue;
+          }
           controllerResult(false, err);
           return;
         }

@@ -58,13 +58,13 @@ async function startAgent(): Promise<Spawned> {
   return a;
 }
 
-function startMonitor(): Spawned {
+function startMonitor(stateDir = 'monitor'): Spawned {
   return spawnHttpagent(['monitor'], {
     HTTPAGENT_AGENT_ID: AGENT_ID,
     HTTPAGENT_LISTEN: `127.0.0.1:${agentPort}`,
     HTTPAGENT_CONTROLLER_URL: ctlUrl(),
     HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
-    HTTPAGENT_STATE_DIR: join(dir, 'monitor'),
+    HTTPAGENT_STATE_DIR: join(dir, stateDir),
     HTTPAGENT_METRICS_INTERVAL_SEC: '1',
     HTTPAGENT_CHECK_INTERVAL_SEC: '1',
     HTTPAGENT_CHECK_TIMEOUT_MS: '1000',
@@ -158,16 +158,21 @@ describe('monitor with the real controller', () => {
     expect(smtp.mails).toHaveLength(0);
   });
 
-  it('mails once when the agent dies, not again after a monitor restart, and once on recovery', async () => {
+  it('mails once when the agent dies, not again after monitor restarts, and once on recovery', async () => {
     await agent!.kill('SIGKILL');
     await smtp.waitForMails(1);
     expect(subjects()).toEqual([`[httpagent] ${AGENT_ID}: FAILING agent`]);
-    const code = await monitor!.kill('SIGTERM');
-    expect(code).toBe(0);
+    // Restart on the same host: the local state file is the newest copy.
+    expect(await monitor!.kill('SIGTERM')).toBe(0);
     monitor = startMonitor();
-    await monitor.waitFor(/monitor started/);
     await monitor.waitFor(/"msg":"alert state loaded"/);
-    expect(monitor.output()).toContain('"open":["agent"]');
+    expect(monitor.output()).toMatch(/"open":\["agent"\],"from":"(local|controller)"/);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await monitor.kill('SIGTERM')).toBe(0);
+    // Restart with the local copy lost (a fresh state dir): the controller's copy carries the incident.
+    monitor = startMonitor('monitor-fresh');
+    await monitor.waitFor(/"msg":"alert state loaded"/);
+    expect(monitor.output()).toMatch(/"open":\["agent"\],"from":"controller"/);
     // several check rounds with the agent still down: the open incident is not mailed again
     await new Promise((r) => setTimeout(r, 3500));
     expect(smtp.mails).toHaveLength(1);

@@ -1,12 +1,13 @@
 // The /proc parsers and delta maths, on files captured from a real host and crafted variants.
-import { readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { cpuDelta, parseProcStat } from '../../src/monitor/collectors/cpu-stat.js';
 import { diskDelta, isReportedDisk, parseDiskstats } from '../../src/monitor/collectors/diskstats.js';
 import { fsFigures } from '../../src/monitor/collectors/filesystems.js';
-import { createHostSampler } from '../../src/monitor/collectors/host-sampler.js';
+import { createHostSampler, MAX_ENTRIES } from '../../src/monitor/collectors/host-sampler.js';
 import { parseLoadavg } from '../../src/monitor/collectors/loadavg.js';
 import { parseMeminfo } from '../../src/monitor/collectors/meminfo.js';
 import { netDelta, parseNetDev } from '../../src/monitor/collectors/net-dev.js';
@@ -146,5 +147,34 @@ describe('filesystems and the sampler', () => {
     expect(second.intervalMs).toBeGreaterThan(0);
     expect(second.load).not.toBeNull();
     expect(Object.keys(second.net)).not.toContain('lo');
+  });
+});
+
+describe('sampler on a fixture /proc', () => {
+  it('reads a directory laid out like /proc and caps interfaces so a sample stays small', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'fake-proc-'));
+    try {
+      for (const f of ['stat', 'loadavg', 'meminfo', 'diskstats']) writeFileSync(join(root, f), fx(`linux-6.18-a/${f}`));
+      mkdirSync(join(root, 'net'));
+      const lines = (bytes: number) =>
+        ['h1', 'h2', ...Array.from({ length: 100 }, (_, i) => `veth${String(i).padStart(3, '0')}: ${bytes} 1 0 0 0 0 0 0 ${bytes} 1 0 0 0 0 0 0`)].join('\n');
+      writeFileSync(join(root, 'net/dev'), lines(1000));
+      let mono = 0;
+      const sampler = createHostSampler({ procRoot: root, mounts: ['/'], monoNow: () => mono, now: () => 42 });
+      await sampler.sample();
+      mono = 1000;
+      writeFileSync(join(root, 'net/dev'), lines(3000));
+      for (const f of ['stat', 'diskstats']) writeFileSync(join(root, f), fx(`linux-6.18-b/${f}`));
+      const s = await sampler.sample();
+      expect(s.ts).toBe(42);
+      expect(s.intervalMs).toBe(1000);
+      expect(Object.keys(s.net)).toHaveLength(MAX_ENTRIES);
+      expect(s.net.veth000!.rxBytesPerSec).toBe(2000);
+      expect(s.cpu!.busyPercent).toBe(0.5);
+      expect(s.disks.vda!.iops).toBe(3);
+      expect(JSON.stringify(s).length).toBeLessThan(64 * 1024);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 });

@@ -37,6 +37,18 @@ export interface SamplerOptions {
   monoNow?: () => number;
 }
 
+/**
+ * Devices and interfaces kept per sample: a host with hundreds of container veths would otherwise
+ * exceed the 64 KiB a sample may take at the controller. Names sort first, so the choice is stable.
+ */
+export const MAX_ENTRIES = 64;
+
+function cap<T>(rec: Record<string, T>): Record<string, T> {
+  const keys = Object.keys(rec);
+  if (keys.length <= MAX_ENTRIES) return rec;
+  return Object.fromEntries(keys.sort().slice(0, MAX_ENTRIES).map((k) => [k, rec[k]!]));
+}
+
 export interface HostSampler {
   sample(): Promise<HostFigures>;
 }
@@ -80,8 +92,8 @@ export function createHostSampler(opts: SamplerOptions = {}): HostSampler {
         cpu: p?.cpu && cur.cpu ? cpuDelta(p.cpu, cur.cpu) : null,
         load,
         memory,
-        disks: p ? diskDelta(p.disks, cur.disks, elapsed) : {},
-        net: p ? netDelta(p.net, cur.net, elapsed) : {},
+        disks: p ? cap(diskDelta(p.disks, cur.disks, elapsed)) : {},
+        net: p ? cap(netDelta(p.net, cur.net, elapsed)) : {},
         filesystems,
       };
     },
