@@ -1,0 +1,63 @@
+// Figure 4: jobs whose one step spawns `true`, through the real path (controller process, a real
+// `httpagent agent` process claiming, spawning under its pool, reporting), vs a bare execa loop
+// spawning the same script at the same concurrency in the bench process.
+import { join } from 'node:path';
+import { execa } from 'execa';
+import pLimit from 'p-limit';
+import { jobsFinished } from '../lib/agent-metrics.js';
+import { benchTasksDir, until, type Figure } from '../lib/figure.js';
+import { platformClient } from '../lib/proto-client.js';
+import type { Row } from '../lib/report.js';
+import { now } from '../lib/stats.js';
+import { startAgent, startController, withRedis } from '../lib/system.js';
+
+async function execaLoop(concurrency: number, n: number): Promise<number> {
+  const limit = pLimit(concurrency);
+  const file = join(benchTasksDir, 'true');
+  const t0 = now();
+  await Promise.all(Array.from({ length: n }, () => limit(() => execa(file, [], { stdin: 'ignore' }))));
+  return n / ((now() - t0) / 1000);
+}
+
+export const spawnJobs: Figure = {
+  name: 'spawn-jobs',
+  async run(ctx) {
+    const rows: Row[] = [];
+    for (const c of ctx.quick ? [4] : [4, 16]) {
+      const n = ctx.quick ? 300 : 2000;
+      const ours = await withRedis(async (redis) => {
+        const controller = await startController(redis.url);
+        const platform = platformClient(controller.url, 4);
+        const agent = await startAgent(controller.url, `spawn-${c}`, { HTTPAGENT_TASKS_DIR: benchTasksDir, HTTPAGENT_CONCURRENCY: String(c), HTTPAGENT_LOG_LEVEL: 'error' });
+        try {
+          // Warm-up: the agent registered, its claim loop and the script path are hot.
+          const warm = 20;
+          await platform.enqueueMany(warm, { task: 'true' }, warm, 1);
+          await until('warm-up jobs', async () => ((await jobsFinished(agent.url)) >= warm ? true : undefined), 60_000, 20);
+          const t0 = now();
+          await platform.enqueueMany(n, { task: 'true' }, 500, 2);
+          await until('spawn jobs', async () => ((await jobsFinished(agent.url)) >= warm + n ? true : undefined), 300_000, 10);
+          return n / ((now() - t0) / 1000);
+        } finally {
+          await platform.close();
+          await agent.proc.kill('SIGTERM');
+          await controller.proc.kill('SIGTERM');
+        }
+      });
+      const bare = await execaLoop(c, n);
+      ctx.detail(`c${c}`, { n, httpagent: ours, execa: bare });
+      rows.push({
+        bench: 'spawn-jobs',
+        figure: `jobs spawning \`true\`, concurrency ${c}`,
+        unit: 'jobs/s',
+        ours,
+        anchor: bare,
+        anchorName: 'bare execa',
+        target: 'ratio ≥ 0.8',
+        met: ours / bare >= 0.8,
+        note: c === 4 ? `${n} jobs posted at once to an idle real agent (HTTPAGENT_CONCURRENCY=c), timed until its /metrics count them done; anchor: p-limit(c) + execa of the same script` : undefined,
+      });
+    }
+    return rows;
+  },
+};

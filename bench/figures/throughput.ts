@@ -1,0 +1,79 @@
+// Figure 3: no-op jobs end to end through the controller and the agent protocol, at concurrency 1 and
+// 50, vs a BullMQ worker at the same concurrency on the same Redis. Both sides drain a queue filled
+// beforehand; neither spawns anything, so this measures the queue and protocol path alone.
+import { bullmqThroughput } from '../lib/bullmq-anchor.js';
+import type { Figure } from '../lib/figure.js';
+import { platformClient, protoClient } from '../lib/proto-client.js';
+import type { Row } from '../lib/report.js';
+import { now } from '../lib/stats.js';
+import { startController, withRedis } from '../lib/system.js';
+import type { ClaimedJob } from '../../src/protocol/agent-api.js';
+
+/**
+ * One agent with `slots` slots: a first claim for all of them, then per slot "complete and claim the
+ * next" in one round trip until the queue is empty. Answers jobs/s.
+ */
+export async function drainWithProtocol(controllerUrl: string, agentId: string, slots: number, n: number): Promise<number> {
+  const proto = protoClient(controllerUrl, slots + 2);
+  try {
+    await proto.register(agentId, slots);
+    const t0 = now();
+    const first = await proto.claim(agentId, slots, 0);
+    let done = 0;
+    await Promise.all(
+      first.map(async (job0) => {
+        let job: ClaimedJob | undefined = job0;
+        while (job) {
+          const next: ClaimedJob[] = await proto.complete(agentId, job, 1);
+          done++;
+          job = next[0];
+        }
+      }),
+    );
+    const secs = (now() - t0) / 1000;
+    if (done !== n) throw new Error(`drained ${done} of ${n} jobs`);
+    return n / secs;
+  } finally {
+    await proto.close();
+  }
+}
+
+export const throughput: Figure = {
+  name: 'throughput',
+  async run(ctx) {
+    const rows: Row[] = [];
+    for (const c of [1, 50]) {
+      const n = ctx.quick ? (c === 1 ? 1000 : 3000) : c === 1 ? 5000 : 20_000;
+      // A fresh Redis per concurrency keeps the two sides' leftovers (finished jobs) from weighing on each other.
+      const [ours, bull] = await withRedis(async (redis) => {
+        const controller = await startController(redis.url);
+        const platform = platformClient(controller.url, 4);
+        let rate: number;
+        try {
+          await platform.enqueueMany(n, { task: 'noop' });
+          rate = await drainWithProtocol(controller.url, `tp-${c}`, c, n);
+        } finally {
+          await platform.close();
+          await controller.proc.kill('SIGTERM');
+        }
+        return [rate, await bullmqThroughput(redis.url, c, n)];
+      });
+      ctx.detail(`c${c}`, { n, httpagent: ours, bullmq: bull });
+      rows.push({
+        bench: 'throughput',
+        figure: `no-op jobs end to end, concurrency ${c}`,
+        unit: 'jobs/s',
+        ours,
+        anchor: bull,
+        anchorName: 'BullMQ',
+        target: 'ratio ≥ 1.0',
+        met: ours / bull >= 1,
+        note:
+          c === 1
+            ? `${n} (c=1) / ${ctx.quick ? 3000 : 20_000} (c=50) jobs queued first; ours: one agent-protocol client (in the bench process) claims up to its free slots, then each slot completes-and-claims-next in one HTTP round trip to one controller process; BullMQ: one Worker at the same concurrency with a no-op processor`
+            : undefined,
+      });
+    }
+    return rows;
+  },
+};

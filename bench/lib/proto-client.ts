@@ -1,0 +1,80 @@
+// A lean agent-protocol client for benchmarks: register, long-poll claim, complete-and-claim-next over
+// raw undici, and the platform's batched submit. It measures the controller and protocol path without
+// spawning anything, the way BullMQ's no-op processor measures BullMQ without work.
+import { randomUUID } from 'node:crypto';
+import { Pool } from 'undici';
+import { agentApiPaths, type ClaimedJob } from '../../src/protocol/agent-api.js';
+import { AGENT_TOKEN, PLATFORM_TOKEN } from './system.js';
+
+export interface ProtoClient {
+  register(agentId: string, capacity: number, leaseMs?: number): Promise<void>;
+  claim(agentId: string, max: number, waitMs: number): Promise<ClaimedJob[]>;
+  /** Completes `job` as succeeded; with `next` > 0 the reply carries up to that many new jobs. */
+  complete(agentId: string, job: ClaimedJob, next: number): Promise<ClaimedJob[]>;
+  close(): Promise<void>;
+}
+
+export function protoClient(controllerUrl: string, connections = 64): ProtoClient {
+  const pool = new Pool(controllerUrl, { connections, keepAliveTimeout: 60_000, pipelining: 1 });
+  const headers = { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': 'application/json' };
+  const post = async (path: string, body: unknown, timeoutMs = 60_000): Promise<unknown> => {
+    const res = await pool.request({ path, method: 'POST', headers, body: JSON.stringify(body), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
+    const data = (await res.body.json()) as unknown;
+    if (res.statusCode >= 300) throw new Error(`${path} answered ${res.statusCode}: ${JSON.stringify(data)}`);
+    return data;
+  };
+  return {
+    async register(agentId, capacity, leaseMs = 10_000) {
+      await post(agentApiPaths.register, { agentId, hostname: agentId, addresses: ['127.0.0.1'], port: 1, version: 'bench', labels: {}, capacity, leaseMs });
+    },
+    async claim(agentId, max, waitMs) {
+      const r = (await post(agentApiPaths.claim, { agentId, max, waitMs, claimId: randomUUID() }, waitMs + 30_000)) as { jobs: ClaimedJob[] };
+      return r.jobs;
+    },
+    async complete(agentId, job, next) {
+      const steps = job.steps.map(() => ({ state: 'succeeded', exitCode: 0, startedAt: null, finishedAt: null }));
+      const body = { epoch: job.epoch, outcome: 'succeeded', steps, logBytes: 0, ...(next > 0 ? { claim: { agentId, max: next, claimId: randomUUID() } } : {}) };
+      const r = (await post(agentApiPaths.complete(job.id), body)) as { jobs?: ClaimedJob[] };
+      return r.jobs ?? [];
+    },
+    close: () => pool.close(),
+  };
+}
+
+/** The platform side: batched POST /v1/jobs and GET /v1/jobs/:id. */
+export function platformClient(controllerUrl: string, connections = 8) {
+  const pool = new Pool(controllerUrl, { connections, keepAliveTimeout: 60_000 });
+  const headers = { authorization: `Bearer ${PLATFORM_TOKEN}`, 'content-type': 'application/json' };
+  return {
+    /** Posts `jobs` (an object or an array); answers the parsed reply. */
+    async submit(jobs: unknown): Promise<unknown> {
+      const res = await pool.request({ path: '/v1/jobs', method: 'POST', headers, body: JSON.stringify(jobs) });
+      const data = (await res.body.json()) as unknown;
+      if (res.statusCode >= 300) throw new Error(`POST /v1/jobs answered ${res.statusCode}: ${JSON.stringify(data)}`);
+      return data;
+    },
+    /** Enqueues `n` jobs of `spec` in batches of `batch`, `parallel` batches in flight. */
+    async enqueueMany(n: number, spec: Record<string, unknown>, batch = 1000, parallel = 4): Promise<void> {
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: parallel }, async () => {
+          while (next < n) {
+            const size = Math.min(batch, n - next);
+            next += size;
+            await this.submit(Array.from({ length: size }, () => spec));
+          }
+        }),
+      );
+    },
+    async job(id: string): Promise<Record<string, unknown>> {
+      const res = await pool.request({ path: `/v1/jobs/${encodeURIComponent(id)}`, method: 'GET', headers });
+      return (await res.body.json()) as Record<string, unknown>;
+    },
+    async get(path: string): Promise<{ status: number; headers: Record<string, unknown>; body: Buffer }> {
+      const res = await pool.request({ path, method: 'GET', headers });
+      return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
+    },
+    close: () => pool.close(),
+  };
+}
+export type PlatformClient = ReturnType<typeof platformClient>;

@@ -1,0 +1,121 @@
+// Starts the system the way production runs it: a private Redis, controllers and agents as separate
+// processes from the compiled build (dist/), so figures include real process and socket costs.
+import { spawn } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { freePort } from '../../test/helpers/ports.js';
+import { repoRoot, track, type Spawned } from '../../test/helpers/processes.js';
+import { startRedis, type PrivateRedis } from '../../test/helpers/redis-server.js';
+
+export const AGENT_TOKEN = 'bench-agent-token-0123456789';
+export const PLATFORM_TOKEN = 'bench-platform-token-0123456789';
+export const distBin = join(repoRoot, 'dist/src/bin/httpagent.js');
+
+/** Every process the benchmarks started, so the harness can stop leftovers of a failed figure. */
+const started = new Set<Spawned>();
+
+export function spawnDist(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Spawned {
+  const proc = spawn(process.execPath, [...nodeArgs, distBin, ...args], {
+    cwd: repoRoot,
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const s = track(proc);
+  started.add(s);
+  void s.exited().then(() => started.delete(s));
+  return s;
+}
+
+/** SIGKILLs whatever spawnDist started that is still running (by pid, only ours). */
+export async function killLeftovers(): Promise<void> {
+  await Promise.all([...started].map((s) => s.kill('SIGKILL')));
+}
+
+export interface Controller {
+  url: string;
+  port: number;
+  proc: Spawned;
+}
+
+export async function startController(redisUrl: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Controller> {
+  const port = await freePort();
+  const proc = spawnDist(['controller'], {
+    HTTPAGENT_REDIS_URL: redisUrl,
+    HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
+    HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+    HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
+    ...extra,
+  }, nodeArgs);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/healthz`, proc);
+  return { url, port, proc };
+}
+
+export interface AgentProc {
+  id: string;
+  port: number;
+  url: string;
+  proc: Spawned;
+  stateDir: string;
+}
+
+export async function startAgent(controllerUrl: string, id: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<AgentProc> {
+  const port = await freePort();
+  const stateDir = mkdtempSync(join(tmpdir(), `httpagent-${id}-`));
+  const proc = spawnDist(['agent'], {
+    HTTPAGENT_AGENT_ID: id,
+    HTTPAGENT_CONTROLLER_URL: controllerUrl,
+    HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
+    HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+    HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
+    HTTPAGENT_STATE_DIR: stateDir,
+    ...extra,
+  }, nodeArgs);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/healthz`, proc);
+  return { id, port, url, proc, stateDir };
+}
+
+export async function waitHttp(url: string, proc?: Spawned, timeoutMs = 20_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const res = await request(url);
+      await res.body.dump();
+      if (res.statusCode < 500) return;
+    } catch {
+      /* not up yet */
+    }
+    if (proc && proc.proc.exitCode !== null) throw new Error(`process exited before ${url} answered:\n${proc.output().slice(-3000)}`);
+    if (Date.now() > deadline) throw new Error(`${url} did not answer in time${proc ? `:\n${proc.output().slice(-3000)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export async function withRedis<T>(fn: (redis: PrivateRedis) => Promise<T>, opts: { aof?: boolean } = {}): Promise<T> {
+  const redis = await startRedis(opts);
+  try {
+    return await fn(redis);
+  } finally {
+    await redis.stop();
+  }
+}
+
+/** Resident set size of a process in MB, from /proc (Linux). */
+export async function rssMb(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const m = status.match(/VmRSS:\s+(\d+) kB/);
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return ticks / 100; // USER_HZ is 100 on Linux
+}

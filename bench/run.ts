@@ -1,0 +1,90 @@
+// `npm run bench [-- --quick] [-- --only=pickup,burst]`: runs every benchmark, each starting the services
+// it needs (private redis-server, private sshd, controller and agents as processes from dist/), prints
+// one table of figures beside their anchors and writes bench/results.json.
+import { writeFileSync } from 'node:fs';
+import { cpus, freemem, totalmem } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { BenchContext, Figure } from './lib/figure.js';
+import { renderTable, ratio, type Row } from './lib/report.js';
+import { killLeftovers } from './lib/system.js';
+import { burst } from './figures/burst.js';
+import { footprint } from './figures/footprint.js';
+import { lightRun } from './figures/light-run.js';
+import { logStream } from './figures/log-stream.js';
+import { manyAgents } from './figures/many-agents.js';
+import { monitorSample } from './figures/monitor-sample.js';
+import { pickup } from './figures/pickup.js';
+import { redelivery } from './figures/redelivery.js';
+import { spawnJobs } from './figures/spawn-jobs.js';
+import { throughput } from './figures/throughput.js';
+
+const figures: Figure[] = [lightRun, pickup, throughput, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample];
+
+async function main(): Promise<number> {
+  const quick = process.argv.includes('--quick');
+  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+  const selected = only ? figures.filter((f) => only.includes(f.name)) : figures;
+  if (selected.length === 0) {
+    process.stderr.write(`no benchmark named ${only?.join(',')}; known: ${figures.map((f) => f.name).join(', ')}\n`);
+    return 2;
+  }
+  const rows: Row[] = [];
+  const details: Record<string, Record<string, unknown>> = {};
+  const failures: Record<string, string> = {};
+  const t0 = Date.now();
+  for (const fig of selected) {
+    const started = Date.now();
+    const detail: Record<string, unknown> = {};
+    details[fig.name] = detail;
+    const ctx: BenchContext = {
+      quick,
+      log: (m) => process.stderr.write(`[${fig.name}] ${m}\n`),
+      detail: (k, v) => void (detail[k] = v),
+    };
+    process.stderr.write(`[${fig.name}] starting\n`);
+    try {
+      const got = await fig.run(ctx);
+      rows.push(...got);
+      for (const r of got) process.stderr.write(`[${fig.name}] ${r.figure}: ${fmt(r.ours)} ${r.unit}${r.anchor !== null ? ` vs ${fmt(r.anchor)} ${r.anchorName}` : ''}\n`);
+    } catch (err) {
+      // One broken figure must not hide the others: it shows as a failed row.
+      failures[fig.name] = (err as Error).stack ?? String(err);
+      process.stderr.write(`[${fig.name}] FAILED: ${(err as Error).stack ?? String(err)}\n`);
+      rows.push({ bench: fig.name, figure: 'benchmark failed', unit: '-', ours: null, anchor: null, anchorName: null, target: '-', met: false, note: (err as Error).message });
+    } finally {
+      await killLeftovers();
+    }
+    detail.seconds = (Date.now() - started) / 1000;
+  }
+  const seconds = (Date.now() - t0) / 1000;
+  const machine = {
+    cores: cpus().length,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    memTotalGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    memFreeGiB: +(freemem() / 2 ** 30).toFixed(1),
+    node: process.version,
+  };
+  const table = renderTable(rows);
+  const notes = rows.filter((r) => r.note).map((r) => `- ${r.bench} / ${r.figure}: ${r.note}`);
+  process.stdout.write(`\n${table}\n\n${notes.join('\n')}\n\n`);
+  process.stdout.write(`${quick ? 'quick run' : 'full run'} in ${seconds.toFixed(0)} s on ${machine.cores} cores (${machine.cpu}), ${machine.memTotalGiB} GiB, node ${machine.node}\n`);
+  const out = fileURLToPath(new URL('./results.json', import.meta.url));
+  writeFileSync(
+    out,
+    JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), details, failures }, null, 2) + '\n',
+  );
+  process.stdout.write(`wrote ${out}\n`);
+  return Object.keys(failures).length > 0 ? 1 : 0;
+}
+
+function fmt(x: number | null): string {
+  return x === null ? '—' : Math.abs(x) >= 100 ? x.toFixed(0) : x.toFixed(2);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
