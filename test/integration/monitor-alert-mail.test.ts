@@ -16,6 +16,7 @@ import { compileMonitorOptions } from '../../src/monitor/monitor-options.js';
 import { createCheckRunner, type CheckRunner } from '../../src/monitor/run-checks.js';
 import { monitorConfigSchema } from '../../src/config/index.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { freePort } from '../helpers/ports.js';
 
 let smtp: SmtpSink;
 let server: Server;
@@ -178,5 +179,25 @@ describe('alert mail', () => {
     await second.rounds(2);
     expect(subjects()).toEqual(['[httpagent] host-1: FAILING agent', '[httpagent] host-1: RECOVERED agent']);
     await second.close();
+  });
+
+  it('keeps the mail while SMTP is down and delivers it when SMTP is back', async () => {
+    const port = await freePort();
+    const mailer = createMailer({ smtpUrl: `smtp://127.0.0.1:${port}`, from: 'm@example.test', to: ['ops@example.test'], logger: silentLogger(), timeoutMs: 2000 });
+    const notifier = createNotifier({ host: 'host-2', groupMs: 0, mailer, logger: silentLogger(), retryMs: 60_000 });
+    notifier.push([{ kind: 'firing', check: 'agent', since: 0, at: 1000, detail: 'down', flapping: false }]);
+    await notifier.flush();
+    expect(notifier.pending()).toBe(1);
+    const late = await startSmtpSink(port);
+    try {
+      notifier.push([{ kind: 'firing', check: 'disk:/', since: 0, at: 2000, detail: 'full', flapping: false }]);
+      await notifier.flush();
+      expect(notifier.pending()).toBe(0);
+      expect(late.mails.map((m) => m.subject)).toEqual(['[httpagent] host-2: FAILING agent, disk:/']);
+    } finally {
+      await notifier.close();
+      mailer.close();
+      await late.close();
+    }
   });
 });
