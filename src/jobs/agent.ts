@@ -1,7 +1,6 @@
 // The agent's job loop: register, deliver what an earlier run left, claim, run, renew, report, drain.
 // The parts live in their own modules; this one owns the lifecycle and the bookkeeping between them.
 import { randomUUID } from 'node:crypto';
-import { hostname, networkInterfaces } from 'node:os';
 import pLimit from 'p-limit';
 import { parseListen, type AgentConfig } from '../config/index.js';
 import { createControllerClient, type ControllerClient, type SubmitReply } from '../controller-client/index.js';
@@ -9,13 +8,13 @@ import { HttpAgentError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { readCommit, version } from '../package-info.js';
-import type { ClaimedJob, RegisterRequest } from '../protocol/agent-api.js';
+import type { ClaimedJob } from '../protocol/agent-api.js';
 import type { JobSpec, JobSubmit } from '../protocol/job.js';
 import { runClaimLoop } from './claim-loop.js';
 import { startJobRun, type JobRun } from './job-runner.js';
 import { startLeaseKeeper, type HeldLease, type LeaseKeeper } from './lease-keeper.js';
 import { handleLeftover } from './leftovers.js';
-import { createRegistration } from './registration.js';
+import { buildRegisterRequest, createRegistration } from './registration.js';
 import { deliverResult } from './result-delivery.js';
 import { createResultSpool, type ResultSpool } from './result-spool.js';
 import { createSlotPool } from './slot-pool.js';
@@ -89,7 +88,6 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const runs = new Map<string, JobRun>();
   const held = new Map<string, HeldLease>(); // running + finished-but-undelivered
   const work = new Set<Promise<unknown>>();
-  const commit = readCommit();
   let state: AgentLifecycle = 'starting';
   let reachable = false;
   let graceOver = false;
@@ -113,26 +111,8 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   };
   const chunkMaxBytes = () => Math.min(registration.current?.logChunkMaxBytes ?? 1024 * 1024, 1024 * 1024);
 
-  const registration = createRegistration({ agents: client.agents, request: registerRequest, logger, signal: stopping.signal });
-
-  function registerRequest(): RegisterRequest {
-    const addresses = Object.values(networkInterfaces())
-      .flat()
-      .filter((a) => a && !a.internal)
-      .map((a) => a!.address)
-      .slice(0, 64);
-    return {
-      agentId: config.agentId,
-      hostname: hostname().slice(0, 255),
-      addresses,
-      port: parseListen(config.listen).port,
-      version,
-      ...(commit ? { commit: commit.slice(0, 64) } : {}),
-      labels: config.labels,
-      capacity: config.concurrency,
-      leaseMs: config.leaseMs,
-    };
-  }
+  const facts = { agentId: config.agentId, port: parseListen(config.listen).port, version, commit: readCommit(), labels: config.labels, capacity: config.concurrency, leaseMs: config.leaseMs };
+  const registration = createRegistration({ agents: client.agents, request: () => buildRegisterRequest(facts), logger, signal: stopping.signal });
 
   function startJobs(jobs: ClaimedJob[]): void {
     for (const job of jobs) {

@@ -48,8 +48,9 @@ async function claimOnce(opts: ClaimLoopOptions, max: number): Promise<ClaimedJo
   const claimId = randomUUID();
   let lateTries = 0;
   for (let attempt = 0; ; attempt++) {
-    const reg = await opts.registration.ensure().catch(() => undefined);
-    if (!reg) return []; // the agent is stopping before it ever registered
+    // Once stopping, do not wait on a registration that may never come back (controller gone).
+    const reg = opts.registration.current ?? (opts.claiming() ? await opts.registration.ensure().catch(() => undefined) : undefined);
+    if (!reg) return [];
     try {
       // Once draining, a retry must not wait for new work: it only recovers what this claimId got.
       const waitMs = opts.claiming() ? Math.min(reg.longPollMs, opts.claimWaitMs) : 0;
@@ -69,7 +70,7 @@ async function claimOnce(opts: ClaimLoopOptions, max: number): Promise<ClaimedJo
         return [];
       }
       if (attempt === 0 || attempt % 20 === 0) opts.logger[d === 'retry' ? 'warn' : 'error']({ err, attempt }, 'claim failed; retrying');
-      await sleep(backoffMs(attempt, { baseMs: 100, capMs: d === 'retry' ? 5_000 : 30_000 }));
+      await sleep(opts.claiming() ? backoffMs(attempt, { baseMs: 100, capMs: d === 'retry' ? 5_000 : 30_000 }) : 200);
     }
   }
 }

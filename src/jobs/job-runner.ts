@@ -61,19 +61,21 @@ export function startJobRun(job: ClaimedJob, deps: JobRunnerDeps): JobRun {
     },
     done: undefined as unknown as Promise<JobEnd>,
   };
-  run.done = execute(job, deps, logger, abort.signal, () => why, (r) => run.stop(r), (p) => (pid = p));
+  run.done = execute(job, deps, { logger, signal: abort.signal, reason: () => why, stop: (r) => run.stop(r), setPid: (p) => (pid = p) });
   return run;
 }
 
-async function execute(
-  job: ClaimedJob,
-  deps: JobRunnerDeps,
-  logger: Logger,
-  signal: AbortSignal,
-  reason: () => StopReason | undefined,
-  stop: (r: StopReason) => void,
-  setPid: (pid: number | undefined) => void,
-): Promise<JobEnd> {
+/** How execute() talks back to its JobRun. */
+interface RunControl {
+  logger: Logger;
+  signal: AbortSignal;
+  reason(): StopReason | undefined;
+  stop(reason: StopReason): void;
+  setPid(pid: number | undefined): void;
+}
+
+async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): Promise<JobEnd> {
+  const { logger, signal, reason, stop, setPid } = ctl;
   const spool = await deps.spool.create({ id: job.id, epoch: job.epoch, attempt: job.attempt, claimedAt: new Date().toISOString() });
   const log = await openJobLog(spool.logPath);
   const streamer = startLogStreamer({

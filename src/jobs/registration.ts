@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentsResource } from '../controller-client/agents.js';
 import { backoffMs, decide } from '../controller-client/retry-policy.js';
 import type { Logger } from '../log.js';
+import { hostname, networkInterfaces } from 'node:os';
 import type { RegisterRequest, RegisterResponse } from '../protocol/agent-api.js';
 
 export interface Registration {
@@ -51,5 +52,35 @@ export function createRegistration(opts: { agents: AgentsResource; request: () =
     get current() {
       return current;
     },
+  };
+}
+
+export interface RegisterFacts {
+  agentId: string;
+  port: number;
+  version: string;
+  commit: string | undefined;
+  labels: Record<string, string>;
+  capacity: number;
+  leaseMs: number;
+}
+
+/** What the agent tells the controller about itself; addresses are read each time (they may change). */
+export function buildRegisterRequest(f: RegisterFacts): RegisterRequest {
+  const addresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal)
+    .map((a) => a!.address)
+    .slice(0, 64);
+  return {
+    agentId: f.agentId,
+    hostname: hostname().slice(0, 255),
+    addresses,
+    port: f.port,
+    version: f.version,
+    ...(f.commit ? { commit: f.commit.slice(0, 64) } : {}),
+    labels: f.labels,
+    capacity: f.capacity,
+    leaseMs: f.leaseMs,
   };
 }
