@@ -1,6 +1,6 @@
 // Turns a git commit into a checked release directory beside the running one: fetch into a local
 // cache, check the commit out into a staging dir, install + build there, run its self-test, rename.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
@@ -21,6 +21,19 @@ export class ReleaseBuildError extends Error {
     readonly detail: string,
   ) {
     super(message);
+  }
+}
+
+export const RELEASE_OK = '.release-ok';
+
+/** A release built earlier for `commit` (a switch put off while jobs ran), if it is whole. */
+export function preparedRelease(layout: ReleaseLayout, commit: string): string | undefined {
+  const dir = join(layout.releasesDir, releaseName(commit));
+  if (!existsSync(join(dir, RELEASE_OK))) return undefined;
+  try {
+    return readFileSync(join(dir, 'COMMIT'), 'utf8').trim() === commit ? dir : undefined;
+  } catch {
+    return undefined;
   }
 }
 
@@ -77,6 +90,8 @@ export async function prepareRelease(opts: PrepareOptions): Promise<string> {
 
     opts.onStep?.('self-test');
     await selfCheck(staging, opts.env, opts.configFile);
+    // The same marker install.sh leaves: this directory is whole and passed its self-test.
+    writeFileSync(join(staging, RELEASE_OK), '');
 
     rmSync(finalDir, { recursive: true, force: true });
     renameSync(staging, finalDir);

@@ -9,7 +9,7 @@ import type { AgentConfig } from '../config/agent-config.js';
 import type { Logger } from '../log.js';
 import { packageRoot as runningRoot, readCommit } from '../package-info.js';
 import type { AlertFn } from './alert-mail.js';
-import { DEFAULT_BUILD_STEPS, ReleaseBuildError, fetchHead, prepareRelease, releaseName } from './release-builder.js';
+import { DEFAULT_BUILD_STEPS, ReleaseBuildError, fetchHead, prepareRelease, preparedRelease, releaseName } from './release-builder.js';
 import { currentRelease, prefixOfRelease, pruneReleases, releaseCommit, releaseLayout, switchCurrent } from './release-layout.js';
 import { readUpdateState, updateStatePath, writeUpdateState } from './update-state.js';
 
@@ -88,10 +88,10 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     }
 
     const clog = log.child({ commit: head });
-    clog.info({ running }, 'new commit: preparing a release');
+    clog.info({ running }, 'new commit');
     let dir: string;
     try {
-      dir = await prepareRelease({
+      dir = preparedRelease(layout, head) ?? await prepareRelease({
         layout,
         cacheDir,
         commit: head,

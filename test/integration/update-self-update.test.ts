@@ -165,6 +165,8 @@ describe('self-update from a bare git repo', () => {
     const deferred = await updater().checkNow();
     expect(deferred).toEqual({ kind: 'deferred', commit: next });
     expect(resumed).toBe(1);
+    // Built and checked once; the next check reuses it instead of building again.
+    expect(existsSync(join(prefix, 'releases', releaseName(next), '.release-ok'))).toBe(true);
     expect(releaseCommit(currentRelease(releaseLayout(prefix))!)).not.toBe(next);
 
     runningJobs = 0;

@@ -1,0 +1,137 @@
+// The whole chain with the real agent: install.sh builds this checkout into a prefix, a private
+// supervisord runs it against a real controller, jobs keep flowing, a commit is pushed to the bare
+// repo the agent follows, and the agent comes back on that commit with no job failed or lost.
+// Slow (two real npm ci + tsc builds), so it is one test.
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readUpdateState, updateStatePath } from '../../src/update/update-state.js';
+import { freePort } from '../helpers/ports.js';
+import { repoRoot } from '../helpers/processes.js';
+import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
+import { startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
+
+const run = promisify(execFile);
+const AGENT_ID = 'updating-agent';
+
+let dir: string;
+let redis: PrivateRedis;
+let ctl: Running;
+let sup: PrivateSupervisord | undefined;
+let port: number;
+let work: string;
+let stateDir: string;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'httpagent-realupdate-'));
+  redis = await startRedis();
+  ctl = await startController(redis.url, { longPollMs: 1000 });
+  port = await freePort();
+  stateDir = join(dir, 'state');
+  // The remote the agent follows: this checkout's committed HEAD as branch main.
+  const remote = join(dir, 'remote.git');
+  await run('git', ['init', '-q', '--bare', '-b', 'main', remote]);
+  await run('git', ['-C', repoRoot, 'push', '-q', remote, 'HEAD:refs/heads/main']);
+  work = join(dir, 'work');
+  await run('git', ['clone', '-q', remote, work]);
+  await run('git', ['-C', work, 'config', 'user.email', 'ops@example.test']);
+  await run('git', ['-C', work, 'config', 'user.name', 'ops test']);
+
+  const prefix = join(dir, 'prefix');
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN };
+  await run(join(repoRoot, 'install.sh'), ['--prefix', prefix, '--no-service', '--source', work], { env, timeout: 240_000 });
+
+  const tasks = join(dir, 'tasks');
+  mkdirSync(tasks);
+  writeFileSync(join(tasks, 'work'), '#!/bin/sh\necho working\nsleep 1\necho done\n');
+  chmodSync(join(tasks, 'work'), 0o755);
+  const config = join(dir, 'agent.json');
+  writeFileSync(
+    config,
+    JSON.stringify({
+      agentId: AGENT_ID,
+      controllerUrl: ctl.url,
+      agentToken: AGENT_TOKEN,
+      platformToken: PLATFORM_TOKEN,
+      listen: `127.0.0.1:${port}`,
+      stateDir,
+      tasksDir: tasks,
+      drainGraceSec: 20,
+      updateRemote: remote,
+      updateBranch: 'main',
+      updateCron: '*/2 * * * * *',
+      updateDeadlineSec: 90,
+      updatePrefix: prefix,
+    }),
+    { mode: 0o600 },
+  );
+  writeFileSync(
+    join(dir, 'agent.conf'),
+    `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent --config ${config}\n` +
+      `autorestart=true\nstartsecs=2\nstartretries=5\nstopsignal=TERM\nstopwaitsecs=40\nstopasgroup=true\nkillasgroup=true\n` +
+      `redirect_stderr=true\nstdout_logfile=${join(dir, 'agent.log')}\n`,
+  );
+  sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
+}, 300_000);
+
+afterAll(async () => {
+  await sup?.shutdown();
+  await ctl?.close();
+  await redis?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function healthCommit(): Promise<string | undefined> {
+  try {
+    const res = await request(`http://127.0.0.1:${port}/healthz`);
+    return ((await res.body.json()) as { commit?: string }).commit ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+describe('self-update of the real agent', () => {
+  it('comes back on a pushed commit with every job through the update succeeded', async () => {
+    const before = (await run('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
+    await waitUntil(async () => (await healthCommit()) === before, 60_000, 'installed release serving');
+
+    const ids: string[] = [];
+    let feeding = true;
+    const feeder = (async () => {
+      while (feeding) {
+        const r = await call(ctl.url, 'POST', '/v1/jobs', { body: { task: 'work', agent: AGENT_ID } });
+        if (r.status < 300) ids.push((r.body as { id: string }).id);
+        await new Promise((res) => setTimeout(res, 1500));
+      }
+    })();
+
+    await run('git', ['-C', work, 'commit', '-q', '--allow-empty', '-m', 'an update to roll out']);
+    await run('git', ['-C', work, 'push', '-q', 'origin', 'HEAD:main']);
+    const next = (await run('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
+    const pushedAt = Date.now();
+
+    await waitUntil(async () => (await healthCommit()) === next, 240_000, 'agent on the pushed commit');
+    await waitUntil(() => readUpdateState(updateStatePath(stateDir)).confirmed === next, 60_000, 'guard confirmed');
+    process.stdout.write(`self-update: pushed commit running after ${((Date.now() - pushedAt) / 1000).toFixed(1)} s\n`);
+    await new Promise((res) => setTimeout(res, 3000)); // a few jobs on the new release too
+    feeding = false;
+    await feeder;
+
+    await waitUntil(
+      async () => {
+        for (const id of ids) if (!['succeeded', 'failed', 'cancelled'].includes((await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state)) return false;
+        return true;
+      },
+      90_000,
+      'every job final',
+    );
+    const states = await Promise.all(ids.map(async (id) => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body as { state: string; attempt: number }));
+    expect(ids.length).toBeGreaterThan(3);
+    expect(states.filter((s) => s.state !== 'succeeded')).toEqual([]);
+  }, 420_000);
+});
