@@ -3,7 +3,7 @@
 import { z } from 'zod';
 
 const incidents = z.array(z.number().int()).max(100).default([]);
-const detail = z.string().max(2000).default('');
+const detail = z.string().default('');
 
 /**
  * Per check:
@@ -90,7 +90,8 @@ export function evaluate(prev: AlertState, observations: readonly Observation[],
     if (seen.has(o.name)) continue;
     seen.add(o.name);
     const before = prev.checks[o.name] ?? { status: 'ok', incidents: [] };
-    const { next, event } = step(before, o, now, policy);
+    // Details are bounded so the saved state stays small whatever a check prints.
+    const { next, event } = step(before, { ...o, detail: o.detail.slice(0, 500) }, now, policy);
     checks[o.name] = next;
     if (event) events.push(event);
   }
@@ -117,7 +118,7 @@ function step(s: CheckAlertState, o: Observation, now: number, p: AlertPolicy): 
     if (count < p.afterFailures) return { next: { status: 'failing', count, since, detail: o.detail, incidents: recent } };
     const flapping = recent.length + 1 >= p.flapIncidents;
     return {
-      next: { status: 'alerting', since, lastNotifiedAt: now, okCount: 0, okSince: null, flapping, detail: o.detail, incidents: [...recent, now] },
+      next: { status: 'alerting', since, lastNotifiedAt: now, okCount: 0, okSince: null, flapping, detail: o.detail, incidents: [...recent, now].slice(-20) },
       event: { kind: 'firing', check: o.name, since, at: now, detail: o.detail, flapping },
     };
   }
