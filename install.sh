@@ -212,6 +212,8 @@ render_config() {
   if [ -n "$UPDATE_REMOTE" ]; then
     printf 'updateRemote: %s\nupdateBranch: %s\nupdatePrefix: %s\n' "$(yq "$UPDATE_REMOTE")" "$(yq "$UPDATE_BRANCH")" "$(yq "$PREFIX")"
     [ -n "$restart" ] && printf 'updateRestartCommand: %s\n' "$restart"
+    # systemd kills what the agent spawns when it exits; a path unit runs the guard instead.
+    [ "$INIT_RESOLVED" = systemd ] && printf 'updateGuard: "external"\n'
   fi
   return 0
 }
@@ -297,10 +299,13 @@ install_services() {
   else
     install_file /etc/systemd/system/httpagent-agent.service "$(render_template httpagent-agent.service.in)" 644 "agent unit" && svc_changed=1
     install_file /etc/systemd/system/httpagent-monitor.service "$(render_template httpagent-monitor.service.in)" 644 "monitor unit" && svc_changed=1
-    MANIFEST_ENTRIES+=("file /etc/systemd/system/httpagent-agent.service" "file /etc/systemd/system/httpagent-monitor.service")
+    install_file /etc/systemd/system/httpagent-update-guard.service "$(render_template httpagent-update-guard.service.in)" 644 "update guard unit" || true
+    install_file /etc/systemd/system/httpagent-update-guard.path "$(render_template httpagent-update-guard.path.in)" 644 "update guard trigger" || true
+    MANIFEST_ENTRIES+=("file /etc/systemd/system/httpagent-agent.service" "file /etc/systemd/system/httpagent-monitor.service"
+      "file /etc/systemd/system/httpagent-update-guard.service" "file /etc/systemd/system/httpagent-update-guard.path")
     [ "$DRY" = 1 ] && return
     systemctl daemon-reload
-    systemctl enable --now httpagent-agent httpagent-monitor >/dev/null 2>&1
+    systemctl enable --now httpagent-agent httpagent-monitor httpagent-update-guard.path >/dev/null 2>&1
     if [ "$svc_changed" = 1 ] || [ "$RELEASE_SWITCHED" = 1 ] || [ "$CONFIG_CHANGED" = 1 ]; then
       systemctl restart httpagent-agent httpagent-monitor && changed "restarted httpagent-agent and httpagent-monitor"
     fi
@@ -356,7 +361,7 @@ uninstall() {
     act supervisorctl stop 'httpagent:*' 'httpagent-fatal' >/dev/null 2>&1 || true
   fi
   if need_cmd systemctl && [ -f /etc/systemd/system/httpagent-agent.service ] && grep -q "$PREFIX/current" /etc/systemd/system/httpagent-agent.service; then
-    act systemctl disable --now httpagent-agent httpagent-monitor >/dev/null 2>&1 || true
+    act systemctl disable --now httpagent-agent httpagent-monitor httpagent-update-guard.path >/dev/null 2>&1 || true
   fi
   for e in "${entries[@]}"; do
     kind=${e%% *}
@@ -424,8 +429,8 @@ main() {
     esac
     shift
   done
-  mkdir -p "$(dirname "$PREFIX")" 2>/dev/null || true
-  PREFIX=$(cd "$(dirname "$PREFIX")" && pwd)/$(basename "$PREFIX")
+  [[ "$PREFIX" = /* ]] || PREFIX="$PWD/$PREFIX"
+  PREFIX=${PREFIX%/}
   SOURCE=$(cd "$SOURCE" && pwd)
   CONFIG="$PREFIX/etc/httpagent.yaml"
   [ "$DRY" = 1 ] && echo "dry run: nothing will be changed"

@@ -76,6 +76,11 @@ export const agentConfigSchema = z.strictObject({
   updatePrefix: z.string().min(1).optional(),
   /** Run after a rollback to restart the agent, e.g. supervisorctl restart httpagent:httpagent-agent. */
   updateRestartCommand: listField().optional(),
+  /**
+   * Who runs the post-switch health check: spawn (a detached process; supervisord leaves it alone) or
+   * external (systemd would kill it with the agent's cgroup, so a path unit starts it; see supervisor/).
+   */
+  updateGuard: z.enum(['spawn', 'external']).default('spawn'),
   /** Releases kept besides the current one (for rollback by hand). */
   updateKeepReleases: intField(1, 50).default(3),
 });

@@ -134,7 +134,7 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     });
     switchCurrent(layout, dir);
     try {
-      startGuard(config, deps, prefix);
+      if (config.updateGuard === 'spawn') startGuard(config, deps, prefix);
     } catch (err) {
       // Without a guard nobody would roll back: do not leave the switch in place.
       switchCurrent(layout, from);
