@@ -136,31 +136,39 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   }
 
   async function finishJob(run: JobRun, lease: HeldLease): Promise<void> {
-    let claimMax = 0;
+    // The job's slot stays taken until it is given back here or handed on to a job that
+    // complete-and-claim brought; `owned` counts what this function must still give back.
+    let owned = 1;
     try {
       const end = await run.done;
       runs.delete(key(lease));
       if (end.kind === 'stale') return;
-      // Complete-and-claim: while running, the freed slot (and any other free one) asks for the next
-      // jobs in the same round trip as the result.
-      const claim = state === 'running' ? { agentId: config.agentId, max: (claimMax = 1 + slots.reserveAll()), claimId: randomUUID() } : undefined;
-      if (!claim) slots.release(1);
+      let claim: { agentId: string; max: number; claimId: string } | undefined;
+      if (state === 'running') {
+        // Complete-and-claim: the freed slot, and any other free one, ask for the next jobs in the
+        // same round trip as the result.
+        owned += slots.reserveAll();
+        claim = { agentId: config.agentId, max: owned, claimId: randomUUID() };
+      } else {
+        slots.release(owned);
+        owned = 0;
+      }
       const outcome = await deliverResult(
         { spool: end.spool, log: end.log, result: end.result, logAcked: end.logAcked, ...(claim ? { claim } : {}) },
         { jobs: client.jobs, chunkMaxBytes: chunkMaxBytes(), logger: run.logger, signal: stopping.signal },
       );
       if (outcome.status === 'accepted') reachable = true;
-      const next = outcome.jobs.slice(0, claimMax);
-      slots.release(claimMax - next.length);
-      claimMax = 0;
+      const next = outcome.jobs.slice(0, owned);
+      slots.release(owned - next.length);
+      owned = 0;
       held.delete(key(lease));
-      startJobs(next);
+      startJobs(next); // each takes one of the slots kept above
     } catch (err) {
       run.logger.error({ err }, 'job run failed inside the agent; its lease will lapse and the controller re-delivers it');
-      if (runs.delete(key(lease))) slots.release(1);
-      slots.release(claimMax);
     } finally {
+      runs.delete(key(lease));
       held.delete(key(lease));
+      slots.release(owned);
     }
   }
 

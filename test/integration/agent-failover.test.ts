@@ -61,6 +61,9 @@ describe('lease loss and fencing', () => {
     await sleeper.waitFor(/job dropped: its lease moved|result refused: another attempt owns the job/, 15_000);
     const job = await sys.job(id);
     expect(job).toMatchObject({ state: 'succeeded', agent: 'waker', attempt: 2 });
+    // Regression: a job dropped on lease loss kept its slot, and an agent that lost a few stopped claiming.
+    const next = await sys.submit({ task: 'say', agent: 'sleeper' });
+    expect(await sys.waitFinal(next, 10_000)).toMatchObject({ state: 'succeeded', agent: 'sleeper' });
   });
 
   it('an agent the controller forgot (its registry key lost) registers again and keeps its job', async () => {
