@@ -4,22 +4,46 @@
 # (exit code 3) are supervisord's business and the FATAL listener's, not the watchdog's.
 #
 # Usage: watchdog.sh [-c SUPERVISORD_CONF] [-l LOCK_FILE] [-r "RESTART COMMAND"] [-w WAIT_SEC]
+#                    [-k PROGRAM_PATH [-t STOP_WAIT_SEC]]
+# -k: a killed supervisord leaves its programs running, orphaned; a new supervisord would start a
+#     second agent beside the first (port taken, FATAL). Processes whose command line contains
+#     PROGRAM_PATH are stopped first: SIGTERM (the agent drains), SIGKILL after STOP_WAIT_SEC.
 set -u
 
 log() { printf '%s httpagent-watchdog: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
+
+# Stops the programs a dead supervisord left behind, each with its process group (its task scripts).
+stop_orphans() {
+  # The entry followed by its command: matches the programs, not this script's own "-k PATH" argument.
+  local pattern="$1 (agent|monitor|supervisor-listener)( |\$)" stop_wait="$2" pids pid i
+  pids=$(pgrep -f -- "$pattern" || true)
+  [ -n "$pids" ] || return 0
+  log "stopping programs left by the dead supervisord: $(echo $pids)"
+  for pid in $pids; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
+  for ((i = 0; i < stop_wait * 2; i++)); do
+    pids=$(pgrep -f -- "$pattern" || true)
+    [ -n "$pids" ] || return 0
+    sleep 0.5
+  done
+  log "still running after ${stop_wait}s, killing: $(echo $pids)"
+  for pid in $pids; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
+}
 
 main() {
   local conf="/etc/supervisor/supervisord.conf"
   local lock="/run/lock/httpagent-watchdog.lock"
   local restart_cmd=""
   local wait_sec=15
-  while getopts "c:l:r:w:h" opt; do
+  local orphan_path="" stop_wait=60
+  while getopts "c:l:r:w:k:t:h" opt; do
     case "$opt" in
       c) conf="$OPTARG" ;;
       l) lock="$OPTARG" ;;
       r) restart_cmd="$OPTARG" ;;
       w) wait_sec="$OPTARG" ;;
-      *) sed -n '2,8p' "$0"; exit 2 ;;
+      k) orphan_path="$OPTARG" ;;
+      t) stop_wait="$OPTARG" ;;
+      *) sed -n '2,12p' "$0"; exit 2 ;;
     esac
   done
   [ -d "$(dirname "$lock")" ] || lock="/tmp/httpagent-watchdog.lock"
@@ -41,6 +65,7 @@ main() {
   esac
 
   log "supervisord unreachable (supervisorctl exit 4); restarting it"
+  [ -n "$orphan_path" ] && stop_orphans "$orphan_path" "$stop_wait"
   if [ -n "$restart_cmd" ]; then
     # A configured command (e.g. "systemctl restart supervisor"), split on spaces, never eval'd.
     read -r -a cmd <<<"$restart_cmd"

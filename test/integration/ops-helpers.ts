@@ -119,10 +119,16 @@ files = ${includes.join(' ')}
   return sup;
 }
 
+/** Running, not a zombie: an orphan whose new parent (a container's pid 1) never reaps it stays a zombie. */
 export function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
   } catch {
     return false;
   }

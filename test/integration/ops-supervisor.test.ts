@@ -136,7 +136,7 @@ describe('watchdog', () => {
   const watchdog = join(repoRoot, 'supervisor/watchdog.sh');
   const runWatchdog = async () => {
     try {
-      const r = await run(watchdog, ['-c', sup.conf, '-l', join(dir, 'watchdog.lock')]);
+      const r = await run(watchdog, ['-c', sup.conf, '-l', join(dir, 'watchdog.lock'), '-k', join(dir, 'prefix/current/dist/src/bin/httpagent.js'), '-t', '15']);
       return { code: 0, out: r.stdout + r.stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
@@ -168,12 +168,14 @@ describe('watchdog', () => {
     process.kill(old, 'SIGKILL');
     await waitUntil(() => !alive(old), 10_000, 'supervisord dead');
     expect((await sup.ctl('status')).code).toBe(4);
-    // Its programs are orphaned, not killed; stop them as an operator would before the revival.
-    for (const p of programs) if (p > 0 && alive(p)) process.kill(p, 'SIGKILL');
+    // Its programs live on, orphaned: the watchdog stops them before starting a new supervisord.
+    expect(programs.every((p) => p > 0 && alive(p))).toBe(true);
 
     const r = await runWatchdog();
-    expect(r.code).toBe(0);
+    expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/restarting it/);
+    expect(r.out).toMatch(/stopping programs left by the dead supervisord/);
+    expect(programs.filter((p) => alive(p))).toEqual([]);
     expect(sup.pid()).not.toBe(old);
     await waitUntil(async () => (await sup.state(AGENT)) === 'RUNNING', 30_000, 'agent RUNNING under the new supervisord');
   });
