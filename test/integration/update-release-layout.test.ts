@@ -1,0 +1,71 @@
+// The release layout on a real filesystem: the atomic `current` switch, pruning that never removes
+// the current or previous release, finding the prefix of a running release, and the guard's URL.
+import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseTokens } from '../../src/cli/supervisor-listener.js';
+import { currentRelease, prefixOfRelease, pruneReleases, releaseLayout, switchCurrent } from '../../src/update/release-layout.js';
+import { healthUrl } from '../../src/update/update-guard.js';
+import { readUpdateState, writeUpdateState } from '../../src/update/update-state.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'httpagent-layout-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function release(name: string, ageSec: number): string {
+  const p = join(dir, 'releases', name);
+  mkdirSync(p, { recursive: true });
+  writeFileSync(join(p, 'COMMIT'), `${name}\n`);
+  const t = Date.now() / 1000 - ageSec;
+  utimesSync(p, t, t);
+  return p;
+}
+
+describe('release layout', () => {
+  const layout = releaseLayout(dir);
+
+  it('switches current with a relative link and reads it back', () => {
+    expect(currentRelease(layout)).toBeUndefined();
+    const a = release('aaa', 50);
+    switchCurrent(layout, a);
+    expect(readlinkSync(layout.currentLink)).toBe('releases/aaa');
+    expect(currentRelease(layout)).toBe(a);
+    const b = release('bbb', 40);
+    switchCurrent(layout, b);
+    expect(currentRelease(layout)).toBe(b);
+    // No temporary link is left beside it.
+    expect(readdirSync(dir).sort()).toEqual(['current', 'releases']);
+  });
+
+  it('prunes the oldest releases but never the protected ones', () => {
+    for (const [n, age] of [['c1', 30], ['c2', 20], ['c3', 10], ['c4', 5]] as const) release(n, age);
+    const removed = pruneReleases(layout, 2, [join(dir, 'releases/aaa'), join(dir, 'releases/bbb')]);
+    expect(removed.sort()).toEqual(['c1', 'c2']);
+    expect(readdirSync(join(dir, 'releases')).sort()).toEqual(['aaa', 'bbb', 'c3', 'c4']);
+  });
+
+  it('finds the prefix only for code running from releases/<id>', () => {
+    expect(prefixOfRelease('/opt/httpagent/releases/abc123')).toBe('/opt/httpagent');
+    expect(prefixOfRelease('/work/main')).toBeUndefined();
+  });
+
+  it('keeps update state across a damaged file', () => {
+    const file = join(dir, 'state', 'update.json');
+    writeUpdateState(file, { confirmed: 'abc' });
+    expect(readUpdateState(file)).toEqual({ confirmed: 'abc' });
+    writeFileSync(file, '{"failed": 42');
+    expect(readUpdateState(file)).toEqual({});
+  });
+});
+
+describe('small parsers', () => {
+  it('turns a listen address into a loopback health URL', () => {
+    expect(healthUrl('0.0.0.0:9889')).toBe('http://127.0.0.1:9889/healthz');
+    expect(healthUrl('[::]:9889')).toBe('http://[::1]:9889/healthz');
+    expect(healthUrl('10.0.0.5:80')).toBe('http://10.0.0.5:80/healthz');
+  });
+
+  it('reads supervisord header tokens', () => {
+    expect(parseTokens('ver:3.0 server:supervisor serial:21 eventname:PROCESS_STATE_FATAL len:54\n')).toMatchObject({ eventname: 'PROCESS_STATE_FATAL', len: '54' });
+  });
+});
