@@ -193,11 +193,7 @@ build_release() {
 }
 
 render_config() {
-  local state="$PREFIX/var" restart=""
-  case "$INIT_RESOLVED" in
-    supervisor) restart='["supervisorctl", "restart", "httpagent:httpagent-agent"]' ;;
-    systemd) restart='["systemctl", "restart", "httpagent-agent"]' ;;
-  esac
+  local state="$PREFIX/var"
   printf '# httpagent configuration, written by install.sh. Mode 0600: it holds tokens.\n'
   [ -n "$AGENT_ID" ] && printf 'agentId: %s\n' "$(yq "$AGENT_ID")"
   printf 'controllerUrl: %s\n' "$(yq "$CONTROLLER_URL")"
@@ -211,7 +207,6 @@ render_config() {
   [ -n "$ALERT_TO" ] && printf 'alertTo: %s\n' "$(yq "$ALERT_TO")"
   if [ -n "$UPDATE_REMOTE" ]; then
     printf 'updateRemote: %s\nupdateBranch: %s\nupdatePrefix: %s\n' "$(yq "$UPDATE_REMOTE")" "$(yq "$UPDATE_BRANCH")" "$(yq "$PREFIX")"
-    [ -n "$restart" ] && printf 'updateRestartCommand: %s\n' "$restart"
     # systemd kills what the agent spawns when it exits; a path unit runs the guard instead.
     [ "$INIT_RESOLVED" = systemd ] && printf 'updateGuard: "external"\n'
   fi
@@ -273,23 +268,35 @@ switch_current() {
   changed "current -> $target${old:+ (was $old)}"
 }
 
-render_template() {
+template_path() {
   local tpl="$PREFIX/releases/$RELEASE_ID/supervisor/$1"
   [ -f "$tpl" ] || tpl="$SOURCE/supervisor/$1" # a dry run has not built the release
+  printf '%s' "$tpl"
+}
+
+render_template() {
+  local tpl
+  tpl=$(template_path "$1")
   sed -e "s#@NODE@#$NODE_BIN#g" -e "s#@PREFIX@#$PREFIX#g" -e "s#@CONFIG@#$CONFIG#g" -e "s#@USER@#$SVC_USER#g" \
     -e "s#@USER_LINE@#$USER_LINE#g" -e "s#@STOP_WAIT_SEC@#$STOP_WAIT_SEC#g" -e "s#@LOG_DIR@#$PREFIX/log#g" \
     -e "s#@HOME@#$PREFIX/var#g" -e "s#@SUPERVISOR_CONF@#/etc/supervisor/supervisord.conf#g" \
-    -e "s#@LOCK_FILE@#/run/lock/httpagent-watchdog.lock#g" "$tpl"
+    -e "s#@LOCK_FILE@#/run/lock/httpagent-watchdog.lock#g" -e "s#@WATCHDOG@#$WATCHDOG_BIN#g" "$tpl"
 }
 
 install_services() {
   step "services ($INIT_RESOLVED)"
+  if [ "$DRY" = 0 ] && [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" = 0 ]; then
+    # The agent updates itself: releases/ and the current link must be the service user's.
+    chown -R "$SVC_USER:" "$PREFIX"
+  fi
   if [ "$NO_SERVICE" = 1 ]; then info "skipped (--no-service): start it with: $NODE_BIN $PREFIX/current/dist/src/bin/httpagent.js agent --config $CONFIG"; return; fi
   local svc_changed=0
   if [ "$INIT_RESOLVED" = supervisor ]; then
     install_file /etc/supervisor/conf.d/httpagent.conf "$(render_template httpagent.conf.in)" 644 "supervisor programs" && svc_changed=1
+    # cron runs the watchdog as root: it gets a root-owned copy, not the service user's prefix.
+    install_file "$WATCHDOG_BIN" "$(cat "$(dirname "$(template_path httpagent.conf.in)")/watchdog.sh")" 755 "watchdog" || true
     install_file /etc/cron.d/httpagent-watchdog "$(render_template httpagent-watchdog.cron.in)" 644 "watchdog cron entry" || true
-    MANIFEST_ENTRIES+=("file /etc/supervisor/conf.d/httpagent.conf" "file /etc/cron.d/httpagent-watchdog")
+    MANIFEST_ENTRIES+=("file /etc/supervisor/conf.d/httpagent.conf" "file $WATCHDOG_BIN" "file /etc/cron.d/httpagent-watchdog" "log /var/log/httpagent-watchdog.log")
     [ "$DRY" = 1 ] && return
     supervisorctl reread >/dev/null
     supervisorctl update >/dev/null
@@ -369,6 +376,7 @@ uninstall() {
     case "$kind" in
       file) [ -e "$arg" ] && act rm -f -- "$arg" && info "removed $arg" ;;
       user) [ "$PURGE" = 1 ] && id -u "$arg" >/dev/null 2>&1 && act userdel "$arg" && info "removed user $arg" ;;
+      log) [ "$PURGE" = 1 ] && [ -e "$arg" ] && act rm -f -- "$arg" && info "removed $arg" ;;
     esac
   done
   if [ "$DRY" = 0 ]; then
@@ -450,6 +458,7 @@ main() {
   [ -n "$SVC_USER" ] || SVC_USER=$([ "$(id -u)" = 0 ] && [ "$NO_SERVICE" = 0 ] && echo httpagent || id -un)
   if [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" != 0 ]; then die "services need root; without root use --prefix DIR --no-service"; fi
   NODE_BIN=$(command -v node || echo node)
+  WATCHDOG_BIN=/usr/local/sbin/httpagent-watchdog
   USER_LINE="user=$SVC_USER"
   [ "$(id -u)" = 0 ] || USER_LINE="; user: not set (installed without root)"
   local grace=${HTTPAGENT_DRAIN_GRACE_SEC:-30}

@@ -74,7 +74,7 @@ export const agentConfigSchema = z.strictObject({
   updateMode: z.enum(['idle', 'drain']).default('idle'),
   /** Install prefix holding releases/ and the current link; found from the running release when unset. */
   updatePrefix: z.string().min(1).optional(),
-  /** Run after a rollback to restart the agent, e.g. supervisorctl restart httpagent:httpagent-agent. */
+  /** Run after a rollback to restart the agent; unset: the guard sends SIGTERM to the agent and its supervisor restarts it. */
   updateRestartCommand: listField().optional(),
   /**
    * Who runs the post-switch health check: spawn (a detached process; supervisord leaves it alone) or

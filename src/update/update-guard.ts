@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { AgentConfig } from '../config/agent-config.js';
 import type { Logger } from '../log.js';
 import type { AlertFn } from './alert-mail.js';
+import { findAgentPids } from './agent-process.js';
 import { releaseLayout, switchCurrent } from './release-layout.js';
 import { readUpdateState, updateStatePath, writeUpdateState } from './update-state.js';
 
@@ -85,7 +86,18 @@ export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Prom
     if (r.exitCode === 0) log.info({ cmd }, 'restarted the agent on the old release');
     else log.error({ cmd, exitCode: r.exitCode, output: r.all?.slice(-500) }, 'restart command failed');
   } else {
-    log.warn('no updateRestartCommand: the old release starts at the next restart of the agent');
+    // No command: stop the agent ourselves (same user, no socket or sudo needed); its supervisor
+    // restarts it from `current`, which points at the old release again.
+    const pids = findAgentPids(deps.prefix);
+    for (const pid of pids) {
+      try {
+        process.kill(pid, 'SIGTERM');
+      } catch (err) {
+        log.error({ pid, err }, 'cannot signal the agent');
+      }
+    }
+    if (pids.length > 0) log.info({ pids }, 'sent SIGTERM to the agent; its supervisor starts the old release');
+    else log.warn('no running agent found; the old release starts at its next start');
   }
 
   await deps

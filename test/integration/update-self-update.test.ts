@@ -124,7 +124,6 @@ beforeAll(async () => {
     updateBranch: 'main',
     updatePrefix: prefix,
     updateDeadlineSec: 5,
-    updateRestartCommand: ['supervisorctl', '-c', join(dir, 'sup', 'supervisord.conf'), 'restart', 'agent'],
     smtpUrl: smtp.url,
     alertTo: ['ops@example.test'],
   };
