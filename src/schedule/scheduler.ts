@@ -41,7 +41,12 @@ export function createScheduler(config: AgentConfig, deps: SchedulerDeps): Sched
   for (const s of config.schedules) {
     // paused: croner only computes fire times; our own timer fires them with the exact instant,
     // which the idempotency key needs (a callback's wall clock may be a few ms late).
-    byName.set(s.name, { schedule: s, cron: new Cron(s.cron, { paused: true, ...(s.timezone ? { timezone: s.timezone } : {}) }) });
+    try {
+      byName.set(s.name, { schedule: s, cron: new Cron(s.cron, { paused: true, ...(s.timezone ? { timezone: s.timezone } : {}) }) });
+    } catch (err) {
+      // One bad pattern must not take the agent down; `agent --self-test` reports it as a failure.
+      log.error({ schedule: s.name, cron: s.cron, timezone: s.timezone, reason: (err as Error).message }, 'schedule skipped: invalid cron pattern or time zone');
+    }
   }
   const timers = new Map<string, NodeJS.Timeout>();
   const firing = new Map<string, Promise<FireOutcome>>();

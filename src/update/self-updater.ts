@@ -149,6 +149,16 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     return { kind: 'switched', commit: head };
   }
 
+  async function tick(): Promise<void> {
+    if (stopped) return;
+    try {
+      const outcome = await checkNow();
+      if (outcome.kind !== 'up-to-date' && outcome.kind !== 'known-bad') log.info({ outcome }, 'update check');
+    } catch (err) {
+      log.warn({ err }, 'update check failed; trying again at the next tick');
+    }
+  }
+
   const checkNow = (): Promise<UpdateOutcome> => {
     // One check at a time: a slow build must not be started twice by the next tick.
     inFlight ??= check().finally(() => {
@@ -163,15 +173,16 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
         log.info('self-update off (updateRemote is not set)');
         return;
       }
-      cron = new Cron(config.updateCron, { protect: true, catch: true }, async () => {
-        if (stopped) return;
-        try {
-          const outcome = await checkNow();
-          if (outcome.kind !== 'up-to-date' && outcome.kind !== 'known-bad') log.info({ outcome }, 'update check');
-        } catch (err) {
-          log.warn({ err }, 'update check failed; trying again at the next tick');
-        }
-      });
+      if (!prefix) {
+        log.warn({ root }, 'self-update off: not running from an installed release (<prefix>/releases/<id>); set updatePrefix');
+        return;
+      }
+      try {
+        cron = new Cron(config.updateCron, { protect: true, catch: true }, tick);
+      } catch (err) {
+        log.error({ cron: config.updateCron, reason: (err as Error).message }, 'self-update off: updateCron is not a valid pattern');
+        return;
+      }
       log.info({ remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, prefix }, 'self-update on');
     },
     async stop() {
