@@ -336,7 +336,7 @@ for (;;) {
     const me = Array.isArray(agents) ? agents.find((a) => a.id === id) : undefined;
     if (me && me.state === 'online') { console.log(`    agent ${id} is online`); process.exit(0); }
     why = me ? `agent ${id} is ${me.state}` : `agent ${id} has not registered (check its log and the agent token)`;
-  } catch (err) { why = `controller unreachable: ${err.cause?.code ?? err.message}`; }
+  } catch (err) { const c = err.cause; why = `controller unreachable: ${c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? err.message}`; }
   if (Date.now() > deadline) break;
   await new Promise((r) => setTimeout(r, 1000));
 }
