@@ -1,0 +1,253 @@
+// The chaos suite's driver: starts the system, submits the planned jobs in batches through both
+// controllers while chaos events hit agents, controllers and Redis, waits for every job to end, then
+// hands over to the checker. Prints a timeline of what it did as it goes.
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createKeys } from '../../controller/src/keys.js';
+import { checkChaosRun, type ChaosFindings } from './chaos-check.js';
+import { CHAOS_PLATFORM_TOKEN, startChaosSystem, type ChaosSystem, type ChaosSystemOptions } from './chaos-system.js';
+import { planJobs, seededRandom, type PlannedJob, type WorkloadShape } from './chaos-workload.js';
+
+export type ChaosEventKind = 'kill-agent' | 'pause-agent' | 'restart-controller' | 'restart-redis' | 'cut-controller';
+
+export interface ChaosRunOptions {
+  system: ChaosSystemOptions;
+  jobs: number;
+  /** Jobs per POST /v1/jobs batch, and the pause between batches. */
+  batch: number;
+  submitIntervalMs: number;
+  seed: number;
+  shape: WorkloadShape;
+  /** Run in this order, each after a random gap in [gapMs / 2, gapMs]. */
+  events: ChaosEventKind[];
+  gapMs: number;
+  /** How long every job may take to reach a final state once submission and chaos are over. */
+  settleTimeoutMs: number;
+  print: (line: string) => void;
+}
+
+export interface ChaosReport extends ChaosFindings {
+  timeline: string[];
+  seed: number;
+  redis: string;
+  elapsedSec: number;
+  text: string;
+}
+
+export interface PlatformReply {
+  status: number;
+  json: any;
+  text: string;
+  headers: Headers;
+}
+
+export function platformCaller(sys: ChaosSystem) {
+  return async (controller: number, method: string, path: string, body?: unknown): Promise<PlatformReply> => {
+    const res = await fetch(`${sys.controllers[controller]!.url}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${CHAOS_PLATFORM_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+      signal: AbortSignal.timeout(15_000),
+    });
+    const text = await res.text();
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch {
+      json = undefined;
+    }
+    return { status: res.status, json, text, headers: res.headers };
+  };
+}
+
+export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
+  const t0 = Date.now();
+  const timeline: string[] = [];
+  const note = (line: string) => {
+    const entry = `+${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s  ${line}`;
+    timeline.push(entry);
+    opts.print(entry);
+  };
+  const rnd = seededRandom(opts.seed ^ 0x9e3779b9);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(rnd() * xs.length)]!;
+  const between = (lo: number, hi: number) => Math.round(lo + rnd() * (hi - lo));
+
+  const sys = await startChaosSystem(opts.system);
+  const platform = platformCaller(sys);
+  try {
+    await Promise.all(sys.controllers.map((c) => sys.startController(c.index)));
+    await Promise.all(sys.agents.map((a) => sys.startAgent(a.index)));
+    note(`up: ${sys.redisDescription}; ${sys.controllers.length} controllers; agents ${sys.agents.map((a) => `${a.id}→controller ${a.controller}`).join(', ')}; lease ${opts.system.leaseMs} ms; seed ${opts.seed}`);
+
+    const plan = planJobs(opts.jobs, {
+      seed: opts.seed,
+      runId: `chaos-${randomBytes(4).toString('hex')}`,
+      journal: sys.journal,
+      agentIds: sys.agents.map((a) => a.id),
+      shape: opts.shape,
+    });
+    const ids = new Map<number, string>();
+    const idempotencyViolations: string[] = [];
+    let next = 0;
+    let batches = 0;
+    let submitRetries = 0;
+
+    /** Submits the next batch via `via`, retrying through either controller until one takes it. */
+    const submitBatch = async (via: number): Promise<number> => {
+      const slice = plan.slice(next, next + opts.batch);
+      next += slice.length;
+      if (slice.length === 0) return 0;
+      for (let tries = 0; ; tries++) {
+        const c = (via + tries) % sys.controllers.length;
+        try {
+          const r = await platform(c, 'POST', '/v1/jobs', slice.map((j) => j.body));
+          if (r.status === 201 && Array.isArray(r.json)) {
+            r.json.forEach((res: { id: string }, i: number) => {
+              const job = slice[i]!;
+              const had = ids.get(job.n);
+              if (had && had !== res.id) idempotencyViolations.push(`${job.idempotencyKey}: ${had} then ${res.id}`);
+              ids.set(job.n, res.id);
+            });
+            batches++;
+            return slice.length;
+          }
+        } catch {
+          // controller down or restarting: the same keys go again, and idempotency must give the same jobs
+        }
+        submitRetries++;
+        await sleep(200);
+      }
+    };
+
+    const submitting = (async () => {
+      for (let b = 0; next < plan.length; b++) {
+        await submitBatch(b % sys.controllers.length);
+        await sleep(opts.submitIntervalMs);
+      }
+      note(`all ${plan.length} jobs submitted in ${batches} batches (${submitRetries} batch retries)`);
+    })();
+
+    const aliveAgents = () => sys.agents.filter((a) => a.proc && a.proc.proc.exitCode === null && a.proc.proc.signalCode === null);
+    /** The live agent running the most jobs (per GET /v1/agents), so killing or pausing it costs something. */
+    const busiestAgent = async () => {
+      const running = new Map<string, number>();
+      for (const c of sys.controllers) {
+        const r = await platform(c.index, 'GET', '/v1/agents').catch(() => undefined);
+        if (r?.status !== 200 || !Array.isArray(r.json)) continue;
+        for (const a of r.json as { id: string; running: number }[]) running.set(a.id, a.running);
+        break;
+      }
+      const alive = aliveAgents();
+      const best = Math.max(...alive.map((a) => running.get(a.id) ?? 0));
+      const a = pick(alive.filter((x) => (running.get(x.id) ?? 0) === best));
+      return { a, running: running.get(a.id) ?? 0 };
+    };
+    const events: Record<ChaosEventKind, () => Promise<void>> = {
+      'kill-agent': async () => {
+        const { a, running } = await busiestAgent();
+        const pid = a.proc!.proc.pid;
+        await sys.stopAgent(a.index, 'SIGKILL');
+        const down = between(300, 1500);
+        note(`kill -9 ${a.id} (pid ${pid}, running ${running} jobs); down ${down} ms`);
+        await sleep(down);
+        const to = (a.controller + 1) % sys.controllers.length;
+        await sys.startAgent(a.index, to);
+        note(`${a.id} started again, same id and state dir, now on controller ${to}`);
+      },
+      'pause-agent': async () => {
+        const { a, running } = await busiestAgent();
+        const ms = opts.system.leaseMs + 1500;
+        sys.pauseAgent(a.index);
+        note(`SIGSTOP ${a.id} (running ${running} jobs) for ${ms} ms (lease ${opts.system.leaseMs} ms)`);
+        await sleep(ms);
+        sys.resumeAgent(a.index);
+        note(`SIGCONT ${a.id}`);
+      },
+      'restart-controller': async () => {
+        const c = pick(sys.controllers);
+        const began = Date.now();
+        await sys.stopController(c.index, 'SIGTERM');
+        await sys.startController(c.index);
+        note(`restarted controller ${c.index} (SIGTERM, start; ${Date.now() - began} ms)`);
+      },
+      'restart-redis': async () => {
+        const began = Date.now();
+        await sys.restartRedis();
+        note(`restarted Redis (${opts.system.redisStop === 'kill' ? 'SIGKILL, appendfsync always' : 'SIGTERM: clean shutdown, AOF flushed'}; ${Date.now() - began} ms)`);
+      },
+      'cut-controller': async () => {
+        // Agents long-poll on the victim; a batch through the other controller wakes their claims, and the
+        // victim dies a few ms later: some claims ran in Redis but their replies never left.
+        const victims = sys.controllers.filter((c) => sys.agents.some((a) => a.controller === c.index));
+        const c = pick(victims);
+        const other = (c.index + 1) % sys.controllers.length;
+        const burst = submitBatch(other);
+        const delay = between(0, 15);
+        await sleep(delay);
+        await sys.stopController(c.index, 'SIGKILL');
+        const n = await burst;
+        note(`kill -9 controller ${c.index} mid-claim (${delay} ms after a batch of ${n} via controller ${other}; agents on it: ${sys.agents.filter((a) => a.controller === c.index).map((a) => a.id).join(', ')})`);
+        await sleep(1000);
+        await sys.startController(c.index);
+        note(`controller ${c.index} started again`);
+      },
+    };
+
+    const chaos = (async () => {
+      for (const ev of opts.events) {
+        if (ev === 'restart-redis' && opts.system.redis !== 'single') {
+          note('restart-redis skipped: the cluster variant does not restart its masters (no AOF, no replicas)');
+          continue;
+        }
+        await sleep(between(opts.gapMs / 2, opts.gapMs));
+        await events[ev]();
+      }
+      note('chaos over');
+    })();
+
+    await Promise.all([submitting, chaos]);
+    await settle(sys, [...ids.values()], opts.settleTimeoutMs, note);
+
+    const findings = await checkChaosRun({ sys, plan, ids, platform, idempotencyViolations });
+    const elapsedSec = (Date.now() - t0) / 1000;
+    note(`checked in ${elapsedSec.toFixed(1)} s`);
+    const text = renderReport(timeline, findings, { seed: opts.seed, redis: sys.redisDescription, elapsedSec });
+    return { ...findings, timeline, seed: opts.seed, redis: sys.redisDescription, elapsedSec, text };
+  } finally {
+    await sys.stop();
+  }
+}
+
+/** Waits until every job is final (read straight from Redis: cheap for thousands of jobs). */
+async function settle(sys: ChaosSystem, ids: string[], timeoutMs: number, note: (l: string) => void): Promise<void> {
+  const keys = createKeys('httpagent');
+  const redis = sys.redisClient();
+  const deadline = Date.now() + timeoutMs;
+  let open = ids;
+  let lastNote = 0;
+  try {
+    while (open.length > 0 && Date.now() < deadline) {
+      const states = await Promise.all(open.map((id) => redis.hget(keys.job(id), 'state').catch(() => 'unknown')));
+      open = open.filter((_, i) => !['succeeded', 'failed', 'cancelled'].includes(String(states[i])));
+      if (Date.now() - lastNote > 5000) {
+        note(`${ids.length - open.length}/${ids.length} jobs final`);
+        lastNote = Date.now();
+      }
+      if (open.length > 0) await sleep(300);
+    }
+    note(open.length === 0 ? `every job final` : `${open.length} jobs still not final after ${timeoutMs} ms`);
+  } finally {
+    redis.disconnect();
+  }
+}
+
+function renderReport(timeline: string[], f: ChaosFindings, meta: { seed: number; redis: string; elapsedSec: number }): string {
+  const lines = ['', '== chaos: what it did', ...timeline, '', '== chaos: what it found', ...f.summary.map((s) => `  ${s}`)];
+  lines.push(f.problems.length === 0 ? '  PASS: no problem found' : `  FAIL: ${f.problems.length} problems`);
+  for (const p of f.problems.slice(0, 40)) lines.push(`  - ${p}`);
+  if (f.problems.length > 40) lines.push(`  ... and ${f.problems.length - 40} more`);
+  lines.push(`  (seed ${meta.seed}, ${meta.redis}, ${meta.elapsedSec.toFixed(1)} s)`);
+  return lines.join('\n');
+}
+
+export type { PlannedJob };
