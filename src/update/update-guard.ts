@@ -62,6 +62,9 @@ export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Prom
       const state = readUpdateState(stateFile);
       writeUpdateState(stateFile, { ...state, pending: undefined, confirmed: pending.commit });
       log.info('new release is healthy');
+      // The monitor and the FATAL listener still run the old release's files, which pruning will
+      // delete later: restart them on the new one too (their supervisor starts them again).
+      for (const command of ['monitor', 'supervisor-listener']) signalAll(findAgentPids(deps.prefix, command), log);
       return 'healthy';
     }
     await new Promise((r) => setTimeout(r, pollMs));
@@ -89,13 +92,7 @@ export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Prom
     // No command: stop the agent ourselves (same user, no socket or sudo needed); its supervisor
     // restarts it from `current`, which points at the old release again.
     const pids = findAgentPids(deps.prefix);
-    for (const pid of pids) {
-      try {
-        process.kill(pid, 'SIGTERM');
-      } catch (err) {
-        log.error({ pid, err }, 'cannot signal the agent');
-      }
-    }
+    signalAll(pids, log);
     if (pids.length > 0) log.info({ pids }, 'sent SIGTERM to the agent; its supervisor starts the old release');
     else log.warn('no running agent found; the old release starts at its next start');
   }
@@ -109,4 +106,14 @@ export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Prom
     )
     .catch((err: unknown) => log.error({ err }, 'alert mail failed'));
   return 'rolled-back';
+}
+
+function signalAll(pids: number[], log: Logger): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch (err) {
+      log.error({ pid, err }, 'cannot signal the process');
+    }
+  }
 }

@@ -24,17 +24,23 @@ const git = promisify(execFile);
 const FAKE_AGENT = `#!/usr/bin/env node
 // A stand-in agent with the release layout: --version, agent --self-test, agent (serves /healthz).
 import { createServer } from 'node:http';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 const [cmd, flag] = process.argv.slice(2);
 if (cmd === '--version') { console.log('0.0.1'); process.exit(0); }
 if (cmd === 'agent' && flag === '--self-test') process.exit(existsSync(join(root, 'SELFTEST_FAIL')) ? 1 : 0);
+if (cmd === 'monitor') {
+  writeFileSync(process.env.OPS_TEST_MONITOR_FILE, readFileSync(join(root, 'COMMIT'), 'utf8'));
+  setInterval(() => {}, 60_000);
+  process.on('SIGTERM', () => process.exit(0));
+} else {
 const commit = existsSync(join(root, 'UNHEALTHY')) ? 'not-the-new-commit' : readFileSync(join(root, 'COMMIT'), 'utf8').trim();
 createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ status: 'ok', version: '0.0.1', commit })); })
   .listen(Number(process.env.OPS_TEST_AGENT_PORT), '127.0.0.1');
 process.on('SIGTERM', () => process.exit(0));
+}
 `;
 
 let dir: string;
@@ -140,7 +146,9 @@ beforeAll(async () => {
 
   writeFileSync(
     join(dir, 'agent.conf'),
-    `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent\nautorestart=true\nstartsecs=1\nstartretries=3\nstopsignal=TERM\nstopasgroup=true\nenvironment=OPS_TEST_AGENT_PORT="${port}"\n`,
+    `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent\nautorestart=true\nstartsecs=1\nstartretries=3\nstopsignal=TERM\nstopasgroup=true\nenvironment=OPS_TEST_AGENT_PORT="${port}"\n` +
+      `[program:monitor]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js monitor\nautorestart=true\nstartsecs=1\n` +
+      `environment=OPS_TEST_MONITOR_FILE="${join(dir, 'monitor-commit')}"\n`,
   );
   sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
   await waitUntil(async () => (await healthCommit()) === first, 20_000, 'first release healthy');
@@ -177,6 +185,8 @@ describe('self-update from a bare git repo', () => {
     // The guard confirms and clears the pending switch.
     await waitUntil(() => readUpdateState(updateStatePath(config.stateDir)).confirmed === next, 20_000, 'guard confirmed');
     expect(readUpdateState(updateStatePath(config.stateDir)).pending).toBeUndefined();
+    // Once healthy, the monitor is restarted on the new release as well.
+    await waitUntil(() => readFileSync(join(dir, 'monitor-commit'), 'utf8').trim() === next, 20_000, 'monitor on the new commit');
   });
 
   it('never switches to a commit that fails its self-test, and does not retry it', async () => {
