@@ -1,6 +1,7 @@
 // `job submit --wait`: follows a job to its end, showing progress on stderr (step n of m, elapsed,
 // the log tail) as one updating line on a terminal and as plain lines otherwise.
 import type { PlatformJobsResource } from '../controller-client/platform-jobs.js';
+import { withRetry } from '../controller-client/retry-policy.js';
 import { FINAL_STATES, type JobView } from '../protocol/job.js';
 import { formatDuration } from './cli-context.js';
 
@@ -31,9 +32,11 @@ export async function waitForJob(opts: WaitOptions): Promise<JobView> {
   let partial = '';
   let lastLine = '';
   let lastStatus = '';
+  // A controller restart while we watch is not the job's end: ride it out for about a minute.
+  const patient = { maxAttempts: 25, baseMs: 200, capMs: 3_000 };
   for (;;) {
-    const job = await opts.platform.get(opts.id);
-    const slice = await opts.platform.log(opts.id, offset);
+    const job = await withRetry(() => opts.platform.get(opts.id), patient);
+    const slice = await withRetry(() => opts.platform.log(opts.id, offset), patient);
     offset = slice.nextOffset;
     const text = partial + slice.bytes.toString('utf8');
     const lines = text.split('\n');

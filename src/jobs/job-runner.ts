@@ -2,13 +2,13 @@
 // skips the rest), step progress to the controller, and the final result written to disk. Delivering
 // that result is the caller's (result-delivery.ts), so a restart can deliver it the same way.
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
-import type { ClaimedJob, StepUpdate } from '../protocol/agent-api.js';
+import type { ClaimedJob } from '../protocol/agent-api.js';
 import type { Logger } from '../log.js';
 import type { JobsResource } from '../controller-client/jobs.js';
-import { decide } from '../controller-client/retry-policy.js';
 import { openJobLog, type JobLog } from './job-log.js';
 import { startLogStreamer } from './log-streamer.js';
 import type { JobSpool, ResultSpool, SpooledResult } from './result-spool.js';
+import { createStepProgress, type StepProgressUpdate } from './step-progress.js';
 import { runStep, type StepOutcome, type StopReason } from './step-runner.js';
 
 export interface JobRunnerDeps {
@@ -88,17 +88,8 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
     onCancel: () => stop('cancel'),
   });
 
-  // Step progress is for people watching; the final result carries the same facts, so a lost
-  // update is harmless. Updates are sent one at a time to keep their order.
-  let progress: Promise<void> = Promise.resolve();
-  const report = (update: Omit<StepUpdate, 'epoch'>) => {
-    progress = progress.then(() =>
-      deps.jobs.step(job.id, { epoch: job.epoch, ...update }).catch((err: unknown) => {
-        if (decide(err) === 'stale') stop('stale');
-        else logger.debug({ err }, 'step progress not delivered');
-      }),
-    );
-  };
+  const progress = createStepProgress((u) => deps.jobs.step(job.id, { epoch: job.epoch, ...u }), () => stop('stale'), logger);
+  const report = (u: StepProgressUpdate) => progress.report(u);
 
   const started = Date.now();
   const deadline = job.timeoutSec ? started + job.timeoutSec * 1000 : Infinity;
@@ -138,10 +129,10 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
     deps.metrics.stepsTotal.inc({ outcome: outcome.state });
     deps.metrics.stepDuration.observe({ task: step.task, outcome: outcome.state }, secs);
     report({ index, state: outcome.state, exitCode: outcome.exitCode, signal: outcome.signal, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt });
-    logger.info({ step: index, task: step.task, state: outcome.state, exitCode: outcome.exitCode, signal: outcome.signal }, 'step ended');
+    logger.debug({ step: index, task: step.task, state: outcome.state, exitCode: outcome.exitCode, signal: outcome.signal }, 'step ended');
   }
   void spool.writePid(undefined).catch(() => undefined);
-  await Promise.race([progress, new Promise((r) => setTimeout(r, 2_000).unref())]);
+  progress.close();
 
   const why = reason();
   if (why === 'stale') {

@@ -1,7 +1,7 @@
 // The on-disk spool of jobs this agent holds: one directory per claimed attempt with its meta, its log
-// and, once it ends, its result, written and fsynced before anything is sent. What is left here after a
+// and, once it ends, its result, written before anything is sent. What is left here after a
 // crash or a controller outage is delivered on the next start.
-import { mkdir, open, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { completeRequestSchema, type CompleteRequest } from '../protocol/agent-api.js';
@@ -22,7 +22,7 @@ export interface JobSpool {
   dir: string;
   meta: SpoolMeta;
   logPath: string;
-  /** The result, fsynced (file and directory) before this resolves. */
+  /** The result, on disk (atomically) before this resolves. */
   writeResult(result: SpooledResult): Promise<void>;
   /** The running step's pid, so a restarted agent can stop a tree its predecessor left behind. */
   writePid(pid: number | undefined): Promise<void>;
@@ -44,26 +44,15 @@ export interface ResultSpool {
 /** Job ids are free-form strings: base64url makes them safe, reversible file names. */
 const dirName = (meta: Pick<SpoolMeta, 'id' | 'epoch'>) => `${Buffer.from(meta.id).toString('base64url')}.${meta.epoch}`;
 
-async function writeDurably(path: string, data: string): Promise<void> {
+/**
+ * Whole-or-nothing against a crash of this process (write aside, then rename). No fsync: the page
+ * cache outlives a killed agent, and if the machine itself goes down the lease lapses and the
+ * controller re-delivers the job, so a sync per job would buy nothing but latency.
+ */
+async function writeAtomically(path: string, data: string): Promise<void> {
   const tmp = `${path}.tmp`;
-  const fh = await open(tmp, 'w');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await writeFile(tmp, data);
   await rename(tmp, path);
-}
-
-async function syncDir(dir: string): Promise<void> {
-  // The rename is only durable once the directory entry is: fsync the directory too.
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
 }
 
 function spoolAt(dir: string, meta: SpoolMeta): JobSpool {
@@ -72,8 +61,7 @@ function spoolAt(dir: string, meta: SpoolMeta): JobSpool {
     meta,
     logPath: join(dir, 'log'),
     async writeResult(result) {
-      await writeDurably(join(dir, 'result.json'), JSON.stringify(result));
-      await syncDir(dir);
+      await writeAtomically(join(dir, 'result.json'), JSON.stringify(result));
     },
     async writePid(pid) {
       await writeFile(join(dir, 'pid'), pid ? String(pid) : '');
@@ -90,7 +78,7 @@ export async function createResultSpool(stateDir: string): Promise<ResultSpool> 
     async create(meta) {
       const dir = join(root, dirName(meta));
       await mkdir(dir, { recursive: true });
-      await writeDurably(join(dir, 'meta.json'), JSON.stringify(meta));
+      await writeAtomically(join(dir, 'meta.json'), JSON.stringify(meta));
       return spoolAt(dir, meta);
     },
     async leftovers() {
@@ -98,7 +86,11 @@ export async function createResultSpool(stateDir: string): Promise<ResultSpool> 
       for (const name of await readdir(root)) {
         const dir = join(root, name);
         const meta = spoolMetaSchema.safeParse(await readJson(join(dir, 'meta.json')));
-        if (!meta.success) continue; // not ours, or half-created: nothing to deliver
+        if (!meta.success) {
+          // Debris of a crash between mkdir and meta.json: nothing was claimed into it that we can report.
+          if ((await stat(dir).catch(() => undefined))?.isDirectory()) await rm(dir, { recursive: true, force: true });
+          continue;
+        }
         const result = spooledResultSchema.safeParse(await readJson(join(dir, 'result.json')));
         const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
         out.push({ ...spoolAt(dir, meta.data), result: result.success ? result.data : undefined, pid: pid > 0 ? pid : undefined });

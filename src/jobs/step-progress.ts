@@ -1,0 +1,52 @@
+// Step progress for people watching a job (POST /v1/agent/jobs/:id/step): sent one at a time in
+// order, an unsent update replaced by a newer one for the same step, and whatever is unsent when the
+// job ends dropped, since the final result carries every step's outcome anyway.
+import { decide } from '../controller-client/retry-policy.js';
+import type { Logger } from '../log.js';
+import type { StepUpdate } from '../protocol/agent-api.js';
+
+export type StepProgressUpdate = Omit<StepUpdate, 'epoch'>;
+
+export interface StepProgress {
+  report(update: StepProgressUpdate): void;
+  /** Drops what is unsent; a request in flight finishes on its own. */
+  close(): void;
+}
+
+export function createStepProgress(send: (update: StepProgressUpdate) => Promise<void>, onStale: () => void, logger: Logger): StepProgress {
+  const pending = new Map<number, StepProgressUpdate>();
+  let sending = false;
+  let closed = false;
+
+  const drain = async () => {
+    sending = true;
+    try {
+      for (let next = pending.entries().next(); !closed && !next.done; next = pending.entries().next()) {
+        const [index, update] = next.value;
+        pending.delete(index);
+        try {
+          await send(update);
+        } catch (err) {
+          // A lost update is harmless; a stale epoch means the job is someone else's now.
+          if (decide(err) === 'stale') onStale();
+          else logger.debug({ err }, 'step progress not delivered');
+        }
+      }
+    } finally {
+      sending = false;
+    }
+  };
+
+  return {
+    report(update) {
+      if (closed) return;
+      pending.delete(update.index); // re-inserted at the end: order follows the latest news
+      pending.set(update.index, update);
+      if (!sending) void drain();
+    },
+    close() {
+      closed = true;
+      pending.clear();
+    },
+  };
+}
