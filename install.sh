@@ -28,6 +28,8 @@ Usage: install.sh [options]
   --update-remote URL      HTTPAGENT_UPDATE_REMOTE (self-update from git; off when unset)
   --update-branch NAME     HTTPAGENT_UPDATE_BRANCH (default main)
   --wait-sec N             how long to wait for the agent to show online (default 60)
+  --supervisor-conf FILE   supervisord's config, for supervisorctl -c (default /etc/supervisor/supervisord.conf)
+  --system-root DIR        put system files (conf.d, cron.d, units, watchdog) under DIR (for tests)
   --dry-run                say what would change, change nothing
   --uninstall              remove what the installer made (logs are kept)
   --purge                  with --uninstall: remove logs and the created user too
@@ -76,6 +78,7 @@ yq() {
 }
 
 need_cmd() { command -v "$1" >/dev/null 2>&1; }
+supctl() { supervisorctl -c "$SUPERVISOR_CONF" "$@"; }
 
 check_requirements() {
   step "checking requirements"
@@ -279,7 +282,7 @@ render_template() {
   tpl=$(template_path "$1")
   sed -e "s#@NODE@#$NODE_BIN#g" -e "s#@PREFIX@#$PREFIX#g" -e "s#@CONFIG@#$CONFIG#g" -e "s#@USER@#$SVC_USER#g" \
     -e "s#@USER_LINE@#$USER_LINE#g" -e "s#@STOP_WAIT_SEC@#$STOP_WAIT_SEC#g" -e "s#@LOG_DIR@#$PREFIX/log#g" \
-    -e "s#@HOME@#$PREFIX/var#g" -e "s#@SUPERVISOR_CONF@#/etc/supervisor/supervisord.conf#g" \
+    -e "s#@HOME@#$PREFIX/var#g" -e "s#@SUPERVISOR_CONF@#$SUPERVISOR_CONF#g" -e "s#@WATCHDOG_LOG@#$WATCHDOG_LOG#g" \
     -e "s#@LOCK_FILE@#/run/lock/httpagent-watchdog.lock#g" -e "s#@WATCHDOG@#$WATCHDOG_BIN#g" "$tpl"
 }
 
@@ -292,24 +295,24 @@ install_services() {
   if [ "$NO_SERVICE" = 1 ]; then info "skipped (--no-service): start it with: $NODE_BIN $PREFIX/current/dist/src/bin/httpagent.js agent --config $CONFIG"; return; fi
   local svc_changed=0
   if [ "$INIT_RESOLVED" = supervisor ]; then
-    install_file /etc/supervisor/conf.d/httpagent.conf "$(render_template httpagent.conf.in)" 644 "supervisor programs" && svc_changed=1
+    install_file "$SUP_PROGRAMS" "$(render_template httpagent.conf.in)" 644 "supervisor programs" && svc_changed=1
     # cron runs the watchdog as root: it gets a root-owned copy, not the service user's prefix.
     install_file "$WATCHDOG_BIN" "$(cat "$(dirname "$(template_path httpagent.conf.in)")/watchdog.sh")" 755 "watchdog" || true
-    install_file /etc/cron.d/httpagent-watchdog "$(render_template httpagent-watchdog.cron.in)" 644 "watchdog cron entry" || true
-    MANIFEST_ENTRIES+=("file /etc/supervisor/conf.d/httpagent.conf" "file $WATCHDOG_BIN" "file /etc/cron.d/httpagent-watchdog" "log /var/log/httpagent-watchdog.log")
+    install_file "$CRON_FILE" "$(render_template httpagent-watchdog.cron.in)" 644 "watchdog cron entry" || true
+    MANIFEST_ENTRIES+=("file $SUP_PROGRAMS" "file $WATCHDOG_BIN" "file $CRON_FILE" "log $WATCHDOG_LOG")
     [ "$DRY" = 1 ] && return
-    supervisorctl reread >/dev/null
-    supervisorctl update >/dev/null
+    supctl reread >/dev/null
+    supctl update >/dev/null
     if [ "$svc_changed" = 0 ] && { [ "$RELEASE_SWITCHED" = 1 ] || [ "$CONFIG_CHANGED" = 1 ]; }; then
-      supervisorctl restart 'httpagent:*' >/dev/null && changed "restarted httpagent:* on the new release/config"
+      supctl restart 'httpagent:*' >/dev/null && changed "restarted httpagent:* on the new release/config"
     fi
   else
-    install_file /etc/systemd/system/httpagent-agent.service "$(render_template httpagent-agent.service.in)" 644 "agent unit" && svc_changed=1
-    install_file /etc/systemd/system/httpagent-monitor.service "$(render_template httpagent-monitor.service.in)" 644 "monitor unit" && svc_changed=1
-    install_file /etc/systemd/system/httpagent-update-guard.service "$(render_template httpagent-update-guard.service.in)" 644 "update guard unit" || true
-    install_file /etc/systemd/system/httpagent-update-guard.path "$(render_template httpagent-update-guard.path.in)" 644 "update guard trigger" || true
-    MANIFEST_ENTRIES+=("file /etc/systemd/system/httpagent-agent.service" "file /etc/systemd/system/httpagent-monitor.service"
-      "file /etc/systemd/system/httpagent-update-guard.service" "file /etc/systemd/system/httpagent-update-guard.path")
+    install_file "$UNIT_DIR/httpagent-agent.service" "$(render_template httpagent-agent.service.in)" 644 "agent unit" && svc_changed=1
+    install_file "$UNIT_DIR/httpagent-monitor.service" "$(render_template httpagent-monitor.service.in)" 644 "monitor unit" && svc_changed=1
+    install_file "$UNIT_DIR/httpagent-update-guard.service" "$(render_template httpagent-update-guard.service.in)" 644 "update guard unit" || true
+    install_file "$UNIT_DIR/httpagent-update-guard.path" "$(render_template httpagent-update-guard.path.in)" 644 "update guard trigger" || true
+    MANIFEST_ENTRIES+=("file $UNIT_DIR/httpagent-agent.service" "file $UNIT_DIR/httpagent-monitor.service"
+      "file $UNIT_DIR/httpagent-update-guard.service" "file $UNIT_DIR/httpagent-update-guard.path")
     [ "$DRY" = 1 ] && return
     systemctl daemon-reload
     systemctl enable --now httpagent-agent httpagent-monitor httpagent-update-guard.path >/dev/null 2>&1
@@ -364,10 +367,10 @@ uninstall() {
   [ -f "$m" ] && mapfile -t entries < <(grep -v '^#' "$m")
   # In a dry run, say what would be done and report "not done" so the caller's && info is skipped.
   act() { if [ "$DRY" = 1 ]; then info "would: $*"; return 1; fi; "$@"; }
-  if [ -f /etc/supervisor/conf.d/httpagent.conf ] && grep -q "$PREFIX/current" /etc/supervisor/conf.d/httpagent.conf; then
-    act supervisorctl stop 'httpagent:*' 'httpagent-fatal' >/dev/null 2>&1 || true
+  if [ -f "$SUP_PROGRAMS" ] && grep -q "$PREFIX/current" "$SUP_PROGRAMS"; then
+    act supctl stop 'httpagent:*' 'httpagent-fatal' >/dev/null 2>&1 || true
   fi
-  if need_cmd systemctl && [ -f /etc/systemd/system/httpagent-agent.service ] && grep -q "$PREFIX/current" /etc/systemd/system/httpagent-agent.service; then
+  if need_cmd systemctl && [ -f "$UNIT_DIR/httpagent-agent.service" ] && grep -q "$PREFIX/current" "$UNIT_DIR/httpagent-agent.service"; then
     act systemctl disable --now httpagent-agent httpagent-monitor httpagent-update-guard.path >/dev/null 2>&1 || true
   fi
   for e in "${entries[@]}"; do
@@ -380,7 +383,7 @@ uninstall() {
     esac
   done
   if [ "$DRY" = 0 ]; then
-    need_cmd supervisorctl && supervisorctl update >/dev/null 2>&1 || true
+    need_cmd supervisorctl && supctl update >/dev/null 2>&1 || true
     [ -d /run/systemd/system ] && systemctl daemon-reload >/dev/null 2>&1 || true
   fi
   for p in current releases etc var .install-manifest; do
@@ -399,6 +402,7 @@ main() {
   SVC_USER=""
   INIT=auto
   NO_SERVICE=0 UNINSTALL=0 PURGE=0 WAIT_SEC=60
+  SUPERVISOR_CONF=/etc/supervisor/supervisord.conf SYSROOT=""
   CONTROLLER_URL=${HTTPAGENT_CONTROLLER_URL:-http://127.0.0.1:9890}
   AGENT_TOKEN=${HTTPAGENT_AGENT_TOKEN:-}
   PLATFORM_TOKEN=${HTTPAGENT_PLATFORM_TOKEN:-}
@@ -429,6 +433,8 @@ main() {
       --update-remote) UPDATE_REMOTE=$2; shift ;;
       --update-branch) UPDATE_BRANCH=$2; shift ;;
       --wait-sec) WAIT_SEC=$2; shift ;;
+      --supervisor-conf) SUPERVISOR_CONF=$2; shift ;;
+      --system-root) SYSROOT=${2%/}; shift ;;
       --dry-run) DRY=1 ;;
       --uninstall) UNINSTALL=1 ;;
       --purge) PURGE=1 ;;
@@ -441,6 +447,12 @@ main() {
   PREFIX=${PREFIX%/}
   SOURCE=$(cd "$SOURCE" && pwd)
   CONFIG="$PREFIX/etc/httpagent.yaml"
+  # System paths; --system-root moves them all (how the tests use a private supervisord).
+  SUP_PROGRAMS="$SYSROOT/etc/supervisor/conf.d/httpagent.conf"
+  CRON_FILE="$SYSROOT/etc/cron.d/httpagent-watchdog"
+  WATCHDOG_BIN="$SYSROOT/usr/local/sbin/httpagent-watchdog"
+  WATCHDOG_LOG="$SYSROOT/var/log/httpagent-watchdog.log"
+  UNIT_DIR="$SYSROOT/etc/systemd/system"
   [ "$DRY" = 1 ] && echo "dry run: nothing will be changed"
 
   if [ "$UNINSTALL" = 1 ]; then
@@ -458,7 +470,6 @@ main() {
   [ -n "$SVC_USER" ] || SVC_USER=$([ "$(id -u)" = 0 ] && [ "$NO_SERVICE" = 0 ] && echo httpagent || id -un)
   if [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" != 0 ]; then die "services need root; without root use --prefix DIR --no-service"; fi
   NODE_BIN=$(command -v node || echo node)
-  WATCHDOG_BIN=/usr/local/sbin/httpagent-watchdog
   USER_LINE="user=$SVC_USER"
   [ "$(id -u)" = 0 ] || USER_LINE="; user: not set (installed without root)"
   local grace=${HTTPAGENT_DRAIN_GRACE_SEC:-30}
