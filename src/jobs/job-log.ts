@@ -3,12 +3,20 @@
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface JobLog {
-  /** Queues bytes for the file; they count toward `appended` at once and toward `written` once on disk. */
-  append(bytes: Buffer | string): void;
+  /**
+   * Queues bytes for the file; they count toward `appended` at once and toward `written` once on disk.
+   * Answers a promise when the queue is past its high-water mark: it resolves once the queue is on
+   * disk, and a producer that can wait (a child's pipe) should pause until then.
+   */
+  append(bytes: Buffer | string): Promise<void> | undefined;
   /** Bytes queued so far: the log's logical length. */
   readonly appended: number;
   /** Bytes on disk (readable). */
   readonly written: number;
+  /** Bytes appended but not yet on disk: held in memory. */
+  readonly queued: number;
+  /** Resolves once at most `lowWater` bytes wait for the disk (a writer pauses its source until then). */
+  drained(lowWater?: number): Promise<void>;
   /** Resolves once everything appended so far is on disk; returns its length. */
   flush(): Promise<number>;
   /** Up to `max` bytes from `offset`, limited to what is on disk. */
@@ -17,6 +25,9 @@ export interface JobLog {
   onWritten(listener: () => void): void;
   close(): Promise<void>;
 }
+
+/** Bytes queued but not yet on disk past which append() asks its producer to wait. */
+const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
 /** Opens (or creates) the spool file; an existing file is continued, as after an agent restart. */
 export async function openJobLog(path: string): Promise<JobLog> {
@@ -27,6 +38,7 @@ export async function openJobLog(path: string): Promise<JobLog> {
   let chain: Promise<void> = Promise.resolve();
   let failure: Error | undefined;
   const listeners: Array<() => void> = [];
+  let waiters: Array<{ lowWater: number; resolve: () => void }> = [];
 
   return {
     get appended() {
@@ -35,9 +47,16 @@ export async function openJobLog(path: string): Promise<JobLog> {
     get written() {
       return written;
     },
+    get queued() {
+      return appended - written;
+    },
+    drained(lowWater = 256 * 1024) {
+      if (appended - written <= lowWater || failure) return Promise.resolve();
+      return new Promise((resolve) => waiters.push({ lowWater, resolve }));
+    },
     append(bytes) {
       const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-      if (buf.length === 0) return;
+      if (buf.length === 0) return undefined;
       appended += buf.length;
       // One write at a time, in order: O_APPEND keeps each write whole, the chain keeps the order.
       chain = chain.then(async () => {
@@ -46,8 +65,15 @@ export async function openJobLog(path: string): Promise<JobLog> {
           await fh.write(buf, 0, buf.length, null);
           written += buf.length;
           for (const l of listeners) l();
+          if (waiters.length > 0) {
+            const ready = waiters.filter((w) => appended - written <= w.lowWater);
+            waiters = waiters.filter((w) => appended - written > w.lowWater);
+            for (const w of ready) w.resolve();
+          }
         } catch (err) {
           failure = err as Error;
+          for (const w of waiters) w.resolve(); // nothing will drain now; let the writer go on
+          waiters = [];
         }
       });
     },

@@ -11,6 +11,9 @@ import type { JobSpool, ResultSpool, SpooledResult } from './result-spool.js';
 import { createStepProgress, type StepProgressUpdate } from './step-progress.js';
 import { runStep, type StepOutcome, type StopReason } from './step-runner.js';
 
+/** Output waiting for the disk beyond this pauses the step's pipes. */
+const LOG_HIGH_WATER = 1024 * 1024;
+
 export interface JobRunnerDeps {
   tasksDir: string;
   baseEnv: Record<string, string>;
@@ -116,7 +119,10 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
       timeoutError: byJob ? `job timed out after ${job.timeoutSec}s` : `step ${index + 1} (${step.task}) timed out after ${stepMs / 1000}s`,
       killGraceMs: deps.killGraceMs,
       signal,
-      output: (bytes) => log.append(bytes),
+      output: (bytes) => {
+        log.append(bytes);
+        return log.queued > LOG_HIGH_WATER ? log.drained() : undefined;
+      },
       onSpawn: (pid) => {
         setPid(pid);
         void spool.writePid(pid).catch(() => undefined);

@@ -21,7 +21,8 @@ export interface RunStepOptions {
   killGraceMs: number;
   /** Aborted with a StopReason as the reason. */
   signal: AbortSignal;
-  output: (bytes: Buffer) => void;
+  /** Takes the step's output; a returned promise pauses the child's pipes until it settles (backpressure). */
+  output: (bytes: Buffer) => Promise<void> | undefined;
   onSpawn?: (pid: number | undefined) => void;
 }
 
@@ -58,12 +59,26 @@ export async function runStep(opts: RunStepOptions): Promise<StepOutcome> {
     });
   } catch (err) {
     const message = err instanceof UnknownTaskError ? err.message : `cannot start task "${opts.step.task}": ${(err as Error).message}`;
-    opts.output(Buffer.from(`httpagent: ${message}\n`));
+    void opts.output(Buffer.from(`httpagent: ${message}\n`));
     return ended({ state: 'failed', exitCode: null, signal: null, error: message });
   }
   opts.onSpawn?.(child.pid);
-  child.stdout.on('data', opts.output);
-  child.stderr.on('data', opts.output);
+  // A step that writes faster than the disk takes it is paused at the pipe, not buffered in memory.
+  let paused = false;
+  const onData = (bytes: Buffer) => {
+    const wait = opts.output(bytes);
+    if (!wait || paused) return;
+    paused = true;
+    child.stdout.pause();
+    child.stderr.pause();
+    void wait.finally(() => {
+      paused = false;
+      child.stdout.resume();
+      child.stderr.resume();
+    });
+  };
+  child.stdout.on('data', onData);
+  child.stderr.on('data', onData);
   // A script that does not read stdin closes it early; that EPIPE is not the step's failure.
   child.stdin?.on('error', () => undefined);
 

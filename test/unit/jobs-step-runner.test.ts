@@ -23,7 +23,10 @@ function opts(over: Partial<RunStepOptions> & Pick<RunStepOptions, 'step'>): Run
     timeoutError: 'timed out',
     killGraceMs: 300,
     signal: new AbortController().signal,
-    output: (b) => chunks.push(b),
+    output: (b) => {
+      chunks.push(b);
+      return undefined;
+    },
     out: () => Buffer.concat(chunks).toString(),
     ...over,
   };
