@@ -3,12 +3,8 @@
 import { open, type FileHandle } from 'node:fs/promises';
 
 export interface JobLog {
-  /**
-   * Queues bytes for the file; they count toward `appended` at once and toward `written` once on disk.
-   * Answers a promise when the queue is past its high-water mark: it resolves once the queue is on
-   * disk, and a producer that can wait (a child's pipe) should pause until then.
-   */
-  append(bytes: Buffer | string): Promise<void> | undefined;
+  /** Queues bytes for the file; they count toward `appended` at once and toward `written` once on disk. */
+  append(bytes: Buffer | string): void;
   /** Bytes queued so far: the log's logical length. */
   readonly appended: number;
   /** Bytes on disk (readable). */
@@ -25,9 +21,6 @@ export interface JobLog {
   onWritten(listener: () => void): void;
   close(): Promise<void>;
 }
-
-/** Bytes queued but not yet on disk past which append() asks its producer to wait. */
-const HIGH_WATER_BYTES = 4 * 1024 * 1024;
 
 /** Opens (or creates) the spool file; an existing file is continued, as after an agent restart. */
 export async function openJobLog(path: string): Promise<JobLog> {
@@ -56,7 +49,7 @@ export async function openJobLog(path: string): Promise<JobLog> {
     },
     append(bytes) {
       const buf = typeof bytes === 'string' ? Buffer.from(bytes) : bytes;
-      if (buf.length === 0) return undefined;
+      if (buf.length === 0) return;
       appended += buf.length;
       // One write at a time, in order: O_APPEND keeps each write whole, the chain keeps the order.
       chain = chain.then(async () => {
