@@ -36,7 +36,7 @@ export const spawnJobs: Figure = {
           await until('warm-up jobs', async () => ((await jobsFinished(agent.url)) >= warm ? true : undefined), 60_000, 20);
           const t0 = now();
           await platform.enqueueMany(n, { task: 'true' }, 500, 2);
-          await until('spawn jobs', async () => ((await jobsFinished(agent.url)) >= warm + n ? true : undefined), 300_000, 10);
+          await until('spawn jobs', async () => ((await jobsFinished(agent.url)) >= warm + n ? true : undefined), 300_000, 50);
           return n / ((now() - t0) / 1000);
         } finally {
           await platform.close();

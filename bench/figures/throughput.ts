@@ -5,8 +5,9 @@ import { bullmqThroughput } from '../lib/bullmq-anchor.js';
 import type { Figure } from '../lib/figure.js';
 import { platformClient, protoClient } from '../lib/proto-client.js';
 import type { Row } from '../lib/report.js';
+import { commandStats, statsDelta } from '../lib/redis-stats.js';
 import { now } from '../lib/stats.js';
-import { startController, withRedis } from '../lib/system.js';
+import { cpuSeconds, startController, withRedis } from '../lib/system.js';
 import type { ClaimedJob } from '../../src/protocol/agent-api.js';
 
 /**
@@ -45,20 +46,38 @@ export const throughput: Figure = {
     for (const c of [1, 50]) {
       const n = ctx.quick ? (c === 1 ? 1000 : 3000) : c === 1 ? 5000 : 20_000;
       // A fresh Redis per concurrency keeps the two sides' leftovers (finished jobs) from weighing on each other.
-      const [ours, bull] = await withRedis(async (redis) => {
+      const [ours, bull, redisUs] = await withRedis(async (redis) => {
         const controller = await startController(redis.url);
         const platform = platformClient(controller.url, 4);
+        const admin = redis.client();
         let rate: number;
+        let oursUs: number;
         try {
           await platform.enqueueMany(n, { task: 'noop' });
+          const s0 = await commandStats(admin);
+          const cpu0 = await cpuSeconds(controller.proc.proc.pid!);
+          const self0 = process.cpuUsage();
           rate = await drainWithProtocol(controller.url, `tp-${c}`, c, n);
+          const selfCpu = process.cpuUsage(self0);
+          const cpuUsPerJob = { controller: ((await cpuSeconds(controller.proc.proc.pid!)) - cpu0) * 1e6 / n, benchClient: (selfCpu.user + selfCpu.system) / n };
+          ctx.detail(`c${c}-cpu-us-per-job`, cpuUsPerJob);
+          ctx.log(`CPU per job (µs): controller ${cpuUsPerJob.controller.toFixed(0)}, bench client ${cpuUsPerJob.benchClient.toFixed(0)}`);
+          const d = statsDelta(s0, await commandStats(admin));
+          ctx.detail(`c${c}-redis-httpagent`, d);
+          oursUs = d.total / n;
         } finally {
           await platform.close();
           await controller.proc.kill('SIGTERM');
         }
-        return [rate, await bullmqThroughput(redis.url, c, n)];
+        const s1 = await commandStats(admin);
+        const b = await bullmqThroughput(redis.url, c, n);
+        const d = statsDelta(s1, await commandStats(admin));
+        ctx.detail(`c${c}-redis-bullmq`, d);
+        admin.disconnect();
+        return [rate, b, { httpagent: oursUs, bullmq: d.total / n }];
       });
-      ctx.detail(`c${c}`, { n, httpagent: ours, bullmq: bull });
+      ctx.detail(`c${c}`, { n, httpagent: ours, bullmq: bull, redisUsPerJob: redisUs });
+      ctx.log(`Redis CPU per job (µs, commandstats): httpagent ${redisUs.httpagent.toFixed(1)}, BullMQ ${redisUs.bullmq.toFixed(1)} (BullMQ's includes its enqueue-side leftovers only if any)`);
       rows.push({
         bench: 'throughput',
         figure: `no-op jobs end to end, concurrency ${c}`,

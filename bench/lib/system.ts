@@ -39,7 +39,10 @@ export interface Controller {
   proc: Spawned;
 }
 
-export async function startController(redisUrl: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<Controller> {
+/** Extra node flags for profiling, e.g. BENCH_CONTROLLER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
+const envArgs = (name: string): string[] => (process.env[name] ?? '').split(' ').filter(Boolean);
+
+export async function startController(redisUrl: string, extra: Record<string, string> = {}, nodeArgs: string[] = envArgs('BENCH_CONTROLLER_NODE_ARGS')): Promise<Controller> {
   const port = await freePort();
   const proc = spawnDist(['controller'], {
     HTTPAGENT_REDIS_URL: redisUrl,
@@ -61,7 +64,7 @@ export interface AgentProc {
   stateDir: string;
 }
 
-export async function startAgent(controllerUrl: string, id: string, extra: Record<string, string> = {}, nodeArgs: string[] = []): Promise<AgentProc> {
+export async function startAgent(controllerUrl: string, id: string, extra: Record<string, string> = {}, nodeArgs: string[] = envArgs('BENCH_AGENT_NODE_ARGS')): Promise<AgentProc> {
   const port = await freePort();
   const stateDir = mkdtempSync(join(tmpdir(), `httpagent-${id}-`));
   const proc = spawnDist(['agent'], {
