@@ -1,6 +1,6 @@
 // The controller is down when a job ends: the result and the log tail wait in the agent's spool and
 // arrive once it is back, also when the agent itself restarts in between.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
@@ -59,4 +59,33 @@ describe('result spool', () => {
     await again.waitFor(/delivering a result spooled by an earlier run/);
     expect(spooledResults(again.stateDir)).toBe(0);
   });
+
+  it('a restarted agent stops the step tree its killed predecessor left running', async () => {
+    const agent = await sys.startAgent('crasher');
+    const pidfile = join(sys.tmp, 'crasher.pids');
+    const id = await sys.submit({ task: 'stubborn', params: { pidfile }, agent: 'crasher' });
+    await sys.waitFor('the tree to start', async () => existsSync(pidfile) && readFileSync(pidfile, 'utf8').trim().split(' ').length === 2);
+    const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
+    await agent.kill('SIGKILL');
+    // Its own process group outlives the agent...
+    expect(pids.every(alive)).toBe(true);
+    const again = await sys.startAgent('crasher');
+    // ...until the next start finds the spool of the interrupted attempt.
+    await again.waitFor(/stopping a step left running by an earlier run/);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !alive(p)), 5_000);
+    await sys.waitFor('the spool to empty', async () => readdirSync(join(again.stateDir, 'jobs')).length === 0, 15_000);
+    // Nobody may run the re-delivered attempt of this endless task after the test.
+    await sys.platform('POST', `/v1/jobs/${id}/cancel`, {});
+    expect(await again.kill('SIGTERM')).toBe(0);
+  });
 });
+
+/** Alive and not a zombie (a container's PID 1 may be slow to reap). */
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
+}
