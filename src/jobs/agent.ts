@@ -277,7 +277,8 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         graceOver = true;
         forceKill();
         // Results go out now if the controller is there; otherwise they stay spooled for the next start.
-        if (!(await within(Promise.all([...work]), DELIVERY_WAIT_MS))) logger.warn({ undelivered: held.size }, 'controller unreachable; results stay spooled');
+        // (the stopped jobs first get their SIGTERM grace, then their results are sent)
+        if (!(await within(Promise.all([...work]), config.killGraceMs + DELIVERY_WAIT_MS))) logger.warn({ undelivered: held.size }, 'controller unreachable; results stay spooled');
         stopping.abort();
         await Promise.all([...work]).catch(() => undefined);
         keeper?.stop();
