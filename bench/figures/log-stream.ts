@@ -52,7 +52,7 @@ export const logStream: Figure = {
     const bytes = mb * 1024 * 1024;
     return withRedis(async (redis) => {
       // The per-job cap (64 MiB by default) is raised so the whole log is kept and can be checked.
-      const controller = await startController(redis.url, { HTTPAGENT_LOG_CAP_BYTES: String(bytes * 2), HTTPAGENT_LOG_LEVEL: 'error', ...(process.env.BENCH_CHUNK ? { HTTPAGENT_LOG_CHUNK_MAX_BYTES: process.env.BENCH_CHUNK } : {}) });
+      const controller = await startController(redis.url, { HTTPAGENT_LOG_CAP_BYTES: String(bytes * 2), HTTPAGENT_LOG_LEVEL: 'error' });
       const platform = platformClient(controller.url, 2);
       const agent = await startAgent(controller.url, 'log-agent', { HTTPAGENT_TASKS_DIR: benchTasksDir, HTTPAGENT_CONCURRENCY: '1', HTTPAGENT_LOG_LEVEL: 'error' });
       try {

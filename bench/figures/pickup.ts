@@ -14,18 +14,36 @@ export async function samplePickup(controllerUrl: string, agentId: string, sampl
   try {
     await proto.register(agentId, 1);
     const out: number[] = [];
-    for (let i = 0; i < samples + 5; i++) {
+    const WARM = 20;
+    for (let i = 0; i < samples + WARM; i++) {
       const claim = proto.claim(agentId, 1, 30_000);
       await sleep(15); // the claim is parked at the controller by now (its first try found nothing)
       const t0 = now();
-      const [jobs] = await Promise.all([claim.then((j) => ({ jobs: j, t: now() })), platform.submit({ task: 'true', agent: agentId })]);
+      const [jobs] = await Promise.all([claim.then((j) => ({ jobs: j, t: now() })), platform.submit({ task: 'true' })]);
       if (jobs.jobs.length !== 1) throw new Error(`claim answered ${jobs.jobs.length} jobs`);
-      if (i >= 5) out.push(jobs.t - t0); // the first few warm up sockets, JIT and script cache
+      if (i >= WARM) out.push(jobs.t - t0); // the first few warm up sockets, JIT and script cache
       await proto.complete(agentId, jobs.jobs[0]!, 0);
     }
     return summarize(out);
   } finally {
+    // (the submit's own round trip is sampled by submitLatency, for context)
     await proto.close();
+    await platform.close();
+  }
+}
+
+/** POST /v1/jobs round trip alone (nobody waiting): the floor under a pickup through HTTP. */
+export async function submitLatency(controllerUrl: string, samples: number): Promise<Summary> {
+  const platform = platformClient(controllerUrl, 1);
+  try {
+    const out: number[] = [];
+    for (let i = 0; i < samples + 20; i++) {
+      const t0 = now();
+      await platform.submit({ task: 'true', agent: 'nobody' });
+      if (i >= 20) out.push(now() - t0);
+    }
+    return summarize(out);
+  } finally {
     await platform.close();
   }
 }
@@ -39,6 +57,9 @@ export const pickup: Figure = {
       let ours: Summary;
       try {
         ours = await samplePickup(controller.url, 'pickup-agent', n);
+        const submit = await submitLatency(controller.url, n);
+        ctx.detail('submitOnly', submit);
+        ctx.log(`POST /v1/jobs alone: median ${submit.median.toFixed(2)} ms, p99 ${submit.p99.toFixed(2)} ms`);
       } finally {
         await controller.proc.kill('SIGTERM');
       }

@@ -45,6 +45,7 @@ export const throughput: Figure = {
     const rows: Row[] = [];
     for (const c of [1, 50]) {
       const n = ctx.quick ? (c === 1 ? 1000 : 3000) : c === 1 ? 5000 : 20_000;
+      ctx.log(`concurrency ${c}: ${n} jobs each side, after a warm-up`);
       // A fresh Redis per concurrency keeps the two sides' leftovers (finished jobs) from weighing on each other.
       const [ours, bull, redisUs] = await withRedis(async (redis) => {
         const controller = await startController(redis.url);
@@ -53,6 +54,10 @@ export const throughput: Figure = {
         let rate: number;
         let oursUs: number;
         try {
+          // Warm-up through the same controller (JIT, sockets, script cache), then the measured queue.
+          const warm = ctx.quick ? 1000 : 3000;
+          await platform.enqueueMany(warm, { task: 'noop' });
+          await drainWithProtocol(controller.url, `warm-${c}`, c, warm);
           await platform.enqueueMany(n, { task: 'noop' });
           const s0 = await commandStats(admin);
           const cpu0 = await cpuSeconds(controller.proc.proc.pid!);
@@ -69,6 +74,7 @@ export const throughput: Figure = {
           await platform.close();
           await controller.proc.kill('SIGTERM');
         }
+        await bullmqThroughput(redis.url, c, ctx.quick ? 1000 : 3000); // the same warm-up for the anchor
         const s1 = await commandStats(admin);
         const b = await bullmqThroughput(redis.url, c, n);
         const d = statsDelta(s1, await commandStats(admin));
@@ -89,7 +95,7 @@ export const throughput: Figure = {
         met: ours / bull >= 1,
         note:
           c === 1
-            ? `${n} (c=1) / ${ctx.quick ? 3000 : 20_000} (c=50) jobs queued first; ours: one agent-protocol client (in the bench process) claims up to its free slots, then each slot completes-and-claims-next in one HTTP round trip to one controller process; BullMQ: one Worker at the same concurrency with a no-op processor`
+            ? `${n} (c=1) / ${ctx.quick ? 3000 : 20_000} (c=50) jobs queued first, after a warm-up drain on each side; ours: one agent-protocol client (in the bench process) claims up to its free slots, then each slot completes-and-claims-next in one HTTP round trip to one controller process; BullMQ: one Worker at the same concurrency with a no-op processor`
             : undefined,
       });
     }
