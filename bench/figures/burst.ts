@@ -5,7 +5,7 @@ import { bullmqAddBulk } from '../lib/bullmq-anchor.js';
 import type { Figure } from '../lib/figure.js';
 import { platformClient } from '../lib/proto-client.js';
 import { now } from '../lib/stats.js';
-import { startController, withRedis } from '../lib/system.js';
+import { startController, withRedis, stop } from '../lib/system.js';
 
 export const burst: Figure = {
   name: 'burst',
@@ -22,7 +22,7 @@ export const burst: Figure = {
         ours = n / ((now() - t0) / 1000);
       } finally {
         await platform.close();
-        await controller.proc.kill('SIGTERM');
+        await stop(controller.proc);
       }
       const bull = await bullmqAddBulk(redis.url, n, 1000);
       ctx.detail('rates', { n, httpagent: ours, bullmq: bull });

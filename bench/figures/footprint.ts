@@ -3,7 +3,7 @@
 // CPU over a minute (quick: 10 s), after start-up has settled.
 import { benchTasksDir, sleep, until, type Figure } from '../lib/figure.js';
 import { platformClient } from '../lib/proto-client.js';
-import { cpuSeconds, rssMb, spawnDist, startAgent, startController, withRedis, AGENT_TOKEN } from '../lib/system.js';
+import { cpuSeconds, rssMb, spawnDist, startAgent, startController, withRedis, AGENT_TOKEN, stop } from '../lib/system.js';
 
 export const footprint: Figure = {
   name: 'footprint',
@@ -25,7 +25,7 @@ export const footprint: Figure = {
       });
       try {
         await until('the agent to register', async () => (String((await platform.get('/v1/agents')).body).includes('"idle-agent"') ? true : undefined));
-        await sleep(ctx.quick ? 3000 : 8000); // past start-up: module loading, first samples and checks
+        await sleep(ctx.quick ? 2000 : 8000); // past start-up: module loading, first samples and checks
         const pids = { agent: agent.proc.proc.pid!, monitor: monitor.proc.pid! };
         if (monitor.proc.exitCode !== null) throw new Error(`monitor exited: ${monitor.output().slice(-2000)}`);
         const before = { agent: await cpuSeconds(pids.agent), monitor: await cpuSeconds(pids.monitor) };
@@ -47,9 +47,9 @@ export const footprint: Figure = {
         ];
       } finally {
         await platform.close();
-        await monitor.kill('SIGTERM');
-        await agent.proc.kill('SIGTERM');
-        await controller.proc.kill('SIGTERM');
+        await stop(monitor);
+        await stop(agent.proc);
+        await stop(controller.proc);
       }
     });
   },

@@ -8,7 +8,7 @@ import { benchTasksDir, type Figure } from '../lib/figure.js';
 import type { Row } from '../lib/report.js';
 import { startSshd, sshdAvailable } from '../lib/sshd.js';
 import { now, summarize, type Summary } from '../lib/stats.js';
-import { PLATFORM_TOKEN, startAgent } from '../lib/system.js';
+import { PLATFORM_TOKEN, startAgent, stop } from '../lib/system.js';
 import { freePort } from '../../test/helpers/ports.js';
 
 const run = promisify(execFile);
@@ -52,8 +52,8 @@ export const lightRun: Figure = {
       if (sshdAvailable()) {
         const sshd = await startSshd();
         try {
-          fresh = await sequential(ctx.quick ? 10 : 40, 2, async () => void (await run('ssh', sshd.freshArgs('true'))));
-          mux = await sequential(ctx.quick ? 30 : 150, 3, async () => void (await run('ssh', sshd.muxArgs('true'))));
+          fresh = await sequential(ctx.quick ? 8 : 40, 1, async () => void (await run('ssh', sshd.freshArgs('true'))));
+          mux = await sequential(ctx.quick ? 20 : 150, 3, async () => void (await run('ssh', sshd.muxArgs('true'))));
         } finally {
           await sshd.stop();
         }
@@ -73,7 +73,7 @@ export const lightRun: Figure = {
       // 200 callers in a closed loop: each sends its next call when the previous answer arrives and,
       // after a 429, waits the Retry-After it was given, as a well-behaved client does.
       const callers = 200;
-      const seconds = ctx.quick ? 3 : 10;
+      const seconds = ctx.quick ? 2 : 10;
       const ok: number[] = [];
       let refused = 0;
       let errors = 0;
@@ -104,7 +104,7 @@ export const lightRun: Figure = {
       );
     } finally {
       await dispatcher.close();
-      await agent.proc.kill('SIGTERM');
+      await stop(agent.proc);
     }
     return rows;
   },

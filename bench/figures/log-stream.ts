@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { benchTasksDir, until, type Figure } from '../lib/figure.js';
 import { platformClient } from '../lib/proto-client.js';
 import { now } from '../lib/stats.js';
-import { startAgent, startController, withRedis } from '../lib/system.js';
+import { startAgent, startController, withRedis, stop } from '../lib/system.js';
 
 const LINE = Buffer.from('httpagent log streaming bench line: 0123456789abcdef0123456789\n');
 
@@ -91,8 +91,8 @@ export const logStream: Figure = {
         ];
       } finally {
         await platform.close();
-        await agent.proc.kill('SIGTERM');
-        await controller.proc.kill('SIGTERM');
+        await stop(agent.proc);
+        await stop(controller.proc);
       }
     });
   },

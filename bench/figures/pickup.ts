@@ -5,7 +5,7 @@ import { bullmqPickup } from '../lib/bullmq-anchor.js';
 import { sleep, type Figure } from '../lib/figure.js';
 import { platformClient, protoClient } from '../lib/proto-client.js';
 import { summarize, now, type Summary } from '../lib/stats.js';
-import { startController, withRedis } from '../lib/system.js';
+import { startController, withRedis, stop } from '../lib/system.js';
 
 /** Samples pickup latency against a running controller: one parked long-poll per sample. */
 export async function samplePickup(controllerUrl: string, agentId: string, samples: number): Promise<Summary> {
@@ -61,7 +61,7 @@ export const pickup: Figure = {
         ctx.detail('submitOnly', submit);
         ctx.log(`POST /v1/jobs alone: median ${submit.median.toFixed(2)} ms, p99 ${submit.p99.toFixed(2)} ms`);
       } finally {
-        await controller.proc.kill('SIGTERM');
+        await stop(controller.proc);
       }
       const bull = summarize(await bullmqPickup(redis.url, n));
       ctx.detail('httpagent', ours);

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { benchTasksDir, until, type Figure } from '../lib/figure.js';
 import { platformClient, protoClient } from '../lib/proto-client.js';
 import { now, summarize } from '../lib/stats.js';
-import { startAgent, startController, withRedis } from '../lib/system.js';
+import { startAgent, startController, withRedis, stop } from '../lib/system.js';
 
 function childPids(pid: number): number[] {
   try {
@@ -56,7 +56,7 @@ export const redelivery: Figure = {
       } finally {
         await proto.close();
         await platform.close();
-        await controller.proc.kill('SIGTERM');
+        await stop(controller.proc);
       }
       const s = summarize(out);
       ctx.detail('samples', out);

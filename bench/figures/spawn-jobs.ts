@@ -9,7 +9,7 @@ import { benchTasksDir, until, type Figure } from '../lib/figure.js';
 import { platformClient } from '../lib/proto-client.js';
 import type { Row } from '../lib/report.js';
 import { now } from '../lib/stats.js';
-import { startAgent, startController, withRedis } from '../lib/system.js';
+import { startAgent, startController, withRedis, stop } from '../lib/system.js';
 
 async function execaLoop(concurrency: number, n: number): Promise<number> {
   const limit = pLimit(concurrency);
@@ -24,7 +24,7 @@ export const spawnJobs: Figure = {
   async run(ctx) {
     const rows: Row[] = [];
     for (const c of ctx.quick ? [4] : [4, 16]) {
-      const n = ctx.quick ? 300 : 2000;
+      const n = ctx.quick ? 200 : 2000;
       const ours = await withRedis(async (redis) => {
         const controller = await startController(redis.url);
         const platform = platformClient(controller.url, 4);
@@ -40,8 +40,8 @@ export const spawnJobs: Figure = {
           return n / ((now() - t0) / 1000);
         } finally {
           await platform.close();
-          await agent.proc.kill('SIGTERM');
-          await controller.proc.kill('SIGTERM');
+          await stop(agent.proc);
+          await stop(controller.proc);
         }
       });
       const bare = await execaLoop(c, n);

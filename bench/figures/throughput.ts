@@ -7,7 +7,7 @@ import { platformClient, protoClient } from '../lib/proto-client.js';
 import type { Row } from '../lib/report.js';
 import { commandStats, statsDelta } from '../lib/redis-stats.js';
 import { now } from '../lib/stats.js';
-import { cpuSeconds, startController, withRedis } from '../lib/system.js';
+import { cpuSeconds, startController, withRedis, stop } from '../lib/system.js';
 import type { ClaimedJob } from '../../src/protocol/agent-api.js';
 
 /**
@@ -72,7 +72,7 @@ export const throughput: Figure = {
           oursUs = d.total / n;
         } finally {
           await platform.close();
-          await controller.proc.kill('SIGTERM');
+          await stop(controller.proc);
         }
         await bullmqThroughput(redis.url, c, ctx.quick ? 1000 : 3000); // the same warm-up for the anchor
         const s1 = await commandStats(admin);

@@ -28,6 +28,16 @@ export function spawnDist(args: string[], env: Record<string, string>, nodeArgs:
   return s;
 }
 
+/**
+ * SIGTERM, then SIGKILL after `graceMs`: an idle agent drains by waiting for its claim in flight (up
+ * to its claim wait, 10 s by default), which a benchmark has no reason to sit through.
+ */
+export async function stop(s: Spawned, graceMs = 1000): Promise<void> {
+  const timer = setTimeout(() => void s.kill('SIGKILL'), graceMs);
+  await s.kill('SIGTERM');
+  clearTimeout(timer);
+}
+
 /** SIGKILLs whatever spawnDist started that is still running (by pid, only ours). */
 export async function killLeftovers(): Promise<void> {
   await Promise.all([...started].map((s) => s.kill('SIGKILL')));
