@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { waitForRedis } from '../redis-ready.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
@@ -63,24 +63,6 @@ function pipe(name: string, proc: ChildProcess): void {
   }
 }
 
-async function waitForRedis(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    c.on('error', () => undefined);
-    try {
-      await c.connect();
-      await c.ping();
-      c.disconnect();
-      return;
-    } catch {
-      c.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start; see var/redis/redis.log`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  }
-}
-
 async function main(): Promise<number> {
   const env = process.env;
   const varDir = resolve('var');
@@ -104,7 +86,7 @@ async function main(): Promise<number> {
     const port = await pickPort(0);
     redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '', '--logfile', join(dir, 'redis.log')], { stdio: 'ignore', detached: true });
     redis.once('error', (err) => process.stderr.write(`cannot start redis-server (is it installed?): ${err.message}\n`));
-    await waitForRedis(port);
+    await waitForRedis(port, { what: 'see var/redis/redis.log' });
     redisUrl = `redis://127.0.0.1:${port}`;
   }
 

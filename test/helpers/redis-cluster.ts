@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { waitForRedis } from '../../src/redis-ready.js';
 import { freePort } from './ports.js';
 
 const run = promisify(execFile);
@@ -45,7 +46,7 @@ export async function startRedisCluster(): Promise<PrivateCluster> {
       spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', nodeDir, '--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' }),
     );
   }
-  for (const port of ports) await waitPing(port);
+  for (const port of ports) await waitForRedis(port);
   await run('redis-cli', ['--cluster', 'create', ...ports.map((p) => `127.0.0.1:${p}`), '--cluster-replicas', '0', '--cluster-yes']);
   const deadline = Date.now() + 20_000;
   for (;;) {
@@ -63,22 +64,4 @@ export async function startRedisCluster(): Promise<PrivateCluster> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
-}
-
-async function waitPing(port: number): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, retryStrategy: () => null, maxRetriesPerRequest: 0 });
-    c.on('error', () => {}); // refused while starting: expected, the loop retries
-    try {
-      await c.connect();
-      await c.ping();
-      c.disconnect();
-      return;
-    } catch {
-      c.disconnect();
-      if (Date.now() > deadline) throw new Error(`redis ${port} did not start`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
 }

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { waitForRedis } from '../../src/redis-ready.js';
 import { freePort } from './ports.js';
 
 export interface PrivateRedis {
@@ -41,21 +42,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<PrivateRedis>
 
   const start = async (): Promise<void> => {
     proc = spawn('redis-server', args, { stdio: 'ignore' });
-    const deadline = Date.now() + 10_000;
-    for (;;) {
-      const c = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-      c.on('error', () => {}); // refused while starting: expected, the loop retries
-      try {
-        await c.connect();
-        await c.ping();
-        c.disconnect();
-        return;
-      } catch {
-        c.disconnect();
-        if (Date.now() > deadline) throw new Error(`redis-server on ${port} did not start`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
+    await waitForRedis(port);
   };
 
   const waitExit = (p: ChildProcess | undefined): Promise<void> =>
