@@ -23,6 +23,10 @@ const common: RedisOptions = {
   // by claimId, log chunks by offset, results by epoch) rather than being re-sent behind its back, which
   // for an enqueue without idempotencyKey could add the job twice.
   autoResendUnfulfilledCommands: false,
+  // ...but ioredis does not fail such a command: on reconnect it drops it unsettled, and with auto-pipelining
+  // every later command queued behind its pipeline for good (the controller hung after a Redis kill -9; found
+  // by the chaos suite). A command timeout is what makes it fail. No script runs anywhere near this long.
+  commandTimeout: 10_000,
 };
 
 /** A cluster's nodes are given as host:port; user, password and TLS come from redisUrl when it has them. */
