@@ -11,6 +11,7 @@ import { readCommit, version } from '../package-info.js';
 import type { ClaimedJob } from '../protocol/agent-api.js';
 import type { JobSpec, JobSubmit } from '../protocol/job.js';
 import { runClaimLoop } from './claim-loop.js';
+import { createClaimPause } from './claim-pause.js';
 import { startJobRun, type JobRun } from './job-runner.js';
 import { startLeaseKeeper, type HeldLease, type LeaseKeeper } from './lease-keeper.js';
 import { handleLeftover } from './leftovers.js';
@@ -45,6 +46,8 @@ export interface AgentStatus {
   undelivered: number;
   controllerReachable: boolean;
   draining: boolean;
+  /** Claims paused (self-update waiting for the running jobs); jobs already claimed run on. */
+  paused: boolean;
 }
 
 export interface Agent {
@@ -59,6 +62,13 @@ export interface Agent {
   ready(): Promise<void>;
   /** Graceful: stop claiming, let jobs finish within drainGraceSec, stop the rest, deliver, stop. */
   drain(): Promise<void>;
+  /**
+   * No new claim starts (nor complete-and-claim); resolves once no claim is in flight. A claim in flight
+   * is not aborted: the jobs it brings run, and are counted in runningJobs when this resolves.
+   */
+  pauseClaims(): Promise<void>;
+  /** Claims again after pauseClaims() (e.g. a self-update was put off or failed). */
+  resumeClaims(): void;
   /** Forced: kill every step's tree now; undelivered results stay spooled. */
   stop(): Promise<void>;
   /** Queues a job for this agent at the controller (POST /v1/jobs with the platform token). */
@@ -84,6 +94,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const client = deps.client ?? createControllerClient({ controllerUrl: config.controllerUrl, agentToken: config.agentToken ?? '', platformToken: config.platformToken, connections: config.concurrency + 8 });
   const stopping = new AbortController(); // aborted when the agent stops for good
   const slots = createSlotPool(config.concurrency);
+  const claimPause = createClaimPause();
   const limit = pLimit(config.concurrency);
   const runs = new Map<string, JobRun>();
   const held = new Map<string, HeldLease>(); // running + finished-but-undelivered
@@ -144,7 +155,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       runs.delete(key(lease));
       if (end.kind === 'stale') return;
       let claim: { agentId: string; max: number; claimId: string } | undefined;
-      if (state === 'running') {
+      if (state === 'running' && !claimPause.paused) {
         // Complete-and-claim: the freed slot, and any other free one, ask for the next jobs in the
         // same round trip as the result.
         owned += slots.reserveAll();
@@ -153,16 +164,20 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         slots.release(owned);
         owned = 0;
       }
-      const outcome = await deliverResult(
-        { spool: end.spool, log: end.log, result: end.result, logAcked: end.logAcked, ...(claim ? { claim } : {}) },
-        { jobs: client.jobs, chunkMaxBytes: chunkMaxBytes(), logger: run.logger, signal: stopping.signal },
-      );
-      if (outcome.status === 'accepted') reachable = true;
-      const next = outcome.jobs.slice(0, owned);
-      slots.release(owned - next.length);
-      owned = 0;
-      held.delete(key(lease));
-      startJobs(next); // each takes one of the slots kept above
+      const handOver = async () => {
+        const outcome = await deliverResult(
+          { spool: end.spool, log: end.log, result: end.result, logAcked: end.logAcked, ...(claim ? { claim } : {}) },
+          { jobs: client.jobs, chunkMaxBytes: chunkMaxBytes(), logger: run.logger, signal: stopping.signal },
+        );
+        if (outcome.status === 'accepted') reachable = true;
+        const next = outcome.jobs.slice(0, owned);
+        slots.release(owned - next.length);
+        owned = 0;
+        held.delete(key(lease));
+        startJobs(next); // each takes one of the slots kept above
+      };
+      // A result carrying a claim is a claim in flight: a pause waits for it and the jobs it brings.
+      await (claim ? claimPause.during(handOver) : handOver());
     } catch (err) {
       run.logger.error({ err }, 'job run failed inside the agent; its lease will lapse and the controller re-delivers it');
     } finally {
@@ -203,6 +218,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       registration,
       slots,
       claiming: () => state === 'running',
+      pause: claimPause,
       claimWaitMs: config.claimWaitMs,
       onJobs: startJobs,
       onReachable: (r) => (reachable = r),
@@ -235,6 +251,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       undelivered: held.size - runs.size,
       controllerReachable: reachable,
       draining: state === 'draining',
+      paused: claimPause.paused,
     }),
     async start() {
       spool = await createResultSpool(config.stateDir);
@@ -267,6 +284,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         }
         setState('draining');
         slots.wake();
+        claimPause.open(); // a paused claim loop sees the drain and ends
         void keeper?.beat();
         const graceEnd = Date.now() + config.drainGraceSec * 1000;
         // A claim in flight is not aborted: wait for it and run whatever it brings.
@@ -302,8 +320,17 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       keeper?.stop();
       setState('stopped');
       slots.wake();
+      claimPause.open();
       await within(Promise.all([...work]), 2_000);
       await client.close().catch(() => undefined);
+    },
+    pauseClaims() {
+      if (!claimPause.paused) logger.info('claims paused');
+      return claimPause.pause();
+    },
+    resumeClaims() {
+      if (claimPause.paused) logger.info('claims resumed');
+      claimPause.resume();
     },
     async submitJob(spec) {
       if (!client.platform) throw new HttpAgentError('PLATFORM_TOKEN_UNSET', 'this agent has no platform token (HTTPAGENT_PLATFORM_TOKEN) to forward jobs with', { statusCode: 503 });

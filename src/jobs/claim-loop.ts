@@ -7,6 +7,7 @@ import type { ClaimsResource } from '../controller-client/claims.js';
 import { backoffMs, decide } from '../controller-client/retry-policy.js';
 import type { Logger } from '../log.js';
 import type { ClaimedJob } from '../protocol/agent-api.js';
+import type { ClaimPause } from './claim-pause.js';
 import type { Registration } from './registration.js';
 import type { SlotPool } from './slot-pool.js';
 
@@ -17,6 +18,8 @@ export interface ClaimLoopOptions {
   slots: SlotPool;
   /** False once the agent drains or stops: no new claim starts. */
   claiming: () => boolean;
+  /** Paused (self-update): the loop waits at its gate instead of claiming, and does not exit. */
+  pause: ClaimPause;
   /** The most the agent asks the controller to hold a claim open. */
   claimWaitMs: number;
   /** Jobs handed out; each uses one of the slots the claim reserved. */
@@ -32,15 +35,23 @@ export async function runClaimLoop(opts: ClaimLoopOptions): Promise<void> {
   while (opts.claiming()) {
     await opts.slots.waitFree();
     if (!opts.claiming()) break;
+    if (opts.pause.paused) {
+      // Woken by resume() or by a drain/stop opening the gate; the loop's condition tells which.
+      await opts.pause.gate();
+      continue;
+    }
     const max = opts.slots.reserveAll();
     if (max === 0) continue;
-    let jobs: ClaimedJob[] = [];
-    try {
-      jobs = await claimOnce(opts, max);
-    } finally {
-      opts.slots.release(max - jobs.length);
-    }
-    if (jobs.length > 0) opts.onJobs(jobs);
+    // The jobs start inside `during`, so a pause that waits for this claim also sees them running.
+    await opts.pause.during(async () => {
+      let jobs: ClaimedJob[] = [];
+      try {
+        jobs = await claimOnce(opts, max);
+      } finally {
+        opts.slots.release(max - jobs.length);
+      }
+      if (jobs.length > 0) opts.onJobs(jobs);
+    });
   }
 }
 

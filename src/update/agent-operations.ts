@@ -7,16 +7,29 @@ import type { JobSubmit } from '../protocol/job.js';
 import { createScheduler, type Scheduler } from '../schedule/scheduler.js';
 import { createAlertMailer } from './alert-mail.js';
 import { loadMailSettings } from './mail-settings.js';
-import { createSelfUpdater, type SelfUpdater } from './self-updater.js';
+import { createSelfUpdater, type JobActivity, type SelfUpdater } from './self-updater.js';
 
 export interface AgentOperationsDeps {
   logger: Logger;
-  /** The job loop: submitJob targets this agent; runningJobs tells self-update when it is quiet. */
-  agent: { readonly runningJobs: number; submitJob(job: JobSubmit): Promise<{ id: string; state: string }> };
+  /** The job loop: submitJob targets this agent; self-update pauses its claims and waits for runningJobs to reach 0. */
+  agent: JobLoop;
   /** Drains and exits the agent (what SIGTERM does): self-update calls it after switching `current`. */
   exit(reason: string): void;
   configFile?: string | undefined;
   env: Record<string, string | undefined>;
+}
+
+/** What operations need of the job loop (src/jobs/agent.ts's Agent). */
+export interface JobLoop {
+  readonly runningJobs: number;
+  submitJob(job: JobSubmit): Promise<{ id: string; state: string }>;
+  pauseClaims(): Promise<void>;
+  resumeClaims(): void;
+}
+
+/** Self-update's view of the job loop: quiet means no job runs and, once paused, none can start. */
+export function jobActivityOf(agent: JobLoop): JobActivity {
+  return { running: () => agent.runningJobs, pause: () => agent.pauseClaims(), resume: () => agent.resumeClaims() };
 }
 
 export interface AgentOperations {
@@ -46,8 +59,7 @@ export async function startAgentOperations(config: AgentConfig, deps: AgentOpera
     env: deps.env,
     configFile: deps.configFile,
     alert: createAlertMailer(loadMailSettings(deps.configFile, deps.env, logger), logger),
-    // The job loop has no pause yet: idle mode switches when nothing runs; drain mode waits for that.
-    jobs: { running: () => deps.agent.runningJobs, pause: async () => undefined, resume: () => undefined },
+    jobs: jobActivityOf(deps.agent),
     exit: deps.exit,
   });
   updater.start();

@@ -114,11 +114,23 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     if (stopped) return { kind: 'deferred', commit: head }; // the agent is shutting down anyway
     // Quiesce: no new claims, then either switch now (no job runs) or, in drain mode, wait for the jobs.
     await deps.jobs.pause();
+    try {
+      return await switchWhenQuiet(clog, head, dir, cur ?? root, layout, prefix);
+    } catch (err) {
+      // An abandoned switch must not leave the agent paused for good: it claims again.
+      deps.jobs.resume();
+      throw err;
+    }
+  }
+
+  /** Claims are paused; every path that does not exit resumes them. */
+  async function switchWhenQuiet(clog: Logger, head: string, dir: string, from: string, layout: ReturnType<typeof releaseLayout>, prefix: string): Promise<UpdateOutcome> {
     if (config.updateMode === 'idle' && deps.jobs.running() > 0) {
       deps.jobs.resume();
       clog.info({ running: deps.jobs.running() }, 'jobs running; switching at the next idle check');
       return { kind: 'deferred', commit: head };
     }
+    if (deps.jobs.running() > 0) clog.info({ running: deps.jobs.running() }, 'claims paused; waiting for the running jobs before switching');
     while (deps.jobs.running() > 0) {
       if (stopped) {
         deps.jobs.resume();
@@ -127,7 +139,6 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       await new Promise((r) => setTimeout(r, 500));
     }
 
-    const from = cur ?? root;
     writeUpdateState(stateFile, {
       ...readUpdateState(stateFile),
       pending: { from: basename(from), to: basename(dir), commit: head, switchedAt: new Date().toISOString(), deadline: Date.now() + config.updateDeadlineSec * 1000 },
@@ -143,7 +154,13 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       clog.error({ err }, 'could not start the update guard; switched back');
       return { kind: 'failed', commit: head, code: 'UPDATE_GUARD_FAILED' };
     }
-    const removed = pruneReleases(layout, config.updateKeepReleases, [dir, from]);
+    let removed: string[] = [];
+    try {
+      removed = pruneReleases(layout, config.updateKeepReleases, [dir, from]);
+    } catch (err) {
+      // Old releases left on disk are harmless; an agent that switched but never exits is not.
+      clog.warn({ err }, 'pruning old releases failed');
+    }
     clog.info({ release: basename(dir), removed }, 'switched current; exiting so the supervisor starts the new release');
     deps.exit(`self-update to ${head}`);
     return { kind: 'switched', commit: head };
