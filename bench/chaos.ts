@@ -16,14 +16,15 @@ const { values } = parseArgs({
 });
 const redisStop = values['redis-stop'] === 'term' ? 'term' : 'kill';
 const seed = values.seed ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
-const round: ChaosEventKind[] = ['kill-agent', 'cut-controller', 'pause-agent', 'restart-redis', 'kill-agent', 'restart-controller'];
+const round: ChaosEventKind[] = ['kill-agent', 'cut-controller', 'pause-agent', 'restart-redis', 'strand-results', 'kill-agent', 'restart-controller'];
 const events = Array.from({ length: Number(values.rounds) }, () => round).flat();
 
 const report = await runChaos({
-  system: { redis: values.cluster ? 'cluster' : 'single', redisStop, agents: 3, controllers: 2, concurrency: 6, leaseMs: 3000, longPollMs: 10_000 },
+  system: { redis: values.cluster ? 'cluster' : 'single', redisStop, agents: 3, controllers: 2, concurrency: 6, leaseMs: 5000, longPollMs: 10_000 },
   jobs: Number(values.jobs),
+  // Spread over the whole run, so chaos meets queued, running and finishing jobs alike.
   batch: 25,
-  submitIntervalMs: 60,
+  submitIntervalMs: 1500,
   seed,
   // Most jobs are short with little output; a few write a few hundred KB or run a few seconds.
   shape: { maxChunks: 8, maxLines: 60, maxPauseSec: 0.25, bigShare: 0.03 },

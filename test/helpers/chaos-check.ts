@@ -37,12 +37,14 @@ interface AgentSide {
   staleRefused: number;
   duplicates: number;
   leaseLost: number;
+  /** Results an agent found in its spool on start, and how many of them were accepted. */
   leftovers: number;
+  leftoversDelivered: number;
 }
 
 /** What the agents said, from every generation's JSON log lines. */
 function readAgentSide(sys: ChaosSystem): AgentSide {
-  const side: AgentSide = { accepted: new Map(), staleRefused: 0, duplicates: 0, leaseLost: 0, leftovers: 0 };
+  const side: AgentSide = { accepted: new Map(), staleRefused: 0, duplicates: 0, leaseLost: 0, leftovers: 0, leftoversDelivered: 0 };
   for (const a of sys.agents) {
     for (const p of a.outputs) {
       for (const line of p.output().split('\n')) {
@@ -60,8 +62,8 @@ function readAgentSide(sys: ChaosSystem): AgentSide {
             set.add(rec.epoch);
             side.accepted.set(rec.jobId, set);
           }
-          if (rec.leftover) side.leftovers++;
-        } else if (rec.msg === 'result refused: another attempt owns the job') side.staleRefused++;
+          if (rec.leftover) side.leftoversDelivered++;
+        } else if (rec.msg === 'delivering a result spooled by an earlier run') side.leftovers++; else if (rec.msg === 'result refused: another attempt owns the job') side.staleRefused++;
         else if (rec.msg === 'lease lost to another attempt; stopping') side.leaseLost++;
       }
     }
@@ -169,6 +171,7 @@ export async function checkChaosRun(input: CheckInput): Promise<ChaosFindings> {
     redis.disconnect();
   }
 
+  problems.push(...sys.stuck());
   for (const e of sys.unexpectedExits()) problems.push(`${e.name} exited by itself (${e.code}): ${e.tail.split('\n').slice(-4).join(' | ')}`);
   const controllerText = sys.controllers.flatMap((c) => c.outputs.map((p) => p.output())).join('\n');
   if (/CROSSSLOT/.test(controllerText)) problems.push('a controller logged CROSSSLOT');
@@ -178,7 +181,7 @@ export async function checkChaosRun(input: CheckInput): Promise<ChaosFindings> {
   const summary = [
     `jobs planned ${plan.length}, accepted by the platform API ${ids.size}, final ${final}: ${Object.entries(states).map(([s, n]) => `${s} ${n}`).join(', ')}`,
     `attempts per job: ${Object.entries(attempts).map(([a, n]) => `${a}×${n}`).join(', ')}; jobs run more than once: ${rerun}; attempt markers in logs: ${markers}`,
-    `agents: results accepted ${[...agentSide.accepted.values()].reduce((n, s) => n + s.size, 0)}, duplicates answered as such ${agentSide.duplicates}, refused as stale (409) ${agentSide.staleRefused}, runs stopped on lease loss ${agentSide.leaseLost}, spooled results delivered after a restart ${agentSide.leftovers}`,
+    `agents: results accepted ${[...agentSide.accepted.values()].reduce((n, s) => n + s.size, 0)}, duplicates answered as such ${agentSide.duplicates}, refused as stale (409) ${agentSide.staleRefused}, runs stopped on lease loss ${agentSide.leaseLost}, results found spooled after an agent restart ${agentSide.leftovers} (accepted ${agentSide.leftoversDelivered}, the rest refused as stale)`,
     `logs: ${(verifiedBytes / 1e6).toFixed(2)} MB of script output verified by sha256 and byte count`,
     `controllers: ${errorLines.length} error-level log lines${errorLines.length ? ` (first: ${errorLines[0]!.slice(0, 200)})` : ''}`,
   ];

@@ -8,7 +8,7 @@ import { checkChaosRun, type ChaosFindings } from './chaos-check.js';
 import { CHAOS_PLATFORM_TOKEN, startChaosSystem, type ChaosSystem, type ChaosSystemOptions } from './chaos-system.js';
 import { planJobs, seededRandom, type PlannedJob, type WorkloadShape } from './chaos-workload.js';
 
-export type ChaosEventKind = 'kill-agent' | 'pause-agent' | 'restart-controller' | 'restart-redis' | 'cut-controller';
+export type ChaosEventKind = 'kill-agent' | 'pause-agent' | 'restart-controller' | 'restart-redis' | 'cut-controller' | 'strand-results';
 
 export interface ChaosRunOptions {
   system: ChaosSystemOptions;
@@ -181,15 +181,29 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
         const victims = sys.controllers.filter((c) => sys.agents.some((a) => a.controller === c.index));
         const c = pick(victims);
         const other = (c.index + 1) % sys.controllers.length;
-        const burst = submitBatch(other);
-        const delay = between(0, 15);
+        // The batch is in Redis once its reply is back, and its wake-up already on the way to the victim.
+        const n = await submitBatch(other);
+        const delay = between(0, 5);
         await sleep(delay);
         await sys.stopController(c.index, 'SIGKILL');
-        const n = await burst;
         note(`kill -9 controller ${c.index} mid-claim (${delay} ms after a batch of ${n} via controller ${other}; agents on it: ${sys.agents.filter((a) => a.controller === c.index).map((a) => a.id).join(', ')})`);
         await sleep(1000);
         await sys.startController(c.index);
         note(`controller ${c.index} started again`);
+      },
+      'strand-results': async () => {
+        // Results finished while the controller is away stay in the agent's spool; the agent then dies
+        // too, and must deliver them (or learn they are stale) from its state dir after the restart.
+        const { a, running } = await busiestAgent();
+        const c = sys.controllers[a.controller]!;
+        await sys.stopController(c.index, 'SIGKILL');
+        note(`kill -9 controller ${c.index} (agents on it: ${aliveAgents().filter((x) => x.controller === c.index).map((x) => x.id).join(', ')}; ${a.id} running ${running} jobs)`);
+        await sleep(1500);
+        await sys.stopAgent(a.index, 'SIGKILL');
+        note(`kill -9 ${a.id} while its controller is down`);
+        await sys.startController(c.index);
+        await sys.startAgent(a.index);
+        note(`controller ${c.index} and ${a.id} started again (same state dir)`);
       },
     };
 

@@ -69,6 +69,8 @@ export interface ChaosSystem {
   restartRedis(): Promise<void>;
   /** Processes that ended without the suite stopping them (a crash is a finding). */
   unexpectedExits(): { name: string; code: number | string; tail: string }[];
+  /** Processes that did not stop when asked. */
+  stuck(): string[];
   stop(): Promise<void>;
 }
 
@@ -97,6 +99,7 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
   }
 
   const stoppedByUs = new WeakSet<Spawned>();
+  const stuck: string[] = [];
   const alive = (p?: Spawned) => !!p && p.proc.exitCode === null && p.proc.signalCode === null;
 
   const sys: ChaosSystem = {
@@ -132,8 +135,16 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
     async stopController(i, signal) {
       const slot = controllers[i]!;
       if (!alive(slot.proc)) return;
-      stoppedByUs.add(slot.proc!);
-      await slot.proc!.kill(signal);
+      const proc = slot.proc!;
+      stoppedByUs.add(proc);
+      proc.proc.kill(signal);
+      // A graceful stop that hangs is a finding, not a reason for the suite to hang: note it, then SIGKILL.
+      const timer = setTimeout(() => {
+        stuck.push(`controller ${i} did not exit within 15 s of ${signal}; killed`);
+        proc.proc.kill('SIGKILL');
+      }, 15_000);
+      await proc.exited();
+      clearTimeout(timer);
     },
     async startAgent(i, controller) {
       const slot = agents[i]!;
@@ -181,6 +192,7 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
       else await shutdownRedis(single);
       await single.start();
     },
+    stuck: () => [...stuck],
     unexpectedExits() {
       const out: { name: string; code: number | string; tail: string }[] = [];
       const look = (name: string, p: Spawned) => {

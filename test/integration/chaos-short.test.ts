@@ -1,6 +1,7 @@
 // The short chaos run inside `npm test`: three agents, two controllers, Redis with AOF; jobs of random
-// length and log volume while an agent is killed and restarted, another paused past its lease, a
-// controller restarted, Redis restarted and a controller killed mid-claim. Every job must end as planned
+// length and log volume while agents are killed and restarted, one paused past its lease, a controller
+// restarted, Redis restarted, a controller killed mid-claim, and an agent killed while its controller is
+// down (its spooled results must go out after both return). Every job must end as planned
 // with exactly one accepted result and its full log (see test/helpers/chaos-check.ts).
 import { describe, expect, it } from 'vitest';
 import { runChaos } from '../helpers/chaos-run.js';
@@ -12,13 +13,13 @@ describe('chaos (short), one Redis with AOF', () => {
       // shutdown that flushes the AOF. `npm run chaos` uses SIGKILL with appendfsync always.
       system: { redis: 'single', redisStop: 'term', agents: 3, controllers: 2, concurrency: 4, leaseMs: 2000, longPollMs: 5000, logLevel: 'warn' },
       jobs: 160,
-      batch: 8,
+      batch: 6,
       submitIntervalMs: 1000,
       seed: 20261125,
       shape: { maxChunks: 6, maxLines: 40, maxPauseSec: 0.3, bigShare: 0.03 },
-      events: ['kill-agent', 'pause-agent', 'restart-controller', 'restart-redis', 'cut-controller', 'kill-agent'],
+      events: ['kill-agent', 'pause-agent', 'restart-controller', 'restart-redis', 'cut-controller', 'strand-results', 'kill-agent'],
       gapMs: 2500,
-      settleTimeoutMs: 40_000,
+      settleTimeoutMs: 60_000,
       print: () => undefined,
     });
     process.stdout.write(`${report.text}\n`);
@@ -26,5 +27,5 @@ describe('chaos (short), one Redis with AOF', () => {
     expect(report.stats.final).toBe(160);
     // The chaos must have bitten: some jobs ran more than once.
     expect(report.stats.rerun).toBeGreaterThan(0);
-  }, 120_000);
+  }, 180_000);
 });
