@@ -16,7 +16,7 @@ const FASTIFY_CODES: Record<string, { status: number; code: string }> = {
 function isRedisUnavailable(err: Error): boolean {
   return (
     err.name === 'MaxRetriesPerRequestError' ||
-    /Connection is closed|Stream isn't writeable|ECONNREFUSED|LOADING|CLUSTERDOWN|TRYAGAIN/.test(err.message)
+    /Connection is closed|Stream isn't writeable|ECONNREFUSED|LOADING|CLUSTERDOWN|TRYAGAIN|Command timed out/.test(err.message)
   );
 }
 
