@@ -1,4 +1,6 @@
 // BullMQ measured on the same Redis in the same run: the anchor for pickup, throughput and bursts.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { Queue, Worker, type Job } from 'bullmq';
 import { now } from './stats.js';
 
@@ -81,4 +83,42 @@ export async function bullmqAddBulk(redisUrl: string, n: number, chunk = 1000): 
   await queue.obliterate({ force: true });
   await queue.close();
   return rate;
+}
+
+/**
+ * Re-delivery after kill -9 with BullMQ's defaults (30 s lock, stalled check every 30 s): a worker in
+ * another process takes the job and is SIGKILLed while an idle worker here waits; answers the ms from
+ * the kill to this worker's processor being entered.
+ */
+export async function bullmqRedelivery(redisUrl: string, timeoutMs = 150_000): Promise<number> {
+  const name = `redeliver-${Date.now()}`;
+  const queue = new Queue(name, { connection: connection(redisUrl) });
+  const victim = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('./bullmq-victim.ts', import.meta.url)), redisUrl, name], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  const saw = (re: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => (re.test(out) ? resolve() : undefined);
+      victim.stdout!.on('data', (d: Buffer) => ((out += d.toString()), check()));
+      victim.once('exit', () => reject(new Error(`BullMQ victim exited early: ${out}`)));
+      check();
+    });
+  let standby: Worker | undefined;
+  try {
+    await saw(/READY/);
+    await queue.add('j', {});
+    await saw(/GOT/);
+    let resolveSeen: (t: number) => void = () => {};
+    const seen = new Promise<number>((r) => (resolveSeen = r));
+    standby = new Worker(name, async () => resolveSeen(now()), { connection: connection(redisUrl), concurrency: 1 });
+    await standby.waitUntilReady();
+    const t0 = now();
+    victim.kill('SIGKILL');
+    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('BullMQ did not re-deliver in time')), timeoutMs).unref());
+    return (await Promise.race([seen, timeout])) - t0;
+  } finally {
+    victim.kill('SIGKILL');
+    await standby?.close();
+    await queue.obliterate({ force: true }).catch(() => undefined);
+    await queue.close();
+  }
 }
