@@ -6,7 +6,8 @@ import { cpus, freemem, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, Figure } from './lib/figure.js';
 import { renderTable, ratio, type Row } from './lib/report.js';
-import { killLeftovers } from './lib/system.js';
+import { stopAllSshd } from './lib/sshd.js';
+import { killLeftovers, stopEverything } from './lib/system.js';
 import { burst } from './figures/burst.js';
 import { footprint } from './figures/footprint.js';
 import { lightRun } from './figures/light-run.js';
@@ -19,6 +20,14 @@ import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
 const figures: Figure[] = [lightRun, pickup, throughput, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample];
+
+// Ctrl-C mid-run: stop the private Redis, sshd, controllers and agents rather than orphan them.
+for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(sig, () => {
+    process.stderr.write(`\n${sig}: stopping what the benchmarks started\n`);
+    void Promise.allSettled([stopEverything(), stopAllSshd()]).finally(() => process.exit(130));
+  });
+}
 
 async function main(): Promise<number> {
   const quick = process.argv.includes('--quick');

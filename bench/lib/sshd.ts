@@ -14,6 +14,13 @@ export interface PrivateSshd {
   stop(): Promise<void>;
 }
 
+/** Running private sshds, so an interrupted run can stop them. */
+const running = new Set<() => Promise<void>>();
+
+export async function stopAllSshd(): Promise<void> {
+  await Promise.all([...running].map((stop) => stop()));
+}
+
 export function sshdAvailable(): boolean {
   return existsSync('/usr/sbin/sshd') && existsSync('/usr/bin/ssh');
 }
@@ -55,18 +62,21 @@ export async function startSshd(): Promise<PrivateSshd> {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
+  const stop = async (): Promise<void> => {
+    running.delete(stop);
+    try {
+      execFileSync('ssh', [...common, '-o', `ControlPath=${ctl}`, '-O', 'exit', `${user}@127.0.0.1`], { stdio: 'ignore' });
+    } catch {
+      /* no master running */
+    }
+    proc.kill('SIGTERM');
+    rmSync(dir, { recursive: true, force: true });
+  };
+  running.add(stop);
   return {
     port,
     freshArgs: (cmd) => [...common, `${user}@127.0.0.1`, cmd],
     muxArgs: (cmd) => [...common, ...mux, `${user}@127.0.0.1`, cmd],
-    stop: async () => {
-      try {
-        execFileSync('ssh', [...common, '-o', `ControlPath=${ctl}`, '-O', 'exit', `${user}@127.0.0.1`], { stdio: 'ignore' });
-      } catch {
-        /* no master running */
-      }
-      proc.kill('SIGTERM');
-      rmSync(dir, { recursive: true, force: true });
-    },
+    stop,
   };
 }

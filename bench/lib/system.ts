@@ -107,13 +107,23 @@ export async function waitHttp(url: string, proc?: Spawned, timeoutMs = 20_000):
   }
 }
 
+const redises = new Set<PrivateRedis>();
+
 export async function withRedis<T>(fn: (redis: PrivateRedis) => Promise<T>, opts: { aof?: boolean } = {}): Promise<T> {
   const redis = await startRedis(opts);
+  redises.add(redis);
   try {
     return await fn(redis);
   } finally {
+    redises.delete(redis);
     await redis.stop();
   }
+}
+
+/** On Ctrl-C: every process and private Redis the benchmarks started, stopped before exiting. */
+export async function stopEverything(): Promise<void> {
+  await killLeftovers();
+  await Promise.all([...redises].map((r) => r.stop()));
 }
 
 /** Resident set size of a process in MB, from /proc (Linux). */
