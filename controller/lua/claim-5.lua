@@ -5,6 +5,9 @@
   (a bounded number), so a claim never waits for the sweeper to see work that came free.
   A repeated claimId answers with the jobs that claim already got, while they are still leased to this
   agent at that epoch: a response lost on the wire never orphans a job.
+  A claim the controller re-runs for a waiting long-poll after a wake-up (ARGV[8] = '1') is not the
+  agent speaking: it leaves lastSeenAt alone, and if the agent heartbeats but has not been heard from
+  for half its lease (heartbeats come every third), it is frozen or cut off: nothing is handed out.
 
   KEYS[1] base       '<prefix>:{<ns>}:' — job:<id>, log:<id>, q:any, q:agent:<id>, q:sel:<selector>
                      are built from it inside the script (same hash tag, same slot)
@@ -14,10 +17,10 @@
   KEYS[5] memo       claim memo for (agent, claimId)
 
   ARGV[1] agentId  ARGV[2] max  ARGV[3] memo TTL ms  ARGV[4] reap limit  ARGV[5] retentionSec
-  ARGV[6] wake channel  ARGV[7] log cap bytes
+  ARGV[6] wake channel  ARGV[7] log cap bytes  ARGV[8] '1' when re-run after a wake-up (optional)
 
-  Returns {'AGENT_UNKNOWN'} or {'ok', now, labels JSON, then per job: id, epoch, attempt, steps JSON,
-  timeoutSec|'', logOffset, leaseMs}.
+  Returns {'AGENT_UNKNOWN'}, {'AGENT_SILENT', now, labels JSON} (a woken claim for a silent agent), or
+  {'ok', now, labels JSON, then per job: id, epoch, attempt, steps JSON, timeoutSec|'', logOffset, leaseMs}.
 ]]
 --- @include "clock"
 --- @include "finish-job"
@@ -26,13 +29,21 @@
 
 local base, agentKey, leasesKey, selectorsKey, memoKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local agentId, max = ARGV[1], tonumber(ARGV[2])
-local agent = redis.call('HMGET', agentKey, 'labels', 'leaseMs')
+local agent = redis.call('HMGET', agentKey, 'labels', 'leaseMs', 'lastSeenAt', 'heartbeatAt')
 if not agent[2] then
   return {'AGENT_UNKNOWN'}
 end
 local leaseMs = tonumber(agent[2])
 local now = nowMs()
-redis.call('HSET', agentKey, 'lastSeenAt', now)
+if ARGV[8] == '1' then
+  -- Judged only once it has heartbeated: a client that keeps its leases by per-job renew (allowed by the
+  -- protocol) has no heartbeat to go stale.
+  if agent[4] and now - tonumber(agent[3]) > leaseMs / 2 then
+    return {'AGENT_SILENT', now, agent[1]}
+  end
+else
+  redis.call('HSET', agentKey, 'lastSeenAt', now)
+end
 local out = {'ok', now, agent[1]}
 
 local function emit(id, epoch, attempt, steps, timeoutSec, logOffset)

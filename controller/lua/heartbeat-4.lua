@@ -18,7 +18,8 @@ if redis.call('EXISTS', KEYS[2]) == 0 then
   return {'AGENT_UNKNOWN'}
 end
 local now = nowMs()
-redis.call('HSET', KEYS[2], 'lastSeenAt', now, 'state', ARGV[2], 'running', ARGV[3])
+-- heartbeatAt marks an agent that heartbeats: from then on a woken claim checks it is still heard from.
+redis.call('HSET', KEYS[2], 'lastSeenAt', now, 'heartbeatAt', now, 'state', ARGV[2], 'running', ARGV[3])
 redis.call('EXPIRE', KEYS[2], ARGV[4])
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 local out = {'ok', now}

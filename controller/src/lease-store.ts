@@ -18,6 +18,8 @@ export interface LeaseStoreOptions {
 export interface ClaimResult {
   jobs: ClaimedJob[];
   labels: Record<string, string>;
+  /** A woken claim found the agent silent (no heartbeat for half its lease): nothing was handed out. */
+  silent?: true;
 }
 
 const stepsSchema = z.array(stepSpecSchema);
@@ -39,12 +41,15 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     return { leaseMs, serverTime: Number(now) };
   };
 
-  const claim = async (agentId: string, max: number, claimId: string): Promise<ClaimResult> => {
+  /** `woken`: re-run for a waiting long-poll after a wake-up, not sent by the agent just now. */
+  const claim = async (agentId: string, max: number, claimId: string, woken = false): Promise<ClaimResult> => {
     const reply = await run(
       'claim',
       [keys.base, keys.agent(agentId), keys.leases, keys.selectors, keys.claimMemo(agentId, claimId)],
-      [agentId, max, 2 * opts.leaseMs + 10_000, opts.reapInClaim, opts.retentionSec, keys.wakeChannel, opts.logCapBytes],
+      [agentId, max, 2 * opts.leaseMs + 10_000, opts.reapInClaim, opts.retentionSec, keys.wakeChannel, opts.logCapBytes, woken ? 1 : 0],
     );
+    // Not an error: the long-poll just ends empty (its agent, if alive after all, simply claims again).
+    if (Array.isArray(reply) && reply[0] === 'AGENT_SILENT') return { jobs: [], labels: JSON.parse(String(reply[2])) as Record<string, string>, silent: true };
     const rest = expectOk(reply, { agentId });
     const labels = JSON.parse(String(rest[1])) as Record<string, string>;
     const jobs: ClaimedJob[] = [];

@@ -10,6 +10,8 @@ export interface Waiter {
   /** Resolves true when woken (or already woken since the last wait), false on timeout or abort. */
   wait(ms: number, signal?: AbortSignal): Promise<boolean>;
   dispose(): void;
+  /** Leaves without using the wake it got (its agent went silent): the wake passes to another waiter for that work. */
+  handOff(): void;
 }
 
 export interface Notifier {
@@ -24,7 +26,10 @@ export interface Notifier {
 
 interface WaiterState extends Waiter {
   woken: boolean;
-  wake(): void;
+  /** Targets ('*' for a wake without one) of the pending wake and of the last one a wait used: where a pass-on goes. */
+  wokenFor: string;
+  usedFor: string;
+  wake(target?: string): void;
   gone: boolean;
 }
 
@@ -59,7 +64,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       for (const w of candidates) {
         if (count <= 0) break;
         if (w.woken || w.gone || !matches(target, w)) continue;
-        w.wake();
+        w.wake(target);
         count--;
       }
     }
@@ -91,18 +96,23 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       agentId,
       labels,
       woken: false,
+      wokenFor: '*',
+      usedFor: '*',
       gone: false,
-      wake() {
-        w.woken = true;
+      wake(target = '*') {
         if (resolveWait) {
           const r = resolveWait;
           resolveWait = undefined;
-          w.woken = false;
+          w.usedFor = target;
           r(!closed);
+          return;
         }
+        w.woken = true;
+        w.wokenFor = target;
       },
       wait(ms, signal) {
         if (w.woken || closed) {
+          if (w.woken) w.usedFor = w.wokenFor;
           w.woken = false;
           return Promise.resolve(!closed);
         }
@@ -126,7 +136,14 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
         mine?.delete(w);
         if (mine?.size === 0) byAgent.delete(agentId);
         // A wake this waiter took but never used passes on, so the announced job is not left waiting.
-        if (w.woken) deliver(`1\t*`);
+        if (w.woken) {
+          w.woken = false;
+          deliver(`1\t${w.wokenFor}`);
+        }
+      },
+      handOff() {
+        w.dispose();
+        if (!closed) deliver(`1\t${w.usedFor}`);
       },
     };
     waiters.add(w);

@@ -31,8 +31,10 @@ describe('on a Redis Cluster', () => {
     expect((await call(c.url, 'POST', `/v1/agent/jobs/${a.id}/complete`, { body: { epoch: a.epoch, outcome: 'succeeded', steps: [], logBytes: 3 } })).body.accepted).toBe(true);
     expect((await call(c.url, 'GET', `/v1/jobs/${a.id}/log`)).text).toBe('hi\n');
 
-    // b's lease lapses: the next claim (woken by the re-queue) gets attempt 2.
-    const again = (await call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'cl-a', max: 1, waitMs: 10_000, claimId: claimId() } })).body.jobs[0];
+    // b's lease lapses (heartbeats without it): the next claim (woken by the re-queue) gets attempt 2.
+    // The agent keeps heartbeating: a woken claim for an agent silent past half its lease gets nothing.
+    const beating = setInterval(() => void call(c.url, 'POST', '/v1/agent/heartbeat', { body: { agentId: 'cl-a', state: 'online', running: 0, leases: [] } }), 300);
+    const again = (await call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'cl-a', max: 1, waitMs: 10_000, claimId: claimId() } }).finally(() => clearInterval(beating))).body.jobs[0];
     expect(again).toMatchObject({ id: b.id, attempt: 2 });
     await call(c.url, 'POST', `/v1/jobs/${b.id}/cancel`);
     expect((await call(c.url, 'POST', `/v1/agent/jobs/${b.id}/renew`, { body: { epoch: again.epoch } })).body.status).toBe('cancel');

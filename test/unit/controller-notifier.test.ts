@@ -46,6 +46,24 @@ describe('notifier', () => {
     await n.close();
   });
 
+  it('a waiter handing off its wake (silent agent) passes it to a waiter for the same work', async () => {
+    const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+    const silent = n.register('a1', { os: 'linux' });
+    const other = n.register('a2', { os: 'bsd' });
+    const live = n.register('a3', { os: 'linux' });
+    const [ws, wo, wl] = [silent.wait(60_000), other.wait(60_000), live.wait(60_000)];
+    n.deliver('1\tl:os=linux');
+    expect(await settled(ws)).toBe(true);
+    expect(await settled(wl)).toBe('pending');
+    silent.handOff();
+    expect(await settled(wl)).toBe(true);
+    expect(await settled(wo)).toBe('pending');
+    expect(n.waiting).toBe(2);
+    other.dispose();
+    live.dispose();
+    await n.close();
+  });
+
   it('releases every waiter on shutdown without a job', async () => {
     const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
     const w = n.register('a1', {});

@@ -46,10 +46,17 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     // Registered before the first try, so a job announced while that try runs is not missed.
     const waiter = waitMs > 0 ? notifier.register(agentId, labelCache.get(agentId) ?? null) : undefined;
     try {
-      for (;;) {
-        const { jobs, labels } = await leases.claim(agentId, max, claimId);
+      // The first try is the agent speaking; later ones run for it after a wake-up, and the script
+      // refuses them (silent) if the agent stopped heartbeating meanwhile (SIGSTOP, frozen VM, cut off).
+      for (let woken = false; ; woken = true) {
+        const { jobs, labels, silent } = await leases.claim(agentId, max, claimId, woken);
         if (labelCache.size > 100_000) labelCache.clear();
         labelCache.set(agentId, labels);
+        if (silent) {
+          // The work this wake announced goes to another waiter; this long-poll ends empty.
+          waiter?.handOff();
+          return [];
+        }
         if (waiter) waiter.labels = labels;
         if (jobs.length > 0 || !waiter) return jobs;
         const left = deadline - Date.now();
