@@ -32,7 +32,7 @@ export function spawnDist(args: string[], env: Record<string, string>, nodeArgs:
  * SIGTERM, then SIGKILL after `graceMs`: an idle agent drains by waiting for its claim in flight (up
  * to its claim wait, 10 s by default), which a benchmark has no reason to sit through.
  */
-export async function stop(s: Spawned, graceMs = 1000): Promise<void> {
+export async function stop(s: Spawned, graceMs = profiling ? 15_000 : 1000): Promise<void> {
   const timer = setTimeout(() => void s.kill('SIGKILL'), graceMs);
   await s.kill('SIGTERM');
   clearTimeout(timer);
@@ -51,6 +51,8 @@ export interface Controller {
 
 /** Extra node flags for profiling, e.g. BENCH_CONTROLLER_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof". */
 const envArgs = (name: string): string[] => (process.env[name] ?? '').split(' ').filter(Boolean);
+/** A profiled process writes its profile on a clean exit only: give it time to drain. */
+const profiling = envArgs('BENCH_CONTROLLER_NODE_ARGS').length > 0 || envArgs('BENCH_AGENT_NODE_ARGS').length > 0;
 
 export async function startController(redisUrl: string, extra: Record<string, string> = {}, nodeArgs: string[] = envArgs('BENCH_CONTROLLER_NODE_ARGS')): Promise<Controller> {
   const port = await freePort();
