@@ -2,7 +2,8 @@
 // it needs (private redis-server, private sshd, controller and agents as processes from dist/), prints
 // one table of figures beside their anchors and writes bench/results.json.
 import { writeFileSync } from 'node:fs';
-import { cpus, freemem, totalmem } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { cpus, freemem, loadavg, totalmem } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { BenchContext, Figure } from './lib/figure.js';
 import { renderTable, ratio, type Row } from './lib/report.js';
@@ -41,6 +42,7 @@ async function main(): Promise<number> {
   const details: Record<string, Record<string, unknown>> = {};
   const failures: Record<string, string> = {};
   const t0 = Date.now();
+  const loadBefore = loadavg()[0]!;
   for (const fig of selected) {
     const started = Date.now();
     const detail: Record<string, unknown> = {};
@@ -72,11 +74,16 @@ async function main(): Promise<number> {
     memTotalGiB: +(totalmem() / 2 ** 30).toFixed(1),
     memFreeGiB: +(freemem() / 2 ** 30).toFixed(1),
     node: process.version,
+    redis: redisVersion(),
+    // Other work on the machine moves the figures, p99s most: the 1-minute load average around the run.
+    loadAverage: { before: +loadBefore.toFixed(2), after: +loadavg()[0]!.toFixed(2) },
   };
   const table = renderTable(rows);
   const notes = rows.filter((r) => r.note).map((r) => `- ${r.bench} / ${r.figure}: ${r.note}`);
   process.stdout.write(`\n${table}\n\n${notes.join('\n')}\n\n`);
-  process.stdout.write(`${quick ? 'quick run' : 'full run'} in ${seconds.toFixed(0)} s on ${machine.cores} cores (${machine.cpu}), ${machine.memTotalGiB} GiB, node ${machine.node}\n`);
+  process.stdout.write(
+    `${quick ? 'quick run' : 'full run'} in ${seconds.toFixed(0)} s on ${machine.cores} cores (${machine.cpu}), ${machine.memTotalGiB} GiB, node ${machine.node}, redis ${machine.redis}; load average ${machine.loadAverage.before} before, ${machine.loadAverage.after} after\n`,
+  );
   const out = fileURLToPath(new URL('./results.json', import.meta.url));
   writeFileSync(
     out,
@@ -84,6 +91,14 @@ async function main(): Promise<number> {
   );
   process.stdout.write(`wrote ${out}\n`);
   return Object.keys(failures).length > 0 ? 1 : 0;
+}
+
+function redisVersion(): string {
+  try {
+    return /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
+  } catch {
+    return 'not installed';
+  }
 }
 
 function fmt(x: number | null): string {
