@@ -83,7 +83,7 @@ export const throughput: Figure = {
         return [rate, b, { httpagent: oursUs, bullmq: d.total / n }];
       });
       ctx.detail(`c${c}`, { n, httpagent: ours, bullmq: bull, redisUsPerJob: redisUs });
-      ctx.log(`Redis CPU per job (µs, commandstats): httpagent ${redisUs.httpagent.toFixed(1)}, BullMQ ${redisUs.bullmq.toFixed(1)} (BullMQ's includes its enqueue-side leftovers only if any)`);
+      ctx.log(`Redis CPU per job while draining (commandstats, µs): httpagent ${redisUs.httpagent.toFixed(1)}, BullMQ ${redisUs.bullmq.toFixed(1)}`);
       rows.push({
         bench: 'throughput',
         figure: `no-op jobs end to end, concurrency ${c}`,
