@@ -16,7 +16,7 @@ const { values } = parseArgs({
 });
 const redisStop = values['redis-stop'] === 'term' ? 'term' : 'kill';
 const seed = values.seed ? Number(values.seed) : Math.floor(Math.random() * 2 ** 31);
-const round: ChaosEventKind[] = ['kill-agent', 'cut-controller', 'pause-agent', 'restart-redis', 'strand-results', 'kill-agent', 'restart-controller'];
+const round: ChaosEventKind[] = ['kill-agent', 'cut-controller', 'pause-agent', 'restart-redis', 'strand-results', 'kill-agent', 'freeze-controller', 'restart-controller'];
 const events = Array.from({ length: Number(values.rounds) }, () => round).flat();
 
 const report = await runChaos({

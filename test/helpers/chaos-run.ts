@@ -8,7 +8,7 @@ import { checkChaosRun, type ChaosFindings } from './chaos-check.js';
 import { CHAOS_PLATFORM_TOKEN, startChaosSystem, type ChaosSystem, type ChaosSystemOptions } from './chaos-system.js';
 import { planJobs, seededRandom, type PlannedJob, type WorkloadShape } from './chaos-workload.js';
 
-export type ChaosEventKind = 'kill-agent' | 'pause-agent' | 'restart-controller' | 'restart-redis' | 'cut-controller' | 'strand-results';
+export type ChaosEventKind = 'kill-agent' | 'pause-agent' | 'restart-controller' | 'restart-redis' | 'cut-controller' | 'strand-results' | 'freeze-controller';
 
 export interface ChaosRunOptions {
   system: ChaosSystemOptions;
@@ -204,6 +204,18 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
         await sys.startController(c.index);
         await sys.startAgent(a.index);
         note(`controller ${c.index} and ${a.id} started again (same state dir)`);
+      },
+      'freeze-controller': async () => {
+        // A controller that stops answering without closing its sockets (a GC storm, a frozen VM, a
+        // partition): its agents' calls hang instead of failing, their leases lapse and the other
+        // controller's reaper re-delivers the jobs; on resume its queued requests must all be fenced.
+        const c = pick(sys.controllers.filter((x) => sys.agents.some((a) => a.controller === x.index)));
+        const ms = opts.system.leaseMs + 2000;
+        c.proc?.proc.kill('SIGSTOP');
+        note(`SIGSTOP controller ${c.index} for ${ms} ms (agents on it: ${sys.agents.filter((a) => a.controller === c.index).map((a) => a.id).join(', ')})`);
+        await sleep(ms);
+        c.proc?.proc.kill('SIGCONT');
+        note(`SIGCONT controller ${c.index}`);
       },
     };
 

@@ -13,7 +13,7 @@ describe('chaos (short), three-master Redis Cluster', () => {
       submitIntervalMs: 1000,
       seed: 20261126,
       shape: { maxChunks: 6, maxLines: 40, maxPauseSec: 0.3, bigShare: 0.03 },
-      events: ['kill-agent', 'pause-agent', 'restart-controller', 'cut-controller', 'kill-agent'],
+      events: ['kill-agent', 'pause-agent', 'restart-controller', 'cut-controller', 'freeze-controller', 'kill-agent'],
       gapMs: 2500,
       settleTimeoutMs: 60_000,
       print: () => undefined,

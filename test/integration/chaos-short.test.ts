@@ -1,7 +1,7 @@
 // The short chaos run inside `npm test`: three agents, two controllers, Redis with AOF; jobs of random
 // length and log volume while agents are killed and restarted, one paused past its lease, a controller
-// restarted, Redis restarted, a controller killed mid-claim, and an agent killed while its controller is
-// down (its spooled results must go out after both return). Every job must end as planned
+// restarted, Redis restarted, a controller killed mid-claim, an agent killed while its controller is
+// down (its spooled results must go out after both return), and a controller frozen past the lease. Every job must end as planned
 // with exactly one accepted result and its full log (see test/helpers/chaos-check.ts).
 import { describe, expect, it } from 'vitest';
 import { runChaos } from '../helpers/chaos-run.js';
@@ -17,7 +17,7 @@ describe('chaos (short), one Redis with AOF', () => {
       submitIntervalMs: 1000,
       seed: 20261125,
       shape: { maxChunks: 6, maxLines: 40, maxPauseSec: 0.3, bigShare: 0.03 },
-      events: ['kill-agent', 'pause-agent', 'restart-controller', 'restart-redis', 'cut-controller', 'strand-results', 'kill-agent'],
+      events: ['kill-agent', 'pause-agent', 'restart-controller', 'restart-redis', 'cut-controller', 'strand-results', 'freeze-controller', 'kill-agent'],
       gapMs: 2500,
       settleTimeoutMs: 60_000,
       print: () => undefined,
