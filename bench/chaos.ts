@@ -1,7 +1,8 @@
 // `npm run chaos`: the long chaos run. Thousands of jobs of random length and log volume through two
 // controllers and three agents while agents are killed and paused, controllers restarted and cut off
 // mid-claim, and Redis restarted; then every job is checked. Exits 1 when any problem is found.
-// Options: --jobs N, --seed N, --cluster (three-master Redis Cluster), --redis-stop term|kill, --rounds N.
+// Options: --jobs N, --seed N, --cluster (three-master Redis Cluster), --redis-stop term|kill, --rounds N,
+// --lease-ms N (shorter leases: more re-deliveries and stale reports).
 import { parseArgs } from 'node:util';
 import { runChaos, type ChaosEventKind } from '../test/helpers/chaos-run.js';
 
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     cluster: { type: 'boolean', default: false },
     'redis-stop': { type: 'string', default: 'kill' },
     rounds: { type: 'string', default: '4' },
+    'lease-ms': { type: 'string', default: '5000' },
   },
 });
 const redisStop = values['redis-stop'] === 'term' ? 'term' : 'kill';
@@ -20,7 +22,7 @@ const round: ChaosEventKind[] = ['kill-agent', 'cut-controller', 'pause-agent', 
 const events = Array.from({ length: Number(values.rounds) }, () => round).flat();
 
 const report = await runChaos({
-  system: { redis: values.cluster ? 'cluster' : 'single', redisStop, agents: 3, controllers: 2, concurrency: 6, leaseMs: 5000, longPollMs: 10_000 },
+  system: { redis: values.cluster ? 'cluster' : 'single', redisStop, agents: 3, controllers: 2, concurrency: 6, leaseMs: Number(values['lease-ms']), longPollMs: 10_000 },
   jobs: Number(values.jobs),
   // Spread over the whole run, so chaos meets queued, running and finishing jobs alike.
   batch: 25,
