@@ -2,7 +2,7 @@
 // script's keys share a Cluster slot (keys a script derives from `base` land in the same slot too).
 
 export interface Keys {
-  /** `<prefix>:{<ns>}:` — scripts build per-job and per-queue keys from it. */
+  /** `{<prefix>}:` — scripts build per-job and per-queue keys from it. */
   base: string;
   job(id: string): string;
   log(id: string): string;
@@ -23,8 +23,12 @@ export interface Keys {
   wakeChannel: string;
 }
 
-export function createKeys(prefix: string, ns = 'default'): Keys {
-  const base = `${prefix}:{${ns}}:`;
+/**
+ * The prefix is the hash tag itself: every key of one inbox shares a slot, and inboxes with different
+ * prefixes on one Cluster land on different slots (so on different masters).
+ */
+export function createKeys(prefix: string): Keys {
+  const base = `{${prefix}}:`;
   return {
     base,
     job: (id) => `${base}job:${id}`,
