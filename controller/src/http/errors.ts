@@ -39,7 +39,9 @@ export function toHttpError(err: FastifyError | Error): HttpAgentError {
 
 export function errorHandler(err: FastifyError, req: FastifyRequest, reply: FastifyReply): void {
   const e = toHttpError(err);
-  if (e.statusCode >= 500) req.log.error({ err }, 'request failed');
+  // A Redis restart is an expected outage the callers ride out by retrying: a warning, not an error.
+  if (e.statusCode === 503) req.log.warn({ code: e.code, err: err.message }, 'request refused: Redis unavailable');
+  else if (e.statusCode >= 500) req.log.error({ err }, 'request failed');
   else req.log.debug({ code: e.code }, 'request refused');
   if (e.statusCode === 503) void reply.header('retry-after', '1');
   void reply.code(e.statusCode).type('application/json').send(e.toJSON());
