@@ -28,7 +28,7 @@ export const redelivery: Figure = {
   name: 'redelivery',
   async run(ctx) {
     const leaseMs = ctx.quick ? 2000 : 5000;
-    const samples = ctx.quick ? 2 : 5;
+    const samples = ctx.quick ? 1 : 5;
     return withRedis(async (redis) => {
       const controller = await startController(redis.url, { HTTPAGENT_LEASE_MS: String(leaseMs) });
       const platform = platformClient(controller.url, 2);
