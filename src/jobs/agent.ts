@@ -285,7 +285,9 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         setState('draining');
         slots.wake();
         claimPause.open(); // a paused claim loop sees the drain and ends
-        void keeper?.beat();
+        // Tell the controller now (operators watch `httpagent agents` during a drain); tracked so the
+        // agent does not exit before it was said.
+        if (keeper) void track(keeper.beat());
         const graceEnd = Date.now() + config.drainGraceSec * 1000;
         // A claim in flight is not aborted: wait for it and run whatever it brings.
         await claimLoop;

@@ -31,13 +31,17 @@ export interface LeaseKeeperOptions {
 }
 
 export interface LeaseKeeper {
-  /** Heartbeat now (e.g. right after a state change), without waiting for the timer. */
+  /**
+   * Heartbeat now (e.g. right after a state change), without waiting for the timer. If one is already
+   * on the wire, another follows it, so what is true now reaches the controller.
+   */
   beat(): Promise<void>;
   stop(): void;
 }
 
 export function startLeaseKeeper(opts: LeaseKeeperOptions): LeaseKeeper {
   let inFlight: Promise<void> | undefined;
+  let followUp: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
@@ -88,8 +92,19 @@ export function startLeaseKeeper(opts: LeaseKeeperOptions): LeaseKeeper {
   };
   schedule();
 
+  // A heartbeat in flight carries what was true when it left (say 'online' just before a drain): joining
+  // it would leave the controller a third of a lease behind, so a fresh one goes as soon as it is back.
+  const beatNow = (): Promise<void> => {
+    if (!inFlight) return beat();
+    followUp ??= inFlight.then(() => {
+      followUp = undefined;
+      return beat();
+    });
+    return followUp;
+  };
+
   return {
-    beat,
+    beat: beatNow,
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);

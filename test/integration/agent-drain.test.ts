@@ -29,8 +29,13 @@ describe('drain', () => {
     await sys.waitFor('the job to run', async () => (await sys.job(id)).state === 'running');
     agent.proc.kill('SIGTERM');
     await agent.waitFor(/"to":"draining"/);
-    const agents = await sys.platform('GET', '/v1/agents');
-    expect(agents.json.find((a: any) => a.id === 'drainer')?.state).toBe('draining');
+    // The agent heartbeats the state change at once, but the log line comes first: give the request
+    // its round trip (bounded), then assert what the controller shows.
+    let shown: string | undefined;
+    await sys
+      .waitFor('the controller to show the drain', async () => (shown = (await sys.platform('GET', '/v1/agents')).json.find((a: any) => a.id === 'drainer')?.state) === 'draining', 10_000)
+      .catch(() => undefined);
+    expect(shown).toBe('draining');
     const later = await sys.submit({ task: 'say', agent: 'drainer' });
     expect(await agent.exited()).toBe(0);
     expect(await sys.job(id)).toMatchObject({ state: 'succeeded', agent: 'drainer' });
