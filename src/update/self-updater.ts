@@ -113,9 +113,13 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
 
     if (stopped) return { kind: 'deferred', commit: head }; // the agent is shutting down anyway
     // Quiesce: no new claims, then either switch now (no job runs) or, in drain mode, wait for the jobs.
+    // Idle mode judges "no job runs" before pausing: pause() waits for the claim in flight (a long-poll),
+    // and judged after it, any job that long-poll brings would put the switch off, so an agent fed more
+    // often than its long-poll never switched. Seen idle, it pauses and runs what that claim brings first.
+    const busy = deps.jobs.running() > 0;
     await deps.jobs.pause();
     try {
-      return await switchWhenQuiet(clog, head, dir, cur ?? root, layout, prefix);
+      return await switchWhenQuiet(clog, head, dir, cur ?? root, layout, prefix, busy);
     } catch (err) {
       // An abandoned switch must not leave the agent paused for good: it claims again.
       deps.jobs.resume();
@@ -124,8 +128,8 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
   }
 
   /** Claims are paused; every path that does not exit resumes them. */
-  async function switchWhenQuiet(clog: Logger, head: string, dir: string, from: string, layout: ReturnType<typeof releaseLayout>, prefix: string): Promise<UpdateOutcome> {
-    if (config.updateMode === 'idle' && deps.jobs.running() > 0) {
+  async function switchWhenQuiet(clog: Logger, head: string, dir: string, from: string, layout: ReturnType<typeof releaseLayout>, prefix: string, busy: boolean): Promise<UpdateOutcome> {
+    if (config.updateMode === 'idle' && busy) {
       deps.jobs.resume();
       clog.info({ running: deps.jobs.running() }, 'jobs running; switching at the next idle check');
       return { kind: 'deferred', commit: head };

@@ -134,12 +134,22 @@ export function alive(pid: number): boolean {
   }
 }
 
-export async function waitUntil(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+/** Polls `fn` until true; on timeout the error carries `explain()` (log tails, state) when given. */
+export async function waitUntil(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string, explain?: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain ? `\n${explain()}` : ''}`);
     await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** The last `lines` lines of a file, or a note that it is missing: for failure messages. */
+export function fileTail(file: string, lines = 40): string {
+  try {
+    return `--- ${file} (last ${lines} lines)\n${readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n')}`;
+  } catch (err) {
+    return `--- ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`;
   }
 }
 

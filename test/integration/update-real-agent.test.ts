@@ -3,7 +3,7 @@
 // repo the agent follows, and the agent comes back on that commit with no job failed or lost.
 // Slow (two real npm ci + tsc builds), so it is one test.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
-import { startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
+import { fileTail, startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
 
 const run = promisify(execFile);
 const AGENT_ID = 'updating-agent';
@@ -95,32 +95,71 @@ async function healthCommit(): Promise<string | undefined> {
   }
 }
 
+/** What a failure message needs to be diagnosed afterwards: update state, the guard's and supervisor's logs, the agent's updater lines and last lines. */
+function explain(): string {
+  const agentLog = join(dir, 'agent.log');
+  let updaterLines = '';
+  try {
+    updaterLines = readFileSync(agentLog, 'utf8').split('\n').filter((l) => /self-update|"agent state"|listening|exiting/.test(l)).slice(-15).join('\n');
+  } catch {
+    // fileTail below says the log is missing
+  }
+  return [
+    `--- update state: ${JSON.stringify(readUpdateState(updateStatePath(stateDir)))}`,
+    fileTail(join(stateDir, 'update', 'guard.log')),
+    fileTail(join(dir, 'sup', 'supervisord.log'), 20),
+    `--- ${agentLog} (self-update lines)\n${updaterLines}`,
+    fileTail(agentLog, 30),
+  ].join('\n');
+}
+
 describe('self-update of the real agent', () => {
   it('comes back on a pushed commit with every job through the update succeeded', async () => {
     const before = (await run('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
-    await waitUntil(async () => (await healthCommit()) === before, 60_000, 'installed release serving');
+    await waitUntil(async () => (await healthCommit()) === before, 60_000, 'installed release serving', explain);
 
     const ids: string[] = [];
+    const submitErrors: string[] = [];
     let feeding = true;
+    // Never rejects: the controller stays up for the whole test, so a failed submit is recorded and
+    // asserted on below instead of surfacing as an unhandled rejection once afterAll has closed it.
     const feeder = (async () => {
       while (feeding) {
-        const r = await call(ctl.url, 'POST', '/v1/jobs', { body: { task: 'work', agent: AGENT_ID } });
-        if (r.status < 300) ids.push((r.body as { id: string }).id);
+        try {
+          const r = await call(ctl.url, 'POST', '/v1/jobs', { body: { task: 'work', agent: AGENT_ID } });
+          if (r.status < 300) ids.push((r.body as { id: string }).id);
+          else submitErrors.push(`HTTP ${r.status}`);
+        } catch (err) {
+          submitErrors.push(String((err as { code?: string }).code ?? err));
+        }
         await new Promise((res) => setTimeout(res, 1500));
       }
     })();
 
-    await run('git', ['-C', work, 'commit', '-q', '--allow-empty', '-m', 'an update to roll out']);
-    await run('git', ['-C', work, 'push', '-q', 'origin', 'HEAD:main']);
-    const next = (await run('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
-    const pushedAt = Date.now();
+    try {
+      await run('git', ['-C', work, 'commit', '-q', '--allow-empty', '-m', 'an update to roll out']);
+      await run('git', ['-C', work, 'push', '-q', 'origin', 'HEAD:main']);
+      const next = (await run('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
+      const pushedAt = Date.now();
 
-    await waitUntil(async () => (await healthCommit()) === next, 240_000, 'agent on the pushed commit');
-    await waitUntil(() => readUpdateState(updateStatePath(stateDir)).confirmed === next, 60_000, 'guard confirmed');
-    process.stdout.write(`self-update: pushed commit running after ${((Date.now() - pushedAt) / 1000).toFixed(1)} s\n`);
-    await new Promise((res) => setTimeout(res, 3000)); // a few jobs on the new release too
-    feeding = false;
-    await feeder;
+      await waitUntil(
+        async () => {
+          // A rollback or a failed build is final for this commit: say so now rather than at the timeout.
+          const failed = readUpdateState(updateStatePath(stateDir)).failed;
+          if (failed?.commit === next) throw new Error(`the update to the pushed commit failed (${failed.reason})\n${explain()}`);
+          return (await healthCommit()) === next;
+        },
+        240_000,
+        'agent on the pushed commit',
+        explain,
+      );
+      await waitUntil(() => readUpdateState(updateStatePath(stateDir)).confirmed === next, 60_000, 'guard confirmed', explain);
+      process.stdout.write(`self-update: pushed commit running after ${((Date.now() - pushedAt) / 1000).toFixed(1)} s\n`);
+      await new Promise((res) => setTimeout(res, 3000)); // a few jobs on the new release too
+    } finally {
+      feeding = false;
+      await feeder;
+    }
 
     await waitUntil(
       async () => {
@@ -129,8 +168,10 @@ describe('self-update of the real agent', () => {
       },
       90_000,
       'every job final',
+      explain,
     );
     const states = await Promise.all(ids.map(async (id) => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body as { state: string; attempt: number }));
+    expect(submitErrors).toEqual([]);
     expect(ids.length).toBeGreaterThan(3);
     expect(states.filter((s) => s.state !== 'succeeded')).toEqual([]);
   }, 420_000);
