@@ -14,7 +14,7 @@ export type ScriptName =
   | 'renew'
   | 'appendLog'
   | 'step'
-  | 'complete'
+  | 'completeClaim'
   | 'cancel'
   | 'reap'
   | 'register'

@@ -1,6 +1,18 @@
 // The agent's side of the inbox: register, claim under a lease, heartbeat, renew, log, step, complete.
 // Every lease-protected call is fenced by epoch inside its script.
-import type { ClaimedJob, CompleteRequest, HeartbeatRequest, LeaseStatus, RegisterRequest, StepUpdate } from '../../src/protocol/agent-api.js';
+import {
+  LOG_TAIL_MAX_BYTES,
+  type ClaimedJob,
+  type CompleteBatchItem,
+  type CompleteItemStatus,
+  type CompleteRequest,
+  type HeartbeatRequest,
+  type LeaseStatus,
+  type LogTail,
+  type RegisterRequest,
+  type StepUpdate,
+} from '../../src/protocol/agent-api.js';
+import { HttpAgentError } from '../../src/errors.js';
 import { stepSpecSchema } from '../../src/protocol/job.js';
 import { z } from 'zod';
 import type { RunScript } from './commands.js';
@@ -23,6 +35,53 @@ export interface ClaimResult {
 }
 
 const stepsSchema = z.array(stepSpecSchema);
+
+/** A claim reply after 'ok' (now, labels JSON, then 7 values per job) → the jobs. */
+function parseClaimed(rest: unknown[]): ClaimedJob[] {
+  const jobs: ClaimedJob[] = [];
+  for (let i = 2; i < rest.length; i += 7) {
+    jobs.push({
+      id: String(rest[i]),
+      epoch: Number(rest[i + 1]),
+      attempt: Number(rest[i + 2]),
+      steps: stepsSchema.parse(JSON.parse(String(rest[i + 3]))),
+      timeoutSec: rest[i + 4] === '' || rest[i + 4] === null ? null : Number(rest[i + 4]),
+      logOffset: Number(rest[i + 5]),
+      leaseMs: Number(rest[i + 6]),
+    });
+  }
+  return jobs;
+}
+
+export type CompleteItem = CompleteBatchItem;
+export type ClaimPart = NonNullable<CompleteRequest['claim']>;
+export interface CompleteItemResult {
+  id: string;
+  status: CompleteItemStatus;
+  expected?: number;
+}
+export interface CompleteManyResult {
+  results: CompleteItemResult[];
+  /** Present when the claim part ran. */
+  jobs?: ClaimedJob[];
+}
+
+const itemStatus: Record<string, CompleteItemStatus> = {
+  accepted: 'accepted',
+  duplicate: 'duplicate',
+  STALE_EPOCH: 'stale',
+  JOB_NOT_FOUND: 'not_found',
+  LOG_INCOMPLETE: 'log_incomplete',
+};
+
+/** A log tail's bytes (base64 or utf8 text), refused past LOG_TAIL_MAX_BYTES. */
+function decodeTail(tail: LogTail): Buffer {
+  const bytes = Buffer.from(tail.data, tail.encoding === 'base64' ? 'base64' : 'utf8');
+  if (bytes.length > LOG_TAIL_MAX_BYTES) {
+    throw new HttpAgentError('LOG_TAIL_TOO_LARGE', `a log tail carries at most ${LOG_TAIL_MAX_BYTES} bytes; append the rest`, { statusCode: 400 });
+  }
+  return bytes;
+}
 
 export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOptions) {
   const register = async (req: RegisterRequest): Promise<{ leaseMs: number; serverTime: number }> => {
@@ -52,19 +111,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     if (Array.isArray(reply) && reply[0] === 'AGENT_SILENT') return { jobs: [], labels: JSON.parse(String(reply[2])) as Record<string, string>, silent: true };
     const rest = expectOk(reply, { agentId });
     const labels = JSON.parse(String(rest[1])) as Record<string, string>;
-    const jobs: ClaimedJob[] = [];
-    for (let i = 2; i < rest.length; i += 7) {
-      jobs.push({
-        id: String(rest[i]),
-        epoch: Number(rest[i + 1]),
-        attempt: Number(rest[i + 2]),
-        steps: stepsSchema.parse(JSON.parse(String(rest[i + 3]))),
-        timeoutSec: rest[i + 4] === '' || rest[i + 4] === null ? null : Number(rest[i + 4]),
-        logOffset: Number(rest[i + 5]),
-        leaseMs: Number(rest[i + 6]),
-      });
-    }
-    return { jobs, labels };
+    return { jobs: parseClaimed(rest), labels };
   };
 
   const heartbeat = async (req: HeartbeatRequest): Promise<{ leases: Record<string, LeaseStatus>; serverTime: number }> => {
@@ -96,22 +143,48 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     return { cancel: Number(cancel) === 1 };
   };
 
-  const complete = async (id: string, req: CompleteRequest): Promise<{ duplicate: boolean }> => {
-    const steps = req.steps.map((s) => JSON.stringify(s));
-    const reply = await run('complete', [keys.base, keys.job(id), keys.log(id), keys.leases], [
-      id,
-      req.epoch,
-      req.outcome,
-      req.error ?? '',
-      req.logBytes,
-      opts.retentionSec,
-      ...steps,
-    ]);
-    const [duplicate] = expectOk(reply, { jobId: id });
-    return { duplicate: Number(duplicate) === 1 };
+  /**
+   * Judges each result on its own and, with `claim`, claims the next jobs, all in one script.
+   * claimWhen 'ok': claim only if every result was accepted or a duplicate (a single complete answers a
+   * refusal as an error, so it must not have claimed); 'all': claim whatever the results (batched complete).
+   */
+  const completeMany = async (items: CompleteItem[], claim?: ClaimPart, claimWhen: 'ok' | 'all' = 'all'): Promise<CompleteManyResult> => {
+    const args: (string | number | Buffer)[] = [opts.retentionSec, opts.logCapBytes, items.length, claim ? claimWhen : ''];
+    args.push(claim?.agentId ?? '', claim?.max ?? 0, 2 * opts.leaseMs + 10_000, opts.reapInClaim, keys.wakeChannel);
+    for (const it of items) {
+      const tail = it.logTail ? decodeTail(it.logTail) : undefined;
+      args.push(it.id, it.epoch, it.outcome, it.error ?? '', it.logBytes, it.logTail ? it.logTail.offset : '', tail ?? '', it.steps.length);
+      for (const st of it.steps) args.push(JSON.stringify(st));
+    }
+    // Without a claim the agent and memo keys are unused; any key of the slot keeps Cluster routing right.
+    const agentKey = claim ? keys.agent(claim.agentId) : keys.leases;
+    const memoKey = claim ? keys.claimMemo(claim.agentId, claim.claimId) : keys.leases;
+    const reply = await run('completeClaim', [keys.base, keys.leases, agentKey, keys.selectors, memoKey], args);
+    const rest = expectOk(reply, { agentId: claim?.agentId });
+    const n = Number(rest[0]);
+    const results: CompleteItemResult[] = [];
+    for (let i = 0; i < n; i++) {
+      const status = String(rest[1 + 2 * i]);
+      const held = Number(rest[2 + 2 * i]);
+      results.push({ id: items[i]!.id, status: itemStatus[status] ?? 'stale', ...(status === 'LOG_INCOMPLETE' ? { expected: held } : {}) });
+    }
+    const tail = rest.slice(1 + 2 * n);
+    if (tail.length === 0) return { results };
+    return { results, jobs: parseClaimed(expectOk(tail, { agentId: claim?.agentId })) };
   };
 
-  return { register, claim, heartbeat, renew, appendLog, step, complete };
+  /** One result (POST /v1/agent/jobs/:id/complete): a refusal is thrown as the error it stands for. */
+  const complete = async (id: string, req: CompleteRequest): Promise<{ duplicate: boolean; jobs?: ClaimedJob[] }> => {
+    const { claim, ...result } = req;
+    const { results, jobs } = await completeMany([{ ...result, id }], claim, 'ok');
+    const r = results[0]!;
+    if (r.status === 'not_found') expectOk(['JOB_NOT_FOUND'], { jobId: id });
+    if (r.status === 'stale') expectOk(['STALE_EPOCH'], { jobId: id });
+    if (r.status === 'log_incomplete') expectOk(['LOG_INCOMPLETE', r.expected], { jobId: id });
+    return { duplicate: r.status === 'duplicate', ...(jobs ? { jobs } : {}) };
+  };
+
+  return { register, claim, heartbeat, renew, appendLog, step, complete, completeMany };
 }
 
 export type LeaseStore = ReturnType<typeof createLeaseStore>;

@@ -120,6 +120,24 @@ export const stepResultSchema = z.strictObject({
   finishedAt: z.string().nullable(),
 });
 
+/** The largest log tail a complete may carry (decoded bytes); longer tails go through log appends. */
+export const LOG_TAIL_MAX_BYTES = 64 * 1024;
+
+/**
+ * The end of the attempt's log riding on a complete, so the last bytes need no separate append:
+ * `data` from byte `offset` of this attempt's log (utf8 text, or base64 for arbitrary bytes). The
+ * controller applies it like an append (overlap skipped, a start past its end is a gap) before it checks
+ * `logBytes`.
+ */
+export const logTailSchema = z.strictObject({
+  offset: z.number().int().min(0),
+  data: z.string().max(Math.ceil(LOG_TAIL_MAX_BYTES / 3) * 4),
+  encoding: z.enum(['utf8', 'base64']).optional(),
+});
+export type LogTail = z.infer<typeof logTailSchema>;
+
+const claimPartSchema = z.strictObject({ agentId, max: z.number().int().min(1).max(1024), claimId: z.string().min(8).max(64) });
+
 /**
  * POST /v1/agent/jobs/:id/complete. The controller accepts it once per epoch; a repeat of an accepted
  * result is answered 200 { accepted: true, duplicate: true }. 409 STALE_EPOCH when another attempt owns
@@ -133,7 +151,9 @@ export const completeRequestSchema = z.strictObject({
   steps: z.array(stepResultSchema),
   /** Total bytes of log this attempt produced. */
   logBytes: z.number().int().min(0),
-  claim: z.strictObject({ agentId, max: z.number().int().min(1).max(1024), claimId: z.string().min(8).max(64) }).optional(),
+  /** Optional (additive): the log's last bytes, applied before `logBytes` is checked. */
+  logTail: logTailSchema.optional(),
+  claim: claimPartSchema.optional(),
 });
 export type CompleteRequest = z.infer<typeof completeRequestSchema>;
 
@@ -143,6 +163,35 @@ export const completeResponseSchema = z.object({
   jobs: z.array(claimedJobSchema).optional(),
 });
 export type CompleteResponse = z.infer<typeof completeResponseSchema>;
+
+/** One result in a batched complete: a complete request for job `id`, without its own claim. */
+export const completeBatchItemSchema = completeRequestSchema.omit({ claim: true }).extend({ id: jobId });
+export type CompleteBatchItem = z.infer<typeof completeBatchItemSchema>;
+
+/**
+ * POST /v1/agent/complete (additive): several results, and optionally the claim of the next jobs, in
+ * one round trip. Each result is judged on its own, exactly as a single complete would be, and answered
+ * with a status in the same order; the claim is made whatever the results' statuses.
+ */
+export const completeBatchRequestSchema = z.strictObject({
+  results: z.array(completeBatchItemSchema).min(1).max(256),
+  claim: claimPartSchema.optional(),
+});
+export type CompleteBatchRequest = z.infer<typeof completeBatchRequestSchema>;
+
+/**
+ * accepted: taken now · duplicate: this epoch's result was already taken (nothing changed) ·
+ * stale: another attempt owns the job (409 alone) · not_found: no such job (404 alone) ·
+ * log_incomplete: the controller holds `expected` bytes of the log (416 alone): send the rest, complete again.
+ */
+export const completeItemStatusSchema = z.enum(['accepted', 'duplicate', 'stale', 'not_found', 'log_incomplete']);
+export type CompleteItemStatus = z.infer<typeof completeItemStatusSchema>;
+
+export const completeBatchResponseSchema = z.object({
+  results: z.array(z.object({ id: jobId, status: completeItemStatusSchema, expected: z.number().int().optional() })),
+  jobs: z.array(claimedJobSchema).optional(),
+});
+export type CompleteBatchResponse = z.infer<typeof completeBatchResponseSchema>;
 
 /**
  * The agent API's paths on the controller (bearer agent token). Register, claim and heartbeat take a
@@ -157,6 +206,7 @@ export const agentApiPaths = {
   log: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/log`,
   step: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/step`,
   complete: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/complete`,
+  completeBatch: '/v1/agent/complete',
   monitorMetrics: '/v1/agent/monitor/metrics',
   monitorHeartbeat: '/v1/agent/monitor/heartbeat',
   monitorAlertState: '/v1/agent/monitor/alert-state',

@@ -5,6 +5,7 @@ import { z } from 'zod';
 import {
   agentApiPaths,
   claimRequestSchema,
+  completeBatchRequestSchema,
   completeRequestSchema,
   heartbeatRequestSchema,
   logAppendQuerySchema,
@@ -98,11 +99,17 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   app.post('/v1/agent/jobs/:id/complete', async (req) => {
     const { id } = validate(jobParams, req.params, 'params');
     const body = validate(completeRequestSchema, req.body, 'body');
-    const { duplicate } = await leases.complete(id, body);
-    if (!body.claim) return { accepted: true, ...(duplicate ? { duplicate: true } : {}) };
-    // Complete-and-claim: the next jobs ride on the same round trip (never waits; a long-poll is a claim call).
-    const { jobs } = await leases.claim(body.claim.agentId, body.claim.max, body.claim.claimId);
-    return { accepted: true, ...(duplicate ? { duplicate: true } : {}), jobs };
+    // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
+    // a long-poll is a claim call).
+    const { duplicate, jobs } = await leases.complete(id, body);
+    return { accepted: true, ...(duplicate ? { duplicate: true } : {}), ...(body.claim ? { jobs: jobs ?? [] } : {}) };
+  });
+
+  // Batched complete: each result answered with its own status, the claim made whatever they are.
+  app.post(agentApiPaths.completeBatch, async (req) => {
+    const body = validate(completeBatchRequestSchema, req.body, 'body');
+    const { results, jobs } = await leases.completeMany(body.results, body.claim, 'all');
+    return { results, ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
 
   // The log append takes raw bytes of any content type, so it lives in its own scope with its own parser.

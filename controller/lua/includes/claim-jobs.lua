@@ -1,0 +1,118 @@
+-- Hands an agent up to `max` queued jobs under a lease (the body of claim-5.lua, shared with the fused
+-- complete-claim-5.lua); see claim-5.lua for the rules. `woken`: re-run for a waiting long-poll.
+-- Returns {'AGENT_UNKNOWN'}, {'AGENT_SILENT', now, labels JSON} or {'ok', now, labels JSON, then per job:
+-- id, epoch, attempt, steps JSON, timeoutSec|'', logOffset, leaseMs}.
+--- @include "clock"
+--- @include "finish-job"
+--- @include "reap-expired"
+--- @include "store-log"
+local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, agentId, max, memoTtl, reapLimit, retentionSec, channel, logCap, woken)
+  local agent = redis.call('HMGET', agentKey, 'labels', 'leaseMs', 'lastSeenAt', 'heartbeatAt')
+  if not agent[2] then
+    return {'AGENT_UNKNOWN'}
+  end
+  local leaseMs = tonumber(agent[2])
+  local now = nowMs()
+  if woken then
+    -- Judged only once it has heartbeated: a client that keeps its leases by per-job renew (allowed by the
+    -- protocol) has no heartbeat to go stale.
+    if agent[4] and now - tonumber(agent[3]) > leaseMs / 2 then
+      return {'AGENT_SILENT', now, agent[1]}
+    end
+  else
+    redis.call('HSET', agentKey, 'lastSeenAt', now)
+  end
+  local out = {'ok', now, agent[1]}
+
+  local function emit(id, epoch, attempt, steps, timeoutSec, logOffset)
+    out[#out + 1] = id
+    out[#out + 1] = epoch
+    out[#out + 1] = attempt
+    out[#out + 1] = steps
+    out[#out + 1] = timeoutSec
+    out[#out + 1] = logOffset
+    out[#out + 1] = leaseMs
+  end
+
+  local memo = redis.call('GET', memoKey)
+  if memo then
+    for id, epoch in string.gmatch(memo, '(%S+) (%d+)') do
+      local j = redis.call('HMGET', base .. 'job:' .. id, 'state', 'epoch', 'agent', 'attempt', 'steps', 'timeoutSec', 'logBytes', 'logBase')
+      if j[1] == 'running' and j[2] == epoch and j[3] == agentId then
+        emit(id, tonumber(epoch), tonumber(j[4]), j[5], j[6], tonumber(j[7]) - tonumber(j[8]))
+      end
+    end
+    return out
+  end
+
+  reapExpired(base, leasesKey, selectorsKey, now, reapLimit, retentionSec, channel)
+
+  local queues = {base .. 'q:agent:' .. agentId, base .. 'q:any'}
+  local labels = cjson.decode(agent[1])
+  for _, sel in ipairs(redis.call('SMEMBERS', selectorsKey)) do
+    local match = true
+    for k, v in string.gmatch(sel, '([^,=]+)=([^,]*)') do
+      if labels[k] ~= v then
+        match = false
+        break
+      end
+    end
+    if match then
+      queues[#queues + 1] = base .. 'q:sel:' .. sel
+    end
+  end
+
+  local heads = {}
+  local function peek(i)
+    local h = redis.call('ZRANGE', queues[i], 0, 0, 'WITHSCORES')
+    if h[1] then
+      heads[i] = {h[1], tonumber(h[2])}
+    else
+      heads[i] = nil
+      if i > 2 then
+        -- An empty selector queue leaves the set so later claims stop looking at it.
+        redis.call('SREM', selectorsKey, string.sub(queues[i], #base + 7))
+      end
+    end
+  end
+  for i = 1, #queues do
+    peek(i)
+  end
+
+  local claimed = {}
+  while #claimed < max do
+    local best
+    for i, h in pairs(heads) do
+      if not best or h[2] < heads[best][2] then
+        best = i
+      end
+    end
+    if not best then
+      break
+    end
+    local id = heads[best][1]
+    redis.call('ZREM', queues[best], id)
+    peek(best)
+    local jobKey = base .. 'job:' .. id
+    local j = redis.call('HMGET', jobKey, 'state', 'epoch', 'attempt', 'steps', 'timeoutSec', 'logBytes')
+    if j[1] == 'queued' then
+      local epoch = tonumber(j[2]) + 1
+      local attempt = tonumber(j[3]) + 1
+      local logBase = tonumber(j[6])
+      if attempt > 1 then
+        -- Later attempts start their log after a marker, so the one log reads as a story.
+        logBase = storeLog(jobKey, base .. 'log:' .. id,
+          '\n--- httpagent: attempt ' .. attempt .. ' on agent ' .. agentId .. ' ---\n', logCap)
+      end
+      redis.call('HSET', jobKey, 'state', 'running', 'epoch', epoch, 'attempt', attempt, 'agent', agentId,
+        'startedAt', now, 'leaseMs', leaseMs, 'logBase', logBase)
+      redis.call('ZADD', leasesKey, now + leaseMs, id)
+      emit(id, epoch, attempt, j[4], j[5], 0)
+      claimed[#claimed + 1] = id .. ' ' .. epoch
+    end
+  end
+  if #claimed > 0 then
+    redis.call('SET', memoKey, table.concat(claimed, '\n'), 'PX', memoTtl)
+  end
+  return out
+end
