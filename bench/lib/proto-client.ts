@@ -1,5 +1,5 @@
-// A lean agent-protocol client for benchmarks: register, long-poll claim, complete-and-claim-next over
-// raw undici, and the platform's batched submit. It measures the controller and protocol path without
+// A lean agent-protocol client for benchmarks: register, long-poll claim, complete-and-claim-next (one
+// result, or a batch) over raw undici, and the platform's batched submit. It measures the controller and protocol path without
 // spawning anything, the way BullMQ's no-op processor measures BullMQ without work.
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
@@ -11,6 +11,11 @@ export interface ProtoClient {
   claim(agentId: string, max: number, waitMs: number): Promise<ClaimedJob[]>;
   /** Completes `job` as succeeded; with `next` > 0 the reply carries up to that many new jobs. */
   complete(agentId: string, job: ClaimedJob, next: number): Promise<ClaimedJob[]>;
+  /**
+   * Completes `jobs` as succeeded in one batched call (POST /v1/agent/complete); with `next` > 0 the
+   * reply carries up to that many new jobs. Throws unless every result was accepted.
+   */
+  completeBatch(agentId: string, jobs: ClaimedJob[], next: number): Promise<ClaimedJob[]>;
   close(): Promise<void>;
 }
 
@@ -35,6 +40,20 @@ export function protoClient(controllerUrl: string, connections = 64): ProtoClien
       const steps = job.steps.map(() => ({ state: 'succeeded', exitCode: 0, startedAt: null, finishedAt: null }));
       const body = { epoch: job.epoch, outcome: 'succeeded', steps, logBytes: 0, ...(next > 0 ? { claim: { agentId, max: next, claimId: randomUUID() } } : {}) };
       const r = (await post(agentApiPaths.complete(job.id), body)) as { jobs?: ClaimedJob[] };
+      return r.jobs ?? [];
+    },
+    async completeBatch(agentId, jobs, next) {
+      const results = jobs.map((job) => ({
+        id: job.id,
+        epoch: job.epoch,
+        outcome: 'succeeded',
+        steps: job.steps.map(() => ({ state: 'succeeded', exitCode: 0, startedAt: null, finishedAt: null })),
+        logBytes: 0,
+      }));
+      const body = { results, ...(next > 0 ? { claim: { agentId, max: next, claimId: randomUUID() } } : {}) };
+      const r = (await post(agentApiPaths.completeBatch, body)) as { results: Array<{ status: string }>; jobs?: ClaimedJob[] };
+      const refused = r.results.filter((x) => x.status !== 'accepted');
+      if (refused.length > 0) throw new Error(`batched complete refused ${refused.length} results: ${JSON.stringify(refused[0])}`);
       return r.jobs ?? [];
     },
     close: () => pool.close(),
