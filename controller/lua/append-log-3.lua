@@ -4,7 +4,7 @@
   controller already holds is skipped, so resending after a lost reply is harmless. Log traffic proves
   the agent alive, so it extends the lease too.
 
-  KEYS[1] job  KEYS[2] log  KEYS[3] leases  ZSET id -> lease expiry (ms)
+  KEYS[1] job  KEYS[2] log (segments, see includes/store-log.lua)  KEYS[3] leases  ZSET id -> lease expiry (ms)
   ARGV[1] job id  ARGV[2] epoch  ARGV[3] offset  ARGV[4] bytes  ARGV[5] log cap bytes
 
   Returns {JOB_NOT_FOUND | STALE_EPOCH}, {'LOG_OFFSET_GAP', expected} or {'ok', new offset, cancel (0|1)}.
@@ -27,7 +27,8 @@ end
 local data = ARGV[4]
 local skip = have - offset
 if skip < #data then
-  have = storeLog(KEYS[1], KEYS[2], string.sub(data, skip + 1), tonumber(ARGV[5])) - logBase
+  -- Usually nothing to skip: pass the chunk as it came rather than a copy.
+  have = storeLog(KEYS[1], KEYS[2], skip == 0 and data or string.sub(data, skip + 1), tonumber(ARGV[5])) - logBase
 end
 redis.call('ZADD', KEYS[3], nowMs() + tonumber(j[3]), ARGV[1])
 return {'ok', have, (j[4] == '1') and 1 or 0}

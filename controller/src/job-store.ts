@@ -19,6 +19,12 @@ export interface JobStoreOptions {
   defaultMaxAttempts: number;
 }
 
+/**
+ * Bytes per log segment: a job's log is a Redis LIST of segments this long (the last one partial).
+ * Must equal LOG_SEGMENT_BYTES in controller/lua/includes/store-log.lua, which writes them.
+ */
+export const LOG_SEGMENT_BYTES = 65520;
+
 /** Random, URL-safe, 16 characters: unguessable enough that ids can be shared in links. */
 export function newJobId(): string {
   return randomBytes(12).toString('base64url');
@@ -81,15 +87,29 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return String(state) as JobState;
   };
 
+  /** Bytes [from, to) of a segmented log (store-log.lua): only the segments that hold them are fetched. */
+  const readSegments = async (key: string, from: number, to: number): Promise<Buffer> => {
+    if (to <= from) return Buffer.alloc(0);
+    const first = Math.floor(from / LOG_SEGMENT_BYTES);
+    const last = Math.floor((to - 1) / LOG_SEGMENT_BYTES);
+    const parts = await redis.lrangeBuffer(key, first, last);
+    const start = first * LOG_SEGMENT_BYTES;
+    return Buffer.concat(parts).subarray(from - start, to - start);
+  };
+
   /** Up to `max` bytes of the stored log from `offset`, with what the job looks like now. */
   const readLog = async (id: string, offset: number, max: number) => {
     // State first: once a job is final its log is complete, so bytes read after a final state are all of it.
-    const [meta, bytes] = await Promise.all([
-      redis.hmget(keys.job(id), 'state', 'logTruncated'),
-      redis.getrangeBuffer(keys.log(id), offset, offset + max - 1),
-    ]);
-    if (!meta[0]) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
-    return { bytes, state: meta[0] as JobState, truncated: meta[1] === '1' };
+    const [state, truncated, counted, kept] = await redis.hmget(keys.job(id), 'state', 'logTruncated', 'logBytes', 'logKept');
+    if (!state) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    let bytes: Buffer;
+    if (kept === null) {
+      // Nothing stored yet, or a log written by an older controller as one string.
+      bytes = Number(counted ?? 0) > 0 ? await redis.getrangeBuffer(keys.log(id), offset, offset + max - 1) : Buffer.alloc(0);
+    } else {
+      bytes = await readSegments(keys.log(id), offset, Math.min(offset + max, Number(kept)));
+    }
+    return { bytes, state: state as JobState, truncated: truncated === '1' };
   };
 
   return { enqueue, get, list, cancel, readLog };
