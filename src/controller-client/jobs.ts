@@ -2,9 +2,12 @@
 import { z } from 'zod';
 import {
   agentApiPaths,
+  completeBatchResponseSchema,
   completeResponseSchema,
   logAppendResponseSchema,
   renewResponseSchema,
+  type CompleteBatchRequest,
+  type CompleteBatchResponse,
   type CompleteRequest,
   type CompleteResponse,
   type StepUpdate,
@@ -16,6 +19,8 @@ export interface JobsResource {
   appendLog(jobId: string, epoch: number, offset: number, bytes: Buffer): Promise<z.infer<typeof logAppendResponseSchema>>;
   step(jobId: string, update: StepUpdate): Promise<void>;
   complete(jobId: string, req: CompleteRequest): Promise<CompleteResponse>;
+  /** Several results (and the next jobs' claim) in one call; a status per result. */
+  completeBatch(req: CompleteBatchRequest): Promise<CompleteBatchResponse>;
 }
 
 const anyReply = z.unknown();
@@ -29,5 +34,6 @@ export function jobsResource(http: ControllerHttp): JobsResource {
       await http.call(agentApiPaths.step(jobId), anyReply, { json: update });
     },
     complete: (jobId, req) => http.call(agentApiPaths.complete(jobId), completeResponseSchema, { json: req, timeoutMs: 30_000 }),
+    completeBatch: (req) => http.call(agentApiPaths.completeBatch, completeBatchResponseSchema, { json: req, timeoutMs: 30_000 }),
   };
 }

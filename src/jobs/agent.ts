@@ -12,6 +12,7 @@ import type { ClaimedJob } from '../protocol/agent-api.js';
 import type { JobSpec, JobSubmit } from '../protocol/job.js';
 import { runClaimLoop } from './claim-loop.js';
 import { createClaimPause } from './claim-pause.js';
+import { completeOne, createCompleteBatcher } from './complete-batcher.js';
 import { startJobRun, type JobRun } from './job-runner.js';
 import { startLeaseKeeper, type HeldLease, type LeaseKeeper } from './lease-keeper.js';
 import { handleLeftover } from './leftovers.js';
@@ -124,6 +125,13 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
 
   const facts = { agentId: config.agentId, port: parseListen(config.listen).port, version, commit: readCommit(), labels: config.labels, capacity: config.concurrency, leaseMs: config.leaseMs };
   const registration = createRegistration({ agents: client.agents, request: () => buildRegisterRequest(facts), logger, signal: stopping.signal });
+  // Results of jobs ending together go to the controller as one batched complete-and-claim.
+  const batcher = createCompleteBatcher({
+    send: (req) => client.jobs.completeBatch(req),
+    single: (id, req) => completeOne(client.jobs, id, req),
+    logger,
+    signal: stopping.signal,
+  });
 
   function startJobs(jobs: ClaimedJob[]): void {
     for (const job of jobs) {
@@ -167,7 +175,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       const handOver = async () => {
         const outcome = await deliverResult(
           { spool: end.spool, log: end.log, result: end.result, logAcked: end.logAcked, ...(claim ? { claim } : {}) },
-          { jobs: client.jobs, chunkMaxBytes: chunkMaxBytes(), logger: run.logger, signal: stopping.signal },
+          { jobs: client.jobs, chunkMaxBytes: chunkMaxBytes(), logger: run.logger, signal: stopping.signal, batcher },
         );
         if (outcome.status === 'accepted') reachable = true;
         const next = outcome.jobs.slice(0, owned);

@@ -14,6 +14,9 @@ import { runStep, type StepOutcome, type StopReason } from './step-runner.js';
 /** Output waiting for the disk beyond this pauses the step's pipes. */
 const LOG_HIGH_WATER = 1024 * 1024;
 
+/** Step progress waits this long before it is sent: a short job's complete carries it instead. */
+const STEP_PROGRESS_HOLD_MS = 250;
+
 export interface JobRunnerDeps {
   tasksDir: string;
   baseEnv: Record<string, string>;
@@ -91,7 +94,7 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
     onCancel: () => stop('cancel'),
   });
 
-  const progress = createStepProgress((u) => deps.jobs.step(job.id, { epoch: job.epoch, ...u }), () => stop('stale'), logger);
+  const progress = createStepProgress((u) => deps.jobs.step(job.id, { epoch: job.epoch, ...u }), () => stop('stale'), logger, STEP_PROGRESS_HOLD_MS);
   const report = (u: StepProgressUpdate) => progress.report(u);
 
   const started = Date.now();
@@ -137,7 +140,7 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
     report({ index, state: outcome.state, exitCode: outcome.exitCode, signal: outcome.signal, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt });
     logger.debug({ step: index, task: step.task, state: outcome.state, exitCode: outcome.exitCode, signal: outcome.signal }, 'step ended');
   }
-  void spool.writePid(undefined).catch(() => undefined);
+  // The pid file is left as it is: a restart checks the pid still runs this job before it acts on it.
   progress.close();
 
   const why = reason();

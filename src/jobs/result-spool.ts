@@ -1,7 +1,7 @@
 // The on-disk spool of jobs this agent holds: one directory per claimed attempt with its meta, its log
 // and, once it ends, its result, written before anything is sent. What is left here after a
 // crash or a controller outage is delivered on the next start.
-import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { completeRequestSchema, type CompleteRequest } from '../protocol/agent-api.js';
@@ -45,14 +45,14 @@ export interface ResultSpool {
 const dirName = (meta: Pick<SpoolMeta, 'id' | 'epoch'>) => `${Buffer.from(meta.id).toString('base64url')}.${meta.epoch}`;
 
 /**
- * Whole-or-nothing against a crash of this process (write aside, then rename). No fsync: the page
- * cache outlives a killed agent, and if the machine itself goes down the lease lapses and the
- * controller re-delivers the job, so a sync per job would buy nothing but latency.
+ * A single JSON object needs no rename to be whole-or-nothing: a torn write is a strict prefix of it,
+ * which never parses, and a reader treats an unparsable file as absent (as if the crash came before).
+ * One system call fewer per file on the job path. No fsync: the page cache outlives a killed agent,
+ * and if the machine itself goes down the lease lapses and the controller re-delivers the job, so a
+ * sync per job would buy nothing but latency.
  */
-async function writeAtomically(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp`;
-  await writeFile(tmp, data);
-  await rename(tmp, path);
+async function writeJson(path: string, value: unknown): Promise<void> {
+  await writeFile(path, JSON.stringify(value));
 }
 
 function spoolAt(dir: string, meta: SpoolMeta): JobSpool {
@@ -61,7 +61,7 @@ function spoolAt(dir: string, meta: SpoolMeta): JobSpool {
     meta,
     logPath: join(dir, 'log'),
     async writeResult(result) {
-      await writeAtomically(join(dir, 'result.json'), JSON.stringify(result));
+      await writeJson(join(dir, 'result.json'), result);
     },
     async writePid(pid) {
       await writeFile(join(dir, 'pid'), pid ? String(pid) : '');
@@ -78,7 +78,7 @@ export async function createResultSpool(stateDir: string): Promise<ResultSpool> 
     async create(meta) {
       const dir = join(root, dirName(meta));
       await mkdir(dir, { recursive: true });
-      await writeAtomically(join(dir, 'meta.json'), JSON.stringify(meta));
+      await writeJson(join(dir, 'meta.json'), meta);
       return spoolAt(dir, meta);
     },
     async leftovers() {

@@ -13,10 +13,15 @@ export interface StepProgress {
   close(): void;
 }
 
-export function createStepProgress(send: (update: StepProgressUpdate) => Promise<void>, onStale: () => void, logger: Logger): StepProgress {
+/**
+ * `holdMs`: news waits this long before it is sent, so a job that ends sooner sends none (its complete
+ * carries every step's outcome) and a longer one shows its progress that much later.
+ */
+export function createStepProgress(send: (update: StepProgressUpdate) => Promise<void>, onStale: () => void, logger: Logger, holdMs = 0): StepProgress {
   const pending = new Map<number, StepProgressUpdate>();
   let sending = false;
   let closed = false;
+  let hold: NodeJS.Timeout | undefined;
 
   const drain = async () => {
     sending = true;
@@ -42,10 +47,22 @@ export function createStepProgress(send: (update: StepProgressUpdate) => Promise
       if (closed) return;
       pending.delete(update.index); // re-inserted at the end: order follows the latest news
       pending.set(update.index, update);
-      if (!sending) void drain();
+      if (sending || hold) return;
+      if (holdMs <= 0) {
+        void drain();
+        return;
+      }
+      hold = setTimeout(() => {
+        hold = undefined;
+        // Whatever arrives while this drain runs is sent by it; news after it starts a new hold.
+        void drain();
+      }, holdMs);
+      hold.unref();
     },
     close() {
       closed = true;
+      if (hold) clearTimeout(hold);
+      hold = undefined;
       pending.clear();
     },
   };
