@@ -1,10 +1,11 @@
-// Ships a job's spooled log to the controller while the job runs: chunks from byte offsets, batched by
-// size or time, resynced when the controller names another offset. It never blocks the job: when the
-// controller is away the bytes simply wait in the spool file.
+// Ships a job's spooled log to the controller while the job runs: chunks from byte offsets (a few in
+// flight, log-shipping.ts), batched by size or time, resynced when the controller names another
+// offset. It never blocks the job: when the controller is away the bytes simply wait in the spool file.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffMs, decide, expectedOffset } from '../controller-client/retry-policy.js';
+import { backoffMs } from '../controller-client/retry-policy.js';
 import type { Logger } from '../log.js';
 import type { JobLog } from './job-log.js';
+import { shipRound } from './log-shipping.js';
 
 export interface LogAppendReply {
   offset: number;
@@ -21,6 +22,8 @@ export interface LogStreamerOptions {
   startOffset?: number;
   /** Largest chunk per request (the controller's logChunkMaxBytes). */
   chunkMaxBytes: number;
+  /** Chunks awaiting a reply at once (default LOG_CHUNKS_IN_FLIGHT). */
+  inFlight?: number;
   /** Ship as soon as this much is waiting... */
   batchBytes?: number;
   /** ...or once the oldest waiting byte is this old. */
@@ -73,34 +76,40 @@ export function startLogStreamer(opts: LogStreamerOptions): LogStreamer {
   };
 
   const pump = async () => {
-    while (!stopped && acked < opts.log.written) {
-      const chunk = await opts.log.read(acked, opts.chunkMaxBytes);
-      try {
-        const reply = await opts.send(acked, chunk);
+    for (;;) {
+      const end = await shipRound({
+        log: opts.log,
+        send: opts.send,
+        from: acked,
+        end: () => opts.log.written,
+        chunkMaxBytes: opts.chunkMaxBytes,
+        inFlight: opts.inFlight,
+        go: () => !stopped,
+        onReply: (reply) => {
+          acked = Math.max(acked, reply.offset);
+          if (reply.cancel) opts.onCancel();
+        },
+      });
+      if (end.kind === 'done') {
         failures = 0;
-        acked = reply.offset;
-        if (reply.cancel) opts.onCancel();
-      } catch (err) {
-        const d = decide(err);
-        if (d === 'stale') {
-          stopped = true;
-          opts.onStale();
-          return;
-        }
-        if (d === 'resync') {
-          const expected = expectedOffset(err);
-          if (expected !== undefined) {
-            opts.logger.debug({ from: acked, expected }, 'log resync');
-            acked = expected;
-            continue;
-          }
-        }
-        // The controller is away (or refused): leave the bytes in the spool and try later.
-        failures++;
-        opts.logger.debug({ err, failures }, 'log chunk not shipped, will retry');
-        schedule(backoffMs(failures, { baseMs: batchMs, capMs: 5_000 }));
         return;
       }
+      if (end.kind === 'stale') {
+        stopped = true;
+        opts.onStale();
+        return;
+      }
+      if (end.kind === 'resync') {
+        opts.logger.debug({ from: acked, expected: end.from }, 'log resync');
+        acked = end.from;
+        if (stopped) return;
+        continue;
+      }
+      // The controller is away (or refused): leave the bytes in the spool and try later.
+      failures++;
+      opts.logger.debug({ err: end.err, failures }, 'log chunk not shipped, will retry');
+      schedule(backoffMs(failures, { baseMs: batchMs, capMs: 5_000 }));
+      return;
     }
   };
 
@@ -128,6 +137,7 @@ export interface ShipAllOptions {
   send: SendLog;
   from: number;
   chunkMaxBytes: number;
+  inFlight?: number;
   signal?: AbortSignal | undefined;
   logger: Logger;
 }
@@ -141,22 +151,17 @@ export async function shipAll(opts: ShipAllOptions): Promise<number> {
   let failures = 0;
   const end = await opts.log.flush();
   while (acked < end) {
-    const chunk = await opts.log.read(acked, opts.chunkMaxBytes);
-    try {
-      acked = (await opts.send(acked, chunk)).offset;
-      failures = 0;
-    } catch (err) {
-      const d = decide(err);
-      if (d === 'stale' || d === 'fail') throw err;
-      if (d === 'resync') {
-        const expected = expectedOffset(err);
-        if (expected === undefined) throw err;
-        acked = expected;
-        continue;
-      }
-      if (opts.signal?.aborted) throw err;
-      await sleep(backoffMs(failures++, { capMs: 5_000 }), undefined, { signal: opts.signal }).catch(() => undefined);
+    const round = await shipRound({ log: opts.log, send: opts.send, from: acked, end: () => end, chunkMaxBytes: opts.chunkMaxBytes, inFlight: opts.inFlight });
+    if (round.kind === 'done') return end;
+    if (round.kind === 'stale' || round.kind === 'fail') throw round.err;
+    if (round.kind === 'resync') {
+      acked = round.from;
+      continue;
     }
+    if (round.acked > acked) failures = 0;
+    acked = round.acked;
+    if (opts.signal?.aborted) throw round.err;
+    await sleep(backoffMs(failures++, { capMs: 5_000 }), undefined, { signal: opts.signal }).catch(() => undefined);
   }
   return end;
 }

@@ -112,3 +112,79 @@ describe('job log + streamer', () => {
     await b.close();
   });
 });
+
+describe('chunks in flight', () => {
+  /** A receiver that handles requests in the order `order` picks among those waiting (overtaking). */
+  function reorderingReceiver(pick: (waiting: number) => number) {
+    const rx = receiver();
+    let waiting: Array<() => void> = [];
+    let maxInFlight = 0;
+    let inFlight = 0;
+    const send: SendLog = (offset, bytes) =>
+      new Promise((resolve, reject) => {
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        waiting.push(() => {
+          inFlight--;
+          rx.send(offset, bytes).then(resolve, reject);
+        });
+        // Handle one once the window is full (or nothing else can come): the picked one goes first.
+        setTimeout(() => {
+          if (waiting.length === 0) return;
+          const i = Math.min(pick(waiting.length), waiting.length - 1);
+          const [run] = waiting.splice(i, 1);
+          run!();
+        }, 1);
+      });
+    return { ...rx, send, maxInFlight: () => maxInFlight, reset: () => (waiting = []) };
+  }
+
+  it('ships with up to the window in flight and ends exact even when a chunk overtakes the one before it', async () => {
+    const log = await openJobLog(logPath());
+    const text = Array.from({ length: 500 }, (_, i) => `line ${i} of a log shipped two chunks at a time\n`).join('');
+    log.append(text);
+    // Always handle the newest request first: every second chunk arrives before its predecessor.
+    const rx = reorderingReceiver((n) => n - 1);
+    const end = await shipAll({ log, send: rx.send, from: 0, chunkMaxBytes: 700, inFlight: 2, logger: silentLogger() });
+    expect(end).toBe(Buffer.byteLength(text));
+    expect(rx.text()).toBe(text);
+    expect(rx.maxInFlight()).toBe(2);
+    // An overtaken chunk is answered 416 and sent again; no byte is stored out of place.
+    expect(rx.calls.some((c, i) => rx.calls.slice(0, i).some((p) => p.offset === c.offset))).toBe(true);
+    await log.close();
+  });
+
+  it('the streamer keeps a window of chunks in flight and acknowledges the whole log', async () => {
+    const log = await openJobLog(logPath());
+    const rx = reorderingReceiver(() => 0);
+    const streamer = startLogStreamer({ log, send: rx.send, chunkMaxBytes: 500, inFlight: 3, batchBytes: 1, batchMs: 5, logger: silentLogger(), onStale: () => undefined, onCancel: () => undefined });
+    const text = 'x'.repeat(20_000);
+    log.append(text);
+    await log.flush();
+    await until(() => streamer.acked === log.written);
+    await streamer.stop();
+    expect(rx.text()).toBe(text);
+    expect(rx.maxInFlight()).toBe(3);
+    await log.close();
+  });
+
+  it('a stale reply among chunks in flight stops shipping; the others settle first', async () => {
+    const log = await openJobLog(logPath());
+    log.append('y'.repeat(5000));
+    let calls = 0;
+    let settled = 0;
+    const send: SendLog = async (offset, bytes) => {
+      const n = ++calls;
+      await new Promise((r) => setTimeout(r, n === 1 ? 30 : 1));
+      settled++;
+      if (n === 2) throw new ControllerError('STALE_EPOCH', 'moved on', 409);
+      return { offset: offset + bytes.length };
+    };
+    await expect(shipAll({ log, send, from: 0, chunkMaxBytes: 1000, inFlight: 2, logger: silentLogger() })).rejects.toMatchObject({ code: 'STALE_EPOCH' });
+    // The first chunk was still in flight when the second failed: it settled before shipAll gave up, and
+    // nothing was sent after the failure.
+    expect(settled).toBe(calls);
+    expect(calls).toBe(2);
+    await log.close();
+  });
+});
