@@ -126,10 +126,8 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
         log.append(bytes);
         return log.queued > LOG_HIGH_WATER ? log.drained() : undefined;
       },
-      onSpawn: (pid) => {
-        setPid(pid);
-        void spool.writePid(pid).catch(() => undefined);
-      },
+      // No pid file: a restarted agent finds a tree left running by the job id in its environment.
+      onSpawn: (pid) => setPid(pid),
     });
     setPid(undefined);
     outcomes.push(outcome);
@@ -140,7 +138,6 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
     report({ index, state: outcome.state, exitCode: outcome.exitCode, signal: outcome.signal, startedAt: outcome.startedAt, finishedAt: outcome.finishedAt });
     logger.debug({ step: index, task: step.task, state: outcome.state, exitCode: outcome.exitCode, signal: outcome.signal }, 'step ended');
   }
-  // The pid file is left as it is: a restart checks the pid still runs this job before it acts on it.
   progress.close();
 
   const why = reason();

@@ -1,7 +1,7 @@
 // What an earlier run of the agent left in the spool: results not yet delivered (a controller outage,
 // a restart) and jobs cut off mid-run (a crash). Results are delivered; a cut-off job's process tree is
 // stopped and its log shipped, and its lease is left to expire so the controller re-delivers it.
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import type { JobsResource } from '../controller-client/jobs.js';
 import type { Logger } from '../log.js';
 import { killTree } from '../tasks/task-process.js';
@@ -26,9 +26,9 @@ export async function handleLeftover(left: Leftover, deps: LeftoverDeps): Promis
     await deliverResult({ spool: left, log, result: left.result, logAcked: 0 }, { jobs: deps.jobs, chunkMaxBytes: deps.chunkMaxBytes, logger, signal: deps.signal });
     return;
   }
-  if (left.pid && (await runsJob(left.pid, left.meta.id))) {
-    logger.warn({ pid: left.pid }, 'stopping a step left running by an earlier run');
-    await killTree(left.pid, deps.killGraceMs);
+  for (const pgid of await leftTrees(left)) {
+    logger.warn({ pid: pgid }, 'stopping a step left running by an earlier run');
+    await killTree(pgid, deps.killGraceMs);
   }
   try {
     // Best effort, bounded: the output helps whoever looks at the failed attempt.
@@ -45,6 +45,37 @@ export async function handleLeftover(left: Leftover, deps: LeftoverDeps): Promis
   }
   await log.close();
   await left.remove();
+}
+
+/**
+ * Process groups of steps this attempt left running: every process whose environment names the job and
+ * attempt (steps and their children inherit it), by its group (each step leads its own). A pid recorded
+ * by an older version counts too, if it still runs the job.
+ */
+async function leftTrees(left: Leftover): Promise<number[]> {
+  const groups = new Set<number>();
+  if (left.pid && (await runsJob(left.pid, left.meta.id))) groups.add(left.pid);
+  const want = [`HTTPAGENT_JOB_ID=${left.meta.id}`, `HTTPAGENT_JOB_ATTEMPT=${left.meta.attempt}`];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    const pid = Number(name);
+    if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid) continue;
+    try {
+      const env = (await readFile(`/proc/${pid}/environ`, 'latin1')).split('\0');
+      if (!want.every((w) => env.includes(w))) continue;
+      const pgid = await groupOf(String(pid));
+      // Never our own group (an agent started from inside a job inherits that job's environment).
+      if (pgid > 1 && pgid !== (await groupOf('self'))) groups.add(pgid);
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return [...groups];
+}
+
+/** A process's group: field 5 of its stat (the command name, field 2, may hold spaces, so count after ')'). */
+async function groupOf(pid: string): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
 }
 
 /** The pid may have been reused since: only a process carrying the job's id in its environment is ours. */
