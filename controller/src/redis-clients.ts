@@ -27,6 +27,9 @@ const common: RedisOptions = {
   // every later command queued behind its pipeline for good (the controller hung after a Redis kill -9; found
   // by the chaos suite). A command timeout is what makes it fail. No script runs anywhere near this long.
   commandTimeout: 10_000,
+  // A log chunk (up to a MiB) goes straight to the socket: an auto-pipeline would copy it once more into
+  // one buffer with its neighbours. Nothing orders a chunk against other commands (a request is one script).
+  autoPipeliningIgnoredCommands: ['appendLog'],
 };
 
 /** A cluster's nodes are given as host:port; user, password and TLS come from redisUrl when it has them. */
@@ -46,6 +49,7 @@ export function createRedisClients(config: Pick<ControllerConfig, 'redisUrl' | '
       const nodes = config.redisCluster.map((s) => parseListen(s));
       return new Cluster(nodes, {
         enableAutoPipelining: role === 'command',
+        autoPipeliningIgnoredCommands: common.autoPipeliningIgnoredCommands,
         clusterRetryStrategy: (times) => Math.min(100 * times, 2000),
         redisOptions: { ...common, ...credentialsOf(config.redisUrl), connectionName: name, enableAutoPipelining: false },
       });

@@ -17,6 +17,8 @@ export interface JobLog {
   flush(): Promise<number>;
   /** Up to `max` bytes from `offset`, limited to what is on disk. */
   read(offset: number, max: number): Promise<Buffer>;
+  /** Like read, into `target` (up to its length): a shipper reuses its buffers instead of allocating. */
+  readInto(offset: number, target: Buffer): Promise<Buffer>;
   /** Called after bytes reach the disk (the shipper's wake-up). */
   onWritten(listener: () => void): void;
   close(): Promise<void>;
@@ -81,6 +83,12 @@ export async function openJobLog(path: string): Promise<JobLog> {
       const buf = Buffer.alloc(end - offset);
       const { bytesRead } = await fh.read(buf, 0, buf.length, offset);
       return buf.subarray(0, bytesRead);
+    },
+    async readInto(offset, target) {
+      const end = Math.min(written, offset + target.length);
+      if (end <= offset) return target.subarray(0, 0);
+      const { bytesRead } = await fh.read(target, 0, end - offset, offset);
+      return target.subarray(0, bytesRead);
     },
     onWritten(listener) {
       listeners.push(listener);

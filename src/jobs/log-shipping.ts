@@ -33,11 +33,33 @@ export type RoundEnd =
   | { kind: 'resync'; from: number };
 
 /**
+ * Chunk buffers reused within a round once their chunk is acknowledged. A fresh 1 MiB buffer per chunk
+ * was freed and taken again hundreds of times for a big log, and the agent's RSS grew with it (malloc
+ * keeps such memory). Sizes are powers of two so a buffer fits the next chunk; at most `keep` are held.
+ */
+function chunkBuffers(keep: number, max: number) {
+  const free: Buffer[] = [];
+  return {
+    take(need: number): Buffer {
+      const i = free.findIndex((b) => b.length >= need);
+      if (i >= 0) return free.splice(i, 1)[0]!;
+      return Buffer.allocUnsafe(Math.min(max, 2 ** Math.ceil(Math.log2(Math.max(need, 16 * 1024)))));
+    },
+    give(buf: Buffer): void {
+      free.push(buf);
+      free.sort((a, b) => b.length - a.length);
+      free.length = Math.min(free.length, keep);
+    },
+  };
+}
+
+/**
  * Sends chunks of [from, end()) with up to `inFlight` awaiting replies. On the first failure no new
  * chunk is cut; the round waits for the ones in flight and reports the worst outcome.
  */
 export async function shipRound(opts: ShipRoundOptions): Promise<RoundEnd> {
   const window = Math.max(1, opts.inFlight ?? LOG_CHUNKS_IN_FLIGHT);
+  const buffers = chunkBuffers(window, opts.chunkMaxBytes);
   const pending = new Set<Promise<void>>();
   const errors: unknown[] = [];
   let acked = opts.from;
@@ -45,13 +67,17 @@ export async function shipRound(opts: ShipRoundOptions): Promise<RoundEnd> {
   for (;;) {
     while (errors.length === 0 && pending.size < window && next < opts.end() && (opts.go?.() ?? true)) {
       const from = next;
-      const chunk = await opts.log.read(from, opts.chunkMaxBytes);
+      const buf = buffers.take(Math.min(opts.chunkMaxBytes, opts.end() - from));
+      const chunk = await opts.log.readInto(from, buf.subarray(0, opts.chunkMaxBytes));
       if (chunk.length === 0) break;
       next = from + chunk.length;
       const p: Promise<void> = opts
         .send(from, chunk)
         .then(
           (reply) => {
+            // The whole body went out before this reply: the buffer is free again. (After a failure it
+            // is dropped instead, in case a dying connection still holds it.)
+            buffers.give(buf);
             // Replies over different connections may come back in any order; the store only grows.
             acked = Math.max(acked, reply.offset);
             opts.onReply?.(reply);
