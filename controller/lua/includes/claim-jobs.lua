@@ -80,6 +80,7 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, agent
   end
 
   local claimed = {}
+  local leases = {}
   while #claimed < max do
     local best
     for i, h in pairs(heads) do
@@ -106,12 +107,15 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, agent
       end
       redis.call('HSET', jobKey, 'state', 'running', 'epoch', epoch, 'attempt', attempt, 'agent', agentId,
         'startedAt', now, 'leaseMs', leaseMs, 'logBase', logBase)
-      redis.call('ZADD', leasesKey, now + leaseMs, id)
+      leases[#leases + 1] = now + leaseMs
+      leases[#leases + 1] = id
       emit(id, epoch, attempt, j[4], j[5], 0)
       claimed[#claimed + 1] = id .. ' ' .. epoch
     end
   end
   if #claimed > 0 then
+    -- One ZADD for the whole claim: a batched complete-and-claim hands out dozens at a time.
+    redis.call('ZADD', leasesKey, unpack(leases))
     redis.call('SET', memoKey, table.concat(claimed, '\n'), 'PX', memoTtl)
   end
   return out
