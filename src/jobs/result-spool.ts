@@ -38,8 +38,8 @@ export interface Leftover extends JobSpool {
   pid: number | undefined;
 }
 
-/** Every file a job directory holds. */
-const SPOOL_FILES = ['meta.json', 'log', 'result.json', 'pid'];
+/** The files a job directory holds now (an older version's pid file is left to the fallback walk). */
+const SPOOL_FILES = ['meta.json', 'log', 'result.json'];
 
 export interface ResultSpool {
   root: string;
