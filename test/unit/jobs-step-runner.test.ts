@@ -1,6 +1,6 @@
 // The step runner against real child processes from test/fixtures/tasks.
 import { readFileSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -56,6 +56,15 @@ describe('runStep', () => {
     const r = await runStep(opts({ step: { task: 'say', params: { exit: '3' } } }));
     expect(r).toMatchObject({ state: 'failed', exitCode: 3 });
     expect(r.error).toMatch(/exited with 3/);
+  });
+
+  it('a task file that cannot be executed fails the step (no hang, no crash)', async () => {
+    const dir = join(tmp, 'bad-tasks');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'bad-interpreter'), '#!/nonexistent/interpreter\nexit 0\n', { mode: 0o755 });
+    const r = await runStep(opts({ tasksDir: dir, step: { task: 'bad-interpreter' } }));
+    expect(r).toMatchObject({ state: 'failed', exitCode: null });
+    expect(r.error).toMatch(/failed to run/);
   });
 
   it('refuses a task that is not in the tasks directory', async () => {
