@@ -38,6 +38,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     retentionSec: config.retentionSec,
     logCapBytes: config.logCapBytes,
     reapInClaim: 16,
+    redis: deps.redis,
   });
   const monitor = createMonitorStore(deps.redis, run, keys, { retentionSec: config.retentionSec });
   const agents = createAgentDirectory(deps.redis, keys, { offlineAfterMs: config.offlineAfterMs });

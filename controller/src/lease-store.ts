@@ -15,7 +15,8 @@ import {
 import { HttpAgentError } from '../../src/errors.js';
 import { stepSpecSchema } from '../../src/protocol/job.js';
 import { z } from 'zod';
-import type { RunScript } from './commands.js';
+import type { RedisLike, RunScript } from './commands.js';
+import { createLogAppender } from './log-append.js';
 import type { Keys } from './keys.js';
 import { expectOk } from './script-errors.js';
 
@@ -25,6 +26,8 @@ export interface LeaseStoreOptions {
   logCapBytes: number;
   /** Expired leases a claim reaps before popping (the sweeper does the rest). */
   reapInClaim: number;
+  /** For log appends whose bytes skip Lua (log-append.ts); without it every append runs one script. */
+  redis?: RedisLike;
 }
 
 export interface ClaimResult {
@@ -130,11 +133,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     return Number(cancel) === 1 ? 'cancel' : 'ok';
   };
 
-  const appendLog = async (id: string, epoch: number, offset: number, bytes: Buffer): Promise<{ offset: number; cancel: boolean }> => {
-    const reply = await run('appendLog', [keys.job(id), keys.log(id), keys.leases], [id, epoch, offset, bytes, opts.logCapBytes]);
-    const [end, cancel] = expectOk(reply, { jobId: id });
-    return { offset: Number(end), cancel: Number(cancel) === 1 };
-  };
+  const appendLog = createLogAppender(opts.redis, run, keys, { logCapBytes: opts.logCapBytes });
 
   const step = async (id: string, update: StepUpdate): Promise<{ cancel: boolean }> => {
     const { epoch, index, ...status } = update;

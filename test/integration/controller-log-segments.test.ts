@@ -109,6 +109,11 @@ describe('segmented job logs', () => {
         if (!second) await new Promise((r) => setTimeout(r, 100));
       }
       expect(second).toMatchObject({ id, attempt: 2, logOffset: 0 });
+      // The first attempt, unaware, sends a big chunk (the controller still knows where it was stored):
+      // refused, and nothing it pushed stays.
+      const segmentsBefore = await admin.llen(keys.log(id));
+      expect((await appendLog(id, epoch, first.length, pattern(30_000))).status).toBe(409);
+      expect(await admin.llen(keys.log(id))).toBe(segmentsBefore);
       const more = pattern(5000, 9);
       // Offsets count this attempt's bytes: the marker is not part of them.
       expect((await appendLog(id, second.epoch, 0, more)).body.offset).toBe(5000);
@@ -129,6 +134,46 @@ describe('segmented job logs', () => {
       const ttl = await admin.ttl(keys.log(id));
       expect(ttl).toBeGreaterThan(3500);
       expect(ttl).toBeLessThanOrEqual(3600);
+    } finally {
+      admin.disconnect();
+    }
+  });
+
+  it('big chunks after the first skip Lua (RPUSH in a MULTI); a stale, gapped, overlapping or capped one changes nothing it should not', async () => {
+    const { id, epoch } = await runningJob();
+    const keys = createKeys(c.config.keyPrefix);
+    const admin = redis.client();
+    const execs = async () => Number(/cmdstat_exec:calls=(\d+)/.exec(String(await admin.info('commandstats')))?.[1] ?? 0);
+    try {
+      const all = pattern(CAP + 5000, 11);
+      // The first chunk tells the controller where the attempt is stored; the next ones can go fast.
+      expect((await appendLog(id, epoch, 0, all.subarray(0, 100))).body.offset).toBe(100);
+      const before = await execs();
+      expect((await appendLog(id, epoch, 100, all.subarray(100, 100 + SEG + 20_000))).body.offset).toBe(100 + SEG + 20_000);
+      let at = 100 + SEG + 20_000;
+      expect(await execs()).toBe(before + 1);
+      const len = async () => admin.llen(keys.log(id));
+      const segments = await len();
+      expect(segments).toBe(2);
+      // Stale epoch and a gap: refused, the pushed segments undone.
+      expect((await appendLog(id, epoch + 1, at, all.subarray(at, at + 40_000))).status).toBe(409);
+      const gap = await appendLog(id, epoch, at + 10, all.subarray(at + 10, at + 40_000));
+      expect(gap.status).toBe(416);
+      expect(gap.body.error).toMatchObject({ code: 'LOG_OFFSET_GAP', expected: at });
+      expect(await len()).toBe(segments);
+      // A resend overlapping what is held: the slow way skips the overlap.
+      expect((await appendLog(id, epoch, at - 1000, all.subarray(at - 1000, at + 30_000))).body.offset).toBe(at + 30_000);
+      at += 30_000;
+      // Up to the cap and past it: bytes counted, the head kept.
+      expect((await appendLog(id, epoch, at, all.subarray(at))).body.offset).toBe(all.length);
+      expect((await complete(id, epoch, all.length)).body).toMatchObject({ accepted: true });
+      const got = await getLog(id, 0);
+      expect(got.bytes.equals(all.subarray(0, CAP))).toBe(true);
+      expect(got.truncated).toBe('true');
+      expect((await call(c.url, 'GET', `/v1/jobs/${id}`)).body.logBytes).toBe(all.length);
+      for (const offset of [0, 99, 100, SEG - 1, SEG, SEG + 1, 2 * SEG + 7, CAP - 1]) {
+        expect((await getLog(id, offset)).bytes.equals(all.subarray(offset, CAP)), `offset ${offset}`).toBe(true);
+      }
     } finally {
       admin.disconnect();
     }
