@@ -10,7 +10,7 @@ import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, startController, type Running } from './controller-harness.js';
-import { startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
+import { startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
 
 const asRoot = process.getuid?.() === 0;
 const AGENT_ID = 'installed-agent';
@@ -60,7 +60,10 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', () => {
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`agent ${AGENT_ID} is online`);
     expect(r.out).not.toContain(AGENT_TOKEN);
-    expect((await sup.ctl('status', 'httpagent:httpagent-agent')).out).toMatch(/RUNNING/);
+    // The agent registers before supervisord's startsecs (2 s) have passed, so it may still say STARTING.
+    let status = '';
+    await waitUntil(async () => /RUNNING/.test((status = (await sup.ctl('status', 'httpagent:httpagent-agent')).out)), 10_000, 'the agent RUNNING', () => status).catch(() => undefined);
+    expect(status).toMatch(/RUNNING/);
     expect(statSync(join(sysroot, 'usr/local/sbin/httpagent-watchdog')).mode & 0o777).toBe(0o755);
     expect(existsSync(join(sysroot, 'etc/cron.d/httpagent-watchdog'))).toBe(true);
   }, 300_000);
