@@ -1,5 +1,6 @@
 // Spawning httpagent processes the way production runs them: separate OS processes.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,4 +68,14 @@ export function track(proc: ChildProcess): Spawned {
       return exit;
     },
   };
+}
+
+/** Running and not a zombie: an orphan whose new parent (a container's pid 1) never reaps it stays a zombie. */
+export function isAlive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
+  } catch {
+    return false;
+  }
 }

@@ -2,6 +2,7 @@
 // A second signal exits at once and takes the step's process tree with it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../helpers/processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
 
@@ -11,14 +12,6 @@ beforeAll(async () => {
 });
 afterAll(async () => sys?.stop());
 
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 describe('drain', () => {
   it('on SIGTERM finishes the running job, claims nothing new and exits 0', async () => {
@@ -64,6 +57,6 @@ describe('drain', () => {
     await agent.waitFor(/"to":"draining"/);
     agent.proc.kill('SIGINT');
     expect(await agent.exited()).toBe(1);
-    await sys.waitFor('the tree to die', async () => pids.every((p) => !alive(p)), 5_000);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)), 5_000);
   });
 });

@@ -1,6 +1,7 @@
 // Heavy jobs end to end on real processes: steps in order, logs, exit codes, params, cancel, timeouts.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../helpers/processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobSystem, type AgentHandle, type JobSystem } from '../helpers/job-system.js';
 
@@ -13,15 +14,6 @@ beforeAll(async () => {
 });
 afterAll(async () => sys?.stop());
 
-/** Alive and not a zombie (a container's PID 1 may be slow to reap). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
-};
 
 describe('agent job loop', () => {
   it('runs a 3-step job in order; its log holds each step\'s output in order', async () => {
@@ -84,13 +76,13 @@ describe('agent job loop', () => {
     const id = await sys.submit({ task: 'stubborn', params: { pidfile } });
     await sys.waitFor('the tree to start', async () => existsSync(pidfile) && readFileSync(pidfile, 'utf8').trim().split(' ').length === 2);
     const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
-    expect(pids.every(alive)).toBe(true);
+    expect(pids.every(isAlive)).toBe(true);
     const r = await sys.platform('POST', `/v1/jobs/${id}/cancel`, {});
     expect(r.status).toBe(200);
     const job = await sys.waitFinal(id);
     expect(job.state).toBe('cancelled');
     expect(job.steps[0].state).toBe('cancelled');
-    await sys.waitFor('the tree to die', async () => pids.every((p) => !alive(p)), 5_000);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)), 5_000);
   });
 
   it('a job timeout kills the tree and fails the job', async () => {
@@ -100,7 +92,7 @@ describe('agent job loop', () => {
     expect(job.state).toBe('failed');
     expect(job.error).toMatch(/timed out/);
     const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
-    await sys.waitFor('the tree to die', async () => pids.every((p) => !alive(p)), 5_000);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)), 5_000);
   });
 
   it('forwards a job through its own POST /v1/jobs and the agent runs it', async () => {

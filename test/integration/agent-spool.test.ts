@@ -2,6 +2,7 @@
 // arrive once it is back, also when the agent itself restarts in between.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { isAlive } from '../helpers/processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
 
@@ -68,11 +69,11 @@ describe('result spool', () => {
     const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
     await agent.kill('SIGKILL');
     // Its own process group outlives the agent...
-    expect(pids.every(alive)).toBe(true);
+    expect(pids.every(isAlive)).toBe(true);
     const again = await sys.startAgent('crasher');
     // ...until the next start finds the spool of the interrupted attempt.
     await again.waitFor(/stopping a step left running by an earlier run/);
-    await sys.waitFor('the tree to die', async () => pids.every((p) => !alive(p)), 5_000);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)), 5_000);
     await sys.waitFor('the spool to empty', async () => readdirSync(join(again.stateDir, 'jobs')).length === 0, 15_000);
     // Nobody may run the re-delivered attempt of this endless task after the test.
     await sys.platform('POST', `/v1/jobs/${id}/cancel`, {});
@@ -80,12 +81,3 @@ describe('result spool', () => {
   });
 });
 
-/** Alive and not a zombie (a container's PID 1 may be slow to reap). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat[stat.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
-}

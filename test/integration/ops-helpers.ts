@@ -5,7 +5,7 @@ import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { repoRoot } from '../helpers/processes.js';
+import { isAlive, repoRoot } from '../helpers/processes.js';
 
 const run = promisify(execFile);
 
@@ -119,20 +119,8 @@ files = ${includes.join(' ')}
   return sup;
 }
 
-/** Running, not a zombie: an orphan whose new parent (a container's pid 1) never reaps it stays a zombie. */
-export function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
-  } catch {
-    return false;
-  }
-}
+/** Running, not a zombie (see isAlive). */
+export const alive = isAlive;
 
 /** Polls `fn` until true; on timeout the error carries `explain()` (log tails, state) when given. */
 export async function waitUntil(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string, explain?: () => string): Promise<void> {
