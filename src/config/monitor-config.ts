@@ -1,6 +1,6 @@
 // The monitor's settings: it shares the agent's file and variables and adds only these.
 import { z } from 'zod';
-import { intField, jsonField, listField, logLevelField, tokenField, urlField } from './fields.js';
+import { intField, jsonField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
 
 const checkName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'check names are 1-64 of [A-Za-z0-9_.:-]');
 
@@ -30,12 +30,12 @@ export const monitorConfigSchema = z.strictObject({
   agentId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
   controllerUrl: urlField().default('http://127.0.0.1:9890'),
   /** Where the agent listens; the monitor checks its /healthz there. */
-  listen: z.string().default('127.0.0.1:9889'),
+  listen: listenSchema.default('127.0.0.1:9889'),
   agentToken: tokenField(),
   stateDir: z.string().min(1).default('./var/agent'),
   metricsIntervalSec: intField(1, 3600).default(10),
   logLevel: logLevelField().default('info'),
-  // Helpers of the monitor issue extend this schema (SMTP, alert thresholds, checks).
+  /** Alert mail through nodemailer; without smtpUrl and alertTo, alerts are only logged. */
   smtpUrl: z.string().optional(),
   alertTo: listField().default([]),
   alertFrom: z.string().default('httpagent@localhost'),
