@@ -25,9 +25,22 @@ export interface JobStoreOptions {
  */
 export const LOG_SEGMENT_BYTES = 65520;
 
-/** Random, URL-safe, 16 characters: unguessable enough that ids can be shared in links. */
+const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+/**
+ * Random, 16 letters and digits (~95 bits): unguessable enough to share in links, and never starting
+ * with '-' (a base64url id that did was taken for an option by `httpagent job status ID`).
+ */
 export function newJobId(): string {
-  return randomBytes(12).toString('base64url');
+  let id = '';
+  while (id.length < 16) {
+    for (const b of randomBytes(24)) {
+      // 248 = 4 × 62: bytes above it are skipped so every character is equally likely.
+      if (b < 248) id += ID_ALPHABET[b % 62];
+      if (id.length === 16) break;
+    }
+  }
+  return id;
 }
 
 export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opts: JobStoreOptions) {
