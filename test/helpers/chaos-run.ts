@@ -7,6 +7,7 @@ import { createKeys } from '../../controller/src/keys.js';
 import { checkChaosRun, type ChaosFindings } from './chaos-check.js';
 import { createChaosEvents, type ChaosEventKind } from './chaos-events.js';
 import { CHAOS_PLATFORM_TOKEN, startChaosSystem, type ChaosSystem, type ChaosSystemOptions } from './chaos-system.js';
+import { platformRequest, type PlatformReply } from './platform-request.js';
 import { planJobs, seededRandom, type PlannedJob, type WorkloadShape } from './chaos-workload.js';
 
 
@@ -34,30 +35,11 @@ export interface ChaosReport extends ChaosFindings {
   text: string;
 }
 
-export interface PlatformReply {
-  status: number;
-  json: any;
-  text: string;
-  headers: Headers;
-}
+export type { PlatformReply };
 
 export function platformCaller(sys: ChaosSystem) {
-  return async (controller: number, method: string, path: string, body?: unknown): Promise<PlatformReply> => {
-    const res = await fetch(`${sys.controllers[controller]!.url}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${CHAOS_PLATFORM_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      signal: AbortSignal.timeout(15_000),
-    });
-    const text = await res.text();
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      json = undefined;
-    }
-    return { status: res.status, json, text, headers: res.headers };
-  };
+  return (controller: number, method: string, path: string, body?: unknown): Promise<PlatformReply> =>
+    platformRequest(sys.controllers[controller]!.url, CHAOS_PLATFORM_TOKEN, method, path, body, 15_000);
 }
 
 export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {

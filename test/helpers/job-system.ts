@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { platformRequest } from './platform-request.js';
 import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
@@ -107,21 +108,7 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
       return handle;
     },
     cliEnv: () => ({ HTTPAGENT_CONTROLLER_URL: controllerUrl, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN }),
-    async platform(method, path, body) {
-      const res = await fetch(`${controllerUrl}${path}`, {
-        method,
-        headers: { authorization: `Bearer ${PLATFORM_TOKEN}`, ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
-        ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
-      });
-      const text = await res.text();
-      let json: unknown;
-      try {
-        json = JSON.parse(text);
-      } catch {
-        json = undefined;
-      }
-      return { status: res.status, json, text, headers: res.headers };
-    },
+    platform: (method, path, body) => platformRequest(controllerUrl, PLATFORM_TOKEN, method, path, body),
     async agentApi(method, path, body) {
       const raw = Buffer.isBuffer(body);
       const res = await fetch(`${controllerUrl}${path}`, {
