@@ -8,7 +8,7 @@ import type { Row } from '../lib/report.js';
 import { commandStats, statsDelta } from '../lib/redis-stats.js';
 import { now } from '../lib/stats.js';
 import { cpuSeconds, startController, withRedis, stop } from '../lib/system.js';
-import type { ClaimedJob } from '../../src/protocol/agent-api.js';
+import type { ClaimedJob } from '../../src/shared/protocol/agent-api.js';
 
 /** Batched completes in flight at once: while one is on the wire the next one fills up. */
 const BATCHES_IN_FLIGHT = 2;

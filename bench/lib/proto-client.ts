@@ -3,7 +3,7 @@
 // spawning anything, the way BullMQ's no-op processor measures BullMQ without work.
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
-import { agentApiPaths, type ClaimedJob } from '../../src/protocol/agent-api.js';
+import { agentApiPaths, type ClaimedJob } from '../../src/shared/protocol/agent-api.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN } from './system.js';
 
 export interface ProtoClient {

@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
-import { packageRoot } from '../../src/package-info.js';
+import { packageRoot } from '../../src/shared/package-info.js';
 
 export const luaDir = join(packageRoot, 'controller', 'lua');
 

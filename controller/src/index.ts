@@ -1,7 +1,7 @@
 // buildController(config, deps): the controller's parts wired together, ready to listen; close() undoes it.
 import type { FastifyInstance } from 'fastify';
-import type { ControllerConfig } from '../../src/config/controller-config.js';
-import type { Logger } from '../../src/log.js';
+import type { ControllerConfig } from '../../src/shared/config/controller-config.js';
+import type { Logger } from '../../src/shared/log.js';
 import { createAgentDirectory } from './agent-directory.js';
 import { defineScripts, type RedisLike } from './commands.js';
 import { buildApp } from './http/app.js';
@@ -9,7 +9,7 @@ import { createJobStore } from './job-store.js';
 import { createKeys } from './keys.js';
 import { createLeaseStore } from './lease-store.js';
 import { createMonitorStore } from './monitor-store.js';
-import { createNotifier } from './notifier.js';
+import { createNotifier } from './wake-hub.js';
 import { startReaper, type Reaper } from './reaper.js';
 
 export interface ControllerDeps {

@@ -1,6 +1,6 @@
 // The job hash as stored in Redis, validated on the way out and turned into the platform's view.
 import { z } from 'zod';
-import { stepSpecSchema, stepStatusSchema, type JobView, type StepStatus } from '../../src/protocol/job.js';
+import { stepSpecSchema, stepStatusSchema, type JobView, type StepStatus } from '../../src/shared/protocol/job.js';
 
 const int = z.coerce.number().int();
 const optionalMs = z

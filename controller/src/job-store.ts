@@ -1,7 +1,7 @@
 // The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
 import { randomBytes } from 'node:crypto';
-import { NotFoundError } from '../../src/errors.js';
-import type { JobSpec, JobState, JobView } from '../../src/protocol/job.js';
+import { NotFoundError } from '../../src/shared/errors.js';
+import type { JobSpec, JobState, JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike, RunScript } from './commands.js';
 import { queueFor, type Keys } from './keys.js';
 import { toJobView } from './job-record.js';

@@ -11,9 +11,9 @@ import {
   type LogTail,
   type RegisterRequest,
   type StepUpdate,
-} from '../../src/protocol/agent-api.js';
-import { HttpAgentError } from '../../src/errors.js';
-import { stepSpecSchema } from '../../src/protocol/job.js';
+} from '../../src/shared/protocol/agent-api.js';
+import { HttpAgentError } from '../../src/shared/errors.js';
+import { stepSpecSchema } from '../../src/shared/protocol/job.js';
 import { z } from 'zod';
 import type { RedisLike, RunScript } from './commands.js';
 import { createLogAppender } from './log-append.js';

@@ -1,7 +1,7 @@
 // What monitors send through the controller, kept with bounded memory: each host's latest sample, a
 // history trimmed by age and count, a heartbeat with a TTL, and the monitor's alert bookkeeping.
 import type { z } from 'zod';
-import type { HostSample, metricsPushSchema, monitorHeartbeatSchema } from '../../src/protocol/monitor-api.js';
+import type { HostSample, metricsPushSchema, monitorHeartbeatSchema } from '../../src/shared/protocol/monitor-api.js';
 import type { RedisLike, RunScript } from './commands.js';
 import type { Keys } from './keys.js';
 

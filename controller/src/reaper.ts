@@ -1,6 +1,6 @@
 // The sweeper: a few times a second each controller re-delivers or fails jobs whose lease expired.
 // The script is atomic, so several controllers sweeping the same Redis never handle a job twice.
-import type { Logger } from '../../src/log.js';
+import type { Logger } from '../../src/shared/log.js';
 import type { RunScript } from './commands.js';
 import type { Keys } from './keys.js';
 

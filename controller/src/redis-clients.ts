@@ -1,8 +1,8 @@
 // The controller's two Redis connections: one for commands (auto-pipelined, so concurrent requests
 // share one socket) and one subscriber for wake-ups. A Redis Cluster when seed nodes are configured.
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import type { ControllerConfig } from '../../src/config/controller-config.js';
-import { parseListen } from '../../src/config/fields.js';
+import type { ControllerConfig } from '../../src/shared/config/controller-config.js';
+import { parseListen } from '../../src/shared/config/fields.js';
 import type { RedisLike } from './commands.js';
 
 export interface RedisClients {

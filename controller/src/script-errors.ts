@@ -1,5 +1,5 @@
 // The one place where a Lua status reply becomes a typed error (or a success to hand on).
-import { HttpAgentError, NotFoundError, StaleEpochError } from '../../src/errors.js';
+import { HttpAgentError, NotFoundError, StaleEpochError } from '../../src/shared/errors.js';
 
 /** A script's reply: a status string first, then its values. */
 export type ScriptReply = [string, ...unknown[]];

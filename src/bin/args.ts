@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 export interface ProcessArgs {
   config?: string | undefined;
   help: boolean;
-  /** `agent --self-test`: load the config, run src/update/self-test.ts, exit 0/1 (self-update runs it). */
+  /** `agent --self-test`: load the config, run src/ops/self-test.ts, exit 0/1 (self-update runs it). */
   selfTest: boolean;
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The single entry point: `httpagent <command>`. Each command's module is loaded only when used,
 // so `httpagent job status` does not pay for the controller's start-up.
-import { version } from '../package-info.js';
+import { version } from '../shared/package-info.js';
 
 const HELP = `httpagent ${version} — a host agent for test platforms
 
@@ -39,8 +39,8 @@ const commands: Record<string, () => Promise<Main>> = {
   monitor: async () => (await import('./run-monitor.js')).main,
   job: async () => (await import('../cli/job-command.js')).main,
   agents: async () => (await import('../cli/agents-command.js')).main,
-  'supervisor-listener': async () => (await import('../cli/supervisor-listener.js')).main,
-  'update-guard': async () => (await import('../cli/update-guard.js')).main,
+  'supervisor-listener': async () => (await import('../ops/supervisor-listener.js')).main,
+  'update-guard': async () => (await import('./run-update-guard.js')).main,
 };
 
 async function run(argv: string[]): Promise<number> {

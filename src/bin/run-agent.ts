@@ -1,16 +1,16 @@
 // `httpagent agent`: loads the agent's config, starts the HTTP port and the job loop, drains on
 // SIGTERM/SIGINT (a second signal exits at once) and exits 0 once drained.
 import { join, resolve } from 'node:path';
-import { agentConfigSchema, allConfigKeys, isNonSettingEnv, loadConfig, parseListen } from '../config/index.js';
-import { ConfigError } from '../errors.js';
-import { buildAgentServer } from '../http/agent-server.js';
-import { createAgent } from '../jobs/agent.js';
-import { createLogger } from '../log.js';
-import { createAgentMetrics } from '../metrics/agent-metrics.js';
-import { packageRoot, readCommit, version } from '../package-info.js';
-import { scriptBaseEnv } from '../tasks/task-process.js';
-import { startAgentOperations } from '../update/agent-operations.js';
-import { formatSelfTest, runSelfTest } from '../update/self-test.js';
+import { agentConfigSchema, allConfigKeys, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
+import { ConfigError } from '../shared/errors.js';
+import { buildAgentServer } from '../agent/port/agent-server.js';
+import { createAgent } from '../agent/jobs/agent.js';
+import { createLogger } from '../shared/log.js';
+import { createAgentMetrics } from '../agent/agent-metrics.js';
+import { packageRoot, readCommit, version } from '../shared/package-info.js';
+import { scriptBaseEnv } from '../agent/tasks/task-process.js';
+import { startAgentOperations } from './agent-operations.js';
+import { formatSelfTest, runSelfTest } from '../ops/self-test.js';
 import { parseProcessArgs } from './args.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

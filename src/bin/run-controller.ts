@@ -1,9 +1,9 @@
 // `httpagent controller`: loads config, connects to Redis, serves the controller until SIGTERM/SIGINT.
 import { buildController } from '../../controller/src/index.js';
 import { createRedisClients } from '../../controller/src/redis-clients.js';
-import { allConfigKeys, controllerConfigSchema, isNonSettingEnv, loadConfig, parseListen } from '../config/index.js';
-import { ConfigError } from '../errors.js';
-import { createLogger } from '../log.js';
+import { allConfigKeys, controllerConfigSchema, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
+import { ConfigError } from '../shared/errors.js';
+import { createLogger } from '../shared/log.js';
 import { parseProcessArgs } from './args.js';
 
 const USAGE = `Usage: httpagent controller [--config FILE]

@@ -1,9 +1,9 @@
 // `httpagent monitor`: loads the host's shared config, runs the monitor until SIGTERM/SIGINT, exits 0.
-import { allConfigKeys, isNonSettingEnv, loadConfig, monitorConfigSchema } from '../config/index.js';
-import { createLogger } from '../log.js';
+import { allConfigKeys, isNonSettingEnv, loadConfig, monitorConfigSchema } from '../shared/config/index.js';
+import { createLogger } from '../shared/log.js';
 import { createMonitor } from '../monitor/monitor.js';
 import { compileMonitorOptions } from '../monitor/monitor-options.js';
-import { version } from '../package-info.js';
+import { version } from '../shared/package-info.js';
 import { parseProcessArgs } from './args.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -2,11 +2,11 @@
 // HTTPAGENT_* like the processes), the platform client, and one mapping of errors to messages and
 // exit codes.
 import { z } from 'zod';
-import { allConfigKeys, isNonSettingEnv, loadConfig } from '../config/index.js';
-import { tokenField, urlField } from '../config/fields.js';
-import { createControllerHttp } from '../controller-client/controller-http.js';
-import { platformJobsResource, type PlatformJobsResource } from '../controller-client/platform-jobs.js';
-import { HttpAgentError } from '../errors.js';
+import { allConfigKeys, isNonSettingEnv, loadConfig } from '../shared/config/index.js';
+import { tokenField, urlField } from '../shared/config/fields.js';
+import { createControllerHttp } from '../shared/client/controller-http.js';
+import { platformJobsResource, type PlatformJobsResource } from '../shared/client/platform-jobs.js';
+import { HttpAgentError } from '../shared/errors.js';
 
 /** Exit codes of the console, documented in the README. */
 export const EXIT = {

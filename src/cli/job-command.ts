@@ -1,6 +1,6 @@
 // `httpagent job submit|status|logs|cancel`: the console's view of heavy jobs at the controller.
 import { parseArgs } from 'node:util';
-import type { JobSubmit, JobView } from '../protocol/job.js';
+import type { JobSubmit, JobView } from '../shared/protocol/job.js';
 import { createCliContext, EXIT, formatDuration, parseIntOption, reportError, splitPair, UsageError, type CliContext } from './cli-context.js';
 import { waitForJob } from './job-wait.js';
 

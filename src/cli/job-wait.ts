@@ -1,8 +1,8 @@
 // `job submit --wait`: follows a job to its end, showing progress on stderr (step n of m, elapsed,
 // the log tail) as one updating line on a terminal and as plain lines otherwise.
-import type { PlatformJobsResource } from '../controller-client/platform-jobs.js';
-import { withRetry } from '../controller-client/retry-policy.js';
-import { FINAL_STATES, type JobView } from '../protocol/job.js';
+import type { PlatformJobsResource } from '../shared/client/platform-jobs.js';
+import { withRetry } from '../shared/retry-policy.js';
+import { FINAL_STATES, type JobView } from '../shared/protocol/job.js';
 import { formatDuration } from './cli-context.js';
 
 export interface WaitOptions {

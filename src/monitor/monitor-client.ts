@@ -1,11 +1,11 @@
 // The monitor's calls to the controller (agent token): samples, heartbeat and the alert state copy.
 import { z } from 'zod';
-import { agentApiPaths } from '../protocol/agent-api.js';
-import type { HostSample } from '../protocol/monitor-api.js';
+import { agentApiPaths } from '../shared/protocol/agent-api.js';
+import type { HostSample } from '../shared/protocol/monitor-api.js';
 import { parseAlertState } from './alerts/alert-state-store.js';
 import type { AlertState } from './alerts/alert-engine.js';
 import { createHttpCaller, replyError, type HttpCaller } from './monitor-http.js';
-import { HttpAgentError } from '../errors.js';
+import { HttpAgentError } from '../shared/errors.js';
 
 export interface MonitorClient {
   pushMetrics(intervalSec: number, samples: readonly HostSample[] | readonly { ts: number }[]): Promise<void>;

@@ -3,7 +3,7 @@
 // idle monitor (budget 60 MB) cannot spare; node:http's parser is native and already loaded.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { HttpAgentError, UpstreamError } from '../errors.js';
+import { HttpAgentError, UpstreamError } from '../shared/errors.js';
 
 export interface HttpReply {
   status: number;

@@ -1,7 +1,7 @@
 // Compiles the monitor's config once into runtime options: durations in ms, derived values resolved.
 import { hostname } from 'node:os';
-import type { ExtraCheck } from '../config/monitor-config.js';
-import type { MonitorConfig } from '../config/index.js';
+import type { ExtraCheck } from '../shared/config/monitor-config.js';
+import type { MonitorConfig } from '../shared/config/index.js';
 import type { AlertPolicy } from './alerts/alert-engine.js';
 import { agentHealthUrl } from './checks/http-check.js';
 import type { ThresholdLimits } from './checks/threshold-checks.js';

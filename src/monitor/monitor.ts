@@ -1,11 +1,11 @@
 // The monitor process's heart: a metrics loop (sample → buffer → controller) and a check loop
 // (checks → alert engine → mail, heartbeat, alert state saved locally and at the controller).
-import { HttpAgentError } from '../errors.js';
-import type { Logger } from '../log.js';
+import { HttpAgentError } from '../shared/errors.js';
+import type { Logger } from '../shared/log.js';
 import { emptyAlertState, evaluate, openIncidents, type AlertState, type Observation } from './alerts/alert-engine.js';
 import { alertStatePath, newerAlertState, readLocalAlertState, writeLocalAlertState } from './alerts/alert-state-store.js';
-import { createMailer, type Mailer } from './alerts/mailer.js';
-import { createNotifier, type Notifier } from './alerts/notifier.js';
+import { createMailer, type Mailer } from '../shared/mailer.js';
+import { createNotifier, type Notifier } from './alerts/alert-notifier.js';
 import { createHostSampler, type HostFigures, type HostSampler } from './collectors/host-sampler.js';
 import { createMonitorClient, type MonitorClient } from './monitor-client.js';
 import type { MonitorOptions } from './monitor-options.js';

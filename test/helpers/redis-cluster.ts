@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
-import { waitForRedis } from '../../src/redis-ready.js';
+import { waitForRedis } from '../../src/bin/redis-ready.js';
 import { freePort } from './ports.js';
 
 const run = promisify(execFile);

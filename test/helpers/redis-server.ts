@@ -4,7 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { waitForRedis } from '../../src/redis-ready.js';
+import { waitForRedis } from '../../src/bin/redis-ready.js';
 import { freePort } from './ports.js';
 
 export interface PrivateRedis {

@@ -3,17 +3,17 @@
 // lost is sent again as is (duplicates, the same jobs); a controller without the batched call is served
 // one result per call.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createControllerClient, type ControllerClient } from '../../src/controller-client/index.js';
-import { ControllerError } from '../../src/controller-client/controller-http.js';
+import { createControllerClient, type ControllerClient } from '../../src/agent/controller-client/index.js';
+import { ControllerError } from '../../src/shared/client/controller-http.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { completeOne, createCompleteBatcher } from '../../src/jobs/complete-batcher.js';
-import { openJobLog } from '../../src/jobs/job-log.js';
-import { deliverResult } from '../../src/jobs/result-delivery.js';
-import { createResultSpool } from '../../src/jobs/result-spool.js';
-import { silentLogger } from '../../src/log.js';
-import type { CompleteBatchRequest, CompleteRequest } from '../../src/protocol/agent-api.js';
+import { completeOne, createCompleteBatcher } from '../../src/agent/jobs/complete-batcher.js';
+import { openJobLog } from '../../src/agent/jobs/job-log.js';
+import { deliverResult } from '../../src/agent/jobs/result-delivery.js';
+import { createResultSpool } from '../../src/agent/jobs/result-spool.js';
+import { silentLogger } from '../../src/shared/log.js';
+import type { CompleteBatchRequest, CompleteRequest } from '../../src/shared/protocol/agent-api.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { AGENT_TOKEN, agentBody, call, claimId, startController, type Running } from './controller-harness.js';
 

@@ -4,8 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { buildController, type Controller } from '../../controller/src/index.js';
 import { createRedisClients, type RedisClients } from '../../controller/src/redis-clients.js';
-import { controllerConfigSchema, type ControllerConfig } from '../../src/config/index.js';
-import { silentLogger } from '../../src/log.js';
+import { controllerConfigSchema, type ControllerConfig } from '../../src/shared/config/index.js';
+import { silentLogger } from '../../src/shared/log.js';
 
 export const AGENT_TOKEN = 'agent-token-0123456789abcdef';
 export const PLATFORM_TOKEN = 'platform-token-0123456789abcdef';

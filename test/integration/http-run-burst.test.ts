@@ -7,11 +7,11 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { agentConfigSchema } from '../../src/config/agent-config.js';
-import { buildAgentServer } from '../../src/http/agent-server.js';
-import { silentLogger } from '../../src/log.js';
-import { createAgentMetrics } from '../../src/metrics/agent-metrics.js';
-import { scriptBaseEnv } from '../../src/tasks/task-process.js';
+import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
+import { buildAgentServer } from '../../src/agent/port/agent-server.js';
+import { silentLogger } from '../../src/shared/log.js';
+import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
+import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 
 const TOKEN = 'burst-token-0123456789abcdef';
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-burst-'));

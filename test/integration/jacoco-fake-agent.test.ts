@@ -2,8 +2,8 @@
 // bytes, garbage, EOF before CMDOK, silence, nothing listening.
 import { createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/tasks/jacoco-codec.js';
-import { dumpJacoco } from '../../src/tasks/jacoco-dump.js';
+import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
+import { dumpJacoco } from '../../src/agent/tasks/jacoco-dump.js';
 import { freePort } from '../helpers/ports.js';
 
 const servers: Server[] = [];

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentConfigSchema } from '../../src/config/agent-config.js';
-import { buildAgentServer } from '../../src/http/agent-server.js';
-import { silentLogger } from '../../src/log.js';
-import { createAgentMetrics } from '../../src/metrics/agent-metrics.js';
-import { parseExecFile } from '../../src/tasks/jacoco-codec.js';
+import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
+import { buildAgentServer } from '../../src/agent/port/agent-server.js';
+import { silentLogger } from '../../src/shared/log.js';
+import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
+import { parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
 import { track, type Spawned } from '../helpers/processes.js';
 

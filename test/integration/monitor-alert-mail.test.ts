@@ -7,14 +7,14 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { silentLogger } from '../../src/log.js';
+import { silentLogger } from '../../src/shared/log.js';
 import { emptyAlertState, evaluate, type AlertPolicy, type AlertState } from '../../src/monitor/alerts/alert-engine.js';
 import { alertStatePath, readLocalAlertState, writeLocalAlertState } from '../../src/monitor/alerts/alert-state-store.js';
-import { createMailer } from '../../src/monitor/alerts/mailer.js';
-import { createNotifier, type Notifier } from '../../src/monitor/alerts/notifier.js';
+import { createMailer } from '../../src/shared/mailer.js';
+import { createNotifier, type Notifier } from '../../src/monitor/alerts/alert-notifier.js';
 import { compileMonitorOptions } from '../../src/monitor/monitor-options.js';
 import { createCheckRunner, type CheckRunner } from '../../src/monitor/run-checks.js';
-import { monitorConfigSchema } from '../../src/config/index.js';
+import { monitorConfigSchema } from '../../src/shared/config/index.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { freePort } from '../helpers/ports.js';
 

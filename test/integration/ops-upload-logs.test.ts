@@ -5,7 +5,7 @@ import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTask } from '../../src/tasks/task-process.js';
+import { startTask } from '../../src/agent/tasks/task-process.js';
 import { repoRoot } from '../helpers/processes.js';
 
 interface Upload {

@@ -5,11 +5,11 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { agentConfigSchema } from '../../src/config/agent-config.js';
-import { silentLogger } from '../../src/log.js';
-import type { JobSubmit } from '../../src/protocol/job.js';
-import { createScheduler, scheduleKey } from '../../src/schedule/scheduler.js';
-import { scheduleStatePath, writeScheduleState } from '../../src/schedule/schedule-state.js';
+import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
+import { silentLogger } from '../../src/shared/log.js';
+import type { JobSubmit } from '../../src/shared/protocol/job.js';
+import { createScheduler, scheduleKey } from '../../src/agent/schedule/scheduler.js';
+import { scheduleStatePath, writeScheduleState } from '../../src/agent/schedule/schedule-state.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';

@@ -4,10 +4,10 @@ import { mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, utimesSync, 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseTokens } from '../../src/cli/supervisor-listener.js';
-import { currentRelease, prefixOfRelease, pruneReleases, releaseLayout, switchCurrent } from '../../src/update/release-layout.js';
-import { healthUrl } from '../../src/update/update-guard.js';
-import { readUpdateState, writeUpdateState } from '../../src/update/update-state.js';
+import { parseTokens } from '../../src/ops/supervisor-listener.js';
+import { currentRelease, prefixOfRelease, pruneReleases, releaseLayout, switchCurrent } from '../../src/ops/release-layout.js';
+import { healthUrl } from '../../src/ops/update-guard.js';
+import { readUpdateState, writeUpdateState } from '../../src/ops/update-state.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'httpagent-layout-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { agentConfigSchema, allConfigKeys, controllerConfigSchema, envNameFor, loadConfig } from '../../src/config/index.js';
-import { HttpAgentError } from '../../src/errors.js';
+import { agentConfigSchema, allConfigKeys, controllerConfigSchema, envNameFor, loadConfig } from '../../src/shared/config/index.js';
+import { HttpAgentError } from '../../src/shared/errors.js';
 
 const tokens = { HTTPAGENT_AGENT_TOKEN: 'a'.repeat(20), HTTPAGENT_PLATFORM_TOKEN: 'p'.repeat(20) };
 

@@ -2,8 +2,8 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
 import type { RedisLike } from '../../controller/src/commands.js';
-import { createNotifier } from '../../controller/src/notifier.js';
-import { silentLogger } from '../../src/log.js';
+import { createNotifier } from '../../controller/src/wake-hub.js';
+import { silentLogger } from '../../src/shared/log.js';
 
 /** The notifier needs only subscribe + message events from its connection. */
 function fakeSubscriber(): RedisLike {

@@ -10,7 +10,7 @@ import {
   encodeSessionInfo,
   encodeVarInt,
   parseExecFile,
-} from '../../src/tasks/jacoco-codec.js';
+} from '../../src/agent/tasks/jacoco-codec.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 

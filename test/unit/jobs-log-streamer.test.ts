@@ -3,10 +3,10 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ControllerError } from '../../src/controller-client/controller-http.js';
-import { openJobLog } from '../../src/jobs/job-log.js';
-import { shipAll, startLogStreamer, type SendLog } from '../../src/jobs/log-streamer.js';
-import { silentLogger } from '../../src/log.js';
+import { ControllerError } from '../../src/shared/client/controller-http.js';
+import { openJobLog } from '../../src/agent/jobs/job-log.js';
+import { shipAll, startLogStreamer, type SendLog } from '../../src/agent/jobs/log-streamer.js';
+import { silentLogger } from '../../src/shared/log.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-log-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -3,10 +3,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ControllerError } from '../../src/controller-client/controller-http.js';
-import { backoffMs, decide, expectedOffset, withRetry } from '../../src/controller-client/retry-policy.js';
-import { UpstreamError } from '../../src/errors.js';
-import { createResultSpool } from '../../src/jobs/result-spool.js';
+import { ControllerError } from '../../src/shared/client/controller-http.js';
+import { backoffMs, decide, expectedOffset, withRetry } from '../../src/shared/retry-policy.js';
+import { UpstreamError } from '../../src/shared/errors.js';
+import { createResultSpool } from '../../src/agent/jobs/result-spool.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-spool-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

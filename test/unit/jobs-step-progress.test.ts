@@ -1,8 +1,8 @@
 // Step progress: in order, one at a time, an unsent update replaced by a newer one, nothing after close.
 import { describe, expect, it } from 'vitest';
-import { ControllerError } from '../../src/controller-client/controller-http.js';
-import { createStepProgress, type StepProgressUpdate } from '../../src/jobs/step-progress.js';
-import { silentLogger } from '../../src/log.js';
+import { ControllerError } from '../../src/shared/client/controller-http.js';
+import { createStepProgress, type StepProgressUpdate } from '../../src/agent/jobs/step-progress.js';
+import { silentLogger } from '../../src/shared/log.js';
 
 describe('step progress', () => {
   it('sends in order, coalesces what waits, drops what is unsent at close', async () => {

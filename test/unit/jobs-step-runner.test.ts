@@ -4,8 +4,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runStep, type RunStepOptions } from '../../src/jobs/step-runner.js';
-import { scriptBaseEnv } from '../../src/tasks/task-process.js';
+import { runStep, type RunStepOptions } from '../../src/agent/jobs/step-runner.js';
+import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 
 const tasksDir = join(import.meta.dirname, '../fixtures/tasks');
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-steps-'));

@@ -6,7 +6,7 @@ import { thresholdChecks, type OverSince } from '../../src/monitor/checks/thresh
 import type { HostFigures } from '../../src/monitor/collectors/host-sampler.js';
 import { createSampleBuffer } from '../../src/monitor/sample-buffer.js';
 import { compileMonitorOptions } from '../../src/monitor/monitor-options.js';
-import { monitorConfigSchema } from '../../src/config/index.js';
+import { monitorConfigSchema } from '../../src/shared/config/index.js';
 
 describe('supervisorctl status parsing', () => {
   it('gives one observation per program, passing only when RUNNING', () => {

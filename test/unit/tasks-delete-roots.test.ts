@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { compileDeleteRoots } from '../../src/tasks/delete-paths.js';
+import { compileDeleteRoots } from '../../src/agent/tasks/delete-paths.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-roots-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));

@@ -1,7 +1,7 @@
 // SSH public key validation: what may reach authorized_keys and how an existing line is matched.
 import { describe, expect, it } from 'vitest';
-import { authorizedKeyLine, lineHasKey, parseSshPublicKey } from '../../src/tasks/ssh-public-key.js';
-import { parsePasswd } from '../../src/tasks/passwd.js';
+import { authorizedKeyLine, lineHasKey, parseSshPublicKey } from '../../src/agent/tasks/ssh-public-key.js';
+import { parsePasswd } from '../../src/agent/tasks/passwd.js';
 
 function blob(type: string, extra = Buffer.alloc(32, 7)): string {
   const str = (b: Buffer) => {

@@ -13,9 +13,9 @@ import {
   renewRequestSchema,
   stepUpdateSchema,
   type ClaimedJob,
-} from '../../../src/protocol/agent-api.js';
+} from '../../../src/shared/protocol/agent-api.js';
 import type { LeaseStore } from '../lease-store.js';
-import type { Notifier } from '../notifier.js';
+import type { Notifier } from '../wake-hub.js';
 import { validate } from './validate.js';
 
 const jobParams = z.strictObject({ id: z.string().min(1).max(64) });

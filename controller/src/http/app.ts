@@ -1,7 +1,7 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { HttpAgentError } from '../../../src/errors.js';
-import type { Logger } from '../../../src/log.js';
+import { HttpAgentError } from '../../../src/shared/errors.js';
+import type { Logger } from '../../../src/shared/log.js';
 import type { RedisLike } from '../commands.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { bearerCheck } from './auth.js';

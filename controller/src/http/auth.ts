@@ -1,7 +1,7 @@
 // Bearer-token checks in constant time: both sides hashed to equal-length digests, then timingSafeEqual,
 // so neither the token's content nor its length leaks through response timing.
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { UnauthorizedError } from '../../../src/errors.js';
+import { UnauthorizedError } from '../../../src/shared/errors.js';
 
 const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
 

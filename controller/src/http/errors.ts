@@ -1,6 +1,6 @@
 // The one error mapping of the controller's HTTP API: every failure leaves as {"error":{"code","message"}}.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpAgentError, isHttpAgentError } from '../../../src/errors.js';
+import { HttpAgentError, isHttpAgentError } from '../../../src/shared/errors.js';
 
 /** fastify's own errors that are the caller's fault, under this project's codes. */
 const FASTIFY_CODES: Record<string, { status: number; code: string }> = {

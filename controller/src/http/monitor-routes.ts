@@ -1,8 +1,8 @@
 // Monitor storage endpoints on the agent API (bearer agent token): metrics, heartbeat, alert state.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { agentApiPaths } from '../../../src/protocol/agent-api.js';
-import { alertStatePutSchema, metricsPushSchema, monitorHeartbeatSchema } from '../../../src/protocol/monitor-api.js';
+import { agentApiPaths } from '../../../src/shared/protocol/agent-api.js';
+import { alertStatePutSchema, metricsPushSchema, monitorHeartbeatSchema } from '../../../src/shared/protocol/monitor-api.js';
 import type { MonitorStore } from '../monitor-store.js';
 import { validate } from './validate.js';
 

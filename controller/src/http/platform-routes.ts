@@ -2,8 +2,8 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { HttpAgentError } from '../../../src/errors.js';
-import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/protocol/job.js';
+import { HttpAgentError } from '../../../src/shared/errors.js';
+import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
 import type { AgentDirectory } from '../agent-directory.js';
 import type { JobStore } from '../job-store.js';
 import type { MonitorStore } from '../monitor-store.js';

@@ -1,6 +1,6 @@
 // Validates request input with zod and turns the first issue into a ValidationError naming the field.
 import type { z } from 'zod';
-import { ValidationError } from '../../../src/errors.js';
+import { ValidationError } from '../../../src/shared/errors.js';
 
 export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 'body' | 'query' | 'params'): z.infer<S> {
   const result = schema.safeParse(value);

@@ -1,10 +1,8 @@
 // Renders a group of alert events into one mail: a subject that says what changed, a plain-text body.
+import type { MailMessage } from '../../shared/mailer.js';
 import type { AlertEvent } from './alert-engine.js';
 
-export interface AlertMail {
-  subject: string;
-  text: string;
-}
+export type AlertMail = MailMessage;
 
 const iso = (ms: number): string => new Date(ms).toISOString();
 

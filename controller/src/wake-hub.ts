@@ -1,0 +1,172 @@
+// Long-poll wake-ups: one subscriber connection per controller process listens on the wake channel
+// and wakes in-process waiters, so thousands of waiting agents hold no Redis connection of their own.
+import type { Logger } from '../../src/shared/log.js';
+import type { RedisLike } from './commands.js';
+
+/** A claim waiting for work. `labels` is null until the agent's labels are known (then it matches any selector). */
+export interface Waiter {
+  readonly agentId: string;
+  labels: Record<string, string> | null;
+  /** Resolves true when woken (or already woken since the last wait), false on timeout or abort. */
+  wait(ms: number, signal?: AbortSignal): Promise<boolean>;
+  dispose(): void;
+  /** Leaves without using the wake it got (its agent went silent): the wake passes to another waiter for that work. */
+  handOff(): void;
+}
+
+export interface Notifier {
+  register(agentId: string, labels: Record<string, string> | null): Waiter;
+  /** Announces work locally, as a message on the channel would (tests, and other controllers' wakes). */
+  deliver(message: string): void;
+  /** Wakes every waiter with nothing (shutdown): their claims answer empty at once. */
+  releaseAll(): void;
+  readonly waiting: number;
+  close(): Promise<void>;
+}
+
+interface WaiterState extends Waiter {
+  woken: boolean;
+  /** Targets ('*' for a wake without one) of the pending wake and of the last one a wait used: where a pass-on goes. */
+  wokenFor: string;
+  usedFor: string;
+  wake(target?: string): void;
+  gone: boolean;
+}
+
+/** `a:<agentId>` | `*` | `l:<k=v,k=v>` — who can take the announced jobs. */
+function matches(target: string, w: WaiterState): boolean {
+  if (target === '*') return true;
+  if (target.startsWith('a:')) return target.slice(2) === w.agentId;
+  if (!target.startsWith('l:')) return false;
+  if (w.labels === null) return true;
+  for (const pair of target.slice(2).split(',')) {
+    const eq = pair.indexOf('=');
+    if (w.labels[pair.slice(0, eq)] !== pair.slice(eq + 1)) return false;
+  }
+  return true;
+}
+
+export async function createNotifier(subscriber: RedisLike, channel: string, logger: Logger): Promise<Notifier> {
+  // Insertion order is FIFO: the agent waiting longest is woken first.
+  const waiters = new Set<WaiterState>();
+  const byAgent = new Map<string, Set<WaiterState>>();
+  let closed = false;
+
+  const deliver = (message: string): void => {
+    for (const line of message.split('\n')) {
+      const tab = line.indexOf('\t');
+      if (tab < 0) continue;
+      let count = Number(line.slice(0, tab));
+      const target = line.slice(tab + 1);
+      if (!(count > 0)) continue;
+      // A job for one agent wakes only that agent's waiters: no scan of thousands of others.
+      const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
+      for (const w of candidates) {
+        if (count <= 0) break;
+        if (w.woken || w.gone || !matches(target, w)) continue;
+        w.wake(target);
+        count--;
+      }
+    }
+  };
+
+  const onMessage = (ch: string, message: string): void => {
+    if (ch === channel) deliver(message);
+  };
+  subscriber.on('message', onMessage);
+  await subscriber.subscribe(channel);
+  // ioredis reconnects (and resubscribes) by itself; say so once per outage, not once per retry.
+  let down = false;
+  subscriber.on('error', (err: Error) => {
+    if (!down) logger.warn({ err: err.message }, 'wake subscriber lost Redis; reconnecting');
+    down = true;
+  });
+  subscriber.on('ready', () => {
+    if (down) {
+      // Announcements made while we were away are lost: every waiter looks at the queues once more.
+      logger.info('wake subscriber reconnected');
+      for (const w of waiters) w.wake();
+    }
+    down = false;
+  });
+
+  const register = (agentId: string, labels: Record<string, string> | null): Waiter => {
+    let resolveWait: ((woken: boolean) => void) | undefined;
+    const w: WaiterState = {
+      agentId,
+      labels,
+      woken: false,
+      wokenFor: '*',
+      usedFor: '*',
+      gone: false,
+      wake(target = '*') {
+        if (resolveWait) {
+          const r = resolveWait;
+          resolveWait = undefined;
+          w.usedFor = target;
+          r(!closed);
+          return;
+        }
+        w.woken = true;
+        w.wokenFor = target;
+      },
+      wait(ms, signal) {
+        if (w.woken || closed) {
+          if (w.woken) w.usedFor = w.wokenFor;
+          w.woken = false;
+          return Promise.resolve(!closed);
+        }
+        return new Promise<boolean>((resolve) => {
+          const done = (woken: boolean) => {
+            clearTimeout(timer);
+            signal?.removeEventListener('abort', onAbort);
+            resolveWait = undefined;
+            resolve(woken);
+          };
+          const onAbort = () => done(false);
+          const timer = setTimeout(() => done(false), ms);
+          signal?.addEventListener('abort', onAbort, { once: true });
+          resolveWait = (woken) => done(woken);
+        });
+      },
+      dispose() {
+        w.gone = true;
+        waiters.delete(w);
+        const mine = byAgent.get(agentId);
+        mine?.delete(w);
+        if (mine?.size === 0) byAgent.delete(agentId);
+        // A wake this waiter took but never used passes on, so the announced job is not left waiting.
+        if (w.woken) {
+          w.woken = false;
+          deliver(`1\t${w.wokenFor}`);
+        }
+      },
+      handOff() {
+        w.dispose();
+        if (!closed) deliver(`1\t${w.usedFor}`);
+      },
+    };
+    waiters.add(w);
+    let mine = byAgent.get(agentId);
+    if (!mine) byAgent.set(agentId, (mine = new Set()));
+    mine.add(w);
+    return w;
+  };
+
+  return {
+    register,
+    deliver,
+    releaseAll() {
+      closed = true;
+      for (const w of waiters) w.wake();
+    },
+    get waiting() {
+      return waiters.size;
+    },
+    async close() {
+      closed = true;
+      for (const w of waiters) w.wake();
+      subscriber.off('message', onMessage);
+    },
+  };
+}

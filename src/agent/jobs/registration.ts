@@ -1,0 +1,86 @@
+// Registers the agent with the controller, and again whenever the controller says it does not know us
+// (its Redis lost the agent, or the registration expired while we were cut off).
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentsResource } from '../controller-client/agents.js';
+import { backoffMs, decide } from '../../shared/retry-policy.js';
+import type { Logger } from '../../shared/log.js';
+import { hostname, networkInterfaces } from 'node:os';
+import type { RegisterRequest, RegisterResponse } from '../../shared/protocol/agent-api.js';
+
+export interface Registration {
+  /** The current registration, registering first if needed; retries until it works or `signal` aborts. */
+  ensure(): Promise<RegisterResponse>;
+  /** Forget the registration (after AGENT_UNKNOWN); the next ensure() registers again. */
+  invalidate(): void;
+  readonly current: RegisterResponse | undefined;
+}
+
+export function createRegistration(opts: { agents: AgentsResource; request: () => RegisterRequest; logger: Logger; signal: AbortSignal }): Registration {
+  let current: RegisterResponse | undefined;
+  let pending: Promise<RegisterResponse> | undefined;
+
+  const register = async (): Promise<RegisterResponse> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const res = await opts.agents.register(opts.request(), opts.signal);
+        current = res;
+        opts.logger.info({ leaseMs: res.leaseMs, longPollMs: res.longPollMs }, 'registered with the controller');
+        return res;
+      } catch (err) {
+        if (opts.signal.aborted) throw err;
+        // A refusal (bad token, bad labels) will not fix itself, but the operator may fix the
+        // controller: keep trying, slowly, and say so loudly.
+        const transient = decide(err) === 'retry';
+        if (!transient || attempt === 0 || attempt % 10 === 0) opts.logger[transient ? 'warn' : 'error']({ err, attempt }, 'cannot register with the controller; retrying');
+        await sleep(backoffMs(attempt, { baseMs: 200, capMs: transient ? 5_000 : 30_000 }), undefined, { signal: opts.signal }).catch(() => undefined);
+        if (opts.signal.aborted) throw err;
+      }
+    }
+  };
+
+  return {
+    ensure() {
+      if (current) return Promise.resolve(current);
+      pending ??= register().finally(() => {
+        pending = undefined;
+      });
+      return pending;
+    },
+    invalidate() {
+      current = undefined;
+    },
+    get current() {
+      return current;
+    },
+  };
+}
+
+export interface RegisterFacts {
+  agentId: string;
+  port: number;
+  version: string;
+  commit: string | undefined;
+  labels: Record<string, string>;
+  capacity: number;
+  leaseMs: number;
+}
+
+/** What the agent tells the controller about itself; addresses are read each time (they may change). */
+export function buildRegisterRequest(f: RegisterFacts): RegisterRequest {
+  const addresses = Object.values(networkInterfaces())
+    .flat()
+    .filter((a) => a !== undefined && !a.internal)
+    .map((a) => a!.address)
+    .slice(0, 64);
+  return {
+    agentId: f.agentId,
+    hostname: hostname().slice(0, 255),
+    addresses,
+    port: f.port,
+    version: f.version,
+    ...(f.commit ? { commit: f.commit.slice(0, 64) } : {}),
+    labels: f.labels,
+    capacity: f.capacity,
+    leaseMs: f.leaseMs,
+  };
+}

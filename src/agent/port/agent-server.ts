@@ -1,0 +1,70 @@
+// The agent's unified HTTP port, built apart from listen() so tests and run-agent.ts mount the same
+// instance: auth, error mapping, metrics and the light-task routes.
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { AgentConfig } from '../../shared/config/agent-config.js';
+import { compileDeleteRoots } from '../tasks/delete-paths.js';
+import { createRunPool, type RunPool } from '../tasks/run-pool.js';
+import { createTokenCheck } from '../../shared/http/auth.js';
+import { errorHandler } from '../../shared/http/error-handler.js';
+import { NotFoundError } from '../../shared/errors.js';
+import type { AgentServerDeps, RouteContext } from './route-context.js';
+import { registerAuthorizeRoutes } from './authorize-route.js';
+import { registerDeleteRoute } from './delete-route.js';
+import { registerJacocoRoute } from './jacoco-route.js';
+import { registerJobsRoute } from './jobs-route.js';
+import { registerRunRoute } from './run-route.js';
+import { registerServiceRoutes } from './service-routes.js';
+
+export type { AgentJobsView, AgentServerDeps, RouteContext } from './route-context.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Served without the platform token (/healthz, /openapi.json, /metrics when metricsPublic). */
+    public?: boolean;
+  }
+}
+
+export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): FastifyInstance {
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    bodyLimit: config.bodyLimitBytes,
+    // Light tasks are frequent; one log line per request would drown the job logs. Errors still log.
+    logController: new LogController({ disableRequestLogging: true }),
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+  });
+  const ctx: RouteContext = {
+    config,
+    deps,
+    runPool: createRunPool({ concurrency: config.runConcurrency, queue: config.runQueue }),
+    deleteRoots: compileDeleteRoots(config.deleteRoots),
+  };
+  const checkToken = createTokenCheck(config.platformToken);
+
+  // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler((request) => {
+    throw new NotFoundError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
+  });
+
+  // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer anything.
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.public) return;
+    checkToken(request.headers.authorization);
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    deps.metrics.httpRequestDuration
+      .labels(request.method, request.routeOptions.url ?? 'unmatched', String(reply.statusCode))
+      .observe(reply.elapsedTime / 1000);
+  });
+
+  registerServiceRoutes(app, ctx);
+  registerRunRoute(app, ctx);
+  registerDeleteRoute(app, ctx);
+  registerAuthorizeRoutes(app, ctx);
+  registerJacocoRoute(app, ctx);
+  registerJobsRoute(app, ctx);
+  return app;
+}

@@ -1,0 +1,46 @@
+// What the port's route modules share: the agent's config, its dependencies and the light-task pool.
+import type { FastifyInstance } from 'fastify';
+import type { AgentConfig } from '../../shared/config/agent-config.js';
+import type { Logger } from '../../shared/log.js';
+import type { JobSpec } from '../../shared/protocol/job.js';
+import type { AgentMetrics } from '../agent-metrics.js';
+import type { RunPool } from '../tasks/run-pool.js';
+
+export type { FastifyInstance };
+
+/** What the job loop exposes to the port; implemented by src/agent/jobs, faked by nothing (tests use a small real object). */
+export interface AgentJobsView {
+  /** Heavy jobs running now. */
+  running(): number;
+  /** True once SIGTERM started draining: no new claims. */
+  draining(): boolean;
+  /** The last controller call succeeded (register, claim or heartbeat). */
+  controllerReachable(): boolean;
+  /** Queues a heavy job at the controller, targeted at this agent; rejects with HttpAgentError on refusal. */
+  submitJob(spec: JobSpec): Promise<{ id: string }>;
+}
+
+export interface AgentServerDeps {
+  /** pino logger; fastify logs requests through it. */
+  logger: Logger;
+  metrics: AgentMetrics;
+  /** Resolved directory of allow-listed task scripts (config.tasksDir or the repo's scripts/). */
+  tasksDir: string;
+  /** Environment scripts inherit: scriptBaseEnv(process.env), without HTTPAGENT_* settings. */
+  scriptBaseEnv: Record<string, string>;
+  jobs: AgentJobsView;
+  version: string;
+  commit?: string | undefined;
+  /** Process start, ms since epoch (for uptime). */
+  startedAt: number;
+  /** TEST SEAM: passwd file for /v1/authorize lookups (temp homes in tests). Production leaves it unset: /etc/passwd. */
+  passwdFile?: string | undefined;
+}
+
+/** Shared by the route modules. */
+export interface RouteContext {
+  config: AgentConfig;
+  deps: AgentServerDeps;
+  runPool: RunPool;
+  deleteRoots: () => string[];
+}

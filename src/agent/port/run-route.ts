@@ -1,0 +1,52 @@
+// POST /v1/run: an allow-listed task run synchronously in the bounded light-task pool.
+import type { FastifyInstance } from 'fastify';
+import { ValidationError } from '../../shared/errors.js';
+import { runLightTask, type LightTaskResult } from '../tasks/run-light-task.js';
+import { resolveTask } from '../tasks/task-process.js';
+import type { RouteContext } from './route-context.js';
+import { runRequestSchema } from './schemas.js';
+import { parseOr400 } from '../../shared/http/validate.js';
+
+export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }: RouteContext): void {
+  app.post('/v1/run', async (request, reply): Promise<LightTaskResult> => {
+    const body = parseOr400(runRequestSchema, request.body);
+    if (body.timeoutSec !== undefined && body.timeoutSec > config.runTimeoutSec) {
+      throw new ValidationError(`timeoutSec: at most ${config.runTimeoutSec} on this agent (runTimeoutSec)`, {
+        details: { issues: [{ path: 'timeoutSec', code: 'too_big', message: `at most ${config.runTimeoutSec}` }] },
+      });
+    }
+    // Fail an unknown task before it takes a place in the queue.
+    resolveTask(deps.tasksDir, body.task);
+
+    // A caller that hangs up stops its task, queued or running, instead of leaving work nobody reads.
+    const gone = new AbortController();
+    reply.raw.on('close', () => {
+      if (!reply.raw.writableFinished) gone.abort();
+    });
+
+    const started = performance.now();
+    let outcome = 'error';
+    try {
+      const result = await runPool.run(async () => {
+        if (gone.signal.aborted) throw new ValidationError('caller went away before the task started');
+        return runLightTask({
+          tasksDir: deps.tasksDir,
+          task: body.task,
+          params: body.params,
+          baseEnv: deps.scriptBaseEnv,
+          timeoutMs: (body.timeoutSec ?? config.runTimeoutSec) * 1000,
+          killGraceMs: Math.min(config.killGraceMs, 5000),
+          outputCapBytes: config.outputCapBytes,
+          signal: gone.signal,
+        });
+      });
+      outcome = result.timedOut ? 'timeout' : result.exitCode === 0 ? 'ok' : 'failed';
+      return result;
+    } catch (err) {
+      if ((err as { code?: string }).code === 'OVERLOADED') outcome = 'overloaded';
+      throw err;
+    } finally {
+      deps.metrics.lightTaskDuration.labels('run', outcome).observe((performance.now() - started) / 1000);
+    }
+  });
+}

@@ -1,0 +1,122 @@
+// Starting an allow-listed task script: the one path by which both light tasks (POST /v1/run) and
+// heavy-job steps reach a child process, so params arrive identically and never through a shell.
+import { constants, accessSync, realpathSync, statSync } from 'node:fs';
+import { join, sep } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { HttpAgentError } from '../../shared/errors.js';
+import { taskNameSchema } from '../../shared/protocol/job.js';
+
+export class UnknownTaskError extends HttpAgentError {
+  override name = 'UnknownTaskError';
+  constructor(task: string, reason: string) {
+    super('UNKNOWN_TASK', `task "${task}" ${reason}`, { statusCode: 400, details: { task } });
+  }
+}
+
+/**
+ * Resolves a task name to an executable directly inside the tasks directory. The real path must stay
+ * inside it, so a symlink planted there cannot point a task at /bin/sh.
+ */
+export function resolveTask(tasksDir: string, task: string): string {
+  if (!taskNameSchema.safeParse(task).success) throw new UnknownTaskError(task, 'is not a valid task name');
+  const root = realpathSync(tasksDir);
+  let real: string;
+  try {
+    real = realpathSync(join(root, task));
+  } catch {
+    throw new UnknownTaskError(task, `is not in the tasks directory`);
+  }
+  if (!real.startsWith(root + sep)) throw new UnknownTaskError(task, 'leads outside the tasks directory');
+  try {
+    if (!statSync(real).isFile()) throw new Error('not a file');
+    accessSync(real, constants.X_OK);
+  } catch {
+    throw new UnknownTaskError(task, 'is not an executable file in the tasks directory');
+  }
+  return real;
+}
+
+/** `build-id` → `HTTPAGENT_PARAM_BUILD_ID`: upper-cased, other characters as `_`. */
+export function paramEnvName(name: string): string {
+  return `HTTPAGENT_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
+}
+
+export function paramsToEnv(params: Record<string, string> = {}): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(params)) env[paramEnvName(k)] = v;
+  return env;
+}
+
+export interface StartTaskOptions {
+  tasksDir: string;
+  task: string;
+  params?: Record<string, string> | undefined;
+  /** The environment scripts inherit (bin/ builds it from process.env without secrets). */
+  baseEnv: Record<string, string>;
+  /** Extra variables such as HTTPAGENT_JOB_ID. */
+  extraEnv?: Record<string, string>;
+  cwd?: string;
+}
+
+/**
+ * Spawns the task in its own process group (detached), so a timeout or cancel can signal the whole
+ * tree with one kill(-pgid). Output is left as streams for the caller to capture or forward.
+ */
+export function startTask(opts: StartTaskOptions): ResultPromise<{ buffer: false; reject: false; detached: true; cleanup: true }> {
+  const file = resolveTask(opts.tasksDir, opts.task);
+  return execa(file, [], {
+    cwd: opts.cwd ?? opts.tasksDir,
+    env: { ...opts.baseEnv, ...(opts.extraEnv ?? {}), ...paramsToEnv(opts.params) },
+    extendEnv: false,
+    input: JSON.stringify(opts.params ?? {}),
+    buffer: false,
+    reject: false,
+    detached: true,
+    cleanup: true,
+    stdout: 'pipe',
+    stderr: 'pipe',
+  } as const);
+}
+
+/**
+ * Stops a process group: SIGTERM to every member, then SIGKILL after `graceMs` if anything of the group
+ * is still alive. Resolves when the signal sequence has been sent (the caller awaits the child's exit).
+ */
+export async function killTree(pid: number | undefined, graceMs: number): Promise<void> {
+  if (!pid) return;
+  if (!signalGroup(pid, 'SIGTERM')) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, Math.min(50, graceMs)));
+    if (!groupAlive(pid)) return;
+  }
+  signalGroup(pid, 'SIGKILL');
+}
+
+function signalGroup(pgid: number, signal: NodeJS.Signals): boolean {
+  try {
+    process.kill(-pgid, signal);
+    return true;
+  } catch {
+    return false; // ESRCH: the group is already gone
+  }
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The environment scripts get: the parent's, less every HTTPAGENT_* setting (tokens among them). */
+export function scriptBaseEnv(env: NodeJS.ProcessEnv): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) {
+    if (v === undefined || k.startsWith('HTTPAGENT_')) continue;
+    out[k] = v;
+  }
+  return out;
+}

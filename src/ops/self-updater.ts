@@ -1,0 +1,243 @@
+// Self-update: on a croner schedule, fetch the configured branch; a new commit is built and
+// self-tested beside the running release, then `current` is switched at a quiet moment and the agent
+// exits so its supervisor starts the new release. A detached guard rolls back if it is not healthy.
+import { spawn } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { Cron } from 'croner';
+import type { AgentConfig } from '../shared/config/agent-config.js';
+import type { Logger } from '../shared/log.js';
+import { packageRoot as runningRoot, readCommit } from '../shared/package-info.js';
+import type { AlertFn } from './ops-mail.js';
+import { DEFAULT_BUILD_STEPS, ReleaseBuildError, fetchHead, prepareRelease, preparedRelease, releaseName } from './release-builder.js';
+import { currentRelease, prefixOfRelease, pruneReleases, releaseCommit, releaseLayout, switchCurrent } from './release-layout.js';
+import { readUpdateState, updateStatePath, writeUpdateState } from './update-state.js';
+
+/** What the job loop offers so a switch never cuts a job short. */
+export interface JobActivity {
+  /** Heavy jobs running now. */
+  running(): number;
+  /** Stop claiming new jobs; resolves once no claim is in flight (a claim in flight may still bring a job). */
+  pause(): Promise<void>;
+  /** Claim again (the switch was put off). */
+  resume(): void;
+}
+
+export interface SelfUpdaterDeps {
+  logger: Logger;
+  jobs: JobActivity;
+  /** Shut the agent down gracefully and exit 0; the supervisor then starts `current` (the new release). */
+  exit(reason: string): void;
+  /** The agent's environment and --config file: the new release is self-tested with them, the guard reads them. */
+  env: Record<string, string | undefined>;
+  configFile?: string | undefined;
+  alert?: AlertFn | undefined;
+  /** argv that starts the guard; default: this process's own entry point + `update-guard`. */
+  guardCommand?: string[] | undefined;
+  /** The running release; default: this package's root. */
+  packageRoot?: string | undefined;
+  buildSteps?: readonly string[][] | undefined;
+}
+
+/** disabled: no remote or not an installed release · up-to-date · known-bad: the head failed before · failed: this try failed · deferred: jobs were running · switched: exiting for the new release · pending: a switch awaits its guard. */
+export type UpdateOutcome =
+  | { kind: 'disabled'; reason: string }
+  | { kind: 'up-to-date'; commit: string }
+  | { kind: 'known-bad'; commit: string }
+  | { kind: 'failed'; commit: string; code: string }
+  | { kind: 'deferred'; commit: string }
+  | { kind: 'switched'; commit: string }
+  | { kind: 'pending'; commit: string };
+
+export interface SelfUpdater {
+  start(): void;
+  stop(): Promise<void>;
+  /** One check now (what each scheduled tick does). */
+  checkNow(): Promise<UpdateOutcome>;
+}
+
+export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): SelfUpdater {
+  const log = deps.logger.child({ component: 'self-update' });
+  const root = deps.packageRoot ?? runningRoot;
+  const prefix = config.updatePrefix ?? prefixOfRelease(root);
+  const stateFile = updateStatePath(config.stateDir);
+  const cacheDir = join(config.stateDir, 'update', 'repo.git');
+  let cron: Cron | undefined;
+  let stopped = false;
+  let inFlight: Promise<UpdateOutcome> | undefined;
+
+  async function check(): Promise<UpdateOutcome> {
+    if (!config.updateRemote) return { kind: 'disabled', reason: 'updateRemote is not set' };
+    if (!prefix) return { kind: 'disabled', reason: `${root} is not an installed release (<prefix>/releases/<id>)` };
+    const layout = releaseLayout(prefix);
+    const state = readUpdateState(stateFile);
+    if (state.pending) {
+      // The guard clears this; if it died (host reboot), a stale entry must not block updates forever.
+      if (Date.now() < state.pending.deadline + 60_000) return { kind: 'pending', commit: state.pending.commit };
+      log.warn({ pending: state.pending }, 'dropping a stale pending switch (its guard is gone)');
+      writeUpdateState(stateFile, { ...state, pending: undefined });
+    }
+
+    const head = await fetchHead(cacheDir, config.updateRemote, config.updateBranch);
+    const cur = currentRelease(layout);
+    const running = (cur && releaseCommit(cur)) ?? readCommit();
+    if (head === running) return { kind: 'up-to-date', commit: head };
+    if (state.failed?.commit === head) {
+      log.debug({ head, failed: state.failed }, 'head is a commit that failed before; waiting for a newer one');
+      return { kind: 'known-bad', commit: head };
+    }
+
+    const clog = log.child({ commit: head });
+    clog.info({ running }, 'new commit');
+    let dir: string;
+    try {
+      dir = preparedRelease(layout, head) ?? await prepareRelease({
+        layout,
+        cacheDir,
+        commit: head,
+        buildSteps: deps.buildSteps ?? DEFAULT_BUILD_STEPS,
+        env: deps.env,
+        configFile: deps.configFile,
+        onStep: (step) => clog.info({ step }, 'preparing'),
+      });
+    } catch (err) {
+      const e = err instanceof ReleaseBuildError ? err : new ReleaseBuildError('UPDATE_BUILD_FAILED', String(err), '');
+      const reason = e.code === 'UPDATE_SELF_TEST_FAILED' ? 'self-test' : 'build';
+      writeUpdateState(stateFile, { ...readUpdateState(stateFile), failed: { commit: head, reason, detail: `${e.message}\n${e.detail}`, at: new Date().toISOString() } });
+      clog.error({ code: e.code, detail: e.detail.slice(-1000) }, 'new release failed; staying on the current one');
+      await deps
+        .alert?.(`httpagent ${config.agentId}: update to ${releaseName(head)} failed (${reason})`, `${e.message}\n\n${e.detail}\n`)
+        .catch((mailErr: unknown) => clog.error({ err: mailErr }, 'alert mail failed'));
+      return { kind: 'failed', commit: head, code: e.code };
+    }
+
+    if (stopped) return { kind: 'deferred', commit: head }; // the agent is shutting down anyway
+    // Quiesce: no new claims, then either switch now (no job runs) or, in drain mode, wait for the jobs.
+    // Idle mode judges "no job runs" before pausing: pause() waits for the claim in flight (a long-poll),
+    // and judged after it, any job that long-poll brings would put the switch off, so an agent fed more
+    // often than its long-poll never switched. Seen idle, it pauses and runs what that claim brings first.
+    const busy = deps.jobs.running() > 0;
+    await deps.jobs.pause();
+    try {
+      return await switchWhenQuiet(clog, head, dir, cur ?? root, layout, prefix, busy);
+    } catch (err) {
+      // An abandoned switch must not leave the agent paused for good: it claims again.
+      deps.jobs.resume();
+      throw err;
+    }
+  }
+
+  /** Claims are paused; every path that does not exit resumes them. */
+  async function switchWhenQuiet(clog: Logger, head: string, dir: string, from: string, layout: ReturnType<typeof releaseLayout>, prefix: string, busy: boolean): Promise<UpdateOutcome> {
+    if (config.updateMode === 'idle' && busy) {
+      deps.jobs.resume();
+      clog.info({ running: deps.jobs.running() }, 'jobs running; switching at the next idle check');
+      return { kind: 'deferred', commit: head };
+    }
+    if (deps.jobs.running() > 0) clog.info({ running: deps.jobs.running() }, 'claims paused; waiting for the running jobs before switching');
+    while (deps.jobs.running() > 0) {
+      if (stopped) {
+        deps.jobs.resume();
+        return { kind: 'deferred', commit: head };
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+
+    writeUpdateState(stateFile, {
+      ...readUpdateState(stateFile),
+      pending: { from: basename(from), to: basename(dir), commit: head, switchedAt: new Date().toISOString(), deadline: Date.now() + config.updateDeadlineSec * 1000 },
+    });
+    switchCurrent(layout, dir);
+    try {
+      if (config.updateGuard === 'spawn') startGuard(config, deps, prefix);
+    } catch (err) {
+      // Without a guard nobody would roll back: do not leave the switch in place.
+      switchCurrent(layout, from);
+      writeUpdateState(stateFile, { ...readUpdateState(stateFile), pending: undefined });
+      deps.jobs.resume();
+      clog.error({ err }, 'could not start the update guard; switched back');
+      return { kind: 'failed', commit: head, code: 'UPDATE_GUARD_FAILED' };
+    }
+    let removed: string[] = [];
+    try {
+      removed = pruneReleases(layout, config.updateKeepReleases, [dir, from]);
+    } catch (err) {
+      // Old releases left on disk are harmless; an agent that switched but never exits is not.
+      clog.warn({ err }, 'pruning old releases failed');
+    }
+    clog.info({ release: basename(dir), removed }, 'switched current; exiting so the supervisor starts the new release');
+    deps.exit(`self-update to ${head}`);
+    return { kind: 'switched', commit: head };
+  }
+
+  async function tick(): Promise<void> {
+    if (stopped) return;
+    try {
+      const outcome = await checkNow();
+      if (outcome.kind !== 'up-to-date' && outcome.kind !== 'known-bad') log.info({ outcome }, 'update check');
+    } catch (err) {
+      log.warn({ err }, 'update check failed; trying again at the next tick');
+    }
+  }
+
+  const checkNow = (): Promise<UpdateOutcome> => {
+    // One check at a time: a slow build must not be started twice by the next tick.
+    inFlight ??= check().finally(() => {
+      inFlight = undefined;
+    });
+    return inFlight;
+  };
+
+  return {
+    start() {
+      if (!config.updateRemote) {
+        log.info('self-update off (updateRemote is not set)');
+        return;
+      }
+      if (!prefix) {
+        log.warn({ root }, 'self-update off: not running from an installed release (<prefix>/releases/<id>); set updatePrefix');
+        return;
+      }
+      try {
+        cron = new Cron(config.updateCron, { protect: true, catch: true }, tick);
+      } catch (err) {
+        log.error({ cron: config.updateCron, reason: (err as Error).message }, 'self-update off: updateCron is not a valid pattern');
+        return;
+      }
+      log.info({ remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, prefix }, 'self-update on');
+    },
+    async stop() {
+      stopped = true;
+      cron?.stop();
+      // A build in progress is not waited for (it can take minutes); it ends without switching.
+      await Promise.race([inFlight?.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
+    },
+    checkNow,
+  };
+}
+
+/** The guard outlives this process: its own session (detached), output to a file, not waited for. */
+function startGuard(config: AgentConfig, deps: SelfUpdaterDeps, prefix: string): void {
+  const base = deps.guardCommand ?? defaultGuardCommand(deps.packageRoot ?? runningRoot);
+  const args = [...base.slice(1), ...(deps.configFile ? ['--config', deps.configFile] : []), '--prefix', prefix];
+  const logDir = join(config.stateDir, 'update');
+  mkdirSync(logDir, { recursive: true });
+  const out = openSync(join(logDir, 'guard.log'), 'a');
+  try {
+    const child = spawn(base[0]!, args, { detached: true, stdio: ['ignore', out, out], env: deps.env as NodeJS.ProcessEnv });
+    child.on('error', (err) => deps.logger.error({ err }, 'update guard failed to start'));
+    child.unref();
+  } finally {
+    closeSync(out);
+  }
+}
+
+/**
+ * The guard runs the old release's code (known good), by its real path: `current` already points at
+ * the new release when the guard starts. From source (tsx, development) the same entry is reused.
+ */
+function defaultGuardCommand(root: string): string[] {
+  const built = join(root, 'dist', 'src', 'bin', 'httpagent.js');
+  if (existsSync(built)) return [process.execPath, built, 'update-guard'];
+  return [process.execPath, ...process.execArgv, process.argv[1]!, 'update-guard'];
+}

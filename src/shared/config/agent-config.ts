@@ -1,0 +1,88 @@
+// The agent's settings. The monitor on the same host reads the same file and variables.
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { boolField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
+
+export const scheduleSchema = z.strictObject({
+  /** Stable name: part of each run's idempotency key. */
+  name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
+  cron: z.string().min(1),
+  task: z.string().min(1),
+  params: z.record(z.string(), z.string()).default({}),
+  timezone: z.string().optional(),
+  timeoutSec: z.number().int().positive().optional(),
+});
+export type Schedule = z.infer<typeof scheduleSchema>;
+
+export const agentConfigSchema = z.strictObject({
+  /** This agent's id at the controller; defaults to the host name. */
+  agentId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9_.-]').default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-')),
+  controllerUrl: urlField().default('http://127.0.0.1:9890'),
+  listen: listenSchema.default('0.0.0.0:9889'),
+  agentToken: tokenField(),
+  platformToken: tokenField(),
+  /** Allow-listed task executables; the repo's scripts/ when unset. */
+  tasksDir: z.string().min(1).optional(),
+  /** Spooled logs and results, saved coverage, update state. */
+  stateDir: z.string().min(1).default('./var/agent'),
+  /** Heavy jobs run at once. */
+  concurrency: intField(1, 1024).default(4),
+  labels: labelsField().default({}),
+  /** Lease asked of the controller; renewed every third of it. */
+  leaseMs: intField(1000, 3_600_000).default(10_000),
+  /**
+   * Longest wait asked of the controller per claim (it may cap it lower). A new job wakes the claim at
+   * once whatever this is; it bounds how long a drain waits for a claim in flight on an idle agent.
+   */
+  claimWaitMs: intField(0, 120_000).default(10_000),
+  /** On SIGTERM, how long running jobs may finish before they are stopped. */
+  drainGraceSec: intField(0, 86_400).default(30),
+  /** Grace between SIGTERM and SIGKILL when a step is stopped. */
+  killGraceMs: intField(0, 600_000).default(5_000),
+  /** Default step timeout when a job gives none. */
+  stepTimeoutSec: intField(1, 7 * 86_400).default(3600),
+  /** Light tasks (POST /v1/run) at once, and how many may wait before 429. */
+  runConcurrency: intField(1, 1024).default(8),
+  runQueue: intField(0, 100_000).default(64),
+  /** Default and maximum timeout of a light task. */
+  runTimeoutSec: intField(1, 3600).default(60),
+  /** Cap of each captured stream of a light task. */
+  outputCapBytes: intField(1024).default(1024 * 1024),
+  bodyLimitBytes: intField(1024).default(1024 * 1024),
+  /** Roots under which POST /v1/delete may remove things. */
+  deleteRoots: listField().default([]),
+  /** Users whose authorized_keys POST /v1/authorize may change. */
+  authorizeUsers: listField().default([]),
+  /** GET /metrics without the platform token (conventional on a private network); false requires it. */
+  metricsPublic: boolField().default(true),
+  /** POST /v1/coverage/jacoco: connect + dump deadline, and the largest reply accepted. */
+  jacocoTimeoutSec: intField(1, 600).default(30),
+  jacocoMaxBytes: intField(1024).default(256 * 1024 * 1024),
+  schedules: jsonField(z.array(scheduleSchema)).default([]),
+  /** At most one catch-up run for fire times missed while the agent was down. */
+  scheduleCatchUp: boolField().default(true),
+  logLevel: logLevelField().default('info'),
+  // Self-update (src/ops): off while updateRemote is unset.
+  /** Git remote (URL or path) the agent updates itself from. */
+  updateRemote: z.string().min(1).optional(),
+  updateBranch: z.string().regex(/^[A-Za-z0-9_.\/-]{1,200}$/).default('main'),
+  /** When to look for a new commit (croner pattern; 5 or 6 fields). */
+  updateCron: z.string().min(1).default('* * * * *'),
+  /** How long a new release has to answer /healthz with its commit before it is rolled back. */
+  updateDeadlineSec: intField(5, 3600).default(120),
+  /** idle: switch only at a moment no job runs; drain: stop claiming and wait for running jobs. */
+  updateMode: z.enum(['idle', 'drain']).default('idle'),
+  /** Install prefix holding releases/ and the current link; found from the running release when unset. */
+  updatePrefix: z.string().min(1).optional(),
+  /** Run after a rollback to restart the agent; unset: the guard sends SIGTERM to the agent and its supervisor restarts it. */
+  updateRestartCommand: listField().optional(),
+  /**
+   * Who runs the post-switch health check: spawn (a detached process; supervisord leaves it alone) or
+   * external (systemd would kill it with the agent's cgroup, so a path unit starts it; see supervisor/).
+   */
+  updateGuard: z.enum(['spawn', 'external']).default('spawn'),
+  /** Releases kept besides the current one (for rollback by hand). */
+  updateKeepReleases: intField(1, 50).default(3),
+});
+
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
