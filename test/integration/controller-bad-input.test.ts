@@ -76,6 +76,14 @@ describe('refusals with a code', () => {
     expect(s.body.error.field).toBe('body.steps.0.timeout');
   });
 
+  it('takes every valid id in a path: a 128-character agent id, a job id with - and _', async () => {
+    const agentId = `a${'b'.repeat(127)}`;
+    const r = await call(c.url, 'GET', `/v1/agents/${agentId}/metrics`);
+    expect(r.status, r.text).toBe(200);
+    expectError(await call(c.url, 'GET', '/v1/jobs/old_base64url-id'), 404, 'JOB_NOT_FOUND');
+    expectError(await call(c.url, 'GET', '/v1/jobs/has.dot'), 400, 'BAD_REQUEST');
+  });
+
   it('log append: bad query, oversize chunk, unknown job', async () => {
     const q = await call(c.url, 'POST', `/v1/agent/jobs/${jobId}/log?epoch=x&offset=0`, { raw: 'a', contentType: 'application/octet-stream' });
     expectError(q, 400, 'BAD_REQUEST');

@@ -14,11 +14,12 @@ import {
   stepUpdateSchema,
   type ClaimedJob,
 } from '../../../src/shared/protocol/agent-api.js';
+import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import type { LeaseStore } from '../lease-store.js';
 import type { Notifier } from '../wake-hub.js';
 import { validate } from './validate.js';
 
-const jobParams = z.strictObject({ id: z.string().min(1).max(64) });
+const jobParams = z.strictObject({ id: jobIdSchema });
 
 export interface AgentRouteDeps {
   leases: LeaseStore;
@@ -85,18 +86,18 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
 
   app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(validate(heartbeatRequestSchema, req.body, 'body')));
 
-  app.post('/v1/agent/jobs/:id/renew', async (req) => {
+  app.post(agentApiPaths.renew.route, async (req) => {
     const { id } = validate(jobParams, req.params, 'params');
     const body = validate(renewRequestSchema, req.body, 'body');
     return { status: await leases.renew(id, body.epoch) };
   });
 
-  app.post('/v1/agent/jobs/:id/step', async (req) => {
+  app.post(agentApiPaths.step.route, async (req) => {
     const { id } = validate(jobParams, req.params, 'params');
     return leases.step(id, validate(stepUpdateSchema, req.body, 'body'));
   });
 
-  app.post('/v1/agent/jobs/:id/complete', async (req) => {
+  app.post(agentApiPaths.complete.route, async (req) => {
     const { id } = validate(jobParams, req.params, 'params');
     const body = validate(completeRequestSchema, req.body, 'body');
     // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
@@ -116,7 +117,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.logChunkMaxBytes }, (_req, body, done) => done(null, body));
-    scope.post('/v1/agent/jobs/:id/log', async (req) => {
+    scope.post(agentApiPaths.log.route, async (req) => {
       const { id } = validate(jobParams, req.params, 'params');
       const q = validate(logAppendQuerySchema, req.query, 'query');
       const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);

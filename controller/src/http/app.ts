@@ -2,6 +2,7 @@
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { HttpAgentError } from '../../../src/shared/errors.js';
 import type { Logger } from '../../../src/shared/log.js';
+import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
 import type { RedisLike } from '../commands.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { bearerCheck } from './auth.js';
@@ -26,6 +27,8 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimitBytes,
+    // Path ids are agent ids (up to 128 characters) and job ids; fastify's default of 100 would refuse some.
+    routerOptions: { maxParamLength: 256 },
     // Agents long-poll for up to two minutes on kept-alive connections.
     keepAliveTimeout: 130_000,
     requestTimeout: 0,
@@ -49,7 +52,7 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   app.addHook('onRequest', async (req) => {
     // The matched route's pattern, not the raw URL, so an encoded path cannot dodge the right check.
     const path = req.routeOptions.url ?? req.url;
-    if (path.startsWith('/v1/agent/')) agentAuth(req.headers.authorization);
+    if (path.startsWith(AGENT_API_PREFIX)) agentAuth(req.headers.authorization);
     else if (path.startsWith('/v1/')) platformAuth(req.headers.authorization);
   });
 

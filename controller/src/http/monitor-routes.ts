@@ -2,11 +2,12 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { agentApiPaths } from '../../../src/shared/protocol/agent-api.js';
+import { agentIdSchema } from '../../../src/shared/protocol/ids.js';
 import { alertStatePutSchema, metricsPushSchema, monitorHeartbeatSchema } from '../../../src/shared/protocol/monitor-api.js';
 import type { MonitorStore } from '../monitor-store.js';
 import { validate } from './validate.js';
 
-const alertQuery = z.strictObject({ agentId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected an agent id') });
+const alertQuery = z.strictObject({ agentId: agentIdSchema });
 
 export function monitorRoutes(app: FastifyInstance, monitor: MonitorStore): void {
   app.post(agentApiPaths.monitorMetrics, async (req) => monitor.pushMetrics(validate(metricsPushSchema, req.body, 'body')));

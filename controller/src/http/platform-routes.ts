@@ -3,7 +3,9 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpAgentError } from '../../../src/shared/errors.js';
+import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
+import { platformApiPaths as paths } from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
 import type { JobStore } from '../job-store.js';
 import type { MonitorStore } from '../monitor-store.js';
@@ -15,7 +17,8 @@ const LOG_PAGE_BYTES = 4 * 1024 * 1024;
 const FOLLOW_POLL_MS = 200;
 
 const [stepsForm, taskForm] = jobSubmitSchema.options;
-const idParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected an id') });
+const jobParams = z.strictObject({ id: jobIdSchema });
+const agentParams = z.strictObject({ id: agentIdSchema });
 const logQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
@@ -40,7 +43,7 @@ export interface PlatformDeps {
 export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   const { jobs } = deps;
 
-  app.post('/v1/jobs', async (req, reply) => {
+  app.post(paths.jobs, async (req, reply) => {
     if (Array.isArray(req.body)) {
       const items = req.body as unknown[];
       if (items.length === 0 || items.length > MAX_BATCH) {
@@ -62,15 +65,15 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
   });
 
-  app.get('/v1/jobs', async (req) => {
+  app.get(paths.jobs, async (req) => {
     const q = validate(listQuery, req.query, 'query');
     return jobs.list(q.limit, q.state);
   });
 
-  app.get('/v1/jobs/:id', async (req) => jobs.get(validate(idParams, req.params, 'params').id));
+  app.get(paths.job.route, async (req) => jobs.get(validate(jobParams, req.params, 'params').id));
 
-  app.post('/v1/jobs/:id/cancel', async (req) => {
-    const { id } = validate(idParams, req.params, 'params');
+  app.post(paths.jobCancel.route, async (req) => {
+    const { id } = validate(jobParams, req.params, 'params');
     if (req.body !== undefined && req.body !== null) validate(z.strictObject({}), req.body, 'body');
     const state = await jobs.cancel(id);
     if (state === 'succeeded' || state === 'failed') {
@@ -79,8 +82,8 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return { id, state, cancelRequested: state === 'running' };
   });
 
-  app.get('/v1/jobs/:id/log', async (req, reply) => {
-    const { id } = validate(idParams, req.params, 'params');
+  app.get(paths.jobLog.route, async (req, reply) => {
+    const { id } = validate(jobParams, req.params, 'params');
     const q = validate(logQuery, req.query, 'query');
     const first = await jobs.readLog(id, q.offset, LOG_PAGE_BYTES);
     void reply.type('text/plain; charset=utf-8').header('x-log-truncated', String(first.truncated)).header('x-job-state', first.state);
@@ -113,10 +116,10 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return reply.header('x-log-next-offset', String(q.offset)).send(Readable.from(chunks()));
   });
 
-  app.get('/v1/agents', async () => deps.agents.list());
+  app.get(paths.agents, async () => deps.agents.list());
 
-  app.get('/v1/agents/:id/metrics', async (req) => {
-    const { id } = validate(idParams, req.params, 'params');
+  app.get(paths.agentMetrics.route, async (req) => {
+    const { id } = validate(agentParams, req.params, 'params');
     const q = validate(metricsQuery, req.query, 'query');
     return { samples: await deps.monitor.history(id, q.since) };
   });

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { HttpAgentError, UpstreamError, ValidationError } from '../../shared/errors.js';
 import { normaliseJob } from '../../shared/protocol/job.js';
+import { platformApiPaths } from '../../shared/protocol/platform-api.js';
 import type { RouteContext } from './route-context.js';
 import { jobSubmitSchema } from './schemas.js';
 import { parseOr400 } from '../../shared/http/validate.js';
@@ -24,7 +25,7 @@ export function registerJobsRoute(app: FastifyInstance, { config, deps }: RouteC
       throw new UpstreamError('CONTROLLER_UNREACHABLE', 'the controller did not accept the job', { cause: err });
     }
     request.log.info({ jobId: id }, 'job forwarded to the controller');
-    const statusUrl = `${config.controllerUrl.replace(/\/+$/, '')}/v1/jobs/${encodeURIComponent(id)}`;
+    const statusUrl = `${config.controllerUrl.replace(/\/+$/, '')}${platformApiPaths.job(id)}`;
     return reply.code(202).send({ id, statusUrl });
   });
 }
