@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { RedisLike } from './commands.js';
 import type { Keys } from './keys.js';
+import type { AgentView } from '../../src/shared/protocol/platform-api.js';
 
 const int = z.coerce.number().int();
 const agentRecordSchema = z.object({
@@ -17,27 +18,6 @@ const agentRecordSchema = z.object({
   registeredAt: int,
   lastSeenAt: int,
 });
-
-export interface AgentView {
-  id: string;
-  hostname: string;
-  addresses: string[];
-  port: number;
-  version: string;
-  commit: string | null;
-  labels: Record<string, string>;
-  capacity: number;
-  running: number;
-  registeredAt: string;
-  lastSeenAt: string;
-  /** online: claiming · draining: finishing its jobs · offline: not seen for offlineAfterMs. */
-  state: 'online' | 'draining' | 'offline';
-  monitorSeenAt: string | null;
-  /** online: heartbeat key alive · lapsed: seen before, heartbeat expired · unknown: never seen. */
-  monitor: 'online' | 'lapsed' | 'unknown';
-  monitorChecks: Record<string, boolean> | null;
-  metrics: Record<string, unknown> | null;
-}
 
 export function createAgentDirectory(redis: RedisLike, keys: Keys, opts: { offlineAfterMs: number }) {
   const list = async (): Promise<AgentView[]> => {

@@ -81,7 +81,7 @@ const itemStatus: Record<string, CompleteItemStatus> = {
 function decodeTail(tail: LogTail): Buffer {
   const bytes = Buffer.from(tail.data, tail.encoding === 'base64' ? 'base64' : 'utf8');
   if (bytes.length > LOG_TAIL_MAX_BYTES) {
-    throw new HttpAgentError('LOG_TAIL_TOO_LARGE', `a log tail carries at most ${LOG_TAIL_MAX_BYTES} bytes; append the rest`, { statusCode: 400 });
+    throw new HttpAgentError('LOG_TAIL_TOO_LARGE', `a log tail carries at most ${LOG_TAIL_MAX_BYTES} bytes; append the rest`);
   }
   return bytes;
 }

@@ -1,4 +1,5 @@
-// The one place where a Lua status reply becomes a typed error (or a success to hand on).
+// The one place where a Lua status reply becomes a typed error (or a success to hand on); each status
+// is a registered error code, so its HTTP status comes from the registry.
 import { HttpAgentError, NotFoundError, StaleEpochError } from '../../src/shared/errors.js';
 
 /** A script's reply: a status string first, then its values. */
@@ -21,16 +22,14 @@ export function expectOk(reply: unknown, ctx: { jobId?: string; agentId?: string
       throw new StaleEpochError();
     case 'LOG_OFFSET_GAP':
       throw new HttpAgentError('LOG_OFFSET_GAP', `the log chunk starts past the end of the log; resend from ${Number(rest[0])}`, {
-        statusCode: 416,
         details: { expected: Number(rest[0]) },
       });
     case 'LOG_INCOMPLETE':
       throw new HttpAgentError('LOG_INCOMPLETE', `the controller holds ${Number(rest[0])} bytes of this attempt's log; send the rest, then complete again`, {
-        statusCode: 416,
         details: { expected: Number(rest[0]) },
       });
     case 'STEP_OUT_OF_RANGE':
-      throw new HttpAgentError('STEP_OUT_OF_RANGE', 'the step index is past the job\'s last step', { statusCode: 400 });
+      throw new HttpAgentError('STEP_OUT_OF_RANGE', 'the step index is past the job\'s last step');
     default:
       throw new HttpAgentError('INTERNAL', `unknown status ${status} from a Redis script`);
   }

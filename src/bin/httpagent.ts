@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // The single entry point: `httpagent <command>`. Each command's module is loaded only when used,
 // so `httpagent job status` does not pay for the controller's start-up.
+import { EXIT, exitStatusFor } from '../shared/error-codes.js';
 import { version } from '../shared/package-info.js';
 
 const HELP = `httpagent ${version} — a host agent for test platforms
@@ -47,7 +48,7 @@ async function run(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   if (cmd === undefined || cmd === '--help' || cmd === '-h' || cmd === 'help') {
     process.stdout.write(HELP);
-    return cmd === undefined ? 2 : 0;
+    return cmd === undefined ? EXIT.usage : EXIT.ok;
   }
   if (cmd === '--version' || cmd === '-v' || cmd === 'version') {
     process.stdout.write(`${version}\n`);
@@ -56,7 +57,7 @@ async function run(argv: string[]): Promise<number> {
   const load = commands[cmd];
   if (!load) {
     process.stderr.write(`httpagent: unknown command "${cmd}"; see httpagent --help\n`);
-    return 2;
+    return EXIT.usage;
   }
   return (await load())(rest, process.env);
 }
@@ -68,6 +69,7 @@ run(process.argv.slice(2)).then(
   (err: unknown) => {
     const e = err as { code?: string; message?: string };
     process.stderr.write(`httpagent: ${e.code ? `${e.code}: ` : ''}${e.message ?? String(err)}\n`);
-    process.exitCode = 1;
+    // One policy for every process: a bad setting or bad arguments exit 2, anything else 1.
+    process.exitCode = exitStatusFor(err);
   },
 );

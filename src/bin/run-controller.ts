@@ -2,7 +2,7 @@
 import { buildController } from '../../controller/src/index.js';
 import { createRedisClients } from '../../controller/src/redis-clients.js';
 import { allConfigKeys, controllerConfigSchema, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
-import { ConfigError } from '../shared/errors.js';
+import { EXIT } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { parseProcessArgs } from './args.js';
 
@@ -18,22 +18,14 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     args = parseProcessArgs(argv, env);
   } catch (err) {
     process.stderr.write(`httpagent controller: ${(err as Error).message}\n${USAGE}`);
-    return 2;
+    return EXIT.usage;
   }
   if (args.help) {
     process.stdout.write(USAGE);
     return 0;
   }
-  let config;
-  try {
-    config = loadConfig(controllerConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      process.stderr.write(`httpagent controller: ${err.message}\n`);
-      return 2;
-    }
-    throw err;
-  }
+  // A bad setting throws ConfigError: httpagent.ts prints it and exits 2, as for every process.
+  const config = loadConfig(controllerConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
 
   const logger = createLogger({ level: config.logLevel, name: 'controller' });
   const clients = createRedisClients(config);

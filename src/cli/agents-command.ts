@@ -1,6 +1,6 @@
 // `httpagent agents`: the controller's list of agents as a table (or JSON with --json).
 import { parseArgs } from 'node:util';
-import type { AgentView } from '../shared/client/platform-jobs.js';
+import type { AgentView } from '../shared/protocol/platform-api.js';
 import { createCliContext, EXIT, formatDuration, reportError, type CliContext } from './cli-context.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {

@@ -1,23 +1,14 @@
 // What every console command shares: the controller address and platform token (from --config and
-// HTTPAGENT_* like the processes), the platform client, and one mapping of errors to messages and
-// exit codes.
+// HTTPAGENT_* like the processes), the platform client, and one mapping of errors to messages (their
+// exit codes come from the error registry).
 import { z } from 'zod';
 import { allConfigKeys, isNonSettingEnv, loadConfig } from '../shared/config/index.js';
 import { tokenField, urlField } from '../shared/config/fields.js';
 import { createControllerHttp } from '../shared/client/controller-http.js';
 import { platformJobsResource, type PlatformJobsResource } from '../shared/client/platform-jobs.js';
-import { HttpAgentError } from '../shared/errors.js';
+import { EXIT, exitStatusFor, HttpAgentError, UsageError } from '../shared/errors.js';
 
-/** Exit codes of the console, documented in the README. */
-export const EXIT = {
-  ok: 0,
-  failed: 1,
-  usage: 2,
-  unreachable: 3,
-  unauthorized: 4,
-  notFound: 5,
-  cancelled: 130,
-} as const;
+export { EXIT, UsageError };
 
 const cliConfigSchema = z.strictObject({
   controllerUrl: urlField().default('http://127.0.0.1:9890'),
@@ -37,41 +28,27 @@ export function createCliContext(configFile: string | undefined, env: NodeJS.Pro
   return { controllerUrl: config.controllerUrl, platform: platformJobsResource(http), close: () => http.close() };
 }
 
-export class UsageError extends HttpAgentError {
-  override name = 'UsageError';
-  constructor(message: string) {
-    super('USAGE', message, { statusCode: 400 });
-  }
-}
-
 /** Prints one clear line on stderr and returns the exit code for it. */
 export function reportError(err: unknown, controllerUrl?: string): number {
   const say = (s: string) => process.stderr.write(`httpagent: ${s}\n`);
-  if (err instanceof UsageError) {
+  if (!(err instanceof HttpAgentError)) {
+    say((err as Error).message ?? String(err));
+    return exitStatusFor(err);
+  }
+  if (err.code === 'CONTROLLER_UNREACHABLE') {
+    say(`cannot reach the controller${controllerUrl ? ` at ${controllerUrl}` : ''} (HTTPAGENT_CONTROLLER_URL): ${(err.cause as Error | undefined)?.message ?? err.message}`);
+  } else if (err.statusCode === 401) {
+    say('the controller refused the platform token (HTTPAGENT_PLATFORM_TOKEN)');
+  } else if (err.code === 'USAGE' || err.code === 'CONFIG_INVALID') {
     say(err.message);
-    return EXIT.usage;
-  }
-  if (err instanceof HttpAgentError) {
-    if (err.code === 'CONTROLLER_UNREACHABLE') {
-      say(`cannot reach the controller${controllerUrl ? ` at ${controllerUrl}` : ''} (HTTPAGENT_CONTROLLER_URL): ${(err.cause as Error | undefined)?.message ?? err.message}`);
-      return EXIT.unreachable;
-    }
-    if (err.statusCode === 401) {
-      say('the controller refused the platform token (HTTPAGENT_PLATFORM_TOKEN)');
-      return EXIT.unauthorized;
-    }
-    if (err.statusCode === 404) {
-      say(`${err.code}: ${err.message}`);
-      return EXIT.notFound;
-    }
-    if (err.code === 'CONFIG_INVALID') {
-      say(err.message);
-      return EXIT.usage;
-    }
+  } else {
     say(`${err.code}: ${err.message}`);
-    return EXIT.failed;
   }
-  say((err as Error).message ?? String(err));
+  const registered = exitStatusFor(err);
+  if (registered !== EXIT.failed) return registered;
+  // A reply whose code the registry gives no exit status (a proxy's HTTP_401, AGENT_UNKNOWN): its status decides.
+  if (err.statusCode === 401) return EXIT.unauthorized;
+  if (err.statusCode === 404) return EXIT.notFound;
   return EXIT.failed;
 }
 

@@ -52,10 +52,10 @@ export function createMonitorClient(opts: MonitorClientOptions, caller: HttpCall
       try {
         data = JSON.parse(text);
       } catch (err) {
-        throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the alert state reply is not JSON', { statusCode: 502, cause: err });
+        throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the alert state reply is not JSON', { cause: err });
       }
       const r = alertStateReply.safeParse(data);
-      if (!r.success) throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the alert state reply does not match the monitor API', { statusCode: 502 });
+      if (!r.success) throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the alert state reply does not match the monitor API', { cause: r.error });
       return r.data.state === null ? null : parseAlertState(r.data.state);
     },
     async close() {

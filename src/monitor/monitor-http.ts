@@ -3,7 +3,7 @@
 // idle monitor (budget 60 MB) cannot spare; node:http's parser is native and already loaded.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { HttpAgentError, UpstreamError } from '../shared/errors.js';
+import { HttpAgentError, receivedCode, UpstreamError } from '../shared/errors.js';
 
 export interface HttpReply {
   status: number;
@@ -67,7 +67,10 @@ export function createHttpCaller(maxSockets = 2): HttpCaller {
   };
 }
 
-/** A non-2xx reply as a typed error carrying the `{"error":{"code","message"}}` of the body when present. */
+/**
+ * A non-2xx reply as a typed error carrying the `{"error":{"code","message"}}` of the body when present
+ * (`HTTP_<status>` otherwise); 502 here whatever the peer answered, since for the monitor it is upstream.
+ */
 export function replyError(reply: HttpReply, what: string): HttpAgentError {
   let code = `HTTP_${reply.status}`;
   let message = `${what} answered ${reply.status}`;
@@ -78,5 +81,5 @@ export function replyError(reply: HttpReply, what: string): HttpAgentError {
   } catch {
     // not JSON: keep the status-derived code
   }
-  return new HttpAgentError(code, message, { statusCode: 502, retryable: reply.status >= 500 || reply.status === 429 });
+  return new HttpAgentError(receivedCode(code), message, { statusCode: 502, retryable: reply.status >= 500 || reply.status === 429 });
 }

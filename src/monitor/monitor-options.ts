@@ -1,6 +1,7 @@
 // Compiles the monitor's config once into runtime options: durations in ms, derived values resolved.
 import { hostname } from 'node:os';
 import type { ExtraCheck } from '../shared/config/monitor-config.js';
+import { agentIdFromHostname } from '../shared/protocol/ids.js';
 import type { MonitorConfig } from '../shared/config/index.js';
 import type { AlertPolicy } from './alerts/alert-engine.js';
 import { agentHealthUrl } from './checks/http-check.js';
@@ -40,7 +41,7 @@ export function compileMonitorOptions(c: MonitorConfig, ctx: CompileContext): Mo
   const mounts = ['/', ...c.monitorMounts.filter((m) => m !== '/')];
   const metricsIntervalMs = c.metricsIntervalSec * 1000;
   return {
-    agentId: c.agentId ?? hostname().replace(/[^A-Za-z0-9_.-]/g, '-'),
+    agentId: c.agentId ?? agentIdFromHostname(hostname()),
     controllerUrl: c.controllerUrl,
     agentToken: c.agentToken,
     stateDir: c.stateDir,

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { simpleGit } from 'simple-git';
+import type { CodeOf } from '../shared/error-codes.js';
 import type { ReleaseLayout } from './release-layout.js';
 
 /** Install, build, then drop the dev dependencies the build needed (typescript is one). */
@@ -16,7 +17,7 @@ export const DEFAULT_BUILD_STEPS: readonly string[][] = [
 export class ReleaseBuildError extends Error {
   override name = 'ReleaseBuildError';
   constructor(
-    readonly code: 'UPDATE_BUILD_FAILED' | 'UPDATE_SELF_TEST_FAILED',
+    readonly code: CodeOf<'UPDATE_BUILD_FAILED' | 'UPDATE_SELF_TEST_FAILED'>,
     message: string,
     readonly detail: string,
   ) {

@@ -6,6 +6,7 @@ import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Cron } from 'croner';
 import type { AgentConfig } from '../shared/config/agent-config.js';
+import type { CodeOf } from '../shared/error-codes.js';
 import type { Logger } from '../shared/log.js';
 import { packageRoot as runningRoot, readCommit } from '../shared/package-info.js';
 import type { AlertFn } from './ops-mail.js';
@@ -44,7 +45,7 @@ export type UpdateOutcome =
   | { kind: 'disabled'; reason: string }
   | { kind: 'up-to-date'; commit: string }
   | { kind: 'known-bad'; commit: string }
-  | { kind: 'failed'; commit: string; code: string }
+  | { kind: 'failed'; commit: string; code: CodeOf<'UPDATE_BUILD_FAILED' | 'UPDATE_SELF_TEST_FAILED' | 'UPDATE_GUARD_FAILED'> }
   | { kind: 'deferred'; commit: string }
   | { kind: 'switched'; commit: string }
   | { kind: 'pending'; commit: string };

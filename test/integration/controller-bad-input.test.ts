@@ -69,11 +69,28 @@ describe('refusals with a code', () => {
     expectError(await call(c.url, e.method, e.path(), { token: e.token, raw: 'a=b', contentType: 'application/x-www-form-urlencoded' }), 415, 'UNSUPPORTED_MEDIA_TYPE');
   });
 
-  it('names the unknown field', async () => {
+  it('names the unknown field, in the same issues shape as the agent port', async () => {
     const r = await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', prioirty: 3 } });
-    expect(r.body.error.field).toBe('body.prioirty');
+    expectError(r, 400, 'BAD_REQUEST');
+    expect(r.body.error.issues).toEqual([{ path: 'prioirty', code: 'unrecognized_keys', message: 'unknown field "prioirty"' }]);
+    expect(r.body.error.message).toContain('"prioirty"');
     const s = await call(c.url, 'POST', '/v1/jobs', { body: { steps: [{ task: 'noop', timeout: 3 }] } });
-    expect(s.body.error.field).toBe('body.steps.0.timeout');
+    expect(s.body.error.issues[0]).toMatchObject({ path: 'steps.0.timeout', code: 'unrecognized_keys' });
+    // In a batch, the path starts with the job's index.
+    const b = await call(c.url, 'POST', '/v1/jobs', { body: [{ task: 'noop' }, { task: 'noop', agent: 'no spaces' }] });
+    expectError(b, 400, 'BAD_REQUEST');
+    expect(b.body.error.issues[0]).toMatchObject({ path: '1.agent', code: 'invalid_format' });
+    const q = await call(c.url, 'GET', '/v1/jobs?limit=0');
+    expect(q.body.error.issues[0]).toMatchObject({ path: 'limit', code: 'too_small' });
+    expect(q.body.error.message).toMatch(/^invalid query: limit: /);
+  });
+
+  it('takes every valid id in a path: a 128-character agent id, a job id with - and _', async () => {
+    const agentId = `a${'b'.repeat(127)}`;
+    const r = await call(c.url, 'GET', `/v1/agents/${agentId}/metrics`);
+    expect(r.status, r.text).toBe(200);
+    expectError(await call(c.url, 'GET', '/v1/jobs/old_base64url-id'), 404, 'JOB_NOT_FOUND');
+    expectError(await call(c.url, 'GET', '/v1/jobs/has.dot'), 400, 'BAD_REQUEST');
   });
 
   it('log append: bad query, oversize chunk, unknown job', async () => {

@@ -2,6 +2,7 @@
 // each lease-protected one fenced by epoch (see docs/agent-api.md).
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { parseOr400 } from '../../../src/shared/http/validate.js';
 import {
   agentApiPaths,
   claimRequestSchema,
@@ -14,11 +15,11 @@ import {
   stepUpdateSchema,
   type ClaimedJob,
 } from '../../../src/shared/protocol/agent-api.js';
+import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import type { LeaseStore } from '../lease-store.js';
 import type { Notifier } from '../wake-hub.js';
-import { validate } from './validate.js';
 
-const jobParams = z.strictObject({ id: z.string().min(1).max(64) });
+const jobParams = z.strictObject({ id: jobIdSchema });
 
 export interface AgentRouteDeps {
   leases: LeaseStore;
@@ -70,7 +71,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   };
 
   app.post(agentApiPaths.register, async (req) => {
-    const body = validate(registerRequestSchema, req.body, 'body');
+    const body = parseOr400(registerRequestSchema, req.body, 'body');
     const { leaseMs, serverTime } = await leases.register(body);
     labelCache.set(body.agentId, body.labels);
     req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
@@ -78,27 +79,27 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   });
 
   app.post(agentApiPaths.claim, async (req, reply) => {
-    const body = validate(claimRequestSchema, req.body, 'body');
+    const body = parseOr400(claimRequestSchema, req.body, 'body');
     const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
     return { jobs: await claimWithWait(body.agentId, body.max, body.claimId, waitMs, clientGone(reply)) };
   });
 
-  app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(validate(heartbeatRequestSchema, req.body, 'body')));
+  app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(parseOr400(heartbeatRequestSchema, req.body, 'body')));
 
-  app.post('/v1/agent/jobs/:id/renew', async (req) => {
-    const { id } = validate(jobParams, req.params, 'params');
-    const body = validate(renewRequestSchema, req.body, 'body');
+  app.post(agentApiPaths.renew.route, async (req) => {
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    const body = parseOr400(renewRequestSchema, req.body, 'body');
     return { status: await leases.renew(id, body.epoch) };
   });
 
-  app.post('/v1/agent/jobs/:id/step', async (req) => {
-    const { id } = validate(jobParams, req.params, 'params');
-    return leases.step(id, validate(stepUpdateSchema, req.body, 'body'));
+  app.post(agentApiPaths.step.route, async (req) => {
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    return leases.step(id, parseOr400(stepUpdateSchema, req.body, 'body'));
   });
 
-  app.post('/v1/agent/jobs/:id/complete', async (req) => {
-    const { id } = validate(jobParams, req.params, 'params');
-    const body = validate(completeRequestSchema, req.body, 'body');
+  app.post(agentApiPaths.complete.route, async (req) => {
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    const body = parseOr400(completeRequestSchema, req.body, 'body');
     // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
     // a long-poll is a claim call).
     const { duplicate, jobs } = await leases.complete(id, body);
@@ -107,7 +108,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
 
   // Batched complete: each result answered with its own status, the claim made whatever they are.
   app.post(agentApiPaths.completeBatch, async (req) => {
-    const body = validate(completeBatchRequestSchema, req.body, 'body');
+    const body = parseOr400(completeBatchRequestSchema, req.body, 'body');
     const { results, jobs } = await leases.completeMany(body.results, body.claim, 'all');
     return { results, ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
@@ -116,9 +117,9 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.logChunkMaxBytes }, (_req, body, done) => done(null, body));
-    scope.post('/v1/agent/jobs/:id/log', async (req) => {
-      const { id } = validate(jobParams, req.params, 'params');
-      const q = validate(logAppendQuerySchema, req.query, 'query');
+    scope.post(agentApiPaths.log.route, async (req) => {
+      const { id } = parseOr400(jobParams, req.params, 'params');
+      const q = parseOr400(logAppendQuerySchema, req.query, 'query');
       const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       const r = await leases.appendLog(id, q.epoch, q.offset, bytes);
       return { offset: r.offset, ...(r.cancel ? { cancel: true } : {}) };

@@ -1,11 +1,12 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { HttpAgentError } from '../../../src/shared/errors.js';
+import { createTokenCheck } from '../../../src/shared/http/auth.js';
+import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import type { Logger } from '../../../src/shared/log.js';
+import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
 import type { RedisLike } from '../commands.js';
+import { classifyRedisFailure } from '../redis-unavailable.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
-import { bearerCheck } from './auth.js';
-import { errorHandler } from './errors.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 
@@ -26,6 +27,9 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: opts.bodyLimitBytes,
+    // Path ids are agent ids (up to 128 characters) and job ids; fastify's default of 100 would refuse some.
+    routerOptions: { maxParamLength: 256 },
+    frameworkErrors,
     // Agents long-poll for up to two minutes on kept-alive connections.
     keepAliveTimeout: 130_000,
     requestTimeout: 0,
@@ -43,21 +47,17 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     defaultJson(req, text, done);
   });
 
-  const platformAuth = bearerCheck(opts.platformToken);
-  const agentAuth = bearerCheck(opts.agentToken);
+  const platformAuth = createTokenCheck(opts.platformToken);
+  const agentAuth = createTokenCheck(opts.agentToken);
   // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer 16 MiB.
   app.addHook('onRequest', async (req) => {
     // The matched route's pattern, not the raw URL, so an encoded path cannot dodge the right check.
     const path = req.routeOptions.url ?? req.url;
-    if (path.startsWith('/v1/agent/')) agentAuth(req.headers.authorization);
+    if (path.startsWith(AGENT_API_PREFIX)) agentAuth(req.headers.authorization);
     else if (path.startsWith('/v1/')) platformAuth(req.headers.authorization);
   });
 
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((req, reply) => {
-    const e = new HttpAgentError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]}`, { statusCode: 404 });
-    void reply.code(404).send(e.toJSON());
-  });
+  installErrorHandling(app, { classify: classifyRedisFailure });
 
   app.get('/healthz', async (_req, reply) => {
     try {

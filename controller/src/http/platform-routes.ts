@@ -3,11 +3,13 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpAgentError } from '../../../src/shared/errors.js';
+import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
+import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
+import { platformApiPaths as paths } from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
 import type { JobStore } from '../job-store.js';
 import type { MonitorStore } from '../monitor-store.js';
-import { validate } from './validate.js';
 
 const MAX_BATCH = 10_000;
 /** Largest slice of a log one GET returns; clients page on with X-Log-Next-Offset. */
@@ -15,7 +17,8 @@ const LOG_PAGE_BYTES = 4 * 1024 * 1024;
 const FOLLOW_POLL_MS = 200;
 
 const [stepsForm, taskForm] = jobSubmitSchema.options;
-const idParams = z.strictObject({ id: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected an id') });
+const jobParams = z.strictObject({ id: jobIdSchema });
+const agentParams = z.strictObject({ id: agentIdSchema });
 const logQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
@@ -23,12 +26,15 @@ const logQuery = z.strictObject({
 const listQuery = z.strictObject({ state: jobStateSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
 const metricsQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
 
-/** The one-step shorthand and the steps form are told apart by `steps`, so errors name the right fields. */
-function parseSubmission(body: unknown, where: string): JobSpec {
+/**
+ * The one-step shorthand and the steps form are told apart by `steps`, so errors name the right fields.
+ * `at` is the job's place in a batch ([] for a single job), prefixed to every issue's path.
+ */
+function parseSubmission(body: unknown, at: number[]): JobSpec {
   const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
-  if (!isObject) throw new HttpAgentError('BAD_REQUEST', `${where}: expected a job object`, { statusCode: 400, details: { field: where } });
+  if (!isObject) throw invalidInput('body', [inputIssue(at.join('.'), 'invalid_type', 'expected a job object')]);
   const schema = 'steps' in body ? stepsForm : taskForm;
-  return normaliseJob(validate(schema, body, 'body'));
+  return normaliseJob(parseOr400(schema, body, 'body', at));
 }
 
 export interface PlatformDeps {
@@ -40,48 +46,41 @@ export interface PlatformDeps {
 export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   const { jobs } = deps;
 
-  app.post('/v1/jobs', async (req, reply) => {
+  app.post(paths.jobs, async (req, reply) => {
     if (Array.isArray(req.body)) {
       const items = req.body as unknown[];
       if (items.length === 0 || items.length > MAX_BATCH) {
-        throw new HttpAgentError('BAD_REQUEST', `a batch holds 1 to ${MAX_BATCH} jobs`, { statusCode: 400, details: { field: 'body' } });
+        throw invalidInput('body', [inputIssue('', items.length === 0 ? 'too_small' : 'too_big', `a batch holds 1 to ${MAX_BATCH} jobs`)]);
       }
       // Everything is validated before anything is written: the batch goes in whole or not at all.
-      const specs = items.map((item, i) => {
-        try {
-          return parseSubmission(item, `body[${i}]`);
-        } catch (err) {
-          if (err instanceof HttpAgentError) throw new HttpAgentError(err.code, `job ${i}: ${err.message}`, { statusCode: 400, details: err.details });
-          throw err;
-        }
-      });
+      const specs = items.map((item, i) => parseSubmission(item, [i]));
       const results = await jobs.enqueue(specs);
       return reply.code(201).send(results.map((r) => ({ id: r.id, state: r.state, ...(r.created ? {} : { duplicate: true }) })));
     }
-    const [r] = await jobs.enqueue([parseSubmission(req.body, 'body')]);
+    const [r] = await jobs.enqueue([parseSubmission(req.body, [])]);
     return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
   });
 
-  app.get('/v1/jobs', async (req) => {
-    const q = validate(listQuery, req.query, 'query');
+  app.get(paths.jobs, async (req) => {
+    const q = parseOr400(listQuery, req.query, 'query');
     return jobs.list(q.limit, q.state);
   });
 
-  app.get('/v1/jobs/:id', async (req) => jobs.get(validate(idParams, req.params, 'params').id));
+  app.get(paths.job.route, async (req) => jobs.get(parseOr400(jobParams, req.params, 'params').id));
 
-  app.post('/v1/jobs/:id/cancel', async (req) => {
-    const { id } = validate(idParams, req.params, 'params');
-    if (req.body !== undefined && req.body !== null) validate(z.strictObject({}), req.body, 'body');
+  app.post(paths.jobCancel.route, async (req) => {
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
     const state = await jobs.cancel(id);
     if (state === 'succeeded' || state === 'failed') {
-      throw new HttpAgentError('JOB_FINAL', `job ${id} already ${state}`, { statusCode: 409, details: { state } });
+      throw new HttpAgentError('JOB_FINAL', `job ${id} already ${state}`, { details: { state } });
     }
     return { id, state, cancelRequested: state === 'running' };
   });
 
-  app.get('/v1/jobs/:id/log', async (req, reply) => {
-    const { id } = validate(idParams, req.params, 'params');
-    const q = validate(logQuery, req.query, 'query');
+  app.get(paths.jobLog.route, async (req, reply) => {
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    const q = parseOr400(logQuery, req.query, 'query');
     const first = await jobs.readLog(id, q.offset, LOG_PAGE_BYTES);
     void reply.type('text/plain; charset=utf-8').header('x-log-truncated', String(first.truncated)).header('x-job-state', first.state);
     if (q.follow !== '1' && q.follow !== 'true') {
@@ -113,11 +112,11 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return reply.header('x-log-next-offset', String(q.offset)).send(Readable.from(chunks()));
   });
 
-  app.get('/v1/agents', async () => deps.agents.list());
+  app.get(paths.agents, async () => deps.agents.list());
 
-  app.get('/v1/agents/:id/metrics', async (req) => {
-    const { id } = validate(idParams, req.params, 'params');
-    const q = validate(metricsQuery, req.query, 'query');
+  app.get(paths.agentMetrics.route, async (req) => {
+    const { id } = parseOr400(agentParams, req.params, 'params');
+    const q = parseOr400(metricsQuery, req.query, 'query');
     return { samples: await deps.monitor.history(id, q.since) };
   });
 }

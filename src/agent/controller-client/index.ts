@@ -7,7 +7,8 @@ import { platformJobsResource, type PlatformJobsResource } from '../../shared/cl
 
 export { ControllerError, BadReplyError } from '../../shared/client/controller-http.js';
 export { decide, withRetry, backoffMs, expectedOffset, type RetryDecision } from '../../shared/retry-policy.js';
-export type { AgentView, SubmitReply, LogSlice, PlatformJobsResource } from '../../shared/client/platform-jobs.js';
+export type { SubmitReply, LogSlice, PlatformJobsResource } from '../../shared/client/platform-jobs.js';
+export type { AgentView } from '../../shared/protocol/platform-api.js';
 
 export interface ControllerClient {
   agents: AgentsResource;

@@ -343,7 +343,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       claimPause.resume();
     },
     async submitJob(spec) {
-      if (!client.platform) throw new HttpAgentError('PLATFORM_TOKEN_UNSET', 'this agent has no platform token (HTTPAGENT_PLATFORM_TOKEN) to forward jobs with', { statusCode: 503 });
+      if (!client.platform) throw new HttpAgentError('PLATFORM_TOKEN_UNSET', 'this agent has no platform token (HTTPAGENT_PLATFORM_TOKEN) to forward jobs with');
       // For this agent by id: labels could only make the job match no one. JSON drops undefined fields.
       const { labels: _labels, ...rest } = spec;
       return client.platform.submit(JSON.parse(JSON.stringify({ ...rest, agent: config.agentId })) as JobSubmit);

@@ -123,7 +123,7 @@ export function createCompleteBatcher(opts: CompleteBatcherOptions): CompleteBat
       const r = reply.results[i];
       const share = jobs.splice(0, p.max);
       if (!r || r.id !== p.item.id) {
-        p.reject(new HttpAgentError('BAD_REPLY', 'the batched complete answered results out of order'));
+        p.reject(new HttpAgentError('CONTROLLER_BAD_REPLY', 'the batched complete answered results out of order'));
         return;
       }
       p.resolve({ status: r.status, expected: r.expected, jobs: share });

@@ -5,8 +5,7 @@ import type { AgentConfig } from '../../shared/config/agent-config.js';
 import { compileDeleteRoots } from '../tasks/delete-paths.js';
 import { createRunPool, type RunPool } from '../tasks/run-pool.js';
 import { createTokenCheck } from '../../shared/http/auth.js';
-import { errorHandler } from '../../shared/http/error-handler.js';
-import { NotFoundError } from '../../shared/errors.js';
+import { frameworkErrors, installErrorHandling } from '../../shared/http/error-handler.js';
 import type { AgentServerDeps, RouteContext } from './route-context.js';
 import { registerAuthorizeRoutes } from './authorize-route.js';
 import { registerDeleteRoute } from './delete-route.js';
@@ -28,6 +27,7 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
+    frameworkErrors,
     // Light tasks are frequent; one log line per request would drown the job logs. Errors still log.
     logController: new LogController({ disableRequestLogging: true }),
     return503OnClosing: true,
@@ -43,10 +43,7 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
 
   // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.
   app.removeContentTypeParser('text/plain');
-  app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request) => {
-    throw new NotFoundError('NOT_FOUND', `no route ${request.method} ${request.url.split('?')[0]}`);
-  });
+  installErrorHandling(app);
 
   // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer anything.
   app.addHook('onRequest', async (request) => {

@@ -10,7 +10,7 @@ export function registerDeleteRoute(app: FastifyInstance, { config, deps, delete
   app.post('/v1/delete', async (request): Promise<{ results: DeleteResult[] }> => {
     const body = parseOr400(deleteRequestSchema, request.body);
     if (config.deleteRoots.length === 0) {
-      throw new HttpAgentError('DELETE_DISABLED', 'no deleteRoots are configured on this agent', { statusCode: 403 });
+      throw new HttpAgentError('DELETE_DISABLED', 'no deleteRoots are configured on this agent');
     }
     const started = performance.now();
     const results = await deletePaths(body.paths, deleteRoots());

@@ -1,19 +1,17 @@
 // POST /v1/run: an allow-listed task run synchronously in the bounded light-task pool.
 import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../shared/errors.js';
+import { inputIssue, invalidInput, parseOr400 } from '../../shared/http/validate.js';
 import { runLightTask, type LightTaskResult } from '../tasks/run-light-task.js';
 import { resolveTask } from '../tasks/task-process.js';
 import type { RouteContext } from './route-context.js';
 import { runRequestSchema } from './schemas.js';
-import { parseOr400 } from '../../shared/http/validate.js';
 
 export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }: RouteContext): void {
   app.post('/v1/run', async (request, reply): Promise<LightTaskResult> => {
     const body = parseOr400(runRequestSchema, request.body);
     if (body.timeoutSec !== undefined && body.timeoutSec > config.runTimeoutSec) {
-      throw new ValidationError(`timeoutSec: at most ${config.runTimeoutSec} on this agent (runTimeoutSec)`, {
-        details: { issues: [{ path: 'timeoutSec', code: 'too_big', message: `at most ${config.runTimeoutSec}` }] },
-      });
+      throw invalidInput('body', [inputIssue('timeoutSec', 'too_big', `at most ${config.runTimeoutSec} on this agent (runTimeoutSec)`)]);
     }
     // Fail an unknown task before it takes a place in the queue.
     resolveTask(deps.tasksDir, body.task);

@@ -40,7 +40,7 @@ async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
 
 async function resolveUser(user: string, opts: AuthorizeOptions): Promise<PasswdEntry> {
   if (!opts.allowedUsers.includes(user)) {
-    throw new HttpAgentError('USER_NOT_ALLOWED', `user "${user}" is not in authorizeUsers`, { statusCode: 403 });
+    throw new HttpAgentError('USER_NOT_ALLOWED', `user "${user}" is not in authorizeUsers`);
   }
   const entry = await lookupUser(user, opts.passwdFile);
   if (!entry) throw new NotFoundError('USER_NOT_FOUND', `user "${user}" does not exist on this host`);
@@ -52,13 +52,13 @@ const asRoot = () => process.getuid?.() === 0;
 /** ~/.ssh as a real directory (never a symlink that would redirect our writes), 0700, owned by the user. */
 async function ensureSshDir(entry: PasswdEntry): Promise<string> {
   const home = await lstat(entry.home).catch(() => undefined);
-  if (!home?.isDirectory()) throw new HttpAgentError('HOME_MISSING', `home directory of "${entry.name}" does not exist`, { statusCode: 409 });
+  if (!home?.isDirectory()) throw new HttpAgentError('HOME_MISSING', `home directory of "${entry.name}" does not exist`);
   const dir = join(entry.home, '.ssh');
   const st = await lstat(dir).catch(() => undefined);
   if (!st) {
     await mkdir(dir, { mode: 0o700 });
   } else if (!st.isDirectory()) {
-    throw new HttpAgentError('UNSAFE_SSH_DIR', `${dir} is not a plain directory`, { statusCode: 409 });
+    throw new HttpAgentError('UNSAFE_SSH_DIR', `${dir} is not a plain directory`);
   }
   if (asRoot()) await chown(dir, entry.uid, entry.gid);
   await chmod(dir, 0o700);
@@ -68,7 +68,7 @@ async function ensureSshDir(entry: PasswdEntry): Promise<string> {
 async function readKeys(file: string): Promise<string[] | undefined> {
   const st = await lstat(file).catch(() => undefined);
   if (!st) return undefined;
-  if (!st.isFile()) throw new HttpAgentError('UNSAFE_SSH_DIR', `${file} is not a regular file`, { statusCode: 409 });
+  if (!st.isFile()) throw new HttpAgentError('UNSAFE_SSH_DIR', `${file} is not a regular file`);
   const text = await readFile(file, 'utf8');
   const lines = text.split('\n');
   if (lines.at(-1) === '') lines.pop();
@@ -112,7 +112,7 @@ export async function removeAuthorizedKey(user: string, key: SshPublicKey, opts:
   const dir = join(entry.home, '.ssh');
   const file = join(dir, 'authorized_keys');
   const st = await lstat(dir).catch(() => undefined);
-  if (st && !st.isDirectory()) throw new HttpAgentError('UNSAFE_SSH_DIR', `${dir} is not a plain directory`, { statusCode: 409 });
+  if (st && !st.isDirectory()) throw new HttpAgentError('UNSAFE_SSH_DIR', `${dir} is not a plain directory`);
   return withFileLock(file, async () => {
     const lines = st ? await readKeys(file) : undefined;
     const kept = lines?.filter((l) => !lineHasKey(l, key));

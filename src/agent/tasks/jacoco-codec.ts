@@ -14,7 +14,7 @@ export const EXEC_VERSION = 0x1007;
 export class JacocoProtocolError extends HttpAgentError {
   override name = 'JacocoProtocolError';
   constructor(message: string) {
-    super('JACOCO_PROTOCOL', message, { statusCode: 502, retryable: false });
+    super('JACOCO_PROTOCOL', message);
   }
 }
 

@@ -17,7 +17,7 @@ export type SshKeyType = (typeof SSH_KEY_TYPES)[number];
 export class InvalidSshKeyError extends HttpAgentError {
   override name = 'InvalidSshKeyError';
   constructor(reason: string) {
-    super('INVALID_SSH_KEY', `invalid SSH public key: ${reason}`, { statusCode: 400 });
+    super('INVALID_SSH_KEY', `invalid SSH public key: ${reason}`);
   }
 }
 

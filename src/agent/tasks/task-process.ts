@@ -9,7 +9,7 @@ import { taskNameSchema } from '../../shared/protocol/job.js';
 export class UnknownTaskError extends HttpAgentError {
   override name = 'UnknownTaskError';
   constructor(task: string, reason: string) {
-    super('UNKNOWN_TASK', `task "${task}" ${reason}`, { statusCode: 400, details: { task } });
+    super('UNKNOWN_TASK', `task "${task}" ${reason}`, { details: { task } });
   }
 }
 

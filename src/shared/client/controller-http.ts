@@ -2,13 +2,16 @@
 // non-2xx reply and zod validation of every body, so the resources above it stay one-liners.
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { HttpAgentError, UpstreamError } from '../errors.js';
+import { HttpAgentError, receivedCode, UpstreamError } from '../errors.js';
 
-/** A non-2xx reply from the controller, carrying its `{"error":{"code","message",...}}` body. */
+/**
+ * A non-2xx reply from the controller, carrying its `{"error":{"code","message",...}}` body: the code and
+ * status as the controller sent them (`HTTP_<status>` when the body had none), not re-derived here.
+ */
 export class ControllerError extends HttpAgentError {
   override name = 'ControllerError';
   constructor(code: string, message: string, statusCode: number, details?: Record<string, unknown>) {
-    super(code, message, { statusCode, details, retryable: statusCode >= 500 || statusCode === 429 });
+    super(receivedCode(code), message, { statusCode, details, retryable: statusCode >= 500 || statusCode === 429 });
   }
 }
 
@@ -16,7 +19,7 @@ export class ControllerError extends HttpAgentError {
 export class BadReplyError extends HttpAgentError {
   override name = 'BadReplyError';
   constructor(path: string, cause: unknown) {
-    super('CONTROLLER_BAD_REPLY', `the controller's reply to ${path} does not match the agent API`, { statusCode: 502, cause });
+    super('CONTROLLER_BAD_REPLY', `the controller's reply to ${path} does not match the agent API`, { cause });
   }
 }
 

@@ -3,22 +3,12 @@
 import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { jobViewSchema, type JobSubmit, type JobView } from '../protocol/job.js';
+import { agentViewSchema, platformApiPaths as paths, type AgentView } from '../protocol/platform-api.js';
 import type { ControllerHttp } from './controller-http.js';
 
 export const submitReplySchema = z.looseObject({ id: z.string(), state: z.string() });
 export type SubmitReply = z.infer<typeof submitReplySchema>;
 
-export const agentViewSchema = z.looseObject({
-  id: z.string(),
-  hostname: z.string().optional(),
-  version: z.string().optional(),
-  labels: z.record(z.string(), z.string()).optional(),
-  capacity: z.number().optional(),
-  running: z.number().optional(),
-  lastSeenAt: z.string().nullable().optional(),
-  state: z.string(),
-});
-export type AgentView = z.infer<typeof agentViewSchema>;
 
 export interface LogSlice {
   bytes: Buffer;
@@ -46,23 +36,22 @@ function nextOffsetFrom(headers: Record<string, string | string[] | undefined>, 
 }
 
 export function platformJobsResource(http: ControllerHttp): PlatformJobsResource {
-  const path = (id: string) => `/v1/jobs/${encodeURIComponent(id)}`;
   return {
-    submit: (job) => http.call('/v1/jobs', submitReplySchema, { json: job }),
-    get: (id) => http.call(path(id), jobViewSchema),
+    submit: (job) => http.call(paths.jobs, submitReplySchema, { json: job }),
+    get: (id) => http.call(paths.job(id), jobViewSchema),
     async log(id, offset = 0) {
-      const res = await http.raw(`${path(id)}/log`, { query: { offset } });
+      const res = await http.raw(paths.jobLog(id), { query: { offset } });
       const bytes = Buffer.from(await res.body.arrayBuffer());
       return { bytes, nextOffset: nextOffsetFrom(res.headers, offset, bytes.length) };
     },
     async follow(id, offset = 0) {
-      const res = await http.raw(`${path(id)}/log`, { query: { offset, follow: 1 }, timeoutMs: 60_000 });
+      const res = await http.raw(paths.jobLog(id), { query: { offset, follow: 1 }, timeoutMs: 60_000 });
       return res.body;
     },
     async cancel(id) {
-      const res = await http.raw(`${path(id)}/cancel`, { method: 'POST', json: {} });
+      const res = await http.raw(paths.jobCancel(id), { method: 'POST', json: {} });
       await res.body.dump();
     },
-    agents: () => http.call('/v1/agents', z.array(agentViewSchema)),
+    agents: () => http.call(paths.agents, z.array(agentViewSchema)),
   };
 }

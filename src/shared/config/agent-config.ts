@@ -1,6 +1,7 @@
 // The agent's settings. The monitor on the same host reads the same file and variables.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { agentIdFromHostname, agentIdSchema } from '../protocol/ids.js';
 import { boolField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
 
 export const scheduleSchema = z.strictObject({
@@ -16,7 +17,7 @@ export type Schedule = z.infer<typeof scheduleSchema>;
 
 export const agentConfigSchema = z.strictObject({
   /** This agent's id at the controller; defaults to the host name. */
-  agentId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/, 'expected 1-128 of [A-Za-z0-9_.-]').default(hostname().replace(/[^A-Za-z0-9_.-]/g, '-')),
+  agentId: agentIdSchema.default(agentIdFromHostname(hostname())),
   controllerUrl: urlField().default('http://127.0.0.1:9890'),
   listen: listenSchema.default('0.0.0.0:9889'),
   agentToken: tokenField(),

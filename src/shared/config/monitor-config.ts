@@ -1,5 +1,6 @@
 // The monitor's settings: it shares the agent's file and variables and adds only these.
 import { z } from 'zod';
+import { agentIdSchema } from '../protocol/ids.js';
 import { intField, jsonField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
 
 const checkName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'check names are 1-64 of [A-Za-z0-9_.:-]');
@@ -27,7 +28,7 @@ export const extraCheckSchema = z.discriminatedUnion('type', [
 export type ExtraCheck = z.infer<typeof extraCheckSchema>;
 
 export const monitorConfigSchema = z.strictObject({
-  agentId: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+  agentId: agentIdSchema.optional(),
   controllerUrl: urlField().default('http://127.0.0.1:9890'),
   /** Where the agent listens; the monitor checks its /healthz there. */
   listen: listenSchema.default('127.0.0.1:9889'),

@@ -1,14 +1,21 @@
-// Bearer platform-token check in constant time: both sides hashed to equal-length SHA-256 digests first,
-// so neither the token's content nor its length leaks through timing.
+// The bearer-token check of every HTTP server (agent port, controller) in constant time: both sides are
+// hashed to equal-length SHA-256 digests first, so neither the token's content nor its length leaks
+// through timing, and a missing header costs the same as a wrong one.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { UnauthorizedError } from '../errors.js';
 
-export function createTokenCheck(token: string): (authorization: string | undefined) => void {
-  const expected = createHash('sha256').update(token, 'utf8').digest();
+/** `Bearer <token>`: the scheme case-insensitive (RFC 9110), one token of visible characters. */
+const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
+
+export type TokenCheck = (authorization: string | undefined) => void;
+
+/** A check that throws UnauthorizedError (401) unless the header carries `token`. */
+export function createTokenCheck(token: string): TokenCheck {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  const expected = digest(token);
   return (authorization) => {
-    const m = /^Bearer[ \t]+(\S+)\s*$/i.exec(authorization ?? '');
-    const given = createHash('sha256').update(m?.[1] ?? '', 'utf8').digest();
-    // Compare even when the header is missing so every rejection costs the same.
+    const m = BEARER.exec(authorization ?? '');
+    const given = digest(m?.[1] ?? '');
     if (!timingSafeEqual(given, expected) || !m) throw new UnauthorizedError();
   };
 }

@@ -1,22 +1,47 @@
-// Turning a zod failure into one 400 that names the offending fields, e.g.
-// `unknown field "foo"; timeoutSec: Too big: expected number to be <=86400`.
+// Request input checked with zod, and the one shape of a 400 BAD_REQUEST on every server:
+// {"error":{"code":"BAD_REQUEST","message":"invalid body: unknown field \"prioirty\"","issues":[{path,code,message}]}}.
+// Each issue's path names the field inside the part checked; the message lists the issues, first field first.
 import type { z } from 'zod';
-import { ValidationError } from '../errors.js';
+import { ValidationError, type ValidationIssue } from '../errors.js';
 
-function describe(issue: z.core.$ZodIssue): { path: string; code: string; message: string } {
-  const path = issue.path.map(String).join('.');
-  if (issue.code === 'unrecognized_keys') {
-    const where = path ? ` in ${path}` : '';
-    const names = issue.keys.map((k) => `"${k}"`).join(', ');
-    return { path, code: issue.code, message: `unknown field${issue.keys.length > 1 ? 's' : ''} ${names}${where}` };
-  }
-  return { path, code: issue.code, message: `${path || '(body)'}: ${issue.message}` };
+/** Which part of the request was checked: the message says so, the paths are relative to it. */
+export type InputPart = 'body' | 'query' | 'params';
+
+const MAX_ISSUES = 20;
+
+/** One issue; the message names the field (`steps.0.task: ...`) unless it is the whole part. */
+export function inputIssue(path: string, code: string, text: string): ValidationIssue {
+  return { path, code, message: path ? `${path}: ${text}` : text };
 }
 
-/** Parses `input` or throws ValidationError (400 BAD_REQUEST) listing every issue. */
-export function parseOr400<S extends z.ZodType>(schema: S, input: unknown, what = 'request body'): z.output<S> {
+/** The 400 for `issues` found in `part`. */
+export function invalidInput(part: InputPart, issues: ValidationIssue[]): ValidationError {
+  const listed = issues.slice(0, MAX_ISSUES);
+  return new ValidationError(`invalid ${part}: ${listed.map((i) => i.message).join('; ')}`, listed);
+}
+
+function describe(issue: z.core.$ZodIssue, base: readonly PropertyKey[]): ValidationIssue[] {
+  const at = [...base, ...issue.path];
+  const join = (p: readonly PropertyKey[]) => p.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    // One issue per key, its path naming the key itself: the caller sees exactly which field to drop.
+    return issue.keys.map((k) => ({ path: join([...at, k]), code: issue.code, message: `unknown field "${join([...at, k])}"` }));
+  }
+  if (issue.code === 'invalid_union' && issue.errors.length > 0) {
+    // The accepted form the input came closest to explains the mistake better than "no form matched".
+    const closest = issue.errors.reduce((a, b) => (b.length < a.length ? b : a));
+    if (closest.length > 0) return closest.flatMap((i) => describe(i, at));
+  }
+  const text = issue.code === 'invalid_union' ? 'does not match any accepted form' : issue.message;
+  return [inputIssue(join(at), issue.code, text)];
+}
+
+/**
+ * Parses `input` or throws ValidationError (400 BAD_REQUEST) listing its issues. `at` prefixes every
+ * path, for an item checked on its own (the 4th job of a batch: `[3]`).
+ */
+export function parseOr400<S extends z.ZodType>(schema: S, input: unknown, part: InputPart = 'body', at: readonly PropertyKey[] = []): z.output<S> {
   const r = schema.safeParse(input ?? undefined);
   if (r.success) return r.data;
-  const issues = r.error.issues.slice(0, 20).map(describe);
-  throw new ValidationError(`invalid ${what}: ${issues.map((i) => i.message).join('; ')}`, { details: { issues } });
+  throw invalidInput(part, r.error.issues.flatMap((i) => describe(i, at)));
 }

@@ -2,10 +2,10 @@
 // with these schemas; docs/agent-api.md explains the semantics.
 import { z } from 'zod';
 import { labelsSchema } from '../config/fields.js';
+import { agentIdSchema as agentId, jobIdSchema as jobId } from './ids.js';
 import { stepSpecSchema, stepStateSchema } from './job.js';
+import { idPath } from './paths.js';
 
-const agentId = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
-const jobId = z.string().min(1).max(64);
 const epoch = z.number().int().min(1);
 
 /** online: claiming · draining: finishing what it has, claims nothing new · offline: not seen lately. */
@@ -194,18 +194,22 @@ export const completeBatchResponseSchema = z.object({
 export type CompleteBatchResponse = z.infer<typeof completeBatchResponseSchema>;
 
 /**
- * The agent API's paths on the controller (bearer agent token). Register, claim and heartbeat take a
- * JSON body; the per-job calls take the job id in the path (the log append carries epoch and offset in
- * the query and the raw bytes as an application/octet-stream body).
+ * The agent API's paths on the controller (bearer agent token); the controller's routes are these same
+ * strings. Register, claim and heartbeat take a JSON body; the per-job calls take the job id in the path
+ * (the log append carries epoch and offset in the query and the raw bytes as an
+ * application/octet-stream body).
  */
+/** Every agent API path starts with this: the controller asks for the agent token on exactly these. */
+export const AGENT_API_PREFIX = '/v1/agent/';
+
 export const agentApiPaths = {
   register: '/v1/agent/register',
   claim: '/v1/agent/claim',
   heartbeat: '/v1/agent/heartbeat',
-  renew: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/renew`,
-  log: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/log`,
-  step: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/step`,
-  complete: (jobId: string) => `/v1/agent/jobs/${encodeURIComponent(jobId)}/complete`,
+  renew: idPath('/v1/agent/jobs/:id/renew'),
+  log: idPath('/v1/agent/jobs/:id/log'),
+  step: idPath('/v1/agent/jobs/:id/step'),
+  complete: idPath('/v1/agent/jobs/:id/complete'),
   completeBatch: '/v1/agent/complete',
   monitorMetrics: '/v1/agent/monitor/metrics',
   monitorHeartbeat: '/v1/agent/monitor/heartbeat',

@@ -1,6 +1,7 @@
 // The job as the platform sees it: what may be submitted and what GET /v1/jobs/:id answers.
 import { z } from 'zod';
 import { labelsSchema } from '../config/fields.js';
+import { agentIdSchema } from './ids.js';
 
 /** A task name is a file name inside the tasks directory: no paths, no hidden files. */
 export const taskNameSchema = z
@@ -20,7 +21,7 @@ export const stepSpecSchema = z.strictObject({
 export type StepSpec = z.infer<typeof stepSpecSchema>;
 
 const jobOptions = {
-  agent: z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/).optional(),
+  agent: agentIdSchema.optional(),
   labels: labelsSchema.optional(),
   /** Higher runs first; -100..100, default 0. */
   priority: z.number().int().min(-100).max(100).optional(),

@@ -1,8 +1,7 @@
 // What the monitor sends through the controller's agent API (bearer agent token); the controller
 // keeps it in Redis with bounded memory. Test hosts never hold Redis credentials.
 import { z } from 'zod';
-
-const agentId = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
+import { agentIdSchema as agentId } from './ids.js';
 
 /**
  * One host sample. The controller stores it as given (validated for size, not shape in depth), so the

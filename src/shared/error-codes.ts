@@ -1,0 +1,131 @@
+// The one registry of error codes: every code a process of this project raises or sends, with its HTTP
+// status, the exit status of a process that ends on it, whether a retry may succeed, and what it means.
+// Error classes take their status and retryability from here; docs/errors.md is generated from it
+// (`npm run docs:errors`) and a unit test fails when the two differ.
+
+/**
+ * Exit statuses, the same in every process (agent, monitor, controller, update-guard,
+ * supervisor-listener) and in the console: a bad setting or bad arguments exit 2 everywhere, so a
+ * supervisor or an install script tells "fix the config" from "it crashed" without knowing which
+ * process it ran. 3-5 and 130 are the console's own outcomes.
+ */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  unreachable: 3,
+  unauthorized: 4,
+  notFound: 5,
+  cancelled: 130,
+} as const;
+
+/** What each exit status means, for the docs. */
+export const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
+  ok: 'success (the console: the job succeeded)',
+  failed: 'any other failure (the console: the job failed)',
+  usage: 'a bad setting (CONFIG_INVALID) or bad arguments (USAGE), in every process and the console',
+  unreachable: 'console: the controller is unreachable',
+  unauthorized: 'console: the controller refused the platform token',
+  notFound: 'console: no such job (or route)',
+  cancelled: 'console: the job was cancelled while `--wait` watched it',
+};
+
+/** Who raises a code: which API answers with it, or which process fails with it. */
+export type ErrorSource = 'any server' | 'agent port' | 'controller' | 'client' | 'process' | 'console' | 'self-update';
+
+export interface ErrorCodeSpec {
+  /** HTTP status of a reply carrying this code; absent for codes that never travel over HTTP. */
+  readonly http?: number;
+  /** Exit status of a process or console command that ends on this error. */
+  readonly exit?: number;
+  /** Repeating the same call later may succeed without anything else changing. */
+  readonly retryable: boolean;
+  readonly source: ErrorSource;
+  /** One line, for the docs table. */
+  readonly meaning: string;
+}
+
+export const errorCodes = {
+  // Every HTTP server of the project (agent port and controller) through the shared kit.
+  BAD_REQUEST: { http: 400, retryable: false, source: 'any server', meaning: 'the body, query or path failed validation; `issues` lists `{path, code, message}` and the message names the first field' },
+  BAD_JSON: { http: 400, retryable: false, source: 'any server', meaning: 'the body is not valid JSON, or is empty with a JSON content type where a body is required' },
+  BAD_CONTENT_LENGTH: { http: 400, retryable: false, source: 'any server', meaning: 'the body length does not match Content-Length' },
+  BAD_URL: { http: 400, retryable: false, source: 'any server', meaning: 'a path segment is not valid percent-encoding or is longer than the server takes' },
+  UNAUTHORIZED: { http: 401, exit: EXIT.unauthorized, retryable: false, source: 'any server', meaning: 'the bearer token is missing, malformed or not the one this API takes' },
+  NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'any server', meaning: 'no route for this method and path' },
+  BODY_TOO_LARGE: { http: 413, retryable: false, source: 'any server', meaning: 'the body is larger than bodyLimitBytes (a log append: logChunkMaxBytes)' },
+  UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, source: 'any server', meaning: 'the body is not application/json' },
+  OVERLOADED: { http: 429, retryable: true, source: 'any server', meaning: 'a pool or queue is full; retry after the Retry-After header' },
+  INTERNAL: { http: 500, retryable: false, source: 'any server', meaning: 'a bug: the server logged the details; the reply has none' },
+
+  // The agent port (light tasks).
+  UNKNOWN_TASK: { http: 400, retryable: false, source: 'agent port', meaning: 'the task is not an executable script directly inside tasksDir' },
+  INVALID_SSH_KEY: { http: 400, retryable: false, source: 'agent port', meaning: 'the public key is not one line of a known type with matching base64' },
+  DELETE_DISABLED: { http: 403, retryable: false, source: 'agent port', meaning: 'no deleteRoots are configured, so /v1/delete is off' },
+  USER_NOT_ALLOWED: { http: 403, retryable: false, source: 'agent port', meaning: 'the user is not in authorizeUsers' },
+  USER_NOT_FOUND: { http: 404, retryable: false, source: 'agent port', meaning: 'the user does not exist on the host' },
+  HOME_MISSING: { http: 409, retryable: false, source: 'agent port', meaning: "the user's home directory does not exist" },
+  UNSAFE_SSH_DIR: { http: 409, retryable: false, source: 'agent port', meaning: '~/.ssh or authorized_keys is a symlink or not a plain directory or file' },
+  JACOCO_UNREACHABLE: { http: 502, retryable: true, source: 'agent port', meaning: 'no JaCoCo agent listens at the port' },
+  JACOCO_CONNECTION: { http: 502, retryable: true, source: 'agent port', meaning: 'the connection to the JaCoCo agent failed mid-dump' },
+  JACOCO_TIMEOUT: { http: 502, retryable: true, source: 'agent port', meaning: 'the JaCoCo agent did not finish the dump within jacocoTimeoutSec' },
+  JACOCO_TOO_LARGE: { http: 502, retryable: false, source: 'agent port', meaning: 'the JaCoCo dump is larger than jacocoMaxBytes' },
+  JACOCO_PROTOCOL: { http: 502, retryable: false, source: 'agent port', meaning: "the JaCoCo agent's reply breaks its wire format (magic, version, block type)" },
+  PLATFORM_TOKEN_UNSET: { http: 503, retryable: false, source: 'agent port', meaning: 'POST /v1/jobs needs HTTPAGENT_PLATFORM_TOKEN to forward the job, and it is not set' },
+
+  // The controller (platform API and agent API).
+  JOB_NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'controller', meaning: 'no such job (or it expired after retentionSec)' },
+  AGENT_UNKNOWN: { http: 404, retryable: false, source: 'controller', meaning: 'the controller has no record of this agent; register again' },
+  JOB_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job already succeeded or failed, so it cannot be cancelled' },
+  STALE_EPOCH: { http: 409, retryable: false, source: 'controller', meaning: 'another attempt owns the job; stop working on it and report nothing more' },
+  LOG_OFFSET_GAP: { http: 416, retryable: false, source: 'controller', meaning: 'the log chunk starts past the end of the log; resend from `expected`' },
+  LOG_INCOMPLETE: { http: 416, retryable: false, source: 'controller', meaning: 'complete came before the whole log; send from `expected`, then complete again' },
+  STEP_OUT_OF_RANGE: { http: 400, retryable: false, source: 'controller', meaning: "the step index is past the job's last step" },
+  LOG_TAIL_TOO_LARGE: { http: 400, retryable: false, source: 'controller', meaning: 'a log tail on complete carries more than 64 KiB; append the rest first' },
+  REDIS_UNAVAILABLE: { http: 503, retryable: true, source: 'controller', meaning: 'the controller cannot reach Redis; retry after the Retry-After header' },
+
+  // Callers of another process's API (agent, monitor, console): never sent, raised locally.
+  CONTROLLER_UNREACHABLE: { http: 502, exit: EXIT.unreachable, retryable: true, source: 'client', meaning: 'the controller refused the connection, reset it or did not answer in time' },
+  CONTROLLER_BAD_REPLY: { http: 502, retryable: false, source: 'client', meaning: "the controller's reply does not match the API (another version, or a proxy in between)" },
+  UPSTREAM_UNREACHABLE: { http: 502, retryable: true, source: 'client', meaning: 'the monitor could not reach the agent or the controller' },
+
+  // Processes and the console.
+  CONFIG_INVALID: { exit: EXIT.usage, retryable: false, source: 'process', meaning: 'a setting is missing, malformed or unknown; the message names it' },
+  USAGE: { exit: EXIT.usage, retryable: false, source: 'console', meaning: 'bad command-line arguments, or a setting the command needs is unset' },
+  UNKNOWN_SCHEDULE: { retryable: false, source: 'process', meaning: 'a scheduled run was fired by a name the agent has no schedule for' },
+
+  // Self-update outcomes (recorded in the update state file and mailed, not sent over HTTP).
+  UPDATE_BUILD_FAILED: { retryable: false, source: 'self-update', meaning: 'fetching, installing or building the new commit failed; the agent stays on its release' },
+  UPDATE_SELF_TEST_FAILED: { retryable: false, source: 'self-update', meaning: "the new release's self-test failed; the agent stays on its release" },
+  UPDATE_GUARD_FAILED: { retryable: false, source: 'self-update', meaning: 'the new release did not become healthy and was rolled back' },
+} as const satisfies Record<string, ErrorCodeSpec>;
+
+/** Every code the project may raise. An error class given anything else fails the type check. */
+export type ErrorCode = keyof typeof errorCodes;
+
+/** The codes whose replies carry HTTP status `S` (NotFoundError takes only 404 codes, and so on). */
+export type CodeWithStatus<S extends number> = {
+  [K in ErrorCode]: (typeof errorCodes)[K] extends { http: S } ? K : never;
+}[ErrorCode];
+
+/** `C` if every member is registered: a union of literals spelled at a use site is checked against the registry. */
+export type CodeOf<C extends ErrorCode> = C;
+
+export function isErrorCode(code: string): code is ErrorCode {
+  return Object.hasOwn(errorCodes, code);
+}
+
+export function errorSpec(code: ErrorCode): ErrorCodeSpec {
+  return errorCodes[code];
+}
+
+/**
+ * The exit status for a process that ends on `err`: the registry's for a code that has one (a bad
+ * setting → 2 in every process), 2 for arguments node:util parseArgs refused, otherwise 1.
+ */
+export function exitStatusFor(err: unknown): number {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (typeof code !== 'string') return EXIT.failed;
+  if (isErrorCode(code)) return errorSpec(code).exit ?? EXIT.failed;
+  return code.startsWith('ERR_PARSE_ARGS_') ? EXIT.usage : EXIT.failed;
+}

@@ -1,0 +1,44 @@
+// The platform API (bearer HTTPAGENT_PLATFORM_TOKEN) beyond the job itself (job.ts): its paths, which
+// the controller registers and the clients request, and the agent list it answers.
+import { z } from 'zod';
+import { agentStateSchema } from './agent-api.js';
+import { idPath } from './paths.js';
+
+export const platformApiPaths = {
+  /** POST one job or a batch; GET lists them. */
+  jobs: '/v1/jobs',
+  job: idPath('/v1/jobs/:id'),
+  jobLog: idPath('/v1/jobs/:id/log'),
+  jobCancel: idPath('/v1/jobs/:id/cancel'),
+  agents: '/v1/agents',
+  /** The id is an agent id: the host samples its monitor pushed. */
+  agentMetrics: idPath('/v1/agents/:id/metrics'),
+} as const;
+
+/** online: heartbeat key alive · lapsed: seen before, heartbeat expired · unknown: never seen. */
+export const monitorStateSchema = z.enum(['online', 'lapsed', 'unknown']);
+
+/**
+ * One entry of GET /v1/agents. Loose: a newer controller may add fields, and the console's --json
+ * prints what it was sent.
+ */
+export const agentViewSchema = z.looseObject({
+  id: z.string(),
+  hostname: z.string(),
+  addresses: z.array(z.string()),
+  port: z.number().int(),
+  version: z.string(),
+  commit: z.string().nullable(),
+  labels: z.record(z.string(), z.string()),
+  capacity: z.number().int(),
+  running: z.number().int(),
+  registeredAt: z.string(),
+  lastSeenAt: z.string(),
+  state: agentStateSchema,
+  monitorSeenAt: z.string().nullable(),
+  monitor: monitorStateSchema,
+  monitorChecks: z.record(z.string(), z.boolean()).nullable(),
+  /** The monitor's latest host sample, as it sent it. */
+  metrics: z.record(z.string(), z.unknown()).nullable(),
+});
+export type AgentView = z.infer<typeof agentViewSchema>;
