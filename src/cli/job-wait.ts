@@ -1,7 +1,8 @@
 // `job submit --wait`: follows a job to its end, showing progress on stderr (step n of m, elapsed,
 // the log tail) as one updating line on a terminal and as plain lines otherwise.
 import type { PlatformJobsResource } from '../shared/client/platform-jobs.js';
-import { withRetry } from '../shared/retry-policy.js';
+import { RETRY } from '../shared/retry-policy.js';
+import { sleep, withRetry } from '../shared/retry.js';
 import { FINAL_STATES, type JobView } from '../shared/protocol/job.js';
 import { formatDuration } from './cli-context.js';
 
@@ -32,11 +33,10 @@ export async function waitForJob(opts: WaitOptions): Promise<JobView> {
   let partial = '';
   let lastLine = '';
   let lastStatus = '';
-  // A controller restart while we watch is not the job's end: ride it out for about a minute.
-  const patient = { maxAttempts: 25, baseMs: 200, capMs: 3_000 };
   for (;;) {
-    const job = await withRetry(() => opts.platform.get(opts.id), patient);
-    const slice = await withRetry(() => opts.platform.log(opts.id, offset), patient);
+    // A controller restart while we watch is not the job's end: ride it out (honouring Retry-After).
+    const job = await withRetry(() => opts.platform.get(opts.id), RETRY.cliWait);
+    const slice = await withRetry(() => opts.platform.log(opts.id, offset), RETRY.cliWait);
     offset = slice.nextOffset;
     const text = partial + slice.bytes.toString('utf8');
     const lines = text.split('\n');
@@ -57,6 +57,6 @@ export async function waitForJob(opts: WaitOptions): Promise<JobView> {
     lastStatus = status;
     if (final) return job;
     // Bytes still coming: read again at once; otherwise poll.
-    if (slice.bytes.length === 0) await new Promise((r) => setTimeout(r, opts.pollMs ?? 300));
+    if (slice.bytes.length === 0) await sleep(opts.pollMs ?? 300);
   }
 }

@@ -4,8 +4,11 @@ import { agentApiPaths } from '../shared/protocol/agent-api.js';
 import type { HostSample } from '../shared/protocol/monitor-api.js';
 import { parseAlertState } from './alerts/alert-state-store.js';
 import type { AlertState } from './alerts/alert-engine.js';
-import { createHttpCaller, replyError, type HttpCaller } from './monitor-http.js';
+import { createHttpCaller, type HttpCaller } from './monitor-http.js';
+import { controllerErrorFrom } from '../shared/client/controller-error.js';
 import { HttpAgentError } from '../shared/errors.js';
+import { RETRY } from '../shared/retry-policy.js';
+import { withRetry } from '../shared/retry.js';
 
 export interface MonitorClient {
   pushMetrics(intervalSec: number, samples: readonly HostSample[] | readonly { ts: number }[]): Promise<void>;
@@ -21,6 +24,8 @@ export interface MonitorClientOptions {
   token: string;
   agentId: string;
   timeoutMs: number;
+  /** Aborted when the monitor stops: a retry waiting for the controller gives up at once. */
+  signal?: AbortSignal | undefined;
 }
 
 const alertStateReply = z.object({ state: z.unknown().nullable() });
@@ -30,11 +35,16 @@ export function createMonitorClient(opts: MonitorClientOptions, caller: HttpCall
   const headers = { authorization: `Bearer ${opts.token}` };
   const agentId = opts.agentId;
 
-  const call = async (method: 'GET' | 'POST' | 'PUT', path: string, json?: unknown): Promise<string> => {
-    const reply = await caller.call(`${base}${path}`, { method, headers, json, timeoutMs: opts.timeoutMs });
-    if (reply.status < 200 || reply.status >= 300) throw replyError(reply, `controller ${method} ${path}`);
-    return reply.text;
-  };
+  /** One call, tried again once after a transient failure (or when the controller says, by Retry-After). */
+  const call = (method: 'GET' | 'POST' | 'PUT', path: string, json?: unknown): Promise<string> =>
+    withRetry(
+      async () => {
+        const reply = await caller.call(`${base}${path}`, { method, headers, json, timeoutMs: opts.timeoutMs });
+        if (reply.status < 200 || reply.status >= 300) throw controllerErrorFrom(reply.status, reply.text, reply.retryAfter, `controller ${method} ${path}`);
+        return reply.text;
+      },
+      { ...RETRY.monitor, signal: opts.signal },
+    );
 
   return {
     async pushMetrics(intervalSec, samples) {

@@ -3,12 +3,14 @@
 // idle monitor (budget 60 MB) cannot spare; node:http's parser is native and already loaded.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { HttpAgentError, receivedCode, UpstreamError } from '../shared/errors.js';
+import { UpstreamError } from '../shared/errors.js';
 
 export interface HttpReply {
   status: number;
   /** The body as text, at most `maxBytes` of it. */
   text: string;
+  /** The Retry-After header, if the reply had one. */
+  retryAfter?: string | undefined;
 }
 
 export interface CallOptions {
@@ -49,7 +51,7 @@ export function createHttpCaller(maxSockets = 2): HttpCaller {
               if (size < max) chunks.push(c);
               size += c.length;
             });
-            res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').slice(0, max) }));
+            res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8').slice(0, max), retryAfter: res.headers['retry-after'] }));
             res.on('error', reject);
           },
         );
@@ -65,21 +67,4 @@ export function createHttpCaller(maxSockets = 2): HttpCaller {
       agents.https.destroy();
     },
   };
-}
-
-/**
- * A non-2xx reply as a typed error carrying the `{"error":{"code","message"}}` of the body when present
- * (`HTTP_<status>` otherwise); 502 here whatever the peer answered, since for the monitor it is upstream.
- */
-export function replyError(reply: HttpReply, what: string): HttpAgentError {
-  let code = `HTTP_${reply.status}`;
-  let message = `${what} answered ${reply.status}`;
-  try {
-    const b = JSON.parse(reply.text) as { error?: { code?: unknown; message?: unknown } };
-    if (typeof b.error?.code === 'string') code = b.error.code;
-    if (typeof b.error?.message === 'string') message = `${what}: ${b.error.message}`;
-  } catch {
-    // not JSON: keep the status-derived code
-  }
-  return new HttpAgentError(receivedCode(code), message, { statusCode: 502, retryable: reply.status >= 500 || reply.status === 429 });
 }

@@ -2,6 +2,7 @@
 // (checks → alert engine → mail, heartbeat, alert state saved locally and at the controller).
 import { HttpAgentError } from '../shared/errors.js';
 import type { Logger } from '../shared/log.js';
+import { decide } from '../shared/retry-policy.js';
 import { emptyAlertState, evaluate, openIncidents, type AlertState, type Observation } from './alerts/alert-engine.js';
 import { alertStatePath, newerAlertState, readLocalAlertState, writeLocalAlertState } from './alerts/alert-state-store.js';
 import { createMailer, type Mailer } from '../shared/mailer.js';
@@ -43,7 +44,9 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
   const log = deps.logger;
   const now = deps.now ?? Date.now;
   const sampler = deps.sampler ?? createHostSampler({ mounts: o.thresholds.mounts });
-  const client = deps.client ?? createMonitorClient({ baseUrl: o.controllerUrl, token: o.agentToken, agentId: o.agentId, timeoutMs: o.timeoutMs });
+  // Aborted when stopping: a call waiting to be retried gives up, so the last round goes out at once.
+  const stopping = new AbortController();
+  const client = deps.client ?? createMonitorClient({ baseUrl: o.controllerUrl, token: o.agentToken, agentId: o.agentId, timeoutMs: o.timeoutMs, signal: stopping.signal });
   const mailer = deps.mailer ?? createMailer({ smtpUrl: o.smtpUrl, from: o.alertFrom, to: o.alertTo, logger: log, timeoutMs: o.timeoutMs });
   const notifier: Notifier = createNotifier({ host: o.agentId, groupMs: o.groupMs, mailer, logger: log });
   const checks = deps.checks ?? createCheckRunner(o);
@@ -83,7 +86,7 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
         try {
           await client.pushMetrics(Math.max(1, Math.round(o.metricsIntervalMs / 1000)), batch);
         } catch (err) {
-          if (err instanceof HttpAgentError && !err.retryable && err.code !== 'UPSTREAM_UNREACHABLE') {
+          if (err instanceof HttpAgentError && decide(err) !== 'retry') {
             // The controller refused these samples (4xx): sending them again would be refused again and
             // block everything behind them, so they are dropped and the refusal is logged.
             log.error({ code: err.code, err: err.message, dropped: batch.length }, 'controller refused samples; dropped');
@@ -206,6 +209,7 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
         return;
       }
       lifecycle = 'stopping';
+      stopping.abort();
       for (const t of timers) clearTimeout(t);
       timers.clear();
       await Promise.allSettled([...inflight]);

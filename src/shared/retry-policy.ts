@@ -1,12 +1,14 @@
-// The one place that decides what a failed controller call means: retry it, stop the job's work,
-// register again or resend the log from another offset. Everything else in the agent asks here.
-import { setTimeout as sleep } from 'node:timers/promises';
+// The one place that decides what a failed controller call means (retry it, stop the job's work,
+// register again or resend the log from another offset), and how patiently each caller retries: the
+// schedules withRetry (retry.ts) is given, named here so they can be read and tuned side by side.
 import { HttpAgentError } from './errors.js';
+import type { Backoff } from './retry.js';
 
 /**
  * retry: transient (network, 5xx, 429) · stale: 409 STALE_EPOCH (another attempt owns the job) or
- * 404 JOB_NOT_FOUND (it expired): stop that job's work and report nothing · reregister: 404 AGENT_UNKNOWN, the controller forgot us · resync: 416, resend the log
- * from the offset the controller names · fail: anything else, a bug or a refusal that will not change.
+ * 404 JOB_NOT_FOUND (it expired): stop that job's work and report nothing · reregister: 404 AGENT_UNKNOWN,
+ * the controller forgot us · resync: 416, resend the log from the offset the controller names · fail:
+ * anything else, a bug or a refusal that will not change.
  */
 export type RetryDecision = 'retry' | 'stale' | 'reregister' | 'resync' | 'fail';
 
@@ -25,47 +27,43 @@ export function expectedOffset(err: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) && v >= 0 ? v : undefined;
 }
 
-export interface BackoffOptions {
-  baseMs?: number;
-  capMs?: number;
+/** A caller's schedule: its backoff, and how many failures in a row it gives up after (if ever). */
+export interface RetrySchedule {
+  backoff?: Backoff;
+  maxAttempts?: number;
 }
 
 /**
- * Capped exponential backoff with full jitter: agents that lost the controller together do not all
- * come back in the same millisecond when it returns.
+ * Every caller's schedule. The agent's loops retry until they succeed or the agent stops: a result or a
+ * claim abandoned is a job lost or re-run. Refusals that will not fix themselves (a bad token, say) are
+ * retried too, but slowly, since an operator may fix the controller meanwhile.
  */
-export function backoffMs(attempt: number, opts: BackoffOptions = {}): number {
-  const base = opts.baseMs ?? 100;
-  const cap = opts.capMs ?? 5_000;
-  const ceiling = Math.min(cap, base * 2 ** Math.min(attempt, 20));
-  return Math.round(base / 2 + Math.random() * (ceiling - base / 2));
-}
-
-export interface RetryOptions extends BackoffOptions {
-  /** Stop retrying when aborted (the agent is stopping); the last error is thrown. */
-  signal?: AbortSignal;
-  /** Give up after this many tries (default: never). */
-  maxAttempts?: number;
-  /** Told of each retry, for logs and metrics. */
-  onRetry?: (err: unknown, attempt: number, delayMs: number) => void;
-}
-
-/** Runs `fn` until it succeeds or fails with something other than a 'retry' decision. */
-export async function withRetry<T>(fn: (attempt: number) => Promise<T>, opts: RetryOptions = {}): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await fn(attempt);
-    } catch (err) {
-      if (decide(err) !== 'retry' || opts.signal?.aborted) throw err;
-      if (opts.maxAttempts !== undefined && attempt + 1 >= opts.maxAttempts) throw err;
-      const hinted = err instanceof HttpAgentError ? err.details?.retryAfterMs : undefined;
-      const delay = typeof hinted === 'number' ? Math.min(hinted, opts.capMs ?? 5_000) : backoffMs(attempt, opts);
-      opts.onRetry?.(err, attempt, delay);
-      try {
-        await sleep(delay, undefined, { signal: opts.signal });
-      } catch {
-        throw err; // aborted while waiting: surface the real failure, not the abort
-      }
-    }
-  }
-}
+export const RETRY = {
+  /** A claim the controller did not answer: the agent's slots sit idle meanwhile, so come back soon. */
+  claim: { backoff: { baseMs: 100, capMs: 5_000 } },
+  claimRefused: { backoff: { baseMs: 100, capMs: 30_000 } },
+  /** A claim retried after claiming stopped only recovers what its claimId got: quick tries. */
+  claimStopping: { backoff: { baseMs: 200, capMs: 200 } },
+  register: { backoff: { baseMs: 200, capMs: 5_000 } },
+  registerRefused: { backoff: { baseMs: 200, capMs: 30_000 } },
+  /**
+   * A heartbeat answered AGENT_UNKNOWN registers and goes again at once, a few times at most; a transient
+   * failure is never waited on (the next beat, a third of a lease later, is its retry).
+   */
+  heartbeat: { maxAttempts: 3 },
+  /** Results (one, or a batch): the spool keeps them, so patience costs nothing but the lease. */
+  delivery: { backoff: { baseMs: 200, capMs: 5_000 } },
+  /** The rest of a finished job's log, before its complete. */
+  logShip: { backoff: { baseMs: 100, capMs: 5_000 } },
+  /** The log while the job runs: no faster than the streamer batches it. */
+  logStream: (batchMs: number): RetrySchedule => ({ backoff: { baseMs: Math.max(1, batchMs), capMs: 5_000 } }),
+  /** Step news is a courtesy (the complete carries every step): a few tries, then it is dropped. */
+  stepProgress: { backoff: { baseMs: 250, capMs: 2_000 }, maxAttempts: 3 },
+  /** The console following a job: ride out a controller restart (about a minute), then say so. */
+  cliWait: { backoff: { baseMs: 200, capMs: 3_000 }, maxAttempts: 25 },
+  /**
+   * The monitor's calls: one more try for a blip; its next round (seconds later) is the real retry, so a
+   * round waits at most 5 s on a Retry-After.
+   */
+  monitor: { backoff: { baseMs: 200, capMs: 1_000, maxRetryAfterMs: 5_000 }, maxAttempts: 2 },
+} satisfies Record<string, RetrySchedule | ((n: number) => RetrySchedule)>;

@@ -1,14 +1,13 @@
 // The agent's complete batcher against a real controller: results ending together go as one batched
 // complete-and-claim, each with its own status and its share of the claimed jobs; a batch whose reply is
-// lost is sent again as is (duplicates, the same jobs); a controller without the batched call is served
-// one result per call.
+// lost is sent again as is (duplicates, the same jobs).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createControllerClient, type ControllerClient } from '../../src/agent/controller-client/index.js';
 import { ControllerError } from '../../src/shared/client/controller-http.js';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { completeOne, createCompleteBatcher } from '../../src/agent/jobs/complete-batcher.js';
+import { createCompleteBatcher } from '../../src/agent/jobs/complete-batcher.js';
 import { openJobLog } from '../../src/agent/jobs/job-log.js';
 import { deliverResult } from '../../src/agent/jobs/result-delivery.js';
 import { createResultSpool } from '../../src/agent/jobs/result-spool.js';
@@ -53,7 +52,7 @@ describe('complete batcher', () => {
   it('sends results of the same turn as one batch; a stale one is refused alone and still gets its share of jobs', async () => {
     const { agentId, jobs } = await agentWithJobs(3, 3);
     const sent: CompleteBatchRequest[] = [];
-    const batcher = createCompleteBatcher({ send: (r) => (sent.push(r), client.jobs.completeBatch(r)), single: () => Promise.reject(new Error('unused')), logger: silentLogger() });
+    const batcher = createCompleteBatcher({ send: (r) => (sent.push(r), client.jobs.completeBatch(r)), logger: silentLogger() });
     const claim = () => ({ agentId, max: 1, claimId: claimId() });
     const replies = await Promise.all([
       batcher.complete(jobs[0]!.id, req(jobs[0]!.epoch, claim())),
@@ -71,7 +70,7 @@ describe('complete batcher', () => {
   it('results arriving while a batch is on the wire go together in the next one', async () => {
     const { jobs } = await agentWithJobs(4, 0);
     const sent: CompleteBatchRequest[] = [];
-    const batcher = createCompleteBatcher({ send: (r) => (sent.push(r), client.jobs.completeBatch(r)), single: () => Promise.reject(new Error('unused')), logger: silentLogger() });
+    const batcher = createCompleteBatcher({ send: (r) => (sent.push(r), client.jobs.completeBatch(r)), logger: silentLogger() });
     const first = batcher.complete(jobs[0]!.id, req(jobs[0]!.epoch));
     await new Promise((r) => setImmediate(r)); // the first batch leaves alone
     const rest = jobs.slice(1).map((j) => batcher.complete(j.id, req(j.epoch)));
@@ -94,7 +93,6 @@ describe('complete batcher', () => {
         }
         return reply;
       },
-      single: () => Promise.reject(new Error('unused')),
       logger: silentLogger(),
     });
     const replies = await Promise.all(jobs.map((j) => batcher.complete(j.id, req(j.epoch, { agentId, max: 1, claimId: claimId() }))));
@@ -103,27 +101,6 @@ describe('complete batcher', () => {
     expect(first!.results.map((r) => r.status)).toEqual(['accepted', 'accepted']);
     expect(replies.map((r) => r.status)).toEqual(['duplicate', 'duplicate']);
     expect(replies.flatMap((r) => r.jobs)).toEqual(first!.jobs);
-  });
-
-  it('falls back to one complete per result when the controller has no batched call', async () => {
-    const { agentId, jobs } = await agentWithJobs(2, 1);
-    let batches = 0;
-    const batcher = createCompleteBatcher({
-      send: async () => {
-        batches++;
-        throw new ControllerError('NOT_FOUND', 'no route', 404);
-      },
-      single: (id, r) => completeOne(client.jobs, id, r),
-      logger: silentLogger(),
-    });
-    const replies = await Promise.all([
-      batcher.complete(jobs[0]!.id, req(jobs[0]!.epoch, { agentId, max: 1, claimId: claimId() })),
-      batcher.complete(jobs[1]!.id, req(jobs[1]!.epoch + 1)),
-    ]);
-    expect(replies.map((r) => r.status)).toEqual(['accepted', 'stale']);
-    expect(replies[0]!.jobs).toHaveLength(1);
-    expect((await batcher.complete(jobs[1]!.id, req(jobs[1]!.epoch))).status).toBe('accepted');
-    expect(batches).toBe(1);
   });
 });
 

@@ -1,5 +1,6 @@
-// Step progress: in order, one at a time, an unsent update replaced by a newer one, nothing after close.
-import { describe, expect, it } from 'vitest';
+// Step progress: in order, one at a time, an unsent update replaced by a newer one, nothing after close;
+// a transient failure tried again a few times unless newer news for that step waits.
+import { describe, expect, it, vi } from 'vitest';
 import { ControllerError } from '../../src/shared/client/controller-http.js';
 import { createStepProgress, type StepProgressUpdate } from '../../src/agent/jobs/step-progress.js';
 import { silentLogger } from '../../src/shared/log.js';
@@ -45,5 +46,72 @@ describe('step progress', () => {
     progress.report({ index: 0, state: 'running' });
     await new Promise((r) => setImmediate(r));
     expect(stale).toBe(1);
+  });
+
+  describe('retries', () => {
+    const down = () => new ControllerError('REDIS_UNAVAILABLE', 'x', 503);
+
+    it('tries a transient failure again, a few times at most', async () => {
+      vi.useFakeTimers();
+      try {
+        const sent: string[] = [];
+        let failures = 1;
+        const progress = createStepProgress(async (u) => {
+          sent.push(`${u.index}:${u.state}`);
+          if (failures-- > 0) throw down();
+        }, () => undefined, silentLogger());
+        progress.report({ index: 0, state: 'running' });
+        await vi.runAllTimersAsync();
+        expect(sent).toEqual(['0:running', '0:running']);
+        failures = 10;
+        progress.report({ index: 1, state: 'running' });
+        await vi.runAllTimersAsync();
+        expect(sent.filter((s) => s === '1:running')).toHaveLength(3);
+        progress.close();
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('sends the newer news for a step instead of retrying the old', async () => {
+      vi.useFakeTimers();
+      try {
+        const sent: string[] = [];
+        let failures = 1;
+        const progress = createStepProgress(async (u) => {
+          sent.push(`${u.index}:${u.state}`);
+          if (failures-- > 0) {
+            progress.report({ index: 0, state: 'succeeded' }); // arrives while the first is on the wire
+            throw down();
+          }
+        }, () => undefined, silentLogger());
+        progress.report({ index: 0, state: 'running' });
+        await vi.runAllTimersAsync();
+        expect(sent).toEqual(['0:running', '0:succeeded']);
+        progress.close();
+      } finally {
+        vi.useRealTimers();
+      }
+    });
+
+    it('close drops an update waiting to be retried, at once', async () => {
+      vi.useFakeTimers();
+      try {
+        const sent: string[] = [];
+        const progress = createStepProgress(async (u) => {
+          sent.push(`${u.index}:${u.state}`);
+          throw down();
+        }, () => undefined, silentLogger());
+        progress.report({ index: 0, state: 'running' });
+        await vi.advanceTimersByTimeAsync(0);
+        expect(vi.getTimerCount()).toBe(1); // the retry's wait
+        progress.close();
+        await vi.advanceTimersByTimeAsync(0);
+        expect(vi.getTimerCount()).toBe(0);
+        expect(sent).toEqual(['0:running']);
+      } finally {
+        vi.useRealTimers();
+      }
+    });
   });
 });

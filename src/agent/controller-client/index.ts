@@ -6,7 +6,6 @@ import { jobsResource, type JobsResource } from './jobs.js';
 import { platformJobsResource, type PlatformJobsResource } from '../../shared/client/platform-jobs.js';
 
 export { ControllerError, BadReplyError } from '../../shared/client/controller-http.js';
-export { decide, withRetry, backoffMs, expectedOffset, type RetryDecision } from '../../shared/retry-policy.js';
 export type { SubmitReply, LogSlice, PlatformJobsResource } from '../../shared/client/platform-jobs.js';
 export type { AgentView } from '../../shared/protocol/platform-api.js';
 

@@ -12,7 +12,7 @@ import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { JobSpec, JobSubmit } from '../../shared/protocol/job.js';
 import { runClaimLoop } from './claim-loop.js';
 import { createClaimPause } from './claim-pause.js';
-import { completeOne, createCompleteBatcher } from './complete-batcher.js';
+import { createCompleteBatcher } from './complete-batcher.js';
 import { startJobRun, type JobRun } from './job-runner.js';
 import { startLeaseKeeper, type HeldLease, type LeaseKeeper } from './lease-keeper.js';
 import { handleLeftover } from './leftovers.js';
@@ -128,7 +128,6 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   // Results of jobs ending together go to the controller as one batched complete-and-claim.
   const batcher = createCompleteBatcher({
     send: (req) => client.jobs.completeBatch(req),
-    single: (id, req) => completeOne(client.jobs, id, req),
     logger,
     signal: stopping.signal,
   });

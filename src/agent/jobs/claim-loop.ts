@@ -2,9 +2,9 @@
 // never aborted (a drain waits for it and runs what it brings), and a claim retried after a network
 // error reuses its claimId, so a reply lost on the wire never orphans a job.
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ClaimsResource } from '../controller-client/claims.js';
-import { backoffMs, decide } from '../../shared/retry-policy.js';
+import { RETRY, decide } from '../../shared/retry-policy.js';
+import { withRetry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { ClaimPause } from './claim-pause.js';
@@ -58,30 +58,40 @@ export async function runClaimLoop(opts: ClaimLoopOptions): Promise<void> {
 async function claimOnce(opts: ClaimLoopOptions, max: number): Promise<ClaimedJob[]> {
   const claimId = randomUUID();
   let lateTries = 0;
-  for (let attempt = 0; ; attempt++) {
-    // Once stopping, do not wait on a registration that may never come back (controller gone).
-    const reg = opts.registration.current ?? (opts.claiming() ? await opts.registration.ensure().catch(() => undefined) : undefined);
-    if (!reg) return [];
-    try {
-      // Once draining, a retry must not wait for new work: it only recovers what this claimId got.
-      const waitMs = opts.claiming() ? Math.min(reg.longPollMs, opts.claimWaitMs) : 0;
-      const res = await opts.claims.claim({ agentId: opts.agentId, max, waitMs, claimId });
-      opts.onReachable(true);
-      if (res.jobs.length > 0) opts.logger.debug({ jobs: res.jobs.map((j) => j.id), claimId }, 'claimed');
-      return res.jobs.slice(0, max);
-    } catch (err) {
-      const d = decide(err);
-      if (d === 'reregister') {
-        opts.registration.invalidate();
-        continue;
-      }
-      if (d === 'retry') opts.onReachable(false);
-      if (!opts.claiming() && ++lateTries >= TRIES_WHEN_STOPPING) {
-        opts.logger.warn({ err, claimId }, 'giving up a claim while stopping; any job it got returns when its lease expires');
-        return [];
-      }
-      if (attempt === 0 || attempt % 20 === 0) opts.logger[d === 'retry' ? 'warn' : 'error']({ err, attempt }, 'claim failed; retrying');
-      await sleep(opts.claiming() ? backoffMs(attempt, { baseMs: 100, capMs: d === 'retry' ? 5_000 : 30_000 }) : 200);
-    }
+  try {
+    return await withRetry(
+      async () => {
+        // Once stopping, do not wait on a registration that may never come back (controller gone).
+        const reg = opts.registration.current ?? (opts.claiming() ? await opts.registration.ensure().catch(() => undefined) : undefined);
+        if (!reg) return [];
+        // Once draining, a retry must not wait for new work: it only recovers what this claimId got.
+        const waitMs = opts.claiming() ? Math.min(reg.longPollMs, opts.claimWaitMs) : 0;
+        const res = await opts.claims.claim({ agentId: opts.agentId, max, waitMs, claimId });
+        opts.onReachable(true);
+        if (res.jobs.length > 0) opts.logger.debug({ jobs: res.jobs.map((j) => j.id), claimId }, 'claimed');
+        return res.jobs.slice(0, max);
+      },
+      {
+        backoff: RETRY.claim.backoff,
+        // No abort signal: a claim is never cut off (see claims.ts); stopping ends it through the judge.
+        judge: (err, attempt) => {
+          const d = decide(err);
+          if (d === 'reregister') {
+            opts.registration.invalidate();
+            return 'retry-now';
+          }
+          if (d === 'retry') opts.onReachable(false);
+          if (!opts.claiming() && ++lateTries >= TRIES_WHEN_STOPPING) {
+            opts.logger.warn({ err, claimId }, 'giving up a claim while stopping; any job it got returns when its lease expires');
+            return 'give-up';
+          }
+          if (attempt === 0 || attempt % 20 === 0) opts.logger[d === 'retry' ? 'warn' : 'error']({ err, attempt }, 'claim failed; retrying');
+          if (!opts.claiming()) return { retry: RETRY.claimStopping.backoff };
+          return d === 'retry' ? 'retry' : { retry: RETRY.claimRefused.backoff };
+        },
+      },
+    );
+  } catch {
+    return []; // given up while stopping (logged above)
   }
 }

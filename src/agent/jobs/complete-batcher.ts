@@ -2,9 +2,9 @@
 // (POST /v1/agent/complete): while a batch is on the wire the next results gather, so an idle agent
 // adds no delay and a busy one sends one request and one controller script for many jobs.
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobsResource } from '../controller-client/jobs.js';
-import { backoffMs, decide, expectedOffset } from '../../shared/retry-policy.js';
+import { RETRY, expectedOffset } from '../../shared/retry-policy.js';
+import { withRetry } from '../../shared/retry.js';
 import { HttpAgentError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type {
@@ -44,8 +44,6 @@ export async function completeOne(jobs: Pick<JobsResource, 'complete'>, id: stri
 
 export interface CompleteBatcherOptions {
   send(req: CompleteBatchRequest): Promise<CompleteBatchResponse>;
-  /** One result alone: used once a controller older than the batched call answers it 404. */
-  single(id: string, req: CompleteRequest): Promise<CompleteItemReply>;
   logger: Logger;
   /** Aborted when the agent stops for good: a batch being retried gives up (its results stay spooled). */
   signal?: AbortSignal | undefined;
@@ -65,18 +63,12 @@ interface Pending {
   reject(err: unknown): void;
 }
 
-function withoutId(item: CompleteBatchItem): Omit<CompleteRequest, 'claim'> {
-  const { id: _id, ...rest } = item;
-  return rest;
-}
-
 export function createCompleteBatcher(opts: CompleteBatcherOptions): CompleteBatcher {
   const maxItems = opts.maxItems ?? 64;
   const maxBytes = opts.maxBytes ?? 1024 * 1024;
   let queue: Pending[] = [];
   let inFlight = false;
   let scheduled = false;
-  let unsupported = false;
 
   const take = (): Pending[] => {
     let bytes = 0;
@@ -96,25 +88,17 @@ export function createCompleteBatcher(opts: CompleteBatcherOptions): CompleteBat
       ...(max > 0 && agentId ? { claim: { agentId, max: Math.min(max, 1024), claimId: randomUUID() } } : {}),
     };
     let reply: CompleteBatchResponse;
-    for (let failures = 0; ; ) {
-      try {
-        reply = await opts.send(req);
-        break;
-      } catch (err) {
-        if (err instanceof HttpAgentError && err.statusCode === 404 && err.code === 'NOT_FOUND') {
-          // No such route: a controller from before the batched complete. One call per result from now on.
-          if (!unsupported) opts.logger.info('the controller has no batched complete; completing one result per call');
-          unsupported = true;
-          for (const p of batch) opts.single(p.item.id, { ...withoutId(p.item), ...(p.claim ? { claim: p.claim } : {}) }).then(p.resolve, p.reject);
-          return;
-        }
-        if (decide(err) !== 'retry' || opts.signal?.aborted) {
-          for (const p of batch) p.reject(err);
-          return;
-        }
-        if (failures === 0 || failures % 20 === 0) opts.logger.warn({ err, results: batch.length }, 'controller unreachable; batched results stay spooled, retrying');
-        await sleep(backoffMs(failures++, { baseMs: 200, capMs: 5_000 }), undefined, { signal: opts.signal }).catch(() => undefined);
-      }
+    try {
+      reply = await withRetry(() => opts.send(req), {
+        ...RETRY.delivery,
+        signal: opts.signal,
+        onRetry: (err, attempt) => {
+          if (attempt % 20 === 0) opts.logger.warn({ err, results: batch.length }, 'controller unreachable; batched results stay spooled, retrying');
+        },
+      });
+    } catch (err) {
+      for (const p of batch) p.reject(err);
+      return;
     }
     // Each result takes its share of the claimed jobs in order, whatever its status: the jobs are leased
     // to this agent now, and the caller reserved a slot for each.
@@ -143,7 +127,6 @@ export function createCompleteBatcher(opts: CompleteBatcherOptions): CompleteBat
 
   return {
     complete(id, req) {
-      if (unsupported) return opts.single(id, req);
       const { claim, ...result } = req;
       const item: CompleteBatchItem = { ...result, id };
       return new Promise<CompleteItemReply>((resolve, reject) => {

@@ -2,7 +2,8 @@
 // per job whether to go on, cancel, or stop because another attempt owns it. The timer only runs the
 // request: job work lives in child processes and streams, so nothing here competes with it.
 import type { AgentsResource } from '../controller-client/agents.js';
-import { decide } from '../../shared/retry-policy.js';
+import { RETRY, decide } from '../../shared/retry-policy.js';
+import { withRetry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import type { AgentMetrics } from '../agent-metrics.js';
 import type { LeaseStatus } from '../../shared/protocol/agent-api.js';
@@ -47,27 +48,42 @@ export function startLeaseKeeper(opts: LeaseKeeperOptions): LeaseKeeper {
 
   const once = async () => {
     await opts.registration.ensure();
-    const leases = opts.leases();
+    let leases: HeldLease[] = [];
+    let abandoned = false;
     try {
-      // A heartbeat slower than a third of the lease is as good as lost: give up on it and let the next one go.
-      const res = await opts.agents.heartbeat({ agentId: opts.agentId, state: opts.state(), running: opts.running(), leases }, undefined, interval());
+      const res = await withRetry(
+        () => {
+          leases = opts.leases();
+          // A heartbeat slower than a third of the lease is as good as lost: give up on it and let the next one go.
+          return opts.agents.heartbeat({ agentId: opts.agentId, state: opts.state(), running: opts.running(), leases }, undefined, interval());
+        },
+        {
+          ...RETRY.heartbeat,
+          // A transient failure is not retried here: the next beat, a third of a lease later, is the retry.
+          judge: async (err) => {
+            const d = decide(err);
+            opts.metrics.leaseRenewFailures.inc({ reason: d === 'retry' ? 'unreachable' : d });
+            if (d !== 'reregister') return 'give-up';
+            // The controller forgot us (Redis lost the key, or we were away past its TTL): register and
+            // renew at once rather than a third of a lease later.
+            opts.registration.invalidate();
+            opts.logger.warn('controller does not know this agent; registering again');
+            await opts.registration.ensure().catch((e: unknown) => {
+              abandoned = true;
+              throw e;
+            });
+            return 'retry-now';
+          },
+        },
+      );
       opts.onReachable(true);
       for (const lease of leases) {
         const status = res.leases[lease.id];
         if (status && status !== 'ok') opts.onStatus(lease, status);
       }
     } catch (err) {
-      const d = decide(err);
-      opts.metrics.leaseRenewFailures.inc({ reason: d === 'retry' ? 'unreachable' : d });
-      if (d === 'reregister') {
-        // The controller forgot us (Redis lost the key, or we were away past its TTL): register and
-        // renew at once rather than a third of a lease later.
-        opts.registration.invalidate();
-        opts.logger.warn('controller does not know this agent; registering again');
-        await opts.registration.ensure();
-        return once();
-      }
-      opts.onReachable(d !== 'retry');
+      if (abandoned) throw err; // registering again ended with the agent stopping
+      opts.onReachable(decide(err) !== 'retry');
       opts.logger.warn({ err, leases: leases.length }, 'heartbeat failed');
     }
   };

@@ -5,7 +5,6 @@
 import { decide, expectedOffset } from '../../shared/retry-policy.js';
 import type { JobLog } from './job-log.js';
 
-/** Chunks in flight per job by default: two keep every stage busy; more only add memory. */
 export interface LogAppendReply {
   offset: number;
   cancel?: boolean | undefined;
@@ -14,6 +13,7 @@ export interface LogAppendReply {
 /** Sends `bytes` as the log from `offset`; resolves with the controller's end of log. */
 export type SendLog = (offset: number, bytes: Buffer) => Promise<LogAppendReply>;
 
+/** Chunks in flight per job by default: two keep every stage busy; more only add memory. */
 export const LOG_CHUNKS_IN_FLIGHT = 2;
 
 export interface ShipRoundOptions {
@@ -99,10 +99,10 @@ export async function shipRound(opts: ShipRoundOptions): Promise<RoundEnd> {
     if (pending.size === 0) break;
     await Promise.race(pending);
   }
-  return judge(errors, acked);
+  return worstOutcome(errors, acked);
 }
 
-function judge(errors: unknown[], acked: number): RoundEnd {
+function worstOutcome(errors: unknown[], acked: number): RoundEnd {
   if (errors.length === 0) return { kind: 'done', acked };
   const decisions = errors.map((err) => ({ err, d: decide(err), expected: expectedOffset(err) }));
   const stale = decisions.find((x) => x.d === 'stale');

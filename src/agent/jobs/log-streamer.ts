@@ -1,8 +1,8 @@
 // Ships a job's spooled log to the controller while the job runs: chunks from byte offsets (a few in
 // flight, log-shipping.ts), batched by size or time, resynced when the controller names another
 // offset. It never blocks the job: when the controller is away the bytes simply wait in the spool file.
-import { setTimeout as sleep } from 'node:timers/promises';
-import { backoffMs } from '../../shared/retry-policy.js';
+import { RETRY, decide } from '../../shared/retry-policy.js';
+import { withRetry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import type { JobLog } from './job-log.js';
 import { shipRound, type SendLog } from './log-shipping.js';
@@ -44,9 +44,11 @@ export function startLogStreamer(opts: LogStreamerOptions): LogStreamer {
   let pumping: Promise<void> | undefined;
   let again = false;
   let stopped = false;
-  let failures = 0;
+  // Aborted by stop(): a retry waiting for the controller ends at once.
+  const stopping = new AbortController();
+  const schedule = RETRY.logStream(batchMs);
 
-  const schedule = (delay: number) => {
+  const later = (delay: number) => {
     if (timer || stopped) return;
     timer = setTimeout(() => {
       timer = undefined;
@@ -69,7 +71,8 @@ export function startLogStreamer(opts: LogStreamerOptions): LogStreamer {
     });
   };
 
-  const pump = async () => {
+  /** One round of shipping what has reached the disk; throws what it ended on unless that was a resync. */
+  const shipWritten = async (): Promise<void> => {
     for (;;) {
       const end = await shipRound({
         log: opts.log,
@@ -84,33 +87,38 @@ export function startLogStreamer(opts: LogStreamerOptions): LogStreamer {
           if (reply.cancel) opts.onCancel();
         },
       });
-      if (end.kind === 'done') {
-        failures = 0;
-        return;
-      }
-      if (end.kind === 'stale') {
-        stopped = true;
-        opts.onStale();
-        return;
-      }
-      if (end.kind === 'resync') {
-        opts.logger.debug({ from: acked, expected: end.from }, 'log resync');
-        acked = end.from;
-        if (stopped) return;
-        continue;
-      }
-      // The controller is away (or refused): leave the bytes in the spool and try later.
-      failures++;
-      opts.logger.debug({ err: end.err, failures }, 'log chunk not shipped, will retry');
-      schedule(backoffMs(failures, { baseMs: batchMs, capMs: 5_000 }));
-      return;
+      if (end.kind === 'done') return;
+      if (end.kind !== 'resync') throw end.err;
+      opts.logger.debug({ from: acked, expected: end.from }, 'log resync');
+      acked = end.from;
+      if (stopped) return;
+    }
+  };
+
+  const pump = async () => {
+    try {
+      // Anything but a stale epoch is retried, refusals included: the bytes wait in the spool, and the
+      // result's delivery ships whatever is left anyway. Writes meanwhile only mark `again`.
+      await withRetry(shipWritten, {
+        ...schedule,
+        signal: stopping.signal,
+        judge: (err, failures) => {
+          if (decide(err) === 'stale') return 'give-up';
+          opts.logger.debug({ err, failures: failures + 1 }, 'log chunk not shipped, will retry');
+          return 'retry';
+        },
+      });
+    } catch (err) {
+      if (decide(err) !== 'stale') return; // stopped while waiting to retry
+      stopped = true;
+      opts.onStale();
     }
   };
 
   opts.log.onWritten(() => {
-    if (stopped || failures > 0) return; // a retry is already scheduled
+    if (stopped) return;
     if (opts.log.written - acked >= batchBytes) kick();
-    else schedule(batchMs);
+    else later(batchMs);
   });
 
   return {
@@ -119,6 +127,7 @@ export function startLogStreamer(opts: LogStreamerOptions): LogStreamer {
     },
     async stop() {
       stopped = true;
+      stopping.abort();
       if (timer) clearTimeout(timer);
       timer = undefined;
       await pumping;
@@ -138,24 +147,35 @@ export interface ShipAllOptions {
 
 /**
  * Ships everything on disk from `from`, retrying transient failures until it is all acknowledged.
- * Throws on a stale epoch (the caller drops the job) or when `signal` aborts. Returns the end offset.
+ * Throws on a stale epoch or a refusal (the caller decides), or when `signal` aborts. Returns the end offset.
  */
 export async function shipAll(opts: ShipAllOptions): Promise<number> {
   let acked = opts.from;
-  let failures = 0;
   const end = await opts.log.flush();
-  while (acked < end) {
-    const round = await shipRound({ log: opts.log, send: opts.send, from: acked, end: () => end, chunkMaxBytes: opts.chunkMaxBytes, inFlight: opts.inFlight });
-    if (round.kind === 'done') return end;
-    if (round.kind === 'stale' || round.kind === 'fail') throw round.err;
-    if (round.kind === 'resync') {
-      acked = round.from;
-      continue;
-    }
-    if (round.acked > acked) failures = 0;
-    acked = round.acked;
-    if (opts.signal?.aborted) throw round.err;
-    await sleep(backoffMs(failures++, { capMs: 5_000 }), undefined, { signal: opts.signal }).catch(() => undefined);
-  }
+  // What the last round ended on, for the judge: only a round that failed to reach the controller is
+  // retried (a stale epoch, a refusal, or a local read error is the caller's), and one that got some
+  // chunks through before failing starts the backoff over.
+  let unreachable = false;
+  let progressed = false;
+  await withRetry(
+    async () => {
+      unreachable = false;
+      while (acked < end) {
+        const round = await shipRound({ log: opts.log, send: opts.send, from: acked, end: () => end, chunkMaxBytes: opts.chunkMaxBytes, inFlight: opts.inFlight });
+        if (round.kind === 'done') return;
+        if (round.kind === 'resync') {
+          acked = round.from;
+          continue;
+        }
+        if (round.kind === 'retry') {
+          unreachable = true;
+          progressed = round.acked > acked;
+          acked = round.acked;
+        }
+        throw round.err;
+      }
+    },
+    { signal: opts.signal, judge: () => (unreachable ? { retry: RETRY.logShip.backoff, afresh: progressed } : 'give-up') },
+  );
   return end;
 }

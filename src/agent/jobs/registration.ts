@@ -1,8 +1,8 @@
 // Registers the agent with the controller, and again whenever the controller says it does not know us
 // (its Redis lost the agent, or the registration expired while we were cut off).
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentsResource } from '../controller-client/agents.js';
-import { backoffMs, decide } from '../../shared/retry-policy.js';
+import { RETRY, decide } from '../../shared/retry-policy.js';
+import { withRetry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import { hostname, networkInterfaces } from 'node:os';
 import type { RegisterRequest, RegisterResponse } from '../../shared/protocol/agent-api.js';
@@ -19,24 +19,26 @@ export function createRegistration(opts: { agents: AgentsResource; request: () =
   let current: RegisterResponse | undefined;
   let pending: Promise<RegisterResponse> | undefined;
 
-  const register = async (): Promise<RegisterResponse> => {
-    for (let attempt = 0; ; attempt++) {
-      try {
+  const register = (): Promise<RegisterResponse> =>
+    withRetry(
+      async () => {
         const res = await opts.agents.register(opts.request(), opts.signal);
         current = res;
         opts.logger.info({ leaseMs: res.leaseMs, longPollMs: res.longPollMs }, 'registered with the controller');
         return res;
-      } catch (err) {
-        if (opts.signal.aborted) throw err;
-        // A refusal (bad token, bad labels) will not fix itself, but the operator may fix the
-        // controller: keep trying, slowly, and say so loudly.
-        const transient = decide(err) === 'retry';
-        if (!transient || attempt === 0 || attempt % 10 === 0) opts.logger[transient ? 'warn' : 'error']({ err, attempt }, 'cannot register with the controller; retrying');
-        await sleep(backoffMs(attempt, { baseMs: 200, capMs: transient ? 5_000 : 30_000 }), undefined, { signal: opts.signal }).catch(() => undefined);
-        if (opts.signal.aborted) throw err;
-      }
-    }
-  };
+      },
+      {
+        backoff: RETRY.register.backoff,
+        signal: opts.signal,
+        judge: (err, attempt) => {
+          // A refusal (bad token, bad labels) will not fix itself, but the operator may fix the
+          // controller: keep trying, slowly, and say so loudly.
+          const transient = decide(err) === 'retry';
+          if (!transient || attempt === 0 || attempt % 10 === 0) opts.logger[transient ? 'warn' : 'error']({ err, attempt }, 'cannot register with the controller; retrying');
+          return transient ? 'retry' : { retry: RETRY.registerRefused.backoff };
+        },
+      },
+    );
 
   return {
     ensure() {

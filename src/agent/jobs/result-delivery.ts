@@ -2,15 +2,14 @@
 // complete (alone or batched with others), retried until the controller takes it or says another
 // attempt owns the job. Used for jobs that just ended and for spools left by an
 // earlier run, so both follow the same path.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobsResource } from '../controller-client/jobs.js';
-import { backoffMs, decide, expectedOffset } from '../../shared/retry-policy.js';
+import { RETRY, decide, expectedOffset } from '../../shared/retry-policy.js';
+import { withRetry, type RetryVerdict } from '../../shared/retry.js';
 import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
-import { HttpAgentError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { ClaimedJob, CompleteRequest, LogTail } from '../../shared/protocol/agent-api.js';
-import { completeOne, type CompleteBatcher } from './complete-batcher.js';
+import { completeOne, type CompleteBatcher, type CompleteItemReply } from './complete-batcher.js';
 import type { JobLog } from './job-log.js';
 import { shipAll } from './log-streamer.js';
 import type { JobSpool, SpooledResult } from './result-spool.js';
@@ -65,8 +64,6 @@ export async function deliverResult(input: DeliveryInput, deps: DeliveryDeps): P
   const send = (offset: number, bytes: Buffer) => deps.jobs.appendLog(id, result.epoch, offset, bytes);
   const tailMax = deps.tailMaxBytes ?? DEFAULT_TAIL_MAX_BYTES;
   let from = input.logAcked;
-  let failures = 0;
-  let useTail = tailMax > 0;
   // Jobs a reply already brought (a batch hands them out even with a refusal): kept, and not asked for again.
   const got: ClaimedJob[] = [];
   let claim = input.claim;
@@ -78,63 +75,66 @@ export async function deliverResult(input: DeliveryInput, deps: DeliveryDeps): P
     return { status, jobs: got };
   };
 
-  for (;;) {
+  /** One try: the rest of the log (a short rest as the complete's tail, a long one shipped first), then the complete. */
+  const attempt = async (): Promise<CompleteItemReply> => {
     let tail: LogTail | undefined;
+    if (from < result.logBytes && result.logBytes - from <= tailMax) tail = await readTail(log, from, result.logBytes);
+    else if (from < result.logBytes) await shipAll({ log, send, from, chunkMaxBytes: deps.chunkMaxBytes, signal: deps.signal, logger: deps.logger });
+    from = result.logBytes;
+    const req: CompleteRequest = { ...result, ...(tail ? { logTail: tail } : {}), ...(claim ? { claim } : {}) };
     try {
-      // A short rest of the log rides on the complete; a long one is shipped first in chunks.
-      if (from < result.logBytes && useTail && result.logBytes - from <= tailMax) tail = await readTail(log, from, result.logBytes);
-      else if (from < result.logBytes) await shipAll({ log, send, from, chunkMaxBytes: deps.chunkMaxBytes, signal: deps.signal, logger: deps.logger });
-      from = result.logBytes;
-      const req: CompleteRequest = { ...result, ...(tail ? { logTail: tail } : {}), ...(claim ? { claim } : {}) };
-      const reply = deps.batcher ? await deps.batcher.complete(id, req) : await completeOne(deps.jobs, id, req);
-      // A complete sent again (log_incomplete) asks only for the slots still free, under a new claimId.
-      if (claim && reply.jobs.length > 0) claim = claim.max > reply.jobs.length ? { ...claim, max: claim.max - reply.jobs.length, claimId: randomUUID() } : undefined;
-      got.push(...reply.jobs);
-      if (reply.status === 'accepted' || reply.status === 'duplicate') {
-        deps.logger.info({ outcome: result.outcome, duplicate: reply.status === 'duplicate' }, 'result delivered');
-        return await done('accepted');
+      return deps.batcher ? await deps.batcher.complete(id, req) : await completeOne(deps.jobs, id, req);
+    } catch (err) {
+      if (tail) from = tail.offset; // the tail was not taken: it goes again (or is shipped) on the retry
+      throw err;
+    }
+  };
+
+  const judge = (err: unknown, failures: number): RetryVerdict => {
+    const d = decide(err);
+    if (d === 'stale' || d === 'fail') return 'give-up';
+    if (d === 'resync') {
+      // LOG_INCOMPLETE while shipping: the controller lacks log bytes from `expected` on.
+      const expected = expectedOffset(err);
+      if (expected !== undefined && expected < result.logBytes) {
+        from = expected;
+        return 'retry-now';
       }
-      if (reply.status === 'stale' || reply.status === 'not_found') {
-        deps.logger.warn('result refused: another attempt owns the job');
-        return await done('stale');
-      }
-      // log_incomplete: the controller lacks log bytes from `expected` on; send them and complete again.
-      if (reply.expected !== undefined && reply.expected < result.logBytes) {
-        from = reply.expected;
-        continue;
-      }
-      deps.logger.error({ expected: reply.expected }, 'result refused: the controller says the log is short, but it holds it all; kept in the spool');
-      return await done('kept');
+    }
+    if (failures % 20 === 0) deps.logger.warn({ err, failures: failures + 1 }, 'controller unreachable; result stays spooled, retrying');
+    return 'retry';
+  };
+
+  for (;;) {
+    let reply: CompleteItemReply;
+    try {
+      reply = await withRetry(attempt, { ...RETRY.delivery, signal: deps.signal, judge });
     } catch (err) {
       const d = decide(err);
       if (d === 'stale') {
         deps.logger.warn('result refused: another attempt owns the job');
         return await done('stale');
       }
-      if (d === 'resync') {
-        // LOG_INCOMPLETE while shipping: the controller lacks log bytes from `expected` on.
-        const expected = expectedOffset(err);
-        if (expected !== undefined && expected < result.logBytes) {
-          from = expected;
-          continue;
-        }
-      }
-      if (d === 'fail' && tail && err instanceof HttpAgentError && err.statusCode === 400) {
-        // A controller older than logTail (or the batch) refuses the field: ship the log, complete plainly.
-        deps.logger.info('the controller refused a log tail on complete; shipping the log first');
-        useTail = false;
-        from = tail.offset;
-        continue;
-      }
-      if (d === 'fail') {
-        deps.logger.error({ err }, 'result refused by the controller; kept in the spool');
-        return await done('kept');
-      }
-      if (deps.signal?.aborted) return await done('kept');
-      if (tail) from = tail.offset; // the tail was not taken: it goes again (or is shipped) on the retry
-      const delay = backoffMs(failures++, { baseMs: 200, capMs: 5_000 });
-      if (failures === 1 || failures % 20 === 0) deps.logger.warn({ err, failures }, 'controller unreachable; result stays spooled, retrying');
-      await sleep(delay, undefined, { signal: deps.signal }).catch(() => undefined);
+      if (d === 'fail') deps.logger.error({ err }, 'result refused by the controller; kept in the spool');
+      return await done('kept'); // refused, or the agent is stopping
     }
+    // A complete sent again (log_incomplete) asks only for the slots still free, under a new claimId.
+    if (claim && reply.jobs.length > 0) claim = claim.max > reply.jobs.length ? { ...claim, max: claim.max - reply.jobs.length, claimId: randomUUID() } : undefined;
+    got.push(...reply.jobs);
+    if (reply.status === 'accepted' || reply.status === 'duplicate') {
+      deps.logger.info({ outcome: result.outcome, duplicate: reply.status === 'duplicate' }, 'result delivered');
+      return await done('accepted');
+    }
+    if (reply.status === 'stale' || reply.status === 'not_found') {
+      deps.logger.warn('result refused: another attempt owns the job');
+      return await done('stale');
+    }
+    // log_incomplete: the controller lacks log bytes from `expected` on; send them and complete again.
+    if (reply.expected !== undefined && reply.expected < result.logBytes) {
+      from = reply.expected;
+      continue;
+    }
+    deps.logger.error({ expected: reply.expected }, 'result refused: the controller says the log is short, but it holds it all; kept in the spool');
+    return await done('kept');
   }
 }

@@ -1,7 +1,8 @@
 // Step progress for people watching a job (POST /v1/agent/jobs/:id/step): sent one at a time in
 // order, an unsent update replaced by a newer one for the same step, and whatever is unsent when the
 // job ends dropped, since the final result carries every step's outcome anyway.
-import { decide } from '../../shared/retry-policy.js';
+import { RETRY, decide } from '../../shared/retry-policy.js';
+import { withRetry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import type { StepUpdate } from '../../shared/protocol/agent-api.js';
 
@@ -9,7 +10,7 @@ export type StepProgressUpdate = Omit<StepUpdate, 'epoch'>;
 
 export interface StepProgress {
   report(update: StepProgressUpdate): void;
-  /** Drops what is unsent; a request in flight finishes on its own. */
+  /** Drops what is unsent, a retry's wait included; a request in flight finishes on its own. */
   close(): void;
 }
 
@@ -22,6 +23,8 @@ export function createStepProgress(send: (update: StepProgressUpdate) => Promise
   let sending = false;
   let closed = false;
   let hold: NodeJS.Timeout | undefined;
+  // Aborted by close(): an update waiting to be retried is dropped at once.
+  const closing = new AbortController();
 
   const drain = async () => {
     sending = true;
@@ -30,7 +33,12 @@ export function createStepProgress(send: (update: StepProgressUpdate) => Promise
         const [index, update] = next.value;
         pending.delete(index);
         try {
-          await send(update);
+          await withRetry(() => send(update), {
+            ...RETRY.stepProgress,
+            signal: closing.signal,
+            // Not worth retrying once newer news for the same step waits: that one goes next instead.
+            judge: (err) => (decide(err) === 'retry' && !pending.has(index) ? 'retry' : 'give-up'),
+          });
         } catch (err) {
           // A lost update is harmless; a stale epoch means the job is someone else's now.
           if (decide(err) === 'stale') onStale();
@@ -61,6 +69,7 @@ export function createStepProgress(send: (update: StepProgressUpdate) => Promise
     },
     close() {
       closed = true;
+      closing.abort();
       if (hold) clearTimeout(hold);
       hold = undefined;
       pending.clear();

@@ -2,18 +2,10 @@
 // non-2xx reply and zod validation of every body, so the resources above it stay one-liners.
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
-import { HttpAgentError, receivedCode, UpstreamError } from '../errors.js';
+import { HttpAgentError, UpstreamError } from '../errors.js';
+import { controllerErrorFrom, type ControllerError } from './controller-error.js';
 
-/**
- * A non-2xx reply from the controller, carrying its `{"error":{"code","message",...}}` body: the code and
- * status as the controller sent them (`HTTP_<status>` when the body had none), not re-derived here.
- */
-export class ControllerError extends HttpAgentError {
-  override name = 'ControllerError';
-  constructor(code: string, message: string, statusCode: number, details?: Record<string, unknown>) {
-    super(receivedCode(code), message, { statusCode, details, retryable: statusCode >= 500 || statusCode === 429 });
-  }
-}
+export { ControllerError } from './controller-error.js';
 
 /** The reply's body did not match the contract: a controller of another version, or a proxy in between. */
 export class BadReplyError extends HttpAgentError {
@@ -110,21 +102,5 @@ export function createControllerHttp(opts: ControllerHttpOptions): ControllerHtt
 
 async function errorFrom(res: Dispatcher.ResponseData, path: string): Promise<ControllerError> {
   const text = await res.body.text().catch(() => '');
-  let code = `HTTP_${res.statusCode}`;
-  let message = `controller answered ${res.statusCode} to ${path}`;
-  let details: Record<string, unknown> | undefined;
-  try {
-    const body = JSON.parse(text) as { error?: Record<string, unknown> };
-    if (body.error && typeof body.error.code === 'string') {
-      const { code: c, message: m, ...rest } = body.error;
-      code = c as string;
-      if (typeof m === 'string') message = m;
-      details = rest;
-    }
-  } catch {
-    // not JSON (a proxy's error page): keep the status-derived code
-  }
-  const retryAfter = Number(res.headers['retry-after']);
-  if (Number.isFinite(retryAfter) && retryAfter > 0) details = { ...details, retryAfterMs: retryAfter * 1000 };
-  return new ControllerError(code, message, res.statusCode, details);
+  return controllerErrorFrom(res.statusCode, text, res.headers['retry-after'], `controller ${path}`);
 }

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { z } from 'zod';
 import { jobViewSchema, type JobSubmit, type JobView } from '../protocol/job.js';
 import { agentViewSchema, platformApiPaths as paths, type AgentView } from '../protocol/platform-api.js';
-import type { ControllerHttp } from './controller-http.js';
+import { BadReplyError, type ControllerHttp } from './controller-http.js';
 
 export const submitReplySchema = z.looseObject({ id: z.string(), state: z.string() });
 export type SubmitReply = z.infer<typeof submitReplySchema>;
@@ -26,13 +26,11 @@ export interface PlatformJobsResource {
   agents(): Promise<AgentView[]>;
 }
 
-/** The controller names the next offset in a header; the byte count is the fallback. */
-function nextOffsetFrom(headers: Record<string, string | string[] | undefined>, offset: number, length: number): number {
-  for (const name of ['x-log-next-offset', 'x-next-offset']) {
-    const v = Number(headers[name]);
-    if (Number.isInteger(v) && v >= 0) return v;
-  }
-  return offset + length;
+/** The controller names where the next read starts in `x-log-next-offset` on every log page. */
+function nextOffsetFrom(headers: Record<string, string | string[] | undefined>, path: string): number {
+  const v = headers['x-log-next-offset'];
+  if (typeof v === 'string' && /^\d+$/.test(v)) return Number(v);
+  throw new BadReplyError(path, new Error('x-log-next-offset missing or not an offset'));
 }
 
 export function platformJobsResource(http: ControllerHttp): PlatformJobsResource {
@@ -42,7 +40,7 @@ export function platformJobsResource(http: ControllerHttp): PlatformJobsResource
     async log(id, offset = 0) {
       const res = await http.raw(paths.jobLog(id), { query: { offset } });
       const bytes = Buffer.from(await res.body.arrayBuffer());
-      return { bytes, nextOffset: nextOffsetFrom(res.headers, offset, bytes.length) };
+      return { bytes, nextOffset: nextOffsetFrom(res.headers, paths.jobLog(id)) };
     },
     async follow(id, offset = 0) {
       const res = await http.raw(paths.jobLog(id), { query: { offset, follow: 1 }, timeoutMs: 60_000 });
