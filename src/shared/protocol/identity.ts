@@ -1,8 +1,7 @@
 // Who may call what: the per-agent credential the controller mints at enrollment, and the short-lived
 // port token the platform presents to one agent. Both sides validate with these schemas.
 import { z } from 'zod';
-
-const agentId = z.string().regex(/^[A-Za-z0-9_.-]{1,128}$/);
+import { agentIdSchema as agentId } from './ids.js';
 
 /**
  * A per-agent credential: `ha1:<agentId>:<secret>`, the secret 32 random bytes in base64url. The agent id
