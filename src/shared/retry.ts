@@ -44,7 +44,7 @@ export function retryAfterOf(err: unknown): number | undefined {
 }
 
 // The three date forms HTTP allows all start with a day name (RFC 9110 §5.6.7); anything else that
-// Date.parse would read ("1.5", "2026") is not a date here.
+// Date.parse would read ("1.5", an ISO date) is not a date here.
 const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? /;
 
 /**

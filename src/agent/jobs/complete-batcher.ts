@@ -55,7 +55,6 @@ export interface CompleteBatcherOptions {
 
 interface Pending {
   item: CompleteBatchItem;
-  claim: CompleteRequest['claim'];
   max: number;
   agentId: string | undefined;
   bytes: number;
@@ -130,7 +129,7 @@ export function createCompleteBatcher(opts: CompleteBatcherOptions): CompleteBat
       const { claim, ...result } = req;
       const item: CompleteBatchItem = { ...result, id };
       return new Promise<CompleteItemReply>((resolve, reject) => {
-        queue.push({ item, claim, max: claim?.max ?? 0, agentId: claim?.agentId, bytes: 512 + (result.logTail?.data.length ?? 0), resolve, reject });
+        queue.push({ item, max: claim?.max ?? 0, agentId: claim?.agentId, bytes: 512 + (result.logTail?.data.length ?? 0), resolve, reject });
         // Results that end in the same turn of the event loop go together; later ones wait for the
         // batch on the wire.
         if (!scheduled && !inFlight) {
