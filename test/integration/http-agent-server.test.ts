@@ -14,6 +14,7 @@ import type { JobSpec } from '../../src/shared/protocol/job.js';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 import { freePort } from '../helpers/ports.js';
+import { newKeyBlob, newPublicKey, sshString } from '../helpers/ssh-keys.js';
 
 const TOKEN = 'platform-token-0123456789abcdef';
 const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
@@ -331,18 +332,16 @@ function procState(pid: number): string {
   }
 }
 
-/** A syntactically valid public key blob: string type, then key material. */
-function fakeKey(type: string, blobType = type, seed = 1): string {
-  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
-  const blob = Buffer.concat([str(Buffer.from(blobType)), str(Buffer.alloc(32, seed))]);
-  return `${type} ${blob.toString('base64')}`;
+/** A key line of `type` whose blob claims to be a `blobType` key. */
+function mislabelledKey(type: string, blobType: string): string {
+  return `${type} ${Buffer.concat([sshString(blobType), sshString(Buffer.alloc(32, 7))]).toString('base64')}`;
 }
 
 describe('POST / DELETE /v1/authorize', () => {
   const keysFile = join(home, '.ssh/authorized_keys');
 
   it('adds a key once, with the modes and owner sshd needs, and removes it', async () => {
-    const key = fakeKey('ssh-ed25519');
+    const key = newPublicKey('ssh-ed25519');
     const add = await call('POST', '/v1/authorize', { user: 'root', publicKey: `${key} alice@laptop` });
     expect(add.status).toBe(200);
     expect(add.json).toMatchObject({ user: 'root', status: 'added' });
@@ -362,7 +361,7 @@ describe('POST / DELETE /v1/authorize', () => {
   });
 
   it('keeps every key when many are added at once, and never duplicates', async () => {
-    const keys = Array.from({ length: 12 }, (_, i) => fakeKey(i % 2 ? 'ecdsa-sha2-nistp256' : 'ssh-rsa', undefined, 10 + i));
+    const keys = Array.from({ length: 12 }, (_, i) => newPublicKey(i % 2 ? 'ecdsa-sha2-nistp256' : 'ssh-rsa'));
     const answers = await Promise.all([...keys, ...keys].map((k) => call('POST', '/v1/authorize', { user: 'root', publicKey: k })));
     expect(answers.filter((a) => a.json.status === 'added')).toHaveLength(12);
     const lines = readFileSync(keysFile, 'utf8').trim().split('\n');
@@ -371,7 +370,7 @@ describe('POST / DELETE /v1/authorize', () => {
   });
 
   it('refuses option-carrying, multi-line, malformed and mismatched keys', async () => {
-    const key = fakeKey('ssh-ed25519', 'ssh-ed25519', 99);
+    const key = newPublicKey('ssh-ed25519');
     const bad = [
       `command="/bin/sh" ${key}`,
       `no-pty,from="*" ${key}`,
@@ -379,8 +378,9 @@ describe('POST / DELETE /v1/authorize', () => {
       `${key}\rcommand="x"`,
       'ssh-ed25519 not*base64!',
       'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB=',
-      fakeKey('ssh-ed25519', 'ssh-rsa'),
-      fakeKey('ssh-dss'),
+      mislabelledKey('ssh-ed25519', 'ssh-rsa'),
+      mislabelledKey('ssh-dss', 'ssh-dss'),
+      `ssh-ed25519 ${newKeyBlob('ssh-ed25519').subarray(0, -1).toString('base64')}`,
       `${key} comment-with-\u0007-bell`,
       '',
     ];
@@ -393,7 +393,7 @@ describe('POST / DELETE /v1/authorize', () => {
   });
 
   it('refuses users outside authorizeUsers and users that do not exist', async () => {
-    const key = fakeKey('ssh-ed25519');
+    const key = newPublicKey('ssh-ed25519');
     const notAllowed = await call('POST', '/v1/authorize', { user: 'nobody', publicKey: key });
     expect(notAllowed.status).toBe(403);
     expect(notAllowed.json.error.code).toBe('USER_NOT_ALLOWED');

@@ -5,7 +5,8 @@ import { chmod, chown, lstat, mkdir, open, readFile, rename, unlink } from 'node
 import { join } from 'node:path';
 import { HttpAgentError, NotFoundError } from '../../shared/errors.js';
 import { lookupUser, type PasswdEntry } from './passwd.js';
-import { authorizedKeyLine, lineHasKey, type SshPublicKey } from './ssh-public-key.js';
+import { lineHasKey } from './authorized-keys-line.js';
+import { authorizedKeyLine, type SshPublicKey } from './ssh-public-key.js';
 
 export interface AuthorizeOptions {
   allowedUsers: readonly string[];
