@@ -13,6 +13,7 @@ import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import type { JobSpec } from '../../src/shared/protocol/job.js';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { runLightTask } from '../../src/agent/tasks/run-light-task.js';
 import { freePort } from '../helpers/ports.js';
 import { newKeyBlob, newPublicKey, sshString } from '../helpers/ssh-keys.js';
 
@@ -199,6 +200,38 @@ describe('POST /v1/run', () => {
     expect(r.json.stdout).toBe(msg);
     expect(JSON.parse(r.json.stderr)).toEqual({ MSG: msg, 'other.name': 'a b' });
     expect(existsSync(join(tmp, 'pwned'))).toBe(false);
+  });
+
+  it('refuses a NUL in a param with 400 naming the field (attack: a NUL answered 200 with nothing run)', async () => {
+    const r = await call('POST', '/v1/run', { task: 'echo-params', params: { MSG: 'ok', EVIL: 'a\u0000b' } });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('BAD_REQUEST');
+    expect(r.json.error.message).toContain('params.EVIL');
+    expect(r.json.error.message).toContain('NUL');
+  });
+
+  it('refuses param names that become the same variable, naming both (attack: a.b, a-b and A_B collapsed into one)', async () => {
+    for (const [x, y] of [['a.b', 'a-b'], ['a.b', 'A_B'], ['build_id', 'BUILD-ID']] as const) {
+      const r = await call('POST', '/v1/run', { task: 'echo-params', params: { [x]: '1', [y]: '2' } });
+      expect(r.status, `${x} ${y}`).toBe(400);
+      expect(r.json.error.code).toBe('BAD_REQUEST');
+      expect(r.json.error.message).toContain(`"${x}"`);
+      expect(r.json.error.message).toContain(`"${y}"`);
+    }
+    const job = await call('POST', '/v1/jobs', { steps: [{ task: 'deploy', params: { 'a.b': '1', 'a-b': '2' } }] });
+    expect(job.status).toBe(400);
+    expect(job.json.error.message).toContain('"a-b"');
+  });
+
+  it('answers 400 instead of 200-with-nothing-run when the params cannot fit in a process environment (E2BIG)', async () => {
+    // 64 params of 64 KiB: valid for the schema, more than Linux lets execve carry.
+    const params = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`P${i}`, 'x'.repeat(65_536)]));
+    await expect(
+      runLightTask({ tasksDir, task: 'true', params, baseEnv: { PATH: '/usr/bin:/bin' }, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('E2BIG') });
+    await expect(
+      runLightTask({ tasksDir, task: 'true', params: { A: 'a\0b' }, baseEnv: {}, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('params') });
   });
 
   it('caps each stream and says truncated', async () => {

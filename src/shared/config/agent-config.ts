@@ -1,6 +1,7 @@
 // The agent's settings. The monitor on the same host reads the same file and variables.
 import { hostname } from 'node:os';
 import { z } from 'zod';
+import { paramsSchema } from '../protocol/job.js';
 import { boolField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
 
 export const scheduleSchema = z.strictObject({
@@ -8,7 +9,7 @@ export const scheduleSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   cron: z.string().min(1),
   task: z.string().min(1),
-  params: z.record(z.string(), z.string()).default({}),
+  params: paramsSchema.default({}),
   timezone: z.string().optional(),
   timeoutSec: z.number().int().positive().optional(),
 });
