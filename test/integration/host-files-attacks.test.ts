@@ -24,6 +24,8 @@ const TOKEN = 'platform-token-0123456789abcdef';
 const swapperScript = fileURLToPath(new URL('../fixtures/race/swapper.mjs', import.meta.url));
 const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
 const asRoot = process.getuid?.() === 0;
+/** Hundreds of calls against a tight loop on two shared cores: generous, as it bounds a hang, not a speed. */
+const RACE_TIMEOUT_MS = 240_000;
 const nobody = asRoot ? await lookupUser('nobody') : undefined;
 
 /** Everything about a path that an attack could change, for a before/after comparison. */
@@ -286,7 +288,7 @@ describe.runIf(asRoot && nobody)('host file operations under a symlink-swapping 
     expect(readFileSync(join(ssh, 'authorized_keys'), 'utf8')).toBe(`${key}\n`);
     expect(lstatSync(join(ssh, 'authorized_keys')).uid).toBe(nobody!.uid);
     expect(lstatSync(ssh).mode & 0o7777).toBe(0o700);
-  });
+  }, RACE_TIMEOUT_MS);
 
   it('delete: directories in the tree swapped for symlinks, or moved out, mid-deletion never let it delete outside the root (attack: 1 victim in 20 deleted)', async () => {
     const root = join(tmp, 'roots/r');
@@ -336,5 +338,5 @@ describe.runIf(asRoot && nobody)('host file operations under a symlink-swapping 
     for (const s of Object.keys(tally)) expect(['deleted', 'missing', 'refused CHANGED', 'refused OUTSIDE_ROOTS'], JSON.stringify(tally)).toContain(s);
     expect(tally.deleted ?? 0, JSON.stringify(tally)).toBeGreaterThan(0);
     expect(snapshot([outside])).toEqual(before);
-  });
+  }, RACE_TIMEOUT_MS);
 });
