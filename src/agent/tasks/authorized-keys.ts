@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { HttpAgentError, NotFoundError } from '../../shared/errors.js';
 import type { AuthorizeHelpers, HelperIdentity } from './authorize-helper.js';
 import { lookupUser, type PasswdEntry } from './passwd.js';
-import type { SshPublicKey } from './ssh-public-key.js';
-import { authorizedKeyLine } from './ssh-public-key.js';
+import { authorizedKeyLine, type SshPublicKey } from './ssh-public-key.js';
 
 export interface AuthorizeOptions {
   allowedUsers: readonly string[];
