@@ -13,7 +13,9 @@ import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import type { JobSpec } from '../../src/shared/protocol/job.js';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { runLightTask } from '../../src/agent/tasks/run-light-task.js';
 import { freePort } from '../helpers/ports.js';
+import { newKeyBlob, newPublicKey, sshString } from '../helpers/ssh-keys.js';
 
 const TOKEN = 'platform-token-0123456789abcdef';
 const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
@@ -200,6 +202,38 @@ describe('POST /v1/run', () => {
     expect(existsSync(join(tmp, 'pwned'))).toBe(false);
   });
 
+  it('refuses a NUL in a param with 400 naming the field (attack: a NUL answered 200 with nothing run)', async () => {
+    const r = await call('POST', '/v1/run', { task: 'echo-params', params: { MSG: 'ok', EVIL: 'a\u0000b' } });
+    expect(r.status).toBe(400);
+    expect(r.json.error.code).toBe('BAD_REQUEST');
+    expect(r.json.error.message).toContain('params.EVIL');
+    expect(r.json.error.message).toContain('NUL');
+  });
+
+  it('refuses param names that become the same variable, naming both (attack: a.b, a-b and A_B collapsed into one)', async () => {
+    for (const [x, y] of [['a.b', 'a-b'], ['a.b', 'A_B'], ['build_id', 'BUILD-ID']] as const) {
+      const r = await call('POST', '/v1/run', { task: 'echo-params', params: { [x]: '1', [y]: '2' } });
+      expect(r.status, `${x} ${y}`).toBe(400);
+      expect(r.json.error.code).toBe('BAD_REQUEST');
+      expect(r.json.error.message).toContain(`"${x}"`);
+      expect(r.json.error.message).toContain(`"${y}"`);
+    }
+    const job = await call('POST', '/v1/jobs', { steps: [{ task: 'deploy', params: { 'a.b': '1', 'a-b': '2' } }] });
+    expect(job.status).toBe(400);
+    expect(job.json.error.message).toContain('"a-b"');
+  });
+
+  it('answers 400 instead of 200-with-nothing-run when the params cannot fit in a process environment (E2BIG)', async () => {
+    // 64 params of 64 KiB: valid for the schema, more than Linux lets execve carry.
+    const params = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`P${i}`, 'x'.repeat(65_536)]));
+    await expect(
+      runLightTask({ tasksDir, task: 'true', params, baseEnv: { PATH: '/usr/bin:/bin' }, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('E2BIG') });
+    await expect(
+      runLightTask({ tasksDir, task: 'true', params: { A: 'a\0b' }, baseEnv: {}, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('params') });
+  });
+
   it('caps each stream and says truncated', async () => {
     const r = await call('POST', '/v1/run', { task: 'noisy' });
     expect(r.json.truncated).toBe(true);
@@ -331,18 +365,16 @@ function procState(pid: number): string {
   }
 }
 
-/** A syntactically valid public key blob: string type, then key material. */
-function fakeKey(type: string, blobType = type, seed = 1): string {
-  const str = (b: Buffer) => Buffer.concat([Buffer.from([0, 0, 0, b.length]), b]);
-  const blob = Buffer.concat([str(Buffer.from(blobType)), str(Buffer.alloc(32, seed))]);
-  return `${type} ${blob.toString('base64')}`;
+/** A key line of `type` whose blob claims to be a `blobType` key. */
+function mislabelledKey(type: string, blobType: string): string {
+  return `${type} ${Buffer.concat([sshString(blobType), sshString(Buffer.alloc(32, 7))]).toString('base64')}`;
 }
 
 describe('POST / DELETE /v1/authorize', () => {
   const keysFile = join(home, '.ssh/authorized_keys');
 
   it('adds a key once, with the modes and owner sshd needs, and removes it', async () => {
-    const key = fakeKey('ssh-ed25519');
+    const key = newPublicKey('ssh-ed25519');
     const add = await call('POST', '/v1/authorize', { user: 'root', publicKey: `${key} alice@laptop` });
     expect(add.status).toBe(200);
     expect(add.json).toMatchObject({ user: 'root', status: 'added' });
@@ -362,7 +394,7 @@ describe('POST / DELETE /v1/authorize', () => {
   });
 
   it('keeps every key when many are added at once, and never duplicates', async () => {
-    const keys = Array.from({ length: 12 }, (_, i) => fakeKey(i % 2 ? 'ecdsa-sha2-nistp256' : 'ssh-rsa', undefined, 10 + i));
+    const keys = Array.from({ length: 12 }, (_, i) => newPublicKey(i % 2 ? 'ecdsa-sha2-nistp256' : 'ssh-rsa'));
     const answers = await Promise.all([...keys, ...keys].map((k) => call('POST', '/v1/authorize', { user: 'root', publicKey: k })));
     expect(answers.filter((a) => a.json.status === 'added')).toHaveLength(12);
     const lines = readFileSync(keysFile, 'utf8').trim().split('\n');
@@ -371,7 +403,7 @@ describe('POST / DELETE /v1/authorize', () => {
   });
 
   it('refuses option-carrying, multi-line, malformed and mismatched keys', async () => {
-    const key = fakeKey('ssh-ed25519', 'ssh-ed25519', 99);
+    const key = newPublicKey('ssh-ed25519');
     const bad = [
       `command="/bin/sh" ${key}`,
       `no-pty,from="*" ${key}`,
@@ -379,8 +411,9 @@ describe('POST / DELETE /v1/authorize', () => {
       `${key}\rcommand="x"`,
       'ssh-ed25519 not*base64!',
       'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB=',
-      fakeKey('ssh-ed25519', 'ssh-rsa'),
-      fakeKey('ssh-dss'),
+      mislabelledKey('ssh-ed25519', 'ssh-rsa'),
+      mislabelledKey('ssh-dss', 'ssh-dss'),
+      `ssh-ed25519 ${newKeyBlob('ssh-ed25519').subarray(0, -1).toString('base64')}`,
       `${key} comment-with-\u0007-bell`,
       '',
     ];
@@ -393,7 +426,7 @@ describe('POST / DELETE /v1/authorize', () => {
   });
 
   it('refuses users outside authorizeUsers and users that do not exist', async () => {
-    const key = fakeKey('ssh-ed25519');
+    const key = newPublicKey('ssh-ed25519');
     const notAllowed = await call('POST', '/v1/authorize', { user: 'nobody', publicKey: key });
     expect(notAllowed.status).toBe(403);
     expect(notAllowed.json.error.code).toBe('USER_NOT_ALLOWED');

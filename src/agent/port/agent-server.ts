@@ -2,6 +2,7 @@
 // instance: auth, error mapping, metrics and the light-task routes.
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { AgentConfig } from '../../shared/config/agent-config.js';
+import { createAuthorizeHelpers } from '../tasks/authorize-helper.js';
 import { compileDeleteRoots } from '../tasks/delete-paths.js';
 import { createRunPool, type RunPool } from '../tasks/run-pool.js';
 import { createTokenCheck } from '../../shared/http/auth.js';
@@ -38,7 +39,9 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
     deps,
     runPool: createRunPool({ concurrency: config.runConcurrency, queue: config.runQueue }),
     deleteRoots: compileDeleteRoots(config.deleteRoots),
+    authorizeHelpers: createAuthorizeHelpers({ logger: deps.logger }),
   };
+  app.addHook('onClose', () => ctx.authorizeHelpers.close());
   const checkToken = createTokenCheck(config.platformToken);
 
   // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.

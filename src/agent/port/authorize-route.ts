@@ -6,8 +6,8 @@ import type { RouteContext } from './route-context.js';
 import { authorizeRequestSchema } from './schemas.js';
 import { parseOr400 } from '../../shared/http/validate.js';
 
-export function registerAuthorizeRoutes(app: FastifyInstance, { config, deps }: RouteContext): void {
-  const opts = { allowedUsers: config.authorizeUsers, passwdFile: deps.passwdFile };
+export function registerAuthorizeRoutes(app: FastifyInstance, { config, deps, authorizeHelpers }: RouteContext): void {
+  const opts = { allowedUsers: config.authorizeUsers, passwdFile: deps.passwdFile, helpers: authorizeHelpers };
   for (const method of ['POST', 'DELETE'] as const) {
     app.route({
       method,

@@ -4,6 +4,7 @@ import type { AgentConfig } from '../../shared/config/agent-config.js';
 import type { Logger } from '../../shared/log.js';
 import type { JobSpec } from '../../shared/protocol/job.js';
 import type { AgentMetrics } from '../agent-metrics.js';
+import type { AuthorizeHelpers } from '../tasks/authorize-helper.js';
 import type { RunPool } from '../tasks/run-pool.js';
 
 export type { FastifyInstance };
@@ -43,4 +44,6 @@ export interface RouteContext {
   deps: AgentServerDeps;
   runPool: RunPool;
   deleteRoots: () => string[];
+  /** The per-user helper processes that edit authorized_keys; ended when the server closes. */
+  authorizeHelpers: AuthorizeHelpers;
 }

@@ -2,6 +2,7 @@
 // /openapi.json, so the published contract cannot drift from what the code accepts.
 import { z } from 'zod';
 import { jobSubmitSchema, paramsSchema, taskNameSchema } from '../../shared/protocol/job.js';
+import { DELETE_REFUSALS } from '../tasks/delete-paths.js';
 
 export const errorBodySchema = z.object({
   error: z.looseObject({ code: z.string(), message: z.string() }),
@@ -52,7 +53,7 @@ export const deleteResponseSchema = z.object({
     z.object({
       path: z.string(),
       status: z.enum(['deleted', 'missing', 'refused']),
-      reason: z.enum(['NOT_ABSOLUTE', 'DOT_DOT', 'OUTSIDE_ROOTS', 'IS_ROOT', 'FAILED']).optional(),
+      reason: z.enum(DELETE_REFUSALS).optional(),
       message: z.string().optional(),
     }),
   ),

@@ -1,16 +1,17 @@
-// POST/DELETE /v1/authorize: adding and removing one key in a user's ~/.ssh/authorized_keys, with the
-// modes and owner sshd insists on, written atomically and serialised per file.
-import { randomBytes } from 'node:crypto';
-import { chmod, chown, lstat, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+// POST/DELETE /v1/authorize: adding and removing one key in an allowed user's ~/.ssh/authorized_keys.
+// The file work happens in the authorize helper running as that user (authorized-keys-file.ts);
+// here: who may be changed, which identity the helper takes, and one edit per file at a time.
 import { join } from 'node:path';
 import { HttpAgentError, NotFoundError } from '../../shared/errors.js';
+import type { AuthorizeHelpers, HelperIdentity } from './authorize-helper.js';
 import { lookupUser, type PasswdEntry } from './passwd.js';
-import { authorizedKeyLine, lineHasKey, type SshPublicKey } from './ssh-public-key.js';
+import { authorizedKeyLine, type SshPublicKey } from './ssh-public-key.js';
 
 export interface AuthorizeOptions {
   allowedUsers: readonly string[];
   /** Test seam: a passwd file whose entries point at temp homes. Production: /etc/passwd. */
   passwdFile?: string | undefined;
+  helpers: AuthorizeHelpers;
 }
 
 /** added / removed: the file changed · present: the key was already there · absent: nothing to remove. */
@@ -23,8 +24,8 @@ export interface AuthorizeResult {
   file: string;
 }
 
-// In-process lock per file: every writer of these files in the agent goes through here, so a chain of
-// promises serialises them (no read-modify-write race between two concurrent requests).
+// One edit per file at a time, even across identities (two passwd entries may share a home): the
+// helper's read-modify-write would otherwise lose a concurrent key.
 const locks = new Map<string, Promise<unknown>>();
 async function withFileLock<T>(file: string, fn: () => Promise<T>): Promise<T> {
   const prev = locks.get(file) ?? Promise.resolve();
@@ -47,77 +48,22 @@ async function resolveUser(user: string, opts: AuthorizeOptions): Promise<Passwd
   return entry;
 }
 
-const asRoot = () => process.getuid?.() === 0;
-
-/** ~/.ssh as a real directory (never a symlink that would redirect our writes), 0700, owned by the user. */
-async function ensureSshDir(entry: PasswdEntry): Promise<string> {
-  const home = await lstat(entry.home).catch(() => undefined);
-  if (!home?.isDirectory()) throw new HttpAgentError('HOME_MISSING', `home directory of "${entry.name}" does not exist`);
-  const dir = join(entry.home, '.ssh');
-  const st = await lstat(dir).catch(() => undefined);
-  if (!st) {
-    await mkdir(dir, { mode: 0o700 });
-  } else if (!st.isDirectory()) {
-    throw new HttpAgentError('UNSAFE_SSH_DIR', `${dir} is not a plain directory`);
-  }
-  if (asRoot()) await chown(dir, entry.uid, entry.gid);
-  await chmod(dir, 0o700);
-  return dir;
+/** As root the helper becomes the user; otherwise it runs as the agent, and only the agent's own files qualify. */
+function identityFor(entry: PasswdEntry): HelperIdentity | undefined {
+  return process.getuid?.() === 0 ? { uid: entry.uid, gid: entry.gid } : undefined;
 }
 
-async function readKeys(file: string): Promise<string[] | undefined> {
-  const st = await lstat(file).catch(() => undefined);
-  if (!st) return undefined;
-  if (!st.isFile()) throw new HttpAgentError('UNSAFE_SSH_DIR', `${file} is not a regular file`);
-  const text = await readFile(file, 'utf8');
-  const lines = text.split('\n');
-  if (lines.at(-1) === '') lines.pop();
-  return lines;
-}
-
-/** Temp file in the same directory, fsynced, then renamed over: sshd sees the old file or the new one. */
-async function writeKeys(file: string, lines: string[], entry: PasswdEntry): Promise<void> {
-  const tmp = `${file}.httpagent-${randomBytes(6).toString('hex')}`;
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(lines.length ? lines.join('\n') + '\n' : '');
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    if (asRoot()) await chown(tmp, entry.uid, entry.gid);
-    await chmod(tmp, 0o600);
-    await rename(tmp, file);
-  } catch (err) {
-    await unlink(tmp).catch(() => undefined);
-    throw err;
-  }
-}
-
-export async function addAuthorizedKey(user: string, key: SshPublicKey, opts: AuthorizeOptions): Promise<AuthorizeResult> {
+async function edit(op: 'add' | 'remove', user: string, key: SshPublicKey, opts: AuthorizeOptions): Promise<AuthorizeResult> {
   const entry = await resolveUser(user, opts);
-  const dir = await ensureSshDir(entry);
-  const file = join(dir, 'authorized_keys');
-  return withFileLock(file, async () => {
-    const lines = (await readKeys(file)) ?? [];
-    if (lines.some((l) => lineHasKey(l, key))) return { user, status: 'present', fingerprint: key.fingerprint, file };
-    await writeKeys(file, [...lines, authorizedKeyLine(key)], entry);
-    return { user, status: 'added', fingerprint: key.fingerprint, file };
-  });
+  const file = join(entry.home, '.ssh', 'authorized_keys');
+  const status = await withFileLock(file, () => opts.helpers.edit(identityFor(entry), op, entry.home, authorizedKeyLine(key)));
+  return { user, status, fingerprint: key.fingerprint, file };
 }
 
-export async function removeAuthorizedKey(user: string, key: SshPublicKey, opts: AuthorizeOptions): Promise<AuthorizeResult> {
-  const entry = await resolveUser(user, opts);
-  const dir = join(entry.home, '.ssh');
-  const file = join(dir, 'authorized_keys');
-  const st = await lstat(dir).catch(() => undefined);
-  if (st && !st.isDirectory()) throw new HttpAgentError('UNSAFE_SSH_DIR', `${dir} is not a plain directory`);
-  return withFileLock(file, async () => {
-    const lines = st ? await readKeys(file) : undefined;
-    const kept = lines?.filter((l) => !lineHasKey(l, key));
-    if (!lines || !kept || kept.length === lines.length) return { user, status: 'absent', fingerprint: key.fingerprint, file };
-    await writeKeys(file, kept, entry);
-    return { user, status: 'removed', fingerprint: key.fingerprint, file };
-  });
+export function addAuthorizedKey(user: string, key: SshPublicKey, opts: AuthorizeOptions): Promise<AuthorizeResult> {
+  return edit('add', user, key, opts);
+}
+
+export function removeAuthorizedKey(user: string, key: SshPublicKey, opts: AuthorizeOptions): Promise<AuthorizeResult> {
+  return edit('remove', user, key, opts);
 }

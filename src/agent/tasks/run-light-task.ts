@@ -1,5 +1,6 @@
 // Running one allow-listed task synchronously for POST /v1/run: output captured up to a cap per stream,
 // a timeout that stops the whole process group, and the same startTask path heavy-job steps use.
+import { HttpAgentError, ValidationError } from '../../shared/errors.js';
 import { killTree, startTask } from './task-process.js';
 
 export interface LightTaskOptions {
@@ -48,7 +49,15 @@ class CappedBuffer {
   }
 }
 
-/** Throws UnknownTaskError (400) before spawning when the task is not allow-listed. */
+function startFailure(task: string, errno: string | undefined): HttpAgentError {
+  if (errno === 'E2BIG') return new ValidationError('params: too large together to pass as environment variables (E2BIG)');
+  return new HttpAgentError('TASK_START_FAILED', `task "${task}" could not be started (${errno ?? 'unknown error'})`);
+}
+
+/**
+ * Throws UnknownTaskError (400) before spawning when the task is not allow-listed, ValidationError (400)
+ * for params no process can take, TASK_START_FAILED (500) when the kernel refused to start it.
+ */
 export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskResult> {
   const started = performance.now();
   const child = startTask({ tasksDir: opts.tasksDir, task: opts.task, params: opts.params, baseEnv: opts.baseEnv });
@@ -72,6 +81,8 @@ export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskRes
     // stdout open holds the call until the timeout stops the group; one that detaches its output is left running.
     const result = await child;
     if (stopping) await stopping;
+    // No pid: the task never started. Answering 200 with no exit code would read as "ran, said nothing".
+    if (child.pid === undefined) throw startFailure(opts.task, (result as { code?: string }).code);
     return {
       exitCode: result.exitCode ?? null,
       signal: result.signal ?? null,

@@ -4,7 +4,8 @@ import { constants, accessSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
 import { HttpAgentError } from '../../shared/errors.js';
-import { taskNameSchema } from '../../shared/protocol/job.js';
+import { paramEnvName, paramsSchema, taskNameSchema } from '../../shared/protocol/job.js';
+import { parseOr400 } from '../../shared/http/validate.js';
 
 export class UnknownTaskError extends HttpAgentError {
   override name = 'UnknownTaskError';
@@ -36,14 +37,15 @@ export function resolveTask(tasksDir: string, task: string): string {
   return real;
 }
 
-/** `build-id` → `HTTPAGENT_PARAM_BUILD_ID`: upper-cased, other characters as `_`. */
-export function paramEnvName(name: string): string {
-  return `HTTPAGENT_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
-}
-
+/**
+ * The params as HTTPAGENT_PARAM_* variables, checked again here because not every caller came through
+ * an HTTP schema (schedules from config, steps read back from the controller): a NUL or two names for
+ * one variable throw ValidationError instead of starting the task with a value missing.
+ */
 export function paramsToEnv(params: Record<string, string> = {}): Record<string, string> {
+  const valid = parseOr400(paramsSchema, params, 'params');
   const env: Record<string, string> = {};
-  for (const [k, v] of Object.entries(params)) env[paramEnvName(k)] = v;
+  for (const [k, v] of Object.entries(valid)) env[paramEnvName(k)] = v;
   return env;
 }
 

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { agentIdFromHostname, agentIdSchema } from '../protocol/ids.js';
+import { paramsSchema } from '../protocol/job.js';
 import { boolField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
 
 export const scheduleSchema = z.strictObject({
@@ -9,7 +10,7 @@ export const scheduleSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
   cron: z.string().min(1),
   task: z.string().min(1),
-  params: z.record(z.string(), z.string()).default({}),
+  params: paramsSchema.default({}),
   timezone: z.string().optional(),
   timeoutSec: z.number().int().positive().optional(),
 });

@@ -8,10 +8,34 @@ export const taskNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/, 'a task is a script name inside the tasks directory: 1-128 of [A-Za-z0-9_.-], not starting with a dot');
 
-/** Params become HTTPAGENT_PARAM_<NAME> variables and JSON on stdin; values are strings, passed literally. */
+/** `build-id` → `HTTPAGENT_PARAM_BUILD_ID`: upper-cased, other characters as `_`. */
+export function paramEnvName(name: string): string {
+  return `HTTPAGENT_PARAM_${name.toUpperCase().replace(/[^A-Z0-9_]/g, '_')}`;
+}
+
+/**
+ * Params become HTTPAGENT_PARAM_<NAME> variables and JSON on stdin; values are strings, passed literally.
+ * A NUL cannot be in an environment variable (spawn refuses it), and two names that become the same
+ * variable would leave the script one of the two values: both are refused here, at the boundary.
+ */
 export const paramsSchema = z
-  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'param names are 1-64 of [A-Za-z0-9_.-], starting with a letter or _'), z.string().max(65_536))
-  .refine((p) => Object.keys(p).length <= 64, 'at most 64 params');
+  .record(
+    z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'param names are 1-64 of [A-Za-z0-9_.-], starting with a letter or _'),
+    z
+      .string()
+      .max(65_536)
+      .refine((v) => !v.includes('\0'), 'must not contain a NUL character (it cannot be passed in an environment variable)'),
+  )
+  .refine((p) => Object.keys(p).length <= 64, 'at most 64 params')
+  .superRefine((p, ctx) => {
+    const byEnv = new Map<string, string>();
+    for (const name of Object.keys(p)) {
+      const env = paramEnvName(name);
+      const first = byEnv.get(env);
+      if (first === undefined) byEnv.set(env, name);
+      else ctx.addIssue({ code: 'custom', path: [name], message: `params "${first}" and "${name}" would both become ${env}` });
+    }
+  });
 
 export const stepSpecSchema = z.strictObject({
   task: taskNameSchema,
