@@ -14,6 +14,8 @@ const REDACT = [
   'token',
   'agentToken',
   'platformToken',
+  'enrollToken',
+  'credential',
   'smtpUrl',
   'password',
   'authorization',
@@ -21,6 +23,7 @@ const REDACT = [
   'req.headers.authorization',
   'config.agentToken',
   'config.platformToken',
+  'config.enrollToken',
   'config.smtpUrl',
   'config.redisUrl',
 ];
