@@ -2,7 +2,7 @@
 // its bytes; later ones, once the controller knows where the attempt is stored, are cut into segments
 // here and pushed with a plain RPUSH in the same MULTI as append-log-fast-3.lua, which checks fencing and
 // offsets and keeps or undoes the push. Redis then never copies a MiB into Lua and out again.
-import { loadScripts, type RedisLike, type RunScript } from './commands.js';
+import { scriptSource, type RedisLike, type RunScript } from './commands.js';
 import { LOG_SEGMENT_BYTES } from './job-store.js';
 import type { Keys } from './keys.js';
 import { expectOk } from './script-errors.js';
@@ -19,7 +19,7 @@ export interface LogAppendOptions {
 export function createLogAppender(redis: RedisLike | undefined, run: RunScript, keys: Keys, opts: LogAppendOptions) {
   // Sent whole with each MULTI (EVAL, a few KiB beside a MiB of log): an EVALSHA refused with NOSCRIPT
   // inside the transaction would be re-sent by ioredis outside it, after the RPUSH.
-  const fastLua = loadScripts().find((d) => d.name === ('appendLogFast' as string))!.lua;
+  const fastLua = scriptSource('appendLogFast');
   const storedAt = new Map<string, { epoch: number; at: number }>();
   const remember = (id: string, epoch: number, at: unknown) => {
     storedAt.delete(id);

@@ -1,17 +1,25 @@
-// The Lua scripts' packaging: file names give command names and key counts, includes are inlined once,
-// every script states its contract, and every key the controller builds shares one hash tag.
+// The Lua scripts' packaging: file names give command names and key counts (and the generated
+// script-names.ts), includes are inlined once, every script states its contract, and every key the
+// controller builds shares one hash tag.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { expandIncludes, loadScripts, luaDir, parseScriptFileName } from '../../controller/src/commands.js';
+import { expandIncludes, loadScripts, luaDir } from '../../controller/src/commands.js';
 import { canonicalSelector, createKeys, queueFor } from '../../controller/src/keys.js';
+import { listScriptFiles, parseScriptFileName, renderScriptNames, scriptNamesFile } from '../../controller/src/script-catalog.js';
+import { scriptFiles } from '../../controller/src/script-names.js';
 
 describe('script files', () => {
   it('name-N.lua gives a camelCase command and its number of keys', () => {
-    expect(parseScriptFileName('append-log-3.lua')).toEqual({ name: 'appendLog', numberOfKeys: 3 });
-    expect(parseScriptFileName('claim-5.lua')).toEqual({ name: 'claim', numberOfKeys: 5 });
+    expect(parseScriptFileName('append-log-fast-3.lua')).toEqual({ name: 'appendLogFast', file: 'append-log-fast-3.lua', numberOfKeys: 3 });
+    expect(parseScriptFileName('claim-5.lua')).toMatchObject({ name: 'claim', numberOfKeys: 5 });
     expect(parseScriptFileName('includes')).toBeUndefined();
     expect(parseScriptFileName('notes.md')).toBeUndefined();
+  });
+
+  it('script-names.ts is the one generated from the folder (npm run build regenerates it)', () => {
+    expect(readFileSync(scriptNamesFile, 'utf8')).toBe(renderScriptNames());
+    expect(Object.keys(scriptFiles).sort()).toEqual(listScriptFiles().map((s) => s.name).sort());
   });
 
   it('each script opens with its contract and uses exactly the keys it declares', () => {
