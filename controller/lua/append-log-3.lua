@@ -4,12 +4,12 @@
   controller already holds is skipped, so resending after a lost reply is harmless. Log traffic proves
   the agent alive, so it extends the lease too.
 
-  KEYS[1] job  KEYS[2] log (segments, see includes/store-log.lua)  KEYS[3] leases  ZSET id -> lease expiry (ms)
+  KEYS[1] job  KEYS[2] log (segments, see includes/log-segments.lua)  KEYS[3] leases  ZSET id -> lease expiry (ms)
   ARGV[1] job id  ARGV[2] epoch  ARGV[3] offset  ARGV[4] bytes  ARGV[5] log cap bytes
 
   Returns {JOB_NOT_FOUND | STALE_EPOCH}, {'LOG_OFFSET_GAP', expected} or {'ok', new offset, cancel (0|1),
-  where attempt offset 0 is stored (-1 once bytes were dropped at the cap or the log is an old single
-  string): the controller cuts later chunks of the attempt for append-log-fast-3.lua with it}.
+  where attempt offset 0 is stored (-1 once bytes were dropped at the cap): the controller cuts later
+  chunks of the attempt for append-log-fast-3.lua with it}.
 ]]
 --- @include "clock"
 --- @include "fence"
@@ -34,5 +34,5 @@ if skip < #data then
 end
 redis.call('ZADD', KEYS[3], nowMs() + tonumber(j[3]), ARGV[1])
 local k = redis.call('HMGET', KEYS[1], 'logBytes', 'logKept')
-local storedAt = (k[2] and k[1] == k[2]) and logBase or -1
+local storedAt = (k[1] == k[2]) and logBase or -1
 return {'ok', have, (j[4] == '1') and 1 or 0, storedAt}

@@ -2,10 +2,10 @@
   The same append as append-log-3.lua for a chunk whose bytes never enter Lua: run in one MULTI right
   after `RPUSH log <segments>`, where the controller cut the chunk for the position it expects it to be
   stored at (a top-up of the partial last segment, passed here, then whole segments; see
-  includes/store-log.lua). Passing a MiB through Lua's ARGV costs Redis several copies; RPUSH takes it
+  includes/log-segments.lua). Passing a MiB through Lua's ARGV costs Redis several copies; RPUSH takes it
   as it came off the socket. Anything that does not match the expectation exactly (a resend overlapping
-  what is held, the cap, another controller's append in between, an old single-string log) undoes the
-  push and answers SLOW: the controller sends the chunk through append-log-3.lua instead.
+  what is held, the cap, another controller's append in between) undoes the push and answers SLOW:
+  the controller sends the chunk through append-log-3.lua instead.
 
   KEYS[1] job  KEYS[2] log  KEYS[3] leases  ZSET id -> lease expiry (ms)
   ARGV[1] job id  ARGV[2] epoch  ARGV[3] offset  ARGV[4] chunk bytes  ARGV[5] log cap bytes
@@ -15,13 +15,9 @@
 ]]
 --- @include "clock"
 --- @include "fence"
---- @include "store-log"
+--- @include "log-segments"
 
 local pushed = tonumber(ARGV[7])
--- An old single-string log refused the RPUSH (WRONGTYPE): nothing was pushed.
-if redis.call('TYPE', KEYS[2]).ok == 'string' then
-  return {'SLOW'}
-end
 local function undo()
   if pushed > 0 then
     redis.call('LTRIM', KEYS[2], 0, -(pushed + 1))
@@ -34,7 +30,7 @@ if bad then
   return {bad}
 end
 local logBytes, logBase = tonumber(j[5]), tonumber(j[6])
-local kept = tonumber(j[7] or '-1')
+local kept = tonumber(j[7])
 local have = logBytes - logBase
 local offset, len = tonumber(ARGV[3]), tonumber(ARGV[4])
 if offset > have then

@@ -44,7 +44,7 @@ for i = 0, n - 1 do
       'priority', ARGV[a + 5], 'maxAttempts', ARGV[a + 6], 'timeoutSec', ARGV[a + 7],
       'nsteps', ARGV[a + 8], 'steps', ARGV[a + 9], 'target', ARGV[a + 10],
       'q', q, 'sel', sel, 'wake', wake, 'score', fmt(score), 'idem', idem,
-      'createdAt', now, 'logBytes', 0, 'logBase', 0)
+      'createdAt', now, 'logBytes', 0, 'logKept', 0, 'logBase', 0)
     redis.call('ZADD', base .. q, fmt(score), id)
     if sel ~= '' then
       redis.call('SADD', KEYS[3], sel)

@@ -1,7 +1,8 @@
 // The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { NotFoundError } from '../../src/shared/errors.js';
-import type { JobSpec, JobState, JobView } from '../../src/shared/protocol/job.js';
+import { jobStateSchema, type JobSpec, type JobState, type JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike, RunScript } from './commands.js';
 import { queueFor, type Keys } from './keys.js';
 import { toJobView } from './job-record.js';
@@ -21,9 +22,14 @@ export interface JobStoreOptions {
 
 /**
  * Bytes per log segment: a job's log is a Redis LIST of segments this long (the last one partial).
- * Must equal LOG_SEGMENT_BYTES in controller/lua/includes/store-log.lua, which writes them.
+ * Must equal LOG_SEGMENT_BYTES in controller/lua/includes/log-segments.lua, which the scripts write with.
  */
 export const LOG_SEGMENT_BYTES = 65520;
+
+/** The fields of an existing job's hash a log read needs, in HMGET order. */
+const logFieldsSchema = z
+  .tuple([jobStateSchema, z.enum(['1']).nullable(), z.string().regex(/^\d+$/).transform(Number)])
+  .transform(([state, logTruncated, logKept]) => ({ state, truncated: logTruncated === '1', logKept }));
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -113,16 +119,11 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
   /** Up to `max` bytes of the stored log from `offset`, with what the job looks like now. */
   const readLog = async (id: string, offset: number, max: number) => {
     // State first: once a job is final its log is complete, so bytes read after a final state are all of it.
-    const [state, truncated, counted, kept] = await redis.hmget(keys.job(id), 'state', 'logTruncated', 'logBytes', 'logKept');
-    if (!state) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
-    let bytes: Buffer;
-    if (kept === null) {
-      // Nothing stored yet, or a log written by an older controller as one string.
-      bytes = Number(counted ?? 0) > 0 ? await redis.getrangeBuffer(keys.log(id), offset, offset + max - 1) : Buffer.alloc(0);
-    } else {
-      bytes = await readSegments(keys.log(id), offset, Math.min(offset + max, Number(kept)));
-    }
-    return { bytes, state: state as JobState, truncated: truncated === '1' };
+    const fields = await redis.hmget(keys.job(id), 'state', 'logTruncated', 'logKept');
+    if (fields[0] === null) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    const { state, truncated, logKept } = logFieldsSchema.parse(fields);
+    const bytes = await readSegments(keys.log(id), offset, Math.min(offset + max, logKept));
+    return { bytes, state, truncated };
   };
 
   return { enqueue, get, list, cancel, readLog };
