@@ -1,9 +1,12 @@
 // Loads the Lua scripts under controller/lua, expands their `--- @include "name"` lines and registers
 // each as an ioredis command (EVALSHA, falling back to EVAL after a Redis restart empties its cache).
+// A call passes its args as one JSON table and gets the script's reply back decoded and validated.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
 import { listScriptFiles, luaDir } from './script-catalog.js';
+import { decodeReply, type ScriptArgs, type ScriptReply } from './script-contracts.js';
+import type { ScriptErrorContext } from './script-errors.js';
 import { scriptFiles, type ScriptName } from './script-names.js';
 
 export { luaDir };
@@ -48,15 +51,28 @@ export function loadScripts(dir = luaDir): ScriptDef[] {
 
 export type RedisLike = Redis | Cluster;
 
-/** Runs a registered script: keys then args, passed as one array (a batch can have 100k arguments). */
-export type RunScript = (name: ScriptName, keys: string[], args: (string | number | Buffer)[]) => Promise<unknown>;
+type Tuple<N extends number, T extends string[] = []> = T['length'] extends N ? T : Tuple<N, [...T, string]>;
+/** A script's KEYS, as many as its file name says. */
+export type ScriptKeys<N extends ScriptName> = Tuple<(typeof scriptFiles)[N]['numberOfKeys']>;
+
+export interface ScriptCallOptions extends ScriptErrorContext {
+  /** Raw bytes passed as ARGV[2], ARGV[3], ... beside the table. */
+  bytes?: readonly Buffer[];
+}
+
+/** Runs a registered script; a refusal in its reply is thrown as the error it stands for. */
+export type RunScript = <N extends ScriptName>(name: N, keys: ScriptKeys<N>, args: ScriptArgs<N>, opts?: ScriptCallOptions) => Promise<ScriptReply<N>>;
 
 export function defineScripts(redis: RedisLike, defs: ScriptDef[] = loadScripts()): RunScript {
   for (const d of defs) redis.defineCommand(d.name, { numberOfKeys: d.numberOfKeys, lua: d.lua });
   const commands = redis as unknown as Record<ScriptName, (args: unknown[]) => Promise<unknown>>;
-  return (name, keys, args) => {
+  return async (name, scriptKeys, args, opts = {}) => {
+    // The type holds the count at compile time; this holds it for a caller that cast its way past it.
+    const keys = scriptKeys as readonly string[];
     const want = scriptFiles[name].numberOfKeys;
     if (keys.length !== want) throw new Error(`script ${name} takes ${want} keys, got ${keys.length}`);
-    return commands[name]!.call(redis, [...keys, ...args]);
+    // One array: ioredis spreads it into the command's arguments.
+    const raw = await commands[name].call(redis, [...keys, JSON.stringify(args), ...(opts.bytes ?? [])]);
+    return decodeReply(name, raw, opts);
   };
 }

@@ -6,7 +6,7 @@ import { jobStateSchema, type JobSpec, type JobState, type JobView } from '../..
 import type { RedisLike, RunScript } from './commands.js';
 import { queueFor, type Keys } from './keys.js';
 import { toJobView } from './job-record.js';
-import { expectOk } from './script-errors.js';
+import type { ScriptArgs } from './script-contracts.js';
 
 export interface EnqueueResult {
   id: string;
@@ -51,33 +51,29 @@ export function newJobId(): string {
 
 export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opts: JobStoreOptions) {
   const enqueue = async (specs: JobSpec[]): Promise<EnqueueResult[]> => {
-    const args: (string | number)[] = [];
+    const jobs: ScriptArgs<'enqueue'>['jobs'] = [];
     const wakes = new Map<string, number>();
     for (const spec of specs) {
       const target = { ...(spec.agent ? { agent: spec.agent } : {}), ...(spec.labels && Object.keys(spec.labels).length ? { labels: spec.labels } : {}) };
       const q = queueFor(target);
       wakes.set(q.wake, (wakes.get(q.wake) ?? 0) + 1);
-      args.push(
-        newJobId(),
-        spec.idempotencyKey ?? '',
-        q.queue,
-        q.selector,
-        q.wake,
-        spec.priority,
-        spec.maxAttempts ?? opts.defaultMaxAttempts,
-        spec.timeoutSec ?? '',
-        spec.steps.length,
-        JSON.stringify(spec.steps),
-        JSON.stringify(target),
-      );
+      jobs.push({
+        id: newJobId(),
+        ...(spec.idempotencyKey ? { idem: spec.idempotencyKey } : {}),
+        queue: q.queue,
+        ...(q.selector ? { selector: q.selector } : {}),
+        wake: q.wake,
+        priority: spec.priority,
+        maxAttempts: spec.maxAttempts ?? opts.defaultMaxAttempts,
+        ...(spec.timeoutSec !== undefined ? { timeoutSec: spec.timeoutSec } : {}),
+        steps: JSON.stringify(spec.steps),
+        stepCount: spec.steps.length,
+        target: JSON.stringify(target),
+      });
     }
-    const wake = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
-    const reply = (await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], [keys.wakeChannel, wake, specs.length, ...args])) as (string | number)[];
-    const out: EnqueueResult[] = [];
-    for (let i = 0; i < reply.length; i += 3) {
-      out.push({ id: String(reply[i]), state: String(reply[i + 1]) as JobState, created: Number(reply[i + 2]) === 1 });
-    }
-    return out;
+    const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
+    const reply = await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], { wakeChannel: keys.wakeChannel, wakeMessage, jobs });
+    return reply.jobs;
   };
 
   const get = async (id: string): Promise<JobView> => {
@@ -102,8 +98,8 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
   };
 
   const cancel = async (id: string): Promise<JobState> => {
-    const [state] = expectOk(await run('cancel', [keys.base, keys.job(id), keys.leases], [id, opts.retentionSec]), { jobId: id });
-    return String(state) as JobState;
+    const { state } = await run('cancel', [keys.base, keys.job(id), keys.leases], { jobId: id, retentionSec: opts.retentionSec }, { jobId: id });
+    return state;
   };
 
   /** Bytes [from, to) of a segmented log (store-log.lua): only the segments that hold them are fetched. */

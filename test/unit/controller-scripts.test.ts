@@ -1,13 +1,19 @@
 // The Lua scripts' packaging: file names give command names and key counts (and the generated
-// script-names.ts), includes are inlined once, every script states its contract, and every key the
-// controller builds shares one hash tag.
-import { readdirSync, readFileSync } from 'node:fs';
+// script-names.ts), includes are inlined once, every script states its contract in a header that
+// matches the controller's zod schemas, and every key the controller builds shares one hash tag.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { expandIncludes, loadScripts, luaDir } from '../../controller/src/commands.js';
 import { canonicalSelector, createKeys, queueFor } from '../../controller/src/keys.js';
 import { listScriptFiles, parseScriptFileName, renderScriptNames, scriptNamesFile } from '../../controller/src/script-catalog.js';
-import { scriptFiles } from '../../controller/src/script-names.js';
+import { decodeReply, scriptContracts } from '../../controller/src/script-contracts.js';
+import { scriptFiles, type ScriptName } from '../../controller/src/script-names.js';
+import { compareShapes, parseHeader, shapeOfSchema, type Shape } from '../helpers/lua-header.js';
+
+const scripts = listScriptFiles();
+const read = (file: string, dir = luaDir) => readFileSync(join(dir, file), 'utf8');
 
 describe('script files', () => {
   it('name-N.lua gives a camelCase command and its number of keys', () => {
@@ -19,33 +25,73 @@ describe('script files', () => {
 
   it('script-names.ts is the one generated from the folder (npm run build regenerates it)', () => {
     expect(readFileSync(scriptNamesFile, 'utf8')).toBe(renderScriptNames());
-    expect(Object.keys(scriptFiles).sort()).toEqual(listScriptFiles().map((s) => s.name).sort());
-  });
-
-  it('each script opens with its contract and uses exactly the keys it declares', () => {
-    const files = readdirSync(luaDir).filter((f) => f.endsWith('.lua'));
-    expect(files.length).toBeGreaterThanOrEqual(12);
-    for (const file of files) {
-      const src = readFileSync(join(luaDir, file), 'utf8');
-      const { numberOfKeys } = parseScriptFileName(file)!;
-      expect(src.startsWith('--[['), file).toBe(true);
-      const header = src.slice(0, src.indexOf(']]'));
-      expect(header, file).toMatch(/KEYS\[1\]/);
-      expect(header, file).toMatch(/ARGV\[1\]/);
-      expect(header, file).toMatch(/Returns/);
-      const used = [...src.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1]));
-      expect(Math.max(...used), file).toBe(numberOfKeys);
-    }
+    expect(Object.keys(scriptFiles).sort()).toEqual(scripts.map((s) => s.name).sort());
+    // Every script has its contract: a script added to the folder fails to compile until it has one.
+    expect(Object.keys(scriptContracts).sort()).toEqual(Object.keys(scriptFiles).sort());
   });
 
   it('inlines each include once, in order, and leaves no directive behind', () => {
-    const scripts = loadScripts();
-    const claim = scripts.find((s) => s.name === 'claim')!;
+    const claim = loadScripts().find((s) => s.name === 'claim')!;
     expect(claim.numberOfKeys).toBe(5);
     expect(claim.lua).not.toMatch(/@include/);
     expect(claim.lua.match(/local function nowMs/g)).toHaveLength(1);
     expect(claim.lua.indexOf('local function finishJob')).toBeLessThan(claim.lua.indexOf('local function reapExpired'));
     expect(expandIncludes('--- @include "clock"\n--- @include "clock"\n', luaDir)).toMatch(/already included/);
+  });
+});
+
+describe('contract headers', () => {
+  const headerOf = (file: string) => parseHeader(read(file));
+  const replyShape = (file: string): Shape => {
+    const shape = headerOf(file).returns;
+    if (!shape) throw new Error(`${file} states no reply shape`);
+    return shape;
+  };
+
+  it.each(scripts)('$file declares each of its KEYS once, in order, and uses every one', ({ file, numberOfKeys }) => {
+    const { keys } = headerOf(file);
+    expect(keys.map((k) => k.n)).toEqual(Array.from({ length: numberOfKeys }, (_, i) => i + 1));
+    const body = read(file).slice(read(file).indexOf(']]'));
+    const used = new Set([...body.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
+    expect([...used].sort((a, b) => a - b)).toEqual(keys.map((k) => k.n));
+  });
+
+  it.each(scripts)('$file decodes one JSON table from ARGV[1]; its header gives that table and its reply the schemas\' shapes', ({ file, name }) => {
+    const src = read(file);
+    expect(src.match(/cjson\.decode\(ARGV\[1\]\)/g), file).toHaveLength(1);
+    // No ARGV[n] walked by offset: only ARGV[1] and raw bytes at an index the table or the header names.
+    for (const m of src.slice(src.indexOf(']]')).matchAll(/ARGV\[([^\]]+)\]/g)) expect(['1', '2', 'r.tail.arg'], `${file}: ARGV[${m[1]}]`).toContain(m[1]);
+    const header = headerOf(file);
+    const contract = scriptContracts[name as ScriptName];
+    expect(header.argv, `${file}: ARGV[1] shape`).toBeDefined();
+    expect(compareShapes(header.argv!, shapeOfSchema(contract.args), replyShape), `${file}: ARGV[1]`).toEqual([]);
+    expect(compareShapes(replyShape(file), shapeOfSchema(contract.reply), replyShape), `${file}: Returns`).toEqual([]);
+  });
+
+  it('a header that drifts from its schema is caught', () => {
+    const header = parseHeader('--[[\n  KEYS[1] job  the hash\n\n  ARGV[1] {jobId: string, epoch?: int,\n           steps: [{n: int}]}\n\n  Returns {ok: bool}\n]]\n');
+    const schema = z.strictObject({ jobId: z.string(), epoch: z.number(), steps: z.array(z.strictObject({ m: z.number() })), extra: z.string() });
+    expect(compareShapes(header.argv!, shapeOfSchema(schema), () => ({ kind: 'leaf' })).sort()).toEqual([
+      '$.epoch: optional in the header, not in the schema',
+      '$.extra: in the schema, not in the header',
+      '$.steps[].m: in the schema, not in the header',
+      '$.steps[].n: in the header, not in the schema',
+    ]);
+  });
+});
+
+describe('replies', () => {
+  it('a refusal is thrown as its error; a reply off its schema is INTERNAL, never passed on', () => {
+    expect(() => decodeReply('renew', '{"err":"STALE_EPOCH"}', { jobId: 'j1' })).toThrow(expect.objectContaining({ code: 'STALE_EPOCH', statusCode: 409 }));
+    expect(() => decodeReply('appendLog', '{"err":"LOG_OFFSET_GAP","expected":7}')).toThrow(expect.objectContaining({ code: 'LOG_OFFSET_GAP', details: { expected: 7 } }));
+    expect(() => decodeReply('renew', '{"cancel":false,"more":1}')).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(() => decodeReply('renew', '{"err":"SOMETHING_NEW"}')).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(() => decodeReply('claim', '{"now":1,"labels":"not json","leaseMs":5,"jobs":{}}')).toThrow(expect.objectContaining({ code: 'INTERNAL' }));
+    expect(decodeReply('renew', '{"cancel":true}')).toEqual({ cancel: true });
+  });
+
+  it('an empty array, which cjson writes as {}, reads back as []', () => {
+    expect(decodeReply('claim', '{"now":1,"labels":"{}","leaseMs":5,"jobs":{}}')).toEqual({ now: 1, labels: {}, leaseMs: 5, jobs: [] });
   });
 });
 
