@@ -1,8 +1,10 @@
 // The Lua scripts' packaging: file names give command names and key counts (and the generated
 // script-names.ts), includes are inlined once, every script states its contract in a header that
-// matches the controller's zod schemas, and every key the controller builds shares one hash tag.
+// matches the controller's zod schemas, every key a script touches is Cluster-safe, and every key the
+// controller builds shares one hash tag.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { expandIncludes, loadScripts, luaDir } from '../../controller/src/commands.js';
@@ -11,9 +13,17 @@ import { listScriptFiles, parseScriptFileName, renderScriptNames, scriptNamesFil
 import { decodeReply, scriptContracts } from '../../controller/src/script-contracts.js';
 import { scriptFiles, type ScriptName } from '../../controller/src/script-names.js';
 import { compareShapes, parseHeader, shapeOfSchema, type Shape } from '../helpers/lua-header.js';
+import { auditKeys, keyIndexesUsed, keyUses } from '../helpers/lua-key-audit.js';
 
+const fixtures = fileURLToPath(new URL('../fixtures/lua-keys/', import.meta.url));
 const scripts = listScriptFiles();
 const read = (file: string, dir = luaDir) => readFileSync(join(dir, file), 'utf8');
+
+/** Runs the audit on a script file: its header's KEYS, its file name's key count, its includes expanded. */
+function audit(file: string, dir = luaDir): string[] {
+  const src = read(file, dir);
+  return auditKeys(expandIncludes(src, dir), parseHeader(src).keys, parseScriptFileName(file)!.numberOfKeys);
+}
 
 describe('script files', () => {
   it('name-N.lua gives a camelCase command and its number of keys', () => {
@@ -51,9 +61,7 @@ describe('contract headers', () => {
   it.each(scripts)('$file declares each of its KEYS once, in order, and uses every one', ({ file, numberOfKeys }) => {
     const { keys } = headerOf(file);
     expect(keys.map((k) => k.n)).toEqual(Array.from({ length: numberOfKeys }, (_, i) => i + 1));
-    const body = read(file).slice(read(file).indexOf(']]'));
-    const used = new Set([...body.matchAll(/KEYS\[(\d+)\]/g)].map((m) => Number(m[1])));
-    expect([...used].sort((a, b) => a - b)).toEqual(keys.map((k) => k.n));
+    expect(keyIndexesUsed(read(file))).toEqual(keys.map((k) => k.n));
   });
 
   it.each(scripts)('$file decodes one JSON table from ARGV[1]; its header gives that table and its reply the schemas\' shapes', ({ file, name }) => {
@@ -77,6 +85,42 @@ describe('contract headers', () => {
       '$.steps[].m: in the schema, not in the header',
       '$.steps[].n: in the header, not in the schema',
     ]);
+  });
+});
+
+describe('Cluster safety: every key a script touches', () => {
+  it.each(scripts)('$file: declared in KEYS or built from a declared prefix under its hash tag', ({ file }) => {
+    expect(audit(file)).toEqual([]);
+  });
+
+  it('follows keys through locals, parameters and tables to the KEYS they come from', () => {
+    const claim = keyUses(loadScripts().find((s) => s.name === 'claim')!.lua);
+    const origins = (command: string, expr: string) => claim.filter((u) => u.command === command && u.expr === expr).flatMap((u) => u.origins);
+    // The queue keys popped from: built from the prefix (KEYS[1]) in a table constructor and by t[#t + 1] = ...
+    expect(origins('ZREM', 'queues [ best ]')).toEqual(
+      expect.arrayContaining([
+        { kind: 'derived', n: 1, literal: 'q:agent:' },
+        { kind: 'derived', n: 1, literal: 'q:any' },
+        { kind: 'derived', n: 1, literal: 'q:sel:' },
+      ]),
+    );
+    // finishJob's jobKey parameter: the job key built from the prefix at each call site.
+    expect(origins('EXPIRE', 'jobKey')).toContainEqual({ kind: 'derived', n: 1, literal: 'job:' });
+    expect(origins('HMGET', 'agentKey')).toEqual([{ kind: 'key', n: 2 }]);
+  });
+
+  it.each([
+    ['key-from-argv-1.lua', /GET ARGV \[ 1 \]: a key neither in KEYS nor built from a declared prefix/],
+    ['key-past-declared-2.lua', /KEYS\[3\] is past the 2 keys the file name declares/],
+    ['derived-from-plain-key-2.lua', /built from KEYS\[2\], which the header does not declare a prefix/],
+    ['literal-head-1.lua', /HGET key: a key neither in KEYS nor built from a declared prefix \(.* starts with 'job:'\)/],
+    ['through-parameter-1.lua', /EXPIRE jobKey: a key neither in KEYS nor built from a declared prefix/],
+    ['through-table-1.lua', /DEL queues \[ i \]: a key neither in KEYS nor built from a declared prefix \(ARGV \[ 1 \]\)/],
+    ['unlisted-suffix-1.lua', /builds 'secret:…' from KEYS\[1\], which its header line does not mention/],
+    ['unknown-command-1.lua', /OBJECT is not in the audit's table of key arguments/],
+  ])('fails a broken fixture: %s', (file, problem) => {
+    const problems = audit(file, fixtures);
+    expect(problems.some((p) => problem.test(p)), problems.join('\n')).toBe(true);
   });
 });
 
