@@ -32,9 +32,10 @@ export class ReleaseBuildError extends Error {
    * @param {'UPDATE_BUILD_FAILED' | 'UPDATE_SELF_TEST_FAILED'} code
    * @param {string} message
    * @param {string} detail the tail of the failed command's output
+   * @param {unknown} [cause]
    */
-  constructor(code, message, detail) {
-    super(message);
+  constructor(code, message, detail, cause) {
+    super(message, cause === undefined ? undefined : { cause });
     this.name = 'ReleaseBuildError';
     /** @readonly */
     this.code = code;
@@ -90,7 +91,7 @@ export async function buildRelease(opts) {
     rmSync(staging, { recursive: true, force: true });
     if (err instanceof ReleaseBuildError) throw err;
     const message = err instanceof Error ? err.message : String(err);
-    throw new ReleaseBuildError('UPDATE_BUILD_FAILED', `preparing ${opts.name} failed: ${message}`, message);
+    throw new ReleaseBuildError('UPDATE_BUILD_FAILED', `preparing ${opts.name} failed: ${message}`, message, err);
   }
 }
 
