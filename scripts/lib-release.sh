@@ -47,14 +47,15 @@ release_before() {
   order_list "$1" | awk -v cur="$2" '$0 == cur { print prev; found = 1; exit } { prev = $0 } END { if (!found) print prev }'
 }
 
-# Removes the oldest releases beyond $2, never the live one ($3) nor the one rollback would use ($4).
+# Removes the oldest releases beyond the newest $2, never the live one ($3). keep=1 leaves nothing to
+# roll back to: that is the operator's choice.
 prune_releases() {
   _pr_total=$(order_list "$1" | wc -l)
   _pr_excess=$((_pr_total - $2))
   [ "$_pr_excess" -gt 0 ] || return 0
   for _pr in $(order_list "$1"); do
     [ "$_pr_excess" -gt 0 ] || break
-    [ "$_pr" = "$3" ] || [ "$_pr" = "$4" ] && continue
+    [ "$_pr" != "$3" ] || continue
     need_inside "$1/releases/$_pr" "$1/releases"
     rm -rf --one-file-system -- "${1:?}/releases/$_pr"
     order_remove "$1" "$_pr"
