@@ -12,7 +12,7 @@ fetch_artifact() {
       if command -v curl >/dev/null 2>&1; then
         curl -fsSL --proto '=http,https' --proto-redir '=http,https' --max-time "$3" -o "$2" -- "$1"
       elif command -v wget >/dev/null 2>&1; then
-        wget -q --timeout="$3" -O "$2" -- "$1"
+        wget -q --tries=3 --timeout="$3" -O "$2" -- "$1"
       else
         # fetch rejects a body cut short ("terminated"), so a half download fails here too.
         # shellcheck disable=SC2016 # JavaScript, not shell: nothing in it is to be expanded

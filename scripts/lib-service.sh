@@ -159,7 +159,7 @@ service_start() {
   fi
   need_inside "$_bin" "$1/releases"
   [ -x "$_bin" ] || die "$_bin is not executable"
-  mkdir -p -- "$1/shared/logs" "$1/run"
+  mkdir -p -- "$1/shared/logs" "$1/run" || die "cannot create $1/shared/logs or $1/run"
   need_plain "$1/shared/logs/service.log" "$1"
   need_plain "$1/run/service.pid" "$1"
   # A subshell that execs: its pid is the service's. A new session so that the job's cancel (a signal
@@ -181,8 +181,9 @@ service_start() {
     sleep 0.1
     _waited=$((_waited + 1))
   done
-  _tmp=$(mktemp "$1/run/.service.pid.XXXXXX")
-  printf '%s %s\n' "$_spid" "$ps_start" > "$_tmp"
-  mv -T -f -- "$_tmp" "$1/run/service.pid"
+  # Callers test this function's status, which turns set -e off inside it: failures are checked here.
+  _tmp=$(mktemp "$1/run/.service.pid.XXXXXX") || die "cannot write in $1/run"
+  printf '%s %s\n' "$_spid" "$ps_start" > "$_tmp" || die "cannot write $_tmp"
+  mv -T -f -- "$_tmp" "$1/run/service.pid" || die "cannot replace $1/run/service.pid"
   printf 'started %s as group %s\n' "$(readlink -- "$1/current")" "$_spid"
 }
