@@ -11,7 +11,7 @@ const agentRecordSchema = z.object({
   addresses: z.string().transform((s) => z.array(z.string()).parse(JSON.parse(s))),
   port: int,
   version: z.string(),
-  commit: z.string().optional(),
+  commit: z.string(),
   labels: z.string().transform((s) => z.record(z.string(), z.string()).parse(JSON.parse(s))),
   capacity: int,
   running: int,
@@ -19,6 +19,9 @@ const agentRecordSchema = z.object({
   registeredAt: int,
   lastSeenAt: int,
 });
+
+/** What monitor-heartbeat-2.lua stores for a monitor. */
+const monitorHeartbeatSchema = z.strictObject({ checks: z.record(z.string(), z.boolean()) });
 
 export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: CredentialStore, opts: { offlineAfterMs: number }) {
   const list = async (): Promise<AgentView[]> => {
@@ -39,15 +42,14 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: 
     const out: AgentView[] = [];
     const gone: string[] = [];
     for (const { id, hash, hb, seen, latest } of rows) {
-      const parsed = agentRecordSchema.safeParse(hash);
-      if (!parsed.success) {
-        // The registry hash expired (retention) or is from an incompatible version: drop it from the index.
-        if (!hash.hostname) gone.push(id);
+      if (Object.keys(hash).length === 0) {
+        // The registry hash expired (retention): drop it from the index too.
+        gone.push(id);
         continue;
       }
-      const a = parsed.data;
+      const a = agentRecordSchema.parse(hash);
       const iso = (ms: number) => new Date(ms).toISOString();
-      const checks = hb ? ((JSON.parse(hb) as { checks?: Record<string, boolean> }).checks ?? null) : null;
+      const checks = hb ? monitorHeartbeatSchema.parse(JSON.parse(hb)).checks : null;
       out.push({
         id,
         hostname: a.hostname,
@@ -64,7 +66,7 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: 
         monitorSeenAt: seen ? iso(Number(seen)) : null,
         monitor: hb ? 'online' : seen ? 'lapsed' : 'unknown',
         monitorChecks: checks,
-        metrics: latest ? (JSON.parse(latest) as Record<string, unknown>) : null,
+        metrics: latest ? z.record(z.string(), z.unknown()).parse(JSON.parse(latest)) : null,
         credential: creds.get(id)?.credential ?? null,
       });
     }

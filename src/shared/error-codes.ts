@@ -72,7 +72,8 @@ export const errorCodes = {
   JACOCO_UNREACHABLE: { http: 502, retryable: true, source: 'agent port', meaning: 'no JaCoCo agent listens at the port' },
   JACOCO_CONNECTION: { http: 502, retryable: true, source: 'agent port', meaning: 'the connection to the JaCoCo agent failed mid-dump' },
   JACOCO_TIMEOUT: { http: 502, retryable: true, source: 'agent port', meaning: 'the JaCoCo agent did not finish the dump within jacocoTimeoutSec' },
-  JACOCO_TOO_LARGE: { http: 502, retryable: false, source: 'agent port', meaning: 'the JaCoCo dump is larger than jacocoMaxBytes' },
+  COVERAGE_TOO_LARGE: { http: 413, retryable: false, source: 'agent port', meaning: 'the JaCoCo dump is larger than jacocoMaxBytes, or one class has more probes than jacocoMaxProbes; nothing was kept' },
+  JACOCO_HOST_NOT_ALLOWED: { http: 403, retryable: false, source: 'agent port', meaning: 'the JaCoCo host is neither loopback nor listed in jacocoHosts; refused before any connection, whatever the port' },
   JACOCO_PROTOCOL: { http: 502, retryable: false, source: 'agent port', meaning: "the JaCoCo agent's reply breaks its wire format (magic, version, block type)" },
   PLATFORM_TOKEN_UNSET: { http: 503, retryable: false, source: 'agent port', meaning: 'POST /v1/jobs needs HTTPAGENT_PLATFORM_TOKEN to forward the job, and it is not set' },
 
