@@ -7,6 +7,7 @@ import { bearerToken } from '../../src/shared/http/auth.js';
 import { parseCredential } from '../../src/shared/protocol/identity.js';
 import type { Logger } from '../../src/shared/log.js';
 import { hashSecret, type CredentialStore } from './credential-store.js';
+import type { Caller } from './lease-store.js';
 
 export interface CredentialCheckOptions {
   /**
@@ -24,8 +25,8 @@ export interface CredentialCheckOptions {
 export const DEFAULT_CREDENTIAL_CHECK: CredentialCheckOptions = { cacheMs: 5_000, touchEveryMs: 10_000, maxEntries: 100_000 };
 
 export interface CredentialCheck {
-  /** The caller's agent id, or throws 401 UNAUTHORIZED / CREDENTIAL_REVOKED. */
-  verify(authorization: string | undefined): Promise<string>;
+  /** The caller (its agent id and its secret's hash), or throws 401 UNAUTHORIZED / CREDENTIAL_REVOKED. */
+  verify(authorization: string | undefined): Promise<Caller>;
   /** Drops what this controller trusted for `agentId` (it was just revoked). */
   forget(agentId: string): void;
   /** Drops everything (revocation messages may have been missed). */
@@ -81,7 +82,7 @@ export function createCredentialCheck(store: CredentialStore, opts: CredentialCh
       // The id is checked too: `ha1:B:<A's secret>` hashes like A's credential but does not speak for B.
       if (hit && hit.agentId === cred.agentId && hit.until > t) {
         touch(cred.agentId, t);
-        return cred.agentId;
+        return { agentId: cred.agentId, credentialHash: hash };
       }
       if (hit) cache.delete(hash);
       const key = `${cred.agentId}:${hash}`;
@@ -92,7 +93,7 @@ export function createCredentialCheck(store: CredentialStore, opts: CredentialCh
       }
       const agentId = await p;
       touch(agentId, t);
-      return agentId;
+      return { agentId, credentialHash: hash };
     },
     forget(agentId) {
       generation++;

@@ -64,7 +64,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     reapInClaim: 16,
     redis: deps.redis,
   });
-  const monitor = createMonitorStore(deps.redis, run, keys, { retentionSec: config.retentionSec });
+  const monitor = createMonitorStore(deps.redis, run, keys, { retentionSec: config.retentionSec, quotaBytesPerMin: config.monitorQuotaBytesPerMin });
   const agents = createAgentDirectory(deps.redis, keys, credentials, { offlineAfterMs: config.offlineAfterMs });
   const app = buildApp(config, {
     redis: deps.redis,
@@ -81,7 +81,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     credentials,
     credentialCheck,
     portTokens,
-    revoker: createRevoker(deps.redis, keys),
+    revoker: createRevoker(run, keys, { retentionSec: config.retentionSec }),
     auth: {
       platformToken: config.platformToken,
       enrollTokens: secrets.enrollTokens,

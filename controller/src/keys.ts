@@ -16,6 +16,8 @@ export interface Keys {
   claimMemo(agentId: string, claimId: string): string;
   monitorLatest(agentId: string): string;
   monitorHistory(agentId: string): string;
+  /** The bytes the monitor history holds, kept beside it so the history is trimmed to a byte cap. */
+  monitorHistoryBytes(agentId: string): string;
   monitorHeartbeat(agentId: string): string;
   monitorSeen: string;
   alertState(agentId: string): string;
@@ -55,6 +57,7 @@ export function createKeys(prefix: string): Keys {
     claimMemo: (agentId, claimId) => `${base}claim:${agentId}:${claimId}`,
     monitorLatest: (id) => `${base}mon:latest:${id}`,
     monitorHistory: (id) => `${base}mon:hist:${id}`,
+    monitorHistoryBytes: (id) => `${base}mon:hist-bytes:${id}`,
     monitorHeartbeat: (id) => `${base}mon:hb:${id}`,
     monitorSeen: `${base}mon:seen`,
     alertState: (id) => `${base}mon:alert:${id}`,

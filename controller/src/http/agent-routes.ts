@@ -19,7 +19,7 @@ import {
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import type { PortKey } from '../../../src/shared/protocol/identity.js';
 import type { JobStore } from '../job-store.js';
-import type { LeaseStore } from '../lease-store.js';
+import type { Caller, LeaseStore } from '../lease-store.js';
 import type { SubmitQuota } from '../submit-quota.js';
 import type { Notifier } from '../wake-hub.js';
 import { agentMismatch, callerOf } from './auth-hooks.js';
@@ -62,7 +62,8 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   const labelCache = new Map<string, Record<string, string>>();
 
   /** Claims at once; if nothing matches and the agent may wait, sleeps until a wake-up or the deadline. */
-  const claimWithWait = async (agentId: string, max: number, claimId: string, waitMs: number, gone: AbortSignal): Promise<ClaimedJob[]> => {
+  const claimWithWait = async (caller: Caller, max: number, claimId: string, waitMs: number, gone: AbortSignal): Promise<ClaimedJob[]> => {
+    const { agentId } = caller;
     const deadline = Date.now() + waitMs;
     // Registered before the first try, so a job announced while that try runs is not missed.
     const waiter = waitMs > 0 ? notifier.register(agentId, labelCache.get(agentId) ?? null) : undefined;
@@ -70,7 +71,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
       // The first try is the agent speaking; later ones run for it after a wake-up, and the script
       // refuses them (silent) if the agent stopped heartbeating meanwhile (SIGSTOP, frozen VM, cut off).
       for (let woken = false; ; woken = true) {
-        const { jobs, labels, silent } = await leases.claim(agentId, max, claimId, woken);
+        const { jobs, labels, silent } = await leases.claim(caller, max, claimId, woken);
         if (labelCache.size > 100_000) labelCache.clear();
         labelCache.set(agentId, labels);
         if (silent) {
@@ -99,7 +100,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
 
   // A job for the caller itself (its schedules): never for another agent, never by labels.
   app.post(agentApiPaths.submit, { bodyLimit: AGENT_SUBMIT_MAX_BYTES }, async (req, reply) => {
-    const caller = callerOf(req);
+    const caller = callerOf(req).agentId;
     const raw = req.body;
     if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
       const body = raw as Record<string, unknown>;
@@ -117,7 +118,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   app.post(agentApiPaths.claim, async (req, reply) => {
     const body = parseOr400(claimRequestSchema, req.body, 'body');
     const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
-    return { jobs: await claimWithWait(body.agentId, body.max, body.claimId, waitMs, clientGone(reply)) };
+    return { jobs: await claimWithWait(callerOf(req), body.max, body.claimId, waitMs, clientGone(reply)) };
   });
 
   app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(parseOr400(heartbeatRequestSchema, req.body, 'body')));
@@ -125,12 +126,12 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   app.post(agentApiPaths.renew.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
     const body = parseOr400(renewRequestSchema, req.body, 'body');
-    return { status: await leases.renew(id, body.epoch) };
+    return { status: await leases.renew(id, body.epoch, callerOf(req).agentId) };
   });
 
   app.post(agentApiPaths.step.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
-    return leases.step(id, parseOr400(stepUpdateSchema, req.body, 'body'));
+    return leases.step(id, parseOr400(stepUpdateSchema, req.body, 'body'), callerOf(req).agentId);
   });
 
   app.post(agentApiPaths.complete.route, async (req) => {
@@ -138,14 +139,14 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const body = parseOr400(completeRequestSchema, req.body, 'body');
     // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
     // a long-poll is a claim call).
-    const { duplicate, jobs } = await leases.complete(id, body);
+    const { duplicate, jobs } = await leases.complete(callerOf(req), id, body);
     return { accepted: true, ...(duplicate ? { duplicate: true } : {}), ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
 
   // Batched complete: each result answered with its own status, the claim made whatever they are.
   app.post(agentApiPaths.completeBatch, async (req) => {
     const body = parseOr400(completeBatchRequestSchema, req.body, 'body');
-    const { results, jobs } = await leases.completeMany(body.results, body.claim, 'all');
+    const { results, jobs } = await leases.completeMany(callerOf(req), body.results, body.claim, 'all');
     return { results, ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
 
@@ -157,7 +158,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
       const { id } = parseOr400(jobParams, req.params, 'params');
       const q = parseOr400(logAppendQuerySchema, req.query, 'query');
       const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const r = await leases.appendLog(id, q.epoch, q.offset, bytes);
+      const r = await leases.appendLog(id, q.epoch, q.offset, bytes, callerOf(req).agentId);
       return { offset: r.offset, ...(r.cancel ? { cancel: true } : {}) };
     });
   });

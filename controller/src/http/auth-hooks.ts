@@ -8,6 +8,8 @@ import { AGENT_API_PREFIX, agentApiPaths } from '../../../src/shared/protocol/ag
 import { parseCredential } from '../../../src/shared/protocol/identity.js';
 import { UnauthorizedError } from '../../../src/shared/errors.js';
 import type { CredentialCheck } from '../credential-check.js';
+import { hashSecret } from '../credential-store.js';
+import type { Caller } from '../lease-store.js';
 
 export interface AuthOptions {
   platformToken: string;
@@ -21,14 +23,14 @@ export interface AuthOptions {
   skipAgentChecks?: boolean;
 }
 
-const callers = new WeakMap<FastifyRequest, string>();
+const callers = new WeakMap<FastifyRequest, Caller>();
 
 /** The agent a request on the agent API speaks for, as its credential proved. */
-export function callerOf(req: FastifyRequest): string {
-  const id = callers.get(req);
+export function callerOf(req: FastifyRequest): Caller {
+  const caller = callers.get(req);
   // A route of the agent API reached without the hook having run is a bug, never a reason to trust the body.
-  if (id === undefined) throw new HttpAgentError('INTERNAL', 'agent API route reached without a verified caller');
-  return id;
+  if (caller === undefined) throw new HttpAgentError('INTERNAL', 'agent API route reached without a verified caller');
+  return caller;
 }
 
 export function agentMismatch(what: string, caller: string): HttpAgentError {
@@ -72,7 +74,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       if (opts.skipAgentChecks) {
         const cred = parseCredential(bearerToken(req.headers.authorization) ?? '');
         if (!cred) throw new UnauthorizedError();
-        callers.set(req, cred.agentId);
+        callers.set(req, { agentId: cred.agentId, credentialHash: hashSecret(cred.secret) });
       } else {
         callers.set(req, await opts.credentials.verify(req.headers.authorization));
       }
@@ -82,7 +84,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   // After parsing, before any route: a credential speaks for its own agent only.
   app.addHook('preHandler', async (req) => {
     if (opts.skipAgentChecks || !isAgentPath(req)) return;
-    const caller = callerOf(req);
-    for (const [where, id] of namedAgentIds(req)) if (id !== caller) throw agentMismatch(`the ${where} (${id})`, caller);
+    const { agentId } = callerOf(req);
+    for (const [where, id] of namedAgentIds(req)) if (id !== agentId) throw agentMismatch(`the ${where} (${id})`, agentId);
   });
 }

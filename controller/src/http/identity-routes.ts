@@ -33,11 +33,11 @@ export function identityRoutes(app: FastifyInstance, deps: IdentityDeps): void {
 
   app.delete(paths.agent.route, async (req): Promise<RevokeResponse> => {
     const { id } = parseOr400(agentParams, req.params, 'params');
-    const { requeued } = await deps.revoker.revoke(id);
+    const { requeued, cancelled } = await deps.revoker.revoke(id);
     // This controller forgets at once, before it answers; the others hear it through the revocation feed.
     deps.credentialCheck.forget(id);
-    req.log.warn({ agentId: id, requeued }, 'agent credential revoked');
-    return { agentId: id, revoked: true, requeued };
+    req.log.warn({ agentId: id, requeued, cancelled }, 'agent credential revoked');
+    return { agentId: id, revoked: true, requeued, cancelled };
   });
 
   app.post(paths.agentToken.route, async (req) => {

@@ -21,8 +21,16 @@ export const platformApiPaths = {
   agentToken: idPath('/v1/agents/:id/token'),
 } as const;
 
-/** DELETE /v1/agents/:id: `requeued` counts the jobs it held that went back to their queues. */
-export const revokeResponseSchema = z.object({ agentId: agentIdSchema, revoked: z.literal(true), requeued: z.number().int().min(0) });
+/**
+ * DELETE /v1/agents/:id: `requeued` counts the jobs it held that went back to their queues, `cancelled`
+ * those whose cancel was already requested (they end cancelled rather than run again).
+ */
+export const revokeResponseSchema = z.object({
+  agentId: agentIdSchema,
+  revoked: z.literal(true),
+  requeued: z.number().int().min(0),
+  cancelled: z.number().int().min(0),
+});
 export type RevokeResponse = z.infer<typeof revokeResponseSchema>;
 
 /** online: heartbeat key alive · lapsed: seen before, heartbeat expired · unknown: never seen. */
