@@ -64,7 +64,11 @@ export async function buildController(config: ControllerConfig, deps: Controller
     reapInClaim: 16,
     redis: deps.redis,
   });
-  const monitor = createMonitorStore(deps.redis, run, keys, { retentionSec: config.retentionSec, quotaBytesPerMin: config.monitorQuotaBytesPerMin });
+  const monitor = createMonitorStore(deps.redis, run, keys, {
+    retentionSec: config.retentionSec,
+    quotaBytesPerMin: config.monitorQuotaBytesPerMin,
+    historyMaxBytes: config.monitorHistoryMaxBytes,
+  });
   const agents = createAgentDirectory(deps.redis, keys, credentials, { offlineAfterMs: config.offlineAfterMs });
   const app = buildApp(config, {
     redis: deps.redis,

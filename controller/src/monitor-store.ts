@@ -9,16 +9,12 @@ import type { Keys } from './keys.js';
 export const HISTORY_WINDOW_MS = 24 * 3600 * 1000;
 const HISTORY_MAX = 20_000;
 
-/**
- * A host's history holds at most this many bytes of samples: a day of samples every 10 s at ~1 KiB is
- * ~8.5 MiB, so this keeps a normal day and bounds what one (possibly hostile) host can make Redis hold.
- */
-export const HISTORY_MAX_BYTES = 16 * 1024 * 1024;
-
 export interface MonitorStoreOptions {
   retentionSec: number;
   /** Sample bytes one agent may store per minute. */
   quotaBytesPerMin: number;
+  /** Sample bytes a host's history holds at most (the oldest go first). */
+  historyMaxBytes: number;
 }
 
 export function createMonitorStore(redis: RedisLike, run: RunScript, keys: Keys, opts: MonitorStoreOptions) {
@@ -29,7 +25,7 @@ export function createMonitorStore(redis: RedisLike, run: RunScript, keys: Keys,
     const { kept } = await run(
       'monitorMetrics',
       [keys.monitorLatest(req.agentId), keys.monitorHistory(req.agentId), keys.monitorQuota(req.agentId), keys.monitorHistoryBytes(req.agentId)],
-      { windowMs: HISTORY_WINDOW_MS, maxSamples: maxCount, maxBytes: HISTORY_MAX_BYTES, ttlSec, quotaBytes: opts.quotaBytesPerMin, samples },
+      { windowMs: HISTORY_WINDOW_MS, maxSamples: maxCount, maxBytes: opts.historyMaxBytes, ttlSec, quotaBytes: opts.quotaBytesPerMin, samples },
       { agentId: req.agentId },
     );
     return { stored: kept };

@@ -25,7 +25,12 @@ export const controllerConfigSchema = z.strictObject({
    */
   signingKeyFile: z.string().min(1).optional(),
   /** Metric bytes one agent's monitor may store per minute (429 MONITOR_QUOTA past it). */
-  monitorQuotaBytesPerMin: intField(1024, 1024 * 1024 * 1024).default(512 * 1024),
+  monitorQuotaBytesPerMin: intField(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  /**
+   * The most metric bytes kept per host (its oldest samples go first): with the quota, what one host, even
+   * a hostile one, can make Redis hold. A day of 1 KiB samples every 10 s is ~8.5 MiB.
+   */
+  monitorHistoryMaxBytes: intField(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   /** Jobs one agent may queue for itself per minute (POST /v1/agent/jobs; 429 SUBMIT_QUOTA past it). */
   agentSubmitPerMin: intField(1, 100_000).default(60),
   /** Upper bound on the lease an agent may ask for; also the default. */
