@@ -47,8 +47,8 @@ describe('monitor metrics quota', () => {
       expect(retryAfter).toBeGreaterThanOrEqual(1);
       expect(retryAfter).toBeLessThanOrEqual(60);
       // Everything accepted fits in the quota; the refused push stored nothing.
-      const stored = await admin.zrange(keys.monitorHistory('mq-a'), 0, -1);
-      expect(stored.reduce((sum, m) => sum + m.length, 0)).toBeLessThanOrEqual(QUOTA);
+      const stored = await admin.zrange(keys.monitorHistory('mq-a'), '0', '-1');
+      expect(stored.reduce<number>((sum, m) => sum + m.length, 0)).toBeLessThanOrEqual(QUOTA);
       expect(stored.length).toBeGreaterThan(held);
       const after = await admin.zcard(keys.monitorHistory('mq-a'));
       expect((await push(4, 1000)).status).toBe(429);
@@ -71,9 +71,9 @@ describe('monitor metrics quota', () => {
         newest = batch[batch.length - 1]!.ts;
         expect((await call(c.url, 'POST', '/v1/agent/monitor/metrics', { token: cred, body: { agentId: 'mq-b', intervalSec: 1, samples: batch } })).status).toBe(200);
       }
-      const stored = await admin.zrange(keys.monitorHistory('mq-b'), 0, -1, 'WITHSCORES');
+      const stored = await admin.zrange(keys.monitorHistory('mq-b'), '0', '-1', 'WITHSCORES');
       const members = stored.filter((_, i) => i % 2 === 0);
-      const bytes = members.reduce((sum, m) => sum + m.length, 0);
+      const bytes = members.reduce<number>((sum, m) => sum + m.length, 0);
       expect(bytes).toBeLessThanOrEqual(HISTORY_MAX);
       // The count the script keeps beside the history is exact, and the newest sample survived.
       expect(Number(await admin.get(keys.monitorHistoryBytes('mq-b')))).toBe(bytes);
