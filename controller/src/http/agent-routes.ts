@@ -22,7 +22,7 @@ import type { JobStore } from '../job-store.js';
 import type { Caller, LeaseStore } from '../lease-store.js';
 import type { SubmitQuota } from '../submit-quota.js';
 import type { Notifier } from '../wake-hub.js';
-import { agentMismatch, callerOf } from './auth-hooks.js';
+import { agentMismatch, callerOf, verifiedCaller } from './auth-hooks.js';
 import { parseSubmission } from './platform-routes.js';
 
 const jobParams = z.strictObject({ id: jobIdSchema });
@@ -100,7 +100,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
 
   // A job for the caller itself (its schedules): never for another agent, never by labels.
   app.post(agentApiPaths.submit, { bodyLimit: AGENT_SUBMIT_MAX_BYTES }, async (req, reply) => {
-    const caller = callerOf(req).agentId;
+    const caller = callerOf(req);
     const raw = req.body;
     if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
       const body = raw as Record<string, unknown>;
@@ -118,7 +118,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   app.post(agentApiPaths.claim, async (req, reply) => {
     const body = parseOr400(claimRequestSchema, req.body, 'body');
     const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
-    return { jobs: await claimWithWait(callerOf(req), body.max, body.claimId, waitMs, clientGone(reply)) };
+    return { jobs: await claimWithWait(verifiedCaller(req), body.max, body.claimId, waitMs, clientGone(reply)) };
   });
 
   app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(parseOr400(heartbeatRequestSchema, req.body, 'body')));
@@ -126,12 +126,12 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   app.post(agentApiPaths.renew.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
     const body = parseOr400(renewRequestSchema, req.body, 'body');
-    return { status: await leases.renew(id, body.epoch, callerOf(req).agentId) };
+    return { status: await leases.renew(id, body.epoch, callerOf(req)) };
   });
 
   app.post(agentApiPaths.step.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
-    return leases.step(id, parseOr400(stepUpdateSchema, req.body, 'body'), callerOf(req).agentId);
+    return leases.step(id, parseOr400(stepUpdateSchema, req.body, 'body'), callerOf(req));
   });
 
   app.post(agentApiPaths.complete.route, async (req) => {
@@ -139,14 +139,14 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const body = parseOr400(completeRequestSchema, req.body, 'body');
     // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
     // a long-poll is a claim call).
-    const { duplicate, jobs } = await leases.complete(callerOf(req), id, body);
+    const { duplicate, jobs } = await leases.complete(verifiedCaller(req), id, body);
     return { accepted: true, ...(duplicate ? { duplicate: true } : {}), ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
 
   // Batched complete: each result answered with its own status, the claim made whatever they are.
   app.post(agentApiPaths.completeBatch, async (req) => {
     const body = parseOr400(completeBatchRequestSchema, req.body, 'body');
-    const { results, jobs } = await leases.completeMany(callerOf(req), body.results, body.claim, 'all');
+    const { results, jobs } = await leases.completeMany(verifiedCaller(req), body.results, body.claim, 'all');
     return { results, ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
 
@@ -158,7 +158,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
       const { id } = parseOr400(jobParams, req.params, 'params');
       const q = parseOr400(logAppendQuerySchema, req.query, 'query');
       const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const r = await leases.appendLog(id, q.epoch, q.offset, bytes, callerOf(req).agentId);
+      const r = await leases.appendLog(id, q.epoch, q.offset, bytes, callerOf(req));
       return { offset: r.offset, ...(r.cancel ? { cancel: true } : {}) };
     });
   });

@@ -25,12 +25,17 @@ export interface AuthOptions {
 
 const callers = new WeakMap<FastifyRequest, Caller>();
 
-/** The agent a request on the agent API speaks for, as its credential proved. */
-export function callerOf(req: FastifyRequest): Caller {
+/** The agent a request on the agent API speaks for and its secret's hash, as its credential proved. */
+export function verifiedCaller(req: FastifyRequest): Caller {
   const caller = callers.get(req);
   // A route of the agent API reached without the hook having run is a bug, never a reason to trust the body.
   if (caller === undefined) throw new HttpAgentError('INTERNAL', 'agent API route reached without a verified caller');
   return caller;
+}
+
+/** The agent id a request on the agent API speaks for, as its credential proved. */
+export function callerOf(req: FastifyRequest): string {
+  return verifiedCaller(req).agentId;
 }
 
 export function agentMismatch(what: string, caller: string): HttpAgentError {
@@ -84,7 +89,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   // After parsing, before any route: a credential speaks for its own agent only.
   app.addHook('preHandler', async (req) => {
     if (opts.skipAgentChecks || !isAgentPath(req)) return;
-    const { agentId } = callerOf(req);
+    const agentId = callerOf(req);
     for (const [where, id] of namedAgentIds(req)) if (id !== agentId) throw agentMismatch(`the ${where} (${id})`, agentId);
   });
 }

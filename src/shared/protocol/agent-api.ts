@@ -221,6 +221,8 @@ export const agentApiPaths = {
   step: idPath('/v1/agent/jobs/:id/step'),
   complete: idPath('/v1/agent/jobs/:id/complete'),
   completeBatch: '/v1/agent/complete',
+  /** GET: a job targeted at the caller (404 for any other), as the platform's GET /v1/jobs/:id shows it. */
+  job: idPath('/v1/agent/jobs/:id'),
   monitorMetrics: '/v1/agent/monitor/metrics',
   monitorHeartbeat: '/v1/agent/monitor/heartbeat',
   monitorAlertState: '/v1/agent/monitor/alert-state',
