@@ -25,14 +25,29 @@ export interface RedisOptions {
   extraArgs?: string[];
 }
 
+/**
+ * Starts redis-server on `port` in its own process group and resolves once it answers PING. Rejects if
+ * it exits first (a port taken between freePort() and the bind): PING must never reach someone else's.
+ */
+export async function spawnRedis(port: number, args: string[]): Promise<ChildProcess> {
+  const proc = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', ...args], { stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  let out = '';
+  proc.stdout!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  proc.stderr!.on('data', (d: Buffer) => (out = (out + d.toString()).slice(-4000)));
+  const exited = new Promise<never>((_, reject) => {
+    proc.once('exit', (code, signal) => reject(new Error(`redis-server on port ${port} exited (${code ?? signal}) before answering:\n${out}`)));
+  });
+  exited.catch(() => undefined);
+  await Promise.race([waitForRedis(port, { timeoutMs: 30_000 }), exited]);
+  return proc;
+}
+
 export async function startRedis(opts: RedisOptions = {}): Promise<PrivateRedis> {
-  const port = await freePort();
+  let port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'httpagent-redis-'));
   let proc: ChildProcess | undefined;
 
-  const args = [
-    '--port', String(port),
-    '--bind', '127.0.0.1',
+  const args = () => [
     '--dir', dir,
     '--save', '',
     '--appendonly', opts.aof ? 'yes' : 'no',
@@ -41,8 +56,7 @@ export async function startRedis(opts: RedisOptions = {}): Promise<PrivateRedis>
   ];
 
   const start = async (): Promise<void> => {
-    proc = spawn('redis-server', args, { stdio: 'ignore' });
-    await waitForRedis(port);
+    proc = await spawnRedis(port, args());
   };
 
   const waitExit = (p: ChildProcess | undefined): Promise<void> =>
@@ -51,7 +65,19 @@ export async function startRedis(opts: RedisOptions = {}): Promise<PrivateRedis>
       p.once('exit', () => resolve());
     });
 
-  await start();
+  // The first start may lose its port to another process; later starts must keep it (clients know it).
+  for (let tries = 0; ; tries++) {
+    try {
+      await start();
+      break;
+    } catch (err) {
+      if (tries >= 3 || !/Address already in use/i.test(String(err))) {
+        rmSync(dir, { recursive: true, force: true });
+        throw err;
+      }
+      port = await freePort();
+    }
+  }
   return {
     port,
     dir,
