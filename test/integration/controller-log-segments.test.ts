@@ -8,6 +8,7 @@ import { luaDir } from '../../controller/src/commands.js';
 import { LOG_SEGMENT_BYTES } from '../../controller/src/job-store.js';
 import { createKeys } from '../../controller/src/keys.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
 
 const SEG = LOG_SEGMENT_BYTES;
@@ -102,12 +103,10 @@ describe('segmented job logs', () => {
     const keys = createKeys(c.config.keyPrefix);
     try {
       await admin.zadd(keys.leases, 0, id);
-      let second: any;
-      for (let i = 0; i < 50 && !second; i++) {
+      const second = await waitUntil('the job handed out again', async () => {
         const got = await call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: agent, max: 1, waitMs: 0, claimId: claimId() } });
-        second = got.body.jobs?.[0];
-        if (!second) await new Promise((r) => setTimeout(r, 100));
-      }
+        return got.body.jobs?.[0] as { epoch: number } | undefined;
+      });
       expect(second).toMatchObject({ id, attempt: 2, logOffset: 0 });
       // The first attempt, unaware, sends a big chunk (the controller still knows where it was stored):
       // refused, and nothing it pushed stays.

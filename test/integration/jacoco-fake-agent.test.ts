@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { dumpJacoco } from '../../src/agent/tasks/jacoco-dump.js';
 import { freePort } from '../helpers/ports.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const servers: Server[] = [];
 const sockets = new Set<Socket>();
@@ -74,8 +75,7 @@ describe('dumpJacoco', () => {
       s.on('close', () => (closed = true));
     });
     await expect(dumpJacoco({ ...opts, port, timeoutMs: 200 })).rejects.toMatchObject({ code: 'JACOCO_TIMEOUT' });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(closed).toBe(true);
+    await waitUntil('the dump client to close its socket', () => closed);
   });
 
   it('answers JACOCO_UNREACHABLE when nothing listens', async () => {
