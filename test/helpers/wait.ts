@@ -11,9 +11,15 @@ export interface WaitOptions {
   explain?: () => string;
 }
 
+/** Thrown by a probe that has seen the awaited thing become impossible (a rollback, a crash): stop waiting now. */
+export class WaitAbort extends Error {
+  override name = 'WaitAbort';
+}
+
 /**
  * Resolves with the probe's first value that is not undefined, null or false. A probe that throws counts
- * as "not yet" (a server still starting refuses connections); its last error goes into the timeout message.
+ * as "not yet" (a server still starting refuses connections), its last error going into the timeout
+ * message; a WaitAbort ends the wait at once.
  */
 export async function waitUntil<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, opts: WaitOptions = {}): Promise<T> {
   const timeoutMs = opts.timeoutMs ?? 30_000;
@@ -25,6 +31,7 @@ export async function waitUntil<T>(what: string, probe: () => T | undefined | nu
       const v = await probe();
       if (v !== undefined && v !== null && v !== false) return v;
     } catch (err) {
+      if (err instanceof WaitAbort) throw err;
       lastError = err;
     }
     if (Date.now() > deadline) {
