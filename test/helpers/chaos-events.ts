@@ -50,17 +50,13 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
         async () => {
           const [sec, usec] = await redis.time();
           const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
-          for (const id of agentIds) {
-            const seen = Number(await redis.hget(keys.agent(id), 'lastSeenAt'));
-            if (now <= seen + ctx.leaseMs) return false;
-          }
-          for (const job of ctx.jobIds()) {
-            const [state, agent] = await redis.hmget(keys.job(job), 'state', 'agent');
-            if (state !== 'running' || !agentIds.includes(String(agent))) continue;
-            const deadline = await redis.zscore(keys.leases, job);
-            if (deadline !== null && now <= Number(deadline)) return false;
-          }
-          return true;
+          const seen = await Promise.all(agentIds.map((id) => redis.hget(keys.agent(id), 'lastSeenAt')));
+          if (seen.some((at) => now <= Number(at) + ctx.leaseMs)) return false;
+          const jobs = ctx.jobIds();
+          const views = await Promise.all(jobs.map((job) => redis.hmget(keys.job(job), 'state', 'agent')));
+          const theirs = jobs.filter((_, i) => views[i]![0] === 'running' && agentIds.includes(String(views[i]![1])));
+          const deadlines = await Promise.all(theirs.map((job) => redis.zscore(keys.leases, job)));
+          return deadlines.every((d) => d === null || now > Number(d));
         },
         { timeoutMs: ctx.leaseMs * 4 + 30_000, intervalMs: 100 },
       );
@@ -94,6 +90,7 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
       const { a, running } = await busiestAgent();
       const pid = a.proc!.proc.pid;
       await sys.stopAgent(a.index, 'SIGKILL');
+      // How long the agent stays dead is part of the fault (seeded), not a wait for something.
       const down = between(300, 1500);
       note(`kill -9 ${a.id} (pid ${pid}, running ${running} jobs); down ${down} ms`);
       await sleep(down);
@@ -130,11 +127,12 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
       const other = (c.index + 1) % sys.controllers.length;
       // The batch is in Redis once its reply is back, and its wake-up already on the way to the victim.
       const n = await submitBatch(other);
+      // The fault: a few ms after the batch, while claims are being handed out (seeded).
       const delay = between(0, 5);
       await sleep(delay);
       await sys.stopController(c.index, 'SIGKILL');
       note(`kill -9 controller ${c.index} mid-claim (${delay} ms after a batch of ${n} via controller ${other}; agents on it: ${sys.agents.filter((a) => a.controller === c.index).map((a) => a.id).join(', ')})`);
-      await sleep(1000);
+      await sleep(1000); // down for a second: the fault's length, not a wait for something
       await sys.startController(c.index);
       note(`controller ${c.index} started again`);
     },

@@ -164,23 +164,26 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
   }
 }
 
-/** Waits until every job is final (read straight from Redis: cheap for thousands of jobs). */
+/** Waits until every job is final (read straight from Redis: cheap for thousands of jobs). Jobs that never get there are the checker's findings. */
 async function settle(sys: ChaosSystem, ids: string[], timeoutMs: number, note: (l: string) => void): Promise<void> {
   const keys = createKeys('httpagent');
   const redis = sys.redisClient();
-  const deadline = Date.now() + timeoutMs;
   let open = ids;
   let lastNote = 0;
   try {
-    while (open.length > 0 && Date.now() < deadline) {
-      const states = await Promise.all(open.map((id) => redis.hget(keys.job(id), 'state').catch(() => 'unknown')));
-      open = open.filter((_, i) => !['succeeded', 'failed', 'cancelled'].includes(String(states[i])));
-      if (Date.now() - lastNote > 5000) {
-        note(`${ids.length - open.length}/${ids.length} jobs final`);
-        lastNote = Date.now();
-      }
-      if (open.length > 0) await sleep(300);
-    }
+    await waitUntil(
+      'every job final',
+      async () => {
+        const states = await Promise.all(open.map((id) => redis.hget(keys.job(id), 'state').catch(() => 'unknown')));
+        open = open.filter((_, i) => !['succeeded', 'failed', 'cancelled'].includes(String(states[i])));
+        if (Date.now() - lastNote > 5000) {
+          note(`${ids.length - open.length}/${ids.length} jobs final`);
+          lastNote = Date.now();
+        }
+        return open.length === 0;
+      },
+      { timeoutMs, intervalMs: 300 },
+    ).catch(() => undefined);
     note(open.length === 0 ? `every job final` : `${open.length} jobs still not final after ${timeoutMs} ms`);
   } finally {
     redis.disconnect();

@@ -15,6 +15,8 @@ export interface PrivateRedis {
   client(): Redis;
   /** SIGKILL the server (AOF keeps what was fsynced). */
   kill(): Promise<void>;
+  /** SHUTDOWN, what SIGTERM does: a clean stop that fsyncs the AOF. Resolves once the process has exited. */
+  shutdown(): Promise<void>;
   /** Start it again on the same port and dir. */
   start(): Promise<void>;
   stop(): Promise<void>;
@@ -86,6 +88,14 @@ export async function startRedis(opts: RedisOptions = {}): Promise<PrivateRedis>
     kill: async () => {
       const p = proc;
       p?.kill('SIGKILL');
+      await waitExit(p);
+    },
+    shutdown: async () => {
+      const p = proc;
+      const c = new Redis({ port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
+      c.on('error', () => undefined); // the hang-up is the point
+      await c.call('SHUTDOWN').catch(() => undefined); // the server hangs up instead of answering
+      c.disconnect();
       await waitExit(p);
     },
     start,
