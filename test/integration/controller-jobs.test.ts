@@ -171,14 +171,15 @@ describe('order and targeting', () => {
     expect(r.body).toHaveLength(10_000);
     const submitted = new Set(r.body.map((j: { id: string }) => j.id));
     expect(submitted.size).toBe(10_000);
+    // These agents may also take any-agent jobs earlier tests claimed and left to expire (their leases
+    // lapse and re-queue them, later on a slow machine): only this batch's jobs are counted.
     const seen: string[] = [];
     for (let round = 0; seen.length < 10_000 && round < 100; round++) {
       const got = await Promise.all(agents.map((a) => claim(a, 1024)));
-      for (const g of got) for (const j of g.body.jobs) seen.push(j.id);
+      for (const g of got) for (const j of g.body.jobs) if (submitted.has(j.id)) seen.push(j.id);
     }
     expect(seen).toHaveLength(10_000);
     expect(new Set(seen).size).toBe(10_000);
-    expect(seen.every((id) => submitted.has(id))).toBe(true);
   });
 });
 
