@@ -18,9 +18,9 @@ afterAll(async () => {
 });
 
 let n = 0;
-async function register(labels: Record<string, string> = {}): Promise<string> {
+async function register(labels: Record<string, string> = {}, leaseMs = 10_000): Promise<string> {
   const id = `agent-${++n}`;
-  const r = await call(c.url, 'POST', '/v1/agent/register', { body: agentBody(id, labels) });
+  const r = await call(c.url, 'POST', '/v1/agent/register', { body: { ...agentBody(id, labels), leaseMs } });
   expect(r.status).toBe(200);
   return id;
 }
@@ -164,7 +164,9 @@ describe('order and targeting', () => {
   });
 
   it('a 10,000-job batch goes in whole and every job is claimed exactly once', async () => {
-    const agents = [await register({ pool: 'big' }), await register({ pool: 'big' })];
+    // Leases longer than claiming 10,000 jobs can take on a loaded machine: an expired one would rightly
+    // be handed out again.
+    const agents = [await register({ pool: 'big' }, 3_600_000), await register({ pool: 'big' }, 3_600_000)];
     const batch = Array.from({ length: 10_000 }, (_, i) => ({ task: 'noop', params: { i: String(i) }, labels: { pool: 'big' } }));
     const r = await submit(batch);
     expect(r.status).toBe(201);

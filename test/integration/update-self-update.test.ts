@@ -87,7 +87,7 @@ beforeAll(async () => {
   const cache = join(template, 'build-cache.git');
   expect(await fetchHead(cache, remote, 'main')).toBe(firstCommit);
   switchCurrent(layout, await prepareRelease({ layout, cacheDir: cache, commit: firstCommit, buildSteps: DEFAULT_BUILD_STEPS, env: buildEnv }));
-});
+}, 180_000); // three npm runs: a minute and more on a loaded machine
 
 afterAll(async () => {
   await smtp?.close();
