@@ -1,6 +1,6 @@
 // The job path through a real controller and Redis: enqueue, claim, log, complete; order, targeting,
 // idempotency, batches, claim retries, log offsets and cancel.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { createKeys } from '../../controller/src/keys.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
@@ -15,6 +15,16 @@ beforeAll(async () => {
 afterAll(async () => {
   await c?.close();
   await redis?.stop();
+});
+// Every test starts from an empty store: jobs another test left queued (some go to any agent) would
+// otherwise be claimed by the next test's agents.
+beforeEach(async () => {
+  const admin = redis.client();
+  try {
+    await admin.flushdb();
+  } finally {
+    admin.disconnect();
+  }
 });
 
 let n = 0;

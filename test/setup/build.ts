@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
+import { describeProcesses, killNow, runLeftovers } from '../helpers/process-registry.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -28,5 +29,13 @@ export default function setup(project: TestProject): () => void {
   }
   const runDir = mkdtempSync(join(tmpdir(), 'httpagent-test-run-'));
   project.provide('runDir', runDir);
-  return () => rmSync(runDir, { recursive: true, force: true });
+  return () => {
+    rmSync(runDir, { recursive: true, force: true });
+    // The last word on leaks: what a worker that died mid-file (killed, or cut off at teardown) left.
+    const left = runLeftovers();
+    if (left.length > 0) {
+      killNow(left);
+      throw new Error(`the test run left ${left.length} process(es) running (now killed):\n${describeProcesses(left)}`);
+    }
+  };
 }
