@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { checkoutRelease, seedRelease, type CheckoutRelease } from '../helpers/checkout-release.js';
 import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
@@ -36,11 +36,17 @@ let n = 0;
 /** A fresh prefix holding the built release, a system root and a supervisord that includes its conf.d. */
 async function installation(): Promise<Installation> {
   const dir = mkdtempSync(join(tmpdir(), 'httpagent-installsvc-'));
+  // Cleaned up however the test ends, also while this setup is still under way (a timeout).
+  let started: PrivateSupervisord | undefined;
+  onTestFinished(async () => {
+    await started?.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const sysroot = join(dir, 'sys');
   const prefix = join(dir, 'prefix');
   mkdirSync(join(sysroot, 'etc/supervisor/conf.d'), { recursive: true });
   await seedRelease(prefix, release);
-  const sup = await startSupervisord(join(dir, 'sup'), [join(sysroot, 'etc/supervisor/conf.d/*.conf')]);
+  const sup = (started = await startSupervisord(join(dir, 'sup'), [join(sysroot, 'etc/supervisor/conf.d/*.conf')]));
   // An id of its own: the controller still lists an earlier test's agent as online for a while.
   const agentId = `installed-agent-${++n}`;
   const port = await freePort();
@@ -60,8 +66,6 @@ async function installation(): Promise<Installation> {
   return { dir, sysroot, prefix, agentId, sup, install };
 }
 
-let inst: Installation | undefined;
-
 describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 180_000 }, () => {
   beforeAll(async () => {
     redis = await startRedis();
@@ -69,19 +73,13 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 180_0
     release = await checkoutRelease();
   }, 600_000); // npm ci, build and prune of the whole checkout: minutes on a loaded machine
 
-  afterEach(async () => {
-    await inst?.sup.shutdown();
-    if (inst) rmSync(inst.dir, { recursive: true, force: true });
-    inst = undefined;
-  });
-
   afterAll(async () => {
     await ctl?.close();
     await redis?.stop();
   });
 
   it('installs, starts the programs and waits until the agent is online at the controller', async () => {
-    const i = (inst = await installation());
+    const i = await installation();
     const r = await i.install();
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`agent ${i.agentId} is online`);
@@ -97,7 +95,7 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 180_0
   });
 
   it('a second run changes nothing and does not restart the agent', async () => {
-    const i = (inst = await installation());
+    const i = await installation();
     expect((await i.install()).code).toBe(0);
     const pid = (await i.sup.ctl('pid', 'httpagent:httpagent-agent')).out.trim();
     const r = await i.install();
@@ -107,7 +105,7 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 180_0
   });
 
   it('--uninstall stops and removes the programs and every file it made, keeping logs', async () => {
-    const i = (inst = await installation());
+    const i = await installation();
     expect((await i.install()).code).toBe(0);
     const r = await i.install('--uninstall');
     expect(r.code, r.out).toBe(0);
