@@ -126,7 +126,7 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     },
     job: async (id) => (await sys.platform('GET', `/v1/jobs/${id}`)).json,
     log: async (id) => (await sys.platform('GET', `/v1/jobs/${id}/log?offset=0`)).text,
-    waitFor: (what, probe, timeoutMs = 30_000) => waitUntil(what, probe, { timeoutMs }),
+    waitFor: (what, probe, timeoutMs = 60_000) => waitUntil(what, probe, { timeoutMs }),
     waitFinal: (id, timeoutMs) =>
       sys.waitFor(`job ${id} to end`, async () => {
         const j = await sys.job(id);

@@ -11,8 +11,12 @@ export const OWNER_ENV = 'VITEST_HTTPAGENT_OWNER';
 // Kept on globalThis: a worker may evaluate this module once per test file, and the spawn hook
 // installed by the first evaluation must keep feeding the same tag and log.
 const shared = ((globalThis as Record<symbol, unknown>)[Symbol.for('httpagent.test.processes')] ??= {
-  /** Unique per worker process: pids come back (pid_max may be 32768), a random tag does not. */
-  tag: `${process.pid}-${randomBytes(6).toString('hex')}`,
+  /**
+   * Unique per worker process (pids come back, pid_max may be 32768; a random part does not), and
+   * prefixed with the vitest process that forked the worker, so the run's own teardown can find what
+   * its workers left without touching another run's processes (see runLeftovers).
+   */
+  tag: `${process.ppid}/${process.pid}-${randomBytes(6).toString('hex')}`,
   log: [] as SpawnRecord[],
 }) as { tag: string; log: SpawnRecord[] };
 
@@ -144,7 +148,32 @@ export async function endOwnedProcesses(graceMs = 2000): Promise<ProcInfo[]> {
 
 /** The last resort at worker exit: synchronous, so SIGKILL at once. */
 export function killOwnedProcessesNow(): void {
-  for (const p of ownedProcesses()) {
+  killNow(ownedProcesses());
+}
+
+/**
+ * For the run's globalSetup teardown, in the vitest process itself: live processes started by any of
+ * its workers (their tag begins with this process's pid). Normally none: each file's check ends them.
+ */
+export function runLeftovers(): ProcInfo[] {
+  const prefix = `${OWNER_ENV}=${process.pid}/`;
+  const left: ProcInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (!readFileSync(`/proc/${name}/environ`, 'utf8').split('\0').some((e) => e.startsWith(prefix))) continue;
+    } catch {
+      continue;
+    }
+    const p = readProc(Number(name));
+    if (p && p.state !== 'Z') left.push(p);
+  }
+  return left;
+}
+
+/** Ends the given processes at once (SIGCONT, then SIGKILL to the group or the process). */
+export function killNow(ps: ProcInfo[]): void {
+  for (const p of ps) {
     signal(p, 'SIGCONT');
     signal(p, 'SIGKILL');
   }

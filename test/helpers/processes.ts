@@ -52,7 +52,7 @@ export function track(proc: ChildProcess): Spawned {
   return {
     proc,
     output: () => out,
-    waitFor: (re, timeoutMs = 30_000) =>
+    waitFor: (re, timeoutMs = 60_000) =>
       new Promise((resolve, reject) => {
         let done = false;
         const finish = (err?: Error, line?: string) => {

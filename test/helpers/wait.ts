@@ -3,7 +3,7 @@
 // for a fixed time; the bound only turns a hang into a failure that says what never happened.
 
 export interface WaitOptions {
-  /** How long before giving up (default 30 s: a loaded two-core machine starts processes slowly). */
+  /** How long before giving up (default 60 s: a loaded two-core machine starts processes slowly). Only a hang waits this long. */
   timeoutMs?: number;
   /** Pause between probes (default 50 ms). */
   intervalMs?: number;
@@ -22,7 +22,7 @@ export class WaitAbort extends Error {
  * message; a WaitAbort ends the wait at once.
  */
 export async function waitUntil<T>(what: string, probe: () => T | undefined | null | false | Promise<T | undefined | null | false>, opts: WaitOptions = {}): Promise<T> {
-  const timeoutMs = opts.timeoutMs ?? 30_000;
+  const timeoutMs = opts.timeoutMs ?? 60_000;
   const intervalMs = opts.intervalMs ?? 50;
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;

@@ -76,8 +76,8 @@ describe('result spool', () => {
     const again = await sys.startAgent('crasher');
     // ...until the next start finds the spool of the interrupted attempt.
     await again.waitFor(/stopping a step left running by an earlier run/);
-    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)), 5_000);
-    await sys.waitFor('the spool to empty', async () => readdirSync(join(again.stateDir, 'jobs')).length === 0, 15_000);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)));
+    await sys.waitFor('the spool to empty', async () => readdirSync(join(again.stateDir, 'jobs')).length === 0);
     // Nobody may run the re-delivered attempt of this endless task after the test.
     await sys.platform('POST', `/v1/jobs/${id}/cancel`, {});
     expect(await again.kill('SIGTERM')).toBe(0);

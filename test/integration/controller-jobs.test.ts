@@ -1,6 +1,6 @@
 // The job path through a real controller and Redis: enqueue, claim, log, complete; order, targeting,
 // idempotency, batches, claim retries, log offsets and cancel.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { createKeys } from '../../controller/src/keys.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
@@ -16,11 +16,21 @@ afterAll(async () => {
   await c?.close();
   await redis?.stop();
 });
+// Every test starts from an empty store: jobs another test left queued (some go to any agent) would
+// otherwise be claimed by the next test's agents.
+beforeEach(async () => {
+  const admin = redis.client();
+  try {
+    await admin.flushdb();
+  } finally {
+    admin.disconnect();
+  }
+});
 
 let n = 0;
-async function register(labels: Record<string, string> = {}): Promise<string> {
+async function register(labels: Record<string, string> = {}, leaseMs = 10_000): Promise<string> {
   const id = `agent-${++n}`;
-  const r = await call(c.url, 'POST', '/v1/agent/register', { body: agentBody(id, labels) });
+  const r = await call(c.url, 'POST', '/v1/agent/register', { body: { ...agentBody(id, labels), leaseMs } });
   expect(r.status).toBe(200);
   return id;
 }
@@ -164,7 +174,9 @@ describe('order and targeting', () => {
   });
 
   it('a 10,000-job batch goes in whole and every job is claimed exactly once', async () => {
-    const agents = [await register({ pool: 'big' }), await register({ pool: 'big' })];
+    // Leases longer than claiming 10,000 jobs can take on a loaded machine: an expired one would rightly
+    // be handed out again.
+    const agents = [await register({ pool: 'big' }, 3_600_000), await register({ pool: 'big' }, 3_600_000)];
     const batch = Array.from({ length: 10_000 }, (_, i) => ({ task: 'noop', params: { i: String(i) }, labels: { pool: 'big' } }));
     const r = await submit(batch);
     expect(r.status).toBe(201);

@@ -53,8 +53,7 @@ describe('lost leases', () => {
     await call(c.url, 'POST', `/v1/agent/jobs/${id}/log?epoch=${first.epoch}&offset=0`, { raw: 'attempt one\n', contentType: 'application/octet-stream' });
     // The agent dies: no renewals. Past the lease the sweeper queues the job again.
     await waitUntil('the expired job queued again', async () => (await view(id)).state === 'queued');
-    // A long lease for the live attempt: what is tested is the dead one's, and a loaded machine must not
-    // let this one lapse too before the test completes it.
+    // The live agent's lease outlasts the calls below on any machine: only the dead one's may lapse.
     const alive = await register({ pool: 'redeliver' }, 60_000);
     const second = (await claim(alive)).body.jobs[0];
     expect(second).toMatchObject({ id, attempt: 2, epoch: first.epoch + 1, logOffset: 0 });

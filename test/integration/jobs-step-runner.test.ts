@@ -34,7 +34,7 @@ function opts(over: Partial<RunStepOptions> & Pick<RunStepOptions, 'step'>): Run
 }
 
 /** The step's tree is gone: SIGKILL is delivered at once, the kernel takes a moment to tear it down. */
-const treeDies = (pids: number[]) => waitUntil(`pids ${pids.join(', ')} to die`, () => pids.every((pid) => !isAlive(pid)), { timeoutMs: 10_000 });
+const treeDies = (pids: number[]) => waitUntil(`pids ${pids.join(', ')} to die`, () => pids.every((pid) => !isAlive(pid)));
 
 describe('runStep', () => {
   it('captures stdout and stderr and passes the job env', async () => {

@@ -67,12 +67,12 @@ describe('supervisord check', () => {
       ].join('\n'),
     );
     // Before supervisord runs: its socket is missing, which is the check's own failure.
-    const down = await supervisorCheck({ programs: [], configFile: conf, timeoutMs: 5000 });
+    const down = await supervisorCheck({ programs: [], configFile: conf, timeoutMs: 30_000 });
     expect(down[0]).toMatchObject({ name: 'supervisord', ok: false });
 
     supervisord = spawn('supervisord', ['-c', conf], { stdio: 'ignore', detached: true });
     const obs = await waitUntil('supervisor:good running', async () => {
-      const o = await supervisorCheck({ programs: [], configFile: conf, timeoutMs: 5000 });
+      const o = await supervisorCheck({ programs: [], configFile: conf, timeoutMs: 30_000 });
       return o.find((x) => x.name === 'supervisor:good')?.ok ? o : undefined;
     });
     expect(obs.map((o) => [o.name, o.ok])).toEqual([
@@ -80,7 +80,7 @@ describe('supervisord check', () => {
       ['supervisor:good', true],
       ['supervisor:idle', false],
     ]);
-    const only = await supervisorCheck({ programs: ['good', 'missing'], configFile: conf, timeoutMs: 5000 });
+    const only = await supervisorCheck({ programs: ['good', 'missing'], configFile: conf, timeoutMs: 30_000 });
     // supervisorctl prints the unknown name first and exits 4: still an answer from supervisord
     expect(only.map((o) => [o.name, o.ok]).sort()).toEqual([
       ['supervisor:good', true],

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
@@ -29,6 +29,8 @@ interface AgentRow {
 async function startStack() {
   const dir = mkdtempSync(join(tmpdir(), 'monitor-ctl-'));
   const [redis, smtp, ctlPort, agentPort] = await Promise.all([startRedis(), startSmtpSink(), freePort(), freePort()]);
+  // Stopped however the test ends, also while the stack is still starting (a timeout).
+  onTestFinished(() => s.stop());
   const ctlUrl = `http://127.0.0.1:${ctlPort}`;
 
   const startController = async (): Promise<Spawned> => {
@@ -146,15 +148,9 @@ async function startStack() {
   return s;
 }
 
-let stack: Awaited<ReturnType<typeof startStack>> | undefined;
-afterEach(async () => {
-  await stack?.stop();
-  stack = undefined;
-});
-
 describe('monitor with the real controller', () => {
   it('shows its heartbeat, checks and latest sample in GET /v1/agents and keeps a history', async () => {
-    const s = (stack = await startStack());
+    const s = await startStack();
     const r = await waitUntil('a monitored agent row', async () => {
       const a = await s.row();
       return a?.monitor === 'online' && a.metrics?.memory && a.monitorChecks?.agent ? a : undefined;
@@ -175,7 +171,7 @@ describe('monitor with the real controller', () => {
   });
 
   it('mails once when the agent dies, not again after monitor restarts, and once on recovery', async () => {
-    const s = (stack = await startStack());
+    const s = await startStack();
     await s.agent!.kill('SIGKILL');
     await s.smtp.waitForMails(1);
     expect(s.subjects()).toEqual([`[httpagent] ${AGENT_ID}: FAILING agent`]);
@@ -196,7 +192,7 @@ describe('monitor with the real controller', () => {
   });
 
   it('survives the controller and Redis going down, mails once, and flushes the buffered samples', async () => {
-    const s = (stack = await startStack());
+    const s = await startStack();
     const monitor = s.monitor!;
     await waitUntil('a first sample stored', async () => (await s.row())?.metrics);
     const outageStart = Date.now();
@@ -226,7 +222,7 @@ describe('monitor with the real controller', () => {
   });
 
   it('shows a lapsed heartbeat once the monitor stops', async () => {
-    const s = (stack = await startStack());
+    const s = await startStack();
     await waitUntil('the monitor online', async () => (await s.row())?.monitor === 'online');
     expect(await s.monitor!.kill('SIGTERM')).toBe(0);
     expect(s.monitor!.output()).toMatch(/"msg":"monitor stopped"/);

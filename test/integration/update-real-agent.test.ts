@@ -1,7 +1,8 @@
-// The whole chain with the real agent: install.sh builds this checkout into a prefix, a private
+// The whole chain with the real agent: install.sh installs this checkout into a prefix, a private
 // supervisord runs it against a real controller, jobs keep flowing, a commit is pushed to the bare
-// repo the agent follows, and the agent comes back on that commit with no job failed or lost.
-// Slow (two real npm ci + tsc builds), so it is one test.
+// repo the agent follows, and the agent builds it, switches and comes back on that commit with no job
+// failed or lost. The first release is the checkout's, built once per run (checkout-release.ts); the
+// agent's own build of the pushed commit is real (npm ci offline, tsc, prune). One test: it is slow.
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +11,8 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readUpdateState, updateStatePath } from '../../src/ops/update-state.js';
-import { offlineNpmEnv } from '../helpers/offline-npm.js';
+import { checkoutRelease, seedRelease } from '../helpers/checkout-release.js';
+import { offlineNpmEnv, runNpmCache } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
@@ -28,6 +30,7 @@ let sup: PrivateSupervisord | undefined;
 let port: number;
 let work: string;
 let stateDir: string;
+let npmEnv: Record<string, string>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-realupdate-'));
@@ -45,8 +48,11 @@ beforeAll(async () => {
   await run('git', ['-C', work, 'config', 'user.name', 'ops test']);
 
   const prefix = join(dir, 'prefix');
-  // Both builds (install.sh's and the agent's self-update) run npm ci from the local cache only.
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
+  // The remote's main is the checkout's HEAD: install.sh names its release the same and finds it built.
+  await seedRelease(prefix, await checkoutRelease());
+  // Builds (install.sh's, should it build, and the agent's self-update) run npm ci from the run's cache only.
+  npmEnv = offlineNpmEnv(await runNpmCache());
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...npmEnv };
   await run(join(repoRoot, 'install.sh'), ['--prefix', prefix, '--no-service', '--source', work], { env, timeout: 240_000 });
 
   const tasks = join(dir, 'tasks');
@@ -78,10 +84,10 @@ beforeAll(async () => {
     `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent --config ${config}\n` +
       `autorestart=true\nstartsecs=2\nstartretries=5\nstopsignal=TERM\nstopwaitsecs=40\nstopasgroup=true\nkillasgroup=true\n` +
       `redirect_stderr=true\nstdout_logfile=${join(dir, 'agent.log')}\n` +
-      `environment=${Object.entries(offlineNpmEnv()).map(([k, v]) => `${k}="${v}"`).join(',')}\n`,
+      `environment=${Object.entries(npmEnv).map(([k, v]) => `${k}="${v}"`).join(',')}\n`,
   );
   sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
-}, 300_000);
+}, 600_000); // the checkout's release may be built here first: minutes on a loaded machine
 
 afterAll(async () => {
   await sup?.shutdown();

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { agentConfigSchema, type AgentConfig } from '../../src/shared/config/agent-config.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { DEFAULT_BUILD_STEPS, fetchHead, prepareRelease, releaseName } from '../../src/ops/release-builder.js';
@@ -87,7 +87,7 @@ beforeAll(async () => {
   const cache = join(template, 'build-cache.git');
   expect(await fetchHead(cache, remote, 'main')).toBe(firstCommit);
   switchCurrent(layout, await prepareRelease({ layout, cacheDir: cache, commit: firstCommit, buildSteps: DEFAULT_BUILD_STEPS, env: buildEnv }));
-});
+}, 180_000); // three npm runs: a minute and more on a loaded machine
 
 afterAll(async () => {
   await smtp?.close();
@@ -100,6 +100,12 @@ afterAll(async () => {
  */
 async function installation(opts: { deadlineSec?: number } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'httpagent-update-'));
+  // Cleaned up however the test ends, also while this setup is still under way (a timeout).
+  let sup: PrivateSupervisord | undefined;
+  onTestFinished(async () => {
+    await sup?.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
   cpSync(template, dir, { recursive: true, verbatimSymlinks: true });
   const remote = join(dir, 'remote.git');
   const work = join(dir, 'work');
@@ -131,7 +137,7 @@ async function installation(opts: { deadlineSec?: number } = {}) {
       `[program:monitor]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js monitor\nautorestart=true\nstartsecs=1\n` +
       `environment=OPS_TEST_MONITOR_FILE="${join(dir, 'monitor-commit')}"\n`,
   );
-  const sup: PrivateSupervisord = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
+  const supervisord = (sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]));
   const healthCommit = async (): Promise<string | undefined> => {
     try {
       const res = await request(`http://127.0.0.1:${port}/healthz`);
@@ -144,7 +150,6 @@ async function installation(opts: { deadlineSec?: number } = {}) {
     dir,
     prefix,
     config,
-    sup,
     healthCommit,
     exits: [] as string[],
     alerts: [] as string[],
@@ -168,34 +173,24 @@ async function installation(opts: { deadlineSec?: number } = {}) {
         // The agent's own exit, as run-agent does it: the supervisor starts `current` again.
         exit: (reason) => {
           inst.exits.push(reason);
-          void sup.ctl('signal', 'TERM', 'agent');
+          void supervisord.ctl('signal', 'TERM', 'agent');
         },
       });
-    },
-    async remove() {
-      await sup.shutdown();
-      rmSync(dir, { recursive: true, force: true });
     },
   };
   await waitUntil('first release healthy', async () => (await healthCommit()) === firstCommit);
   return inst;
 }
 
-let inst: Awaited<ReturnType<typeof installation>> | undefined;
-afterEach(async () => {
-  await inst?.remove();
-  inst = undefined;
-});
-
 // Each test builds at least one release (npm ci, build, prune): minutes on a loaded two-core machine.
 describe('self-update from a bare git repo', { timeout: 180_000 }, () => {
   it('is up to date on the installed commit', async () => {
-    const i = (inst = await installation());
+    const i = await installation();
     expect((await i.updater().checkNow()).kind).toBe('up-to-date');
   });
 
   it('puts the switch off while a job runs (idle mode), then comes back on the new commit', async () => {
-    const i = (inst = await installation());
+    const i = await installation();
     const next = await i.commit('second');
     i.runningJobs = 1;
     const deferred = await i.updater().checkNow();
@@ -219,7 +214,7 @@ describe('self-update from a bare git repo', { timeout: 180_000 }, () => {
   });
 
   it('never switches to a commit that fails its self-test, and does not retry it', async () => {
-    const i = (inst = await installation());
+    const i = await installation();
     const before = currentRelease(releaseLayout(i.prefix));
     const bad = await i.commit('breaks the self-test', { SELFTEST_FAIL: 'x' });
     const out = await i.updater().checkNow();
@@ -233,7 +228,7 @@ describe('self-update from a bare git repo', { timeout: 180_000 }, () => {
   });
 
   it('rolls back a commit that starts but is not healthy, mails, and does not retry it', async () => {
-    const i = (inst = await installation({ deadlineSec: 5 }));
+    const i = await installation({ deadlineSec: 5 });
     const good = i.current();
     const bad = await i.commit('starts but reports the wrong commit', { UNHEALTHY: 'x' });
     expect(await i.updater().checkNow()).toEqual({ kind: 'switched', commit: bad });
@@ -248,7 +243,7 @@ describe('self-update from a bare git repo', { timeout: 180_000 }, () => {
   });
 
   it('tries again once a newer commit arrives after a bad one', async () => {
-    const i = (inst = await installation());
+    const i = await installation();
     const bad = await i.commit('breaks the self-test', { SELFTEST_FAIL: 'x' });
     expect(await i.updater().checkNow()).toEqual({ kind: 'failed', commit: bad, code: 'UPDATE_SELF_TEST_FAILED' });
     const fixed = await i.commit('fixed', { SELFTEST_FAIL: null });

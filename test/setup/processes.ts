@@ -20,6 +20,13 @@ if (!proto[hooked]) {
   };
   proto[hooked] = true;
   process.once('exit', killOwnedProcessesNow);
+  // vitest ends a worker that does not exit in time with a signal: 'exit' would not run then.
+  for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(sig, () => {
+      killOwnedProcessesNow();
+      process.exit(128 + (sig === 'SIGTERM' ? 15 : 2));
+    });
+  }
 }
 
 const testFile = () => expect.getState().testPath ?? '';
