@@ -8,8 +8,13 @@ export default defineConfig({
     include: ['test/**/*.test.ts'],
     pool: 'forks',
     maxWorkers: 2,
-    testTimeout: 60_000,
-    hookTimeout: 60_000,
+    // Bounds that only a hang reaches: tests wait for events, and a loaded machine makes them slow, not wrong.
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
     reporters: ['default'],
+    // dist/ is what the tests start as processes: compiled once per run, never stale.
+    globalSetup: ['test/setup/build.ts'],
+    // Records and tags every spawned process; after each file, fails it if anything it started still runs.
+    setupFiles: ['test/setup/processes.ts'],
   },
 });

@@ -82,7 +82,7 @@ describe('agent job loop', () => {
     const job = await sys.waitFinal(id);
     expect(job.state).toBe('cancelled');
     expect(job.steps[0].state).toBe('cancelled');
-    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)), 5_000);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)));
   });
 
   it('a job timeout kills the tree and fails the job', async () => {
@@ -92,7 +92,7 @@ describe('agent job loop', () => {
     expect(job.state).toBe('failed');
     expect(job.error).toMatch(/timed out/);
     const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
-    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)), 5_000);
+    await sys.waitFor('the tree to die', async () => pids.every((p) => !isAlive(p)));
   });
 
   it('forwards a job through its own POST /v1/jobs and the agent runs it', async () => {

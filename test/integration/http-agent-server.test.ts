@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { buildAgentServer, type AgentServerDeps } from '../../src/agent/port/agent-server.js';
 import { silentLogger } from '../../src/shared/log.js';
@@ -16,6 +16,7 @@ import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 import { runLightTask } from '../../src/agent/tasks/run-light-task.js';
 import { freePort } from '../helpers/ports.js';
 import { newKeyBlob, newPublicKey, sshString } from '../helpers/ssh-keys.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TOKEN = 'platform-token-0123456789abcdef';
 const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
@@ -262,13 +263,12 @@ describe('POST /v1/run', () => {
       body: JSON.stringify({ task: 'sleep-tree', params: { PIDFILE: pidFile }, timeoutSec: 10 }),
       signal: ctl.signal,
     }).catch((err: unknown) => err);
-    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim().split('\n').length < 2) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('both processes of the tree to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length >= 2);
     ctl.abort();
     await pending;
     const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
-    // Wait for the stop to go through (bounded by the kill grace, not a timing assertion).
-    for (let i = 0; i < 100 && pids.some((p) => !/^(gone|Z)$/.test(procState(p))); i++) await new Promise((r) => setTimeout(r, 20));
-    for (const pid of pids) expect(procState(pid), `pid ${pid}`).toMatch(/^(gone|Z)$/);
+    // The stop goes through the kill grace after the hang-up is noticed.
+    await waitUntil('the tree to stop', () => pids.every((p) => /^(gone|Z)$/.test(procState(p))));
   });
 
   it('refuses unknown tasks, path-like task names and timeouts above runTimeoutSec', async () => {
@@ -372,6 +372,8 @@ function mislabelledKey(type: string, blobType: string): string {
 
 describe('POST / DELETE /v1/authorize', () => {
   const keysFile = join(home, '.ssh/authorized_keys');
+  // Each test starts with no ~/.ssh, whatever keys the one before it added.
+  beforeEach(() => rmSync(join(home, '.ssh'), { recursive: true, force: true }));
 
   it('adds a key once, with the modes and owner sshd needs, and removes it', async () => {
     const key = newPublicKey('ssh-ed25519');
@@ -422,7 +424,7 @@ describe('POST / DELETE /v1/authorize', () => {
       expect(r.status, JSON.stringify(publicKey)).toBe(400);
       expect(['INVALID_SSH_KEY', 'BAD_REQUEST'], JSON.stringify(publicKey)).toContain(r.json.error.code);
     }
-    expect(readFileSync(keysFile, 'utf8')).not.toContain(key.split(' ')[1]!);
+    expect(existsSync(keysFile) ? readFileSync(keysFile, 'utf8') : '').not.toContain(key.split(' ')[1]!);
   });
 
   it('refuses users outside authorizeUsers and users that do not exist', async () => {
@@ -509,10 +511,20 @@ describe('POST /v1/jobs', () => {
 
 describe('metrics after traffic', () => {
   it('records HTTP request durations per route and light task durations', async () => {
-    const text = (await call('GET', '/metrics')).bytes.toString();
-    expect(text).toMatch(/httpagent_http_request_duration_seconds_count\{method="POST",route="\/v1\/run",status="200"\} [1-9]/);
-    expect(text).toMatch(/httpagent_light_task_duration_seconds_count\{route="run",outcome="ok"\} [1-9]/);
-    expect(text).toMatch(/httpagent_light_task_duration_seconds_count\{route="run",outcome="timeout"\} 1/);
-    expect(text).toMatch(/httpagent_light_task_duration_seconds_count\{route="jacoco",outcome="ok"\} 2/);
+    // Counted from this test's own calls, whatever the other tests sent before it.
+    const count = async (series: string) => {
+      const text = (await call('GET', '/metrics')).bytes.toString();
+      return Number(text.split('\n').find((l) => l.startsWith(`${series} `))?.split(' ')[1] ?? 0);
+    };
+    const requests = 'httpagent_http_request_duration_seconds_count{method="POST",route="/v1/run",status="200"}';
+    const ok = 'httpagent_light_task_duration_seconds_count{route="run",outcome="ok"}';
+    const failed = 'httpagent_light_task_duration_seconds_count{route="run",outcome="failed"}';
+    const before = { requests: await count(requests), ok: await count(ok), failed: await count(failed) };
+    expect((await call('POST', '/v1/run', { task: 'true' })).json.exitCode).toBe(0);
+    expect((await call('POST', '/v1/run', { task: 'true' })).json.exitCode).toBe(0);
+    expect((await call('POST', '/v1/run', { task: 'fail' })).json.exitCode).toBe(3);
+    expect(await count(requests)).toBe(before.requests + 3);
+    expect(await count(ok)).toBe(before.ok + 2);
+    expect(await count(failed)).toBe(before.failed + 1);
   });
 });

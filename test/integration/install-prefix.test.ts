@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { repoRoot } from '../helpers/processes.js';
 
 const AGENT_TOKEN = 'install-agent-token-0123456789';
@@ -45,8 +46,13 @@ interface Run {
 }
 
 function install(prefix: string, ...args: string[]): Promise<Run> {
-  const cmd = [join(repoRoot, 'install.sh'), '--prefix', prefix, '--no-service', '--source', source, ...args];
-  const env = { PATH: process.env.PATH ?? '', HOME: home, HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN };
+  return installFrom(source, prefix, ...args);
+}
+
+function installFrom(from: string, prefix: string, ...args: string[]): Promise<Run> {
+  const cmd = [join(repoRoot, 'install.sh'), '--prefix', prefix, '--no-service', '--source', from, ...args];
+  // npm offline: the package has no dependencies, and nothing may reach for a registry (audit, notifier).
+  const env = { PATH: process.env.PATH ?? '', HOME: home, HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
   // Without root, as the issue asks: the tests themselves run as root in CI containers.
   const [file, argv] = asRoot ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd]] : [cmd[0]!, cmd.slice(1)];
   return new Promise((resolve) => {
@@ -91,17 +97,29 @@ afterAll(() => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('install.sh --no-service into a user-owned prefix', () => {
-  const prefix = () => join(dir, 'inst', 'httpagent');
+// Each install runs npm ci, build and prune (of a package without dependencies): seconds each, more under load.
+describe('install.sh --no-service into a user-owned prefix', { timeout: 300_000 }, () => {
+  // Each test has a prefix of its own, installed into first where it needs an installation.
+  let n = 0;
+  const freshPrefix = () => join(dir, 'inst', `httpagent-${++n}`);
+  const installed = async () => {
+    const p = freshPrefix();
+    const r = await install(p);
+    expect(r.code, r.out).toBe(0);
+    return p;
+  };
 
   it('--dry-run on a fresh host changes nothing', async () => {
-    const r = await install(prefix(), '--dry-run');
+    const p = freshPrefix();
+    const r = await install(p, '--dry-run');
     expect(r.code).toBe(0);
     expect(r.out).toMatch(/would build/);
-    expect(existsSync(prefix())).toBe(false);
+    expect(existsSync(p)).toBe(false);
   });
 
   it('installs: numbered steps, a release, current, a 0600 config, no secret printed', async () => {
+    const p = freshPrefix();
+    const prefix = () => p;
     const r = await install(prefix());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/^\[1\] checking requirements$/m);
@@ -120,6 +138,8 @@ describe('install.sh --no-service into a user-owned prefix', () => {
   });
 
   it('a second run changes nothing and says so', async () => {
+    const p = await installed();
+    const prefix = () => p;
     const before = snapshot(prefix());
     const r = await install(prefix());
     expect(r.code, r.out).toBe(0);
@@ -128,6 +148,8 @@ describe('install.sh --no-service into a user-owned prefix', () => {
   });
 
   it('--dry-run with a new setting says what would change and changes nothing', async () => {
+    const p = await installed();
+    const prefix = () => p;
     const before = snapshot(prefix());
     const r = await install(prefix(), '--dry-run', '--labels', 'rack=r7');
     expect(r.code, r.out).toBe(0);
@@ -137,27 +159,23 @@ describe('install.sh --no-service into a user-owned prefix', () => {
   });
 
   it('a failing build leaves nothing half-done', async () => {
+    const p = await installed();
+    const prefix = () => p;
     const before = snapshot(prefix());
     const broken = join(dir, 'broken');
     makeSource(broken, false);
-    const saved = source;
-    source = broken;
-    try {
-      const r = await install(prefix());
-      expect(r.code).not.toBe(0);
-      expect(r.out).toMatch(/rolling back/);
-      expect(snapshot(prefix())).toEqual(before);
-      // And on a fresh prefix: no directory is left at all.
-      const fresh = join(dir, 'inst', 'fresh');
-      expect((await install(fresh)).code).not.toBe(0);
-      expect(existsSync(fresh)).toBe(false);
-    } finally {
-      source = saved;
-    }
+    const r = await installFrom(broken, prefix());
+    expect(r.code).not.toBe(0);
+    expect(r.out).toMatch(/rolling back/);
+    expect(snapshot(prefix())).toEqual(before);
+    // And on a fresh prefix: no directory is left at all.
+    const fresh = freshPrefix();
+    expect((await installFrom(broken, fresh)).code).not.toBe(0);
+    expect(existsSync(fresh)).toBe(false);
   });
 
   it('rejects a missing token before changing anything', async () => {
-    const fresh = join(dir, 'inst', 'no-token');
+    const fresh = freshPrefix();
     const r = await install(fresh, '--agent-token', '');
     expect(r.code).not.toBe(0);
     expect(r.out).toMatch(/agent token is required/);
@@ -165,12 +183,14 @@ describe('install.sh --no-service into a user-owned prefix', () => {
   });
 
   it('--uninstall removes what it made and keeps the logs; --purge removes those too', async () => {
+    const p = await installed();
+    const prefix = () => p;
     writeFileSync(join(prefix(), 'log', 'agent.log'), 'a line\n');
     const r = await install(prefix(), '--uninstall');
     expect(r.code, r.out).toBe(0);
     expect(readdirSync(prefix())).toEqual(['log']);
-    const p = await install(prefix(), '--uninstall', '--purge');
-    expect(p.code, p.out).toBe(0);
+    const purged = await install(prefix(), '--uninstall', '--purge');
+    expect(purged.code, purged.out).toBe(0);
     expect(existsSync(prefix())).toBe(false);
   });
 });

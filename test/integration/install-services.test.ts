@@ -1,88 +1,118 @@
 // install.sh with services, against a private supervisord and a real controller: system files go
 // under --system-root, supervisorctl talks to the private socket. The release is this checkout's
-// committed HEAD, really built. Needs root (supervisord programs with user=); skipped otherwise.
+// committed HEAD, really built once per run (test/helpers/checkout-release.ts) and put in each test's
+// prefix, so install.sh goes on from "already built". Needs root (supervisord programs with user=);
+// skipped otherwise. Each test installs into its own prefix with its own supervisord.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { checkoutRelease, seedRelease, type CheckoutRelease } from '../helpers/checkout-release.js';
+import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, startController, type Running } from './controller-harness.js';
-import { startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
+import { startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
 const asRoot = process.getuid?.() === 0;
-const AGENT_ID = 'installed-agent';
 
-let dir: string;
 let redis: PrivateRedis;
 let ctl: Running;
-let sup: PrivateSupervisord;
-let sysroot: string;
-let prefix: string;
-let port: number;
+let release: CheckoutRelease;
 
-function install(...args: string[]): Promise<{ code: number; out: string }> {
-  const argv = [
-    '--prefix', prefix, '--source', repoRoot, '--init', 'supervisor', '--supervisor-conf', sup.conf, '--system-root', sysroot,
-    '--user', 'root', '--controller-url', ctl.url, '--agent-id', AGENT_ID, '--listen', `127.0.0.1:${port}`, '--wait-sec', '60', ...args,
-  ];
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN };
-  return new Promise((resolve) => {
-    execFile(join(repoRoot, 'install.sh'), argv, { env, timeout: 300_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
-    });
-  });
+interface Installation {
+  dir: string;
+  sysroot: string;
+  prefix: string;
+  agentId: string;
+  sup: PrivateSupervisord;
+  install(...args: string[]): Promise<{ code: number; out: string }>;
 }
 
-describe.skipIf(!asRoot)('install.sh with supervisor services', () => {
+let n = 0;
+/** A fresh prefix holding the built release, a system root and a supervisord that includes its conf.d. */
+async function installation(): Promise<Installation> {
+  const dir = mkdtempSync(join(tmpdir(), 'httpagent-installsvc-'));
+  // Cleaned up however the test ends, also while this setup is still under way (a timeout).
+  let started: PrivateSupervisord | undefined;
+  onTestFinished(async () => {
+    await started?.shutdown();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const sysroot = join(dir, 'sys');
+  const prefix = join(dir, 'prefix');
+  mkdirSync(join(sysroot, 'etc/supervisor/conf.d'), { recursive: true });
+  await seedRelease(prefix, release);
+  const sup = (started = await startSupervisord(join(dir, 'sup'), [join(sysroot, 'etc/supervisor/conf.d/*.conf')]));
+  // An id of its own: the controller still lists an earlier test's agent as online for a while.
+  const agentId = `installed-agent-${++n}`;
+  const port = await freePort();
+  const install = (...args: string[]) => {
+    const argv = [
+      '--prefix', prefix, '--source', repoRoot, '--init', 'supervisor', '--supervisor-conf', sup.conf, '--system-root', sysroot,
+      '--user', 'root', '--controller-url', ctl.url, '--agent-id', agentId, '--listen', `127.0.0.1:${port}`, '--wait-sec', '120', ...args,
+    ];
+    // npm offline (see offline-npm.ts), should install.sh ever build here: it finds the release built.
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
+    return new Promise<{ code: number; out: string }>((resolve) => {
+      execFile(join(repoRoot, 'install.sh'), argv, { env, timeout: 300_000 }, (err, stdout, stderr) => {
+        resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
+      });
+    });
+  };
+  return { dir, sysroot, prefix, agentId, sup, install };
+}
+
+describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 180_000 }, () => {
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'httpagent-installsvc-'));
     redis = await startRedis();
     ctl = await startController(redis.url, { longPollMs: 1000 });
-    port = await freePort();
-    sysroot = join(dir, 'sys');
-    prefix = join(dir, 'prefix');
-    mkdirSync(join(sysroot, 'etc/supervisor/conf.d'), { recursive: true });
-    sup = await startSupervisord(join(dir, 'sup'), [join(sysroot, 'etc/supervisor/conf.d/*.conf')]);
-  });
+    release = await checkoutRelease();
+  }, 600_000); // npm ci, build and prune of the whole checkout: minutes on a loaded machine
 
   afterAll(async () => {
-    await sup?.shutdown();
     await ctl?.close();
     await redis?.stop();
-    rmSync(dir, { recursive: true, force: true });
   });
 
   it('installs, starts the programs and waits until the agent is online at the controller', async () => {
-    const r = await install();
+    const i = await installation();
+    const r = await i.install();
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain(`agent ${AGENT_ID} is online`);
+    expect(r.out).toContain(`agent ${i.agentId} is online`);
     expect(r.out).not.toContain(AGENT_TOKEN);
     // The agent registers before supervisord's startsecs (2 s) have passed, so it may still say STARTING.
-    let status = '';
-    await waitUntil(async () => /RUNNING/.test((status = (await sup.ctl('status', 'httpagent:httpagent-agent')).out)), 10_000, 'the agent RUNNING', () => status).catch(() => undefined);
+    const status = await waitUntil('the agent RUNNING', async () => {
+      const out = (await i.sup.ctl('status', 'httpagent:httpagent-agent')).out;
+      return /RUNNING/.test(out) ? out : undefined;
+    });
     expect(status).toMatch(/RUNNING/);
-    expect(statSync(join(sysroot, 'usr/local/sbin/httpagent-watchdog')).mode & 0o777).toBe(0o755);
-    expect(existsSync(join(sysroot, 'etc/cron.d/httpagent-watchdog'))).toBe(true);
-  }, 300_000);
+    expect(statSync(join(i.sysroot, 'usr/local/sbin/httpagent-watchdog')).mode & 0o777).toBe(0o755);
+    expect(existsSync(join(i.sysroot, 'etc/cron.d/httpagent-watchdog'))).toBe(true);
+  });
 
   it('a second run changes nothing and does not restart the agent', async () => {
-    const pid = (await sup.ctl('pid', 'httpagent:httpagent-agent')).out.trim();
-    const r = await install();
+    const i = await installation();
+    expect((await i.install()).code).toBe(0);
+    const pid = (await i.sup.ctl('pid', 'httpagent:httpagent-agent')).out.trim();
+    const r = await i.install();
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/nothing changed/);
-    expect((await sup.ctl('pid', 'httpagent:httpagent-agent')).out.trim()).toBe(pid);
-  }, 120_000);
+    expect((await i.sup.ctl('pid', 'httpagent:httpagent-agent')).out.trim()).toBe(pid);
+  });
 
   it('--uninstall stops and removes the programs and every file it made, keeping logs', async () => {
-    const r = await install('--uninstall');
+    const i = await installation();
+    expect((await i.install()).code).toBe(0);
+    const r = await i.install('--uninstall');
     expect(r.code, r.out).toBe(0);
-    expect((await sup.ctl('status')).out).not.toMatch(/httpagent/);
-    expect(readdirSync(join(sysroot, 'etc/supervisor/conf.d'))).toEqual([]);
-    expect(existsSync(join(sysroot, 'etc/cron.d/httpagent-watchdog'))).toBe(false);
-    expect(existsSync(join(sysroot, 'usr/local/sbin/httpagent-watchdog'))).toBe(false);
-    expect(readdirSync(prefix)).toEqual(['log']);
-  }, 120_000);
+    expect((await i.sup.ctl('status')).out).not.toMatch(/httpagent/);
+    expect(readdirSync(join(i.sysroot, 'etc/supervisor/conf.d'))).toEqual([]);
+    expect(existsSync(join(i.sysroot, 'etc/cron.d/httpagent-watchdog'))).toBe(false);
+    expect(existsSync(join(i.sysroot, 'usr/local/sbin/httpagent-watchdog'))).toBe(false);
+    expect(readdirSync(i.prefix)).toEqual(['log']);
+  });
 });

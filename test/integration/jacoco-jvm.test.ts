@@ -68,6 +68,7 @@ describe.skipIf(!haveJava)('JaCoCo dump from a real JVM', () => {
     jacocoPort = await freePort();
     const proc = spawn('java', [`-javaagent:${tmp}/jacocoagent.jar=output=tcpserver,port=${jacocoPort},address=127.0.0.1,sessionid=jvm-test`, '-cp', `${tmp}/classes`, 'App'], {
       stdio: ['pipe', 'pipe', 'pipe'],
+      detached: true,
     });
     jvm = track(proc);
     await jvm.waitFor(/READY/, 30_000);
@@ -127,6 +128,8 @@ describe.skipIf(!haveJava)('JaCoCo dump from a real JVM', () => {
   });
 
   it('sees new hits after the reset when the code runs again', async () => {
+    await dumpToFile('reset.exec', { reset: true });
+    expect(javaRead((await dumpToFile('after-own-reset.exec')).file).classes.has('Calculator')).toBe(false);
     jvm!.proc.stdin!.write('work\n');
     await jvm!.waitFor(/DONE work/);
     const { file } = await dumpToFile('again.exec');

@@ -9,10 +9,13 @@ import { currentRelease, prefixOfRelease, pruneReleases, releaseLayout, switchCu
 import { healthUrl } from '../../src/ops/update-guard.js';
 import { readUpdateState, writeUpdateState } from '../../src/ops/update-state.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'httpagent-layout-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const root = mkdtempSync(join(tmpdir(), 'httpagent-layout-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+let n = 0;
+/** A prefix of the test's own. */
+const prefixDir = () => mkdtempSync(join(root, `p${++n}-`));
 
-function release(name: string, ageSec: number): string {
+function release(dir: string, name: string, ageSec: number): string {
   const p = join(dir, 'releases', name);
   mkdirSync(p, { recursive: true });
   writeFileSync(join(p, 'COMMIT'), `${name}\n`);
@@ -22,15 +25,15 @@ function release(name: string, ageSec: number): string {
 }
 
 describe('release layout', () => {
-  const layout = releaseLayout(dir);
-
   it('switches current with a relative link and reads it back', () => {
+    const dir = prefixDir();
+    const layout = releaseLayout(dir);
     expect(currentRelease(layout)).toBeUndefined();
-    const a = release('aaa', 50);
+    const a = release(dir, 'aaa', 50);
     switchCurrent(layout, a);
     expect(readlinkSync(layout.currentLink)).toBe('releases/aaa');
     expect(currentRelease(layout)).toBe(a);
-    const b = release('bbb', 40);
+    const b = release(dir, 'bbb', 40);
     switchCurrent(layout, b);
     expect(currentRelease(layout)).toBe(b);
     // No temporary link is left beside it.
@@ -38,7 +41,9 @@ describe('release layout', () => {
   });
 
   it('prunes the oldest releases but never the protected ones', () => {
-    for (const [n, age] of [['c1', 30], ['c2', 20], ['c3', 10], ['c4', 5]] as const) release(n, age);
+    const dir = prefixDir();
+    const layout = releaseLayout(dir);
+    for (const [name, age] of [['aaa', 50], ['bbb', 40], ['c1', 30], ['c2', 20], ['c3', 10], ['c4', 5]] as const) release(dir, name, age);
     const removed = pruneReleases(layout, 2, [join(dir, 'releases/aaa'), join(dir, 'releases/bbb')]);
     expect(removed.sort()).toEqual(['c1', 'c2']);
     expect(readdirSync(join(dir, 'releases')).sort()).toEqual(['aaa', 'bbb', 'c3', 'c4']);
@@ -50,7 +55,7 @@ describe('release layout', () => {
   });
 
   it('keeps update state across a damaged file', () => {
-    const file = join(dir, 'state', 'update.json');
+    const file = join(prefixDir(), 'state', 'update.json');
     writeUpdateState(file, { confirmed: 'abc' });
     expect(readUpdateState(file)).toEqual({ confirmed: 'abc' });
     writeFileSync(file, '{"failed": 42');

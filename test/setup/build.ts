@@ -1,0 +1,41 @@
+// vitest globalSetup: compiles src/ and controller/src into dist/ once per run, before any test file,
+// and gives the run a scratch directory (inject('runDir')) for what test files share, such as the one
+// release of this checkout that the install and update tests build (test/helpers/checkout-release.ts).
+// Tests start httpagent processes from dist/ (about a second each on a loaded machine, against three
+// or more through tsx), so dist must never be older than the source: tsc is incremental
+// (dist/.tsbuildinfo) and takes a moment when nothing changed.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TestProject } from 'vitest/node';
+import { describeProcesses, killNow, runLeftovers } from '../helpers/process-registry.js';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** A directory for this run only, removed when it ends. */
+    runDir: string;
+  }
+}
+
+export default function setup(project: TestProject): () => void {
+  const root = fileURLToPath(new URL('../..', import.meta.url));
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
+  } catch (err) {
+    const e = err as { stdout?: Buffer; stderr?: Buffer };
+    throw new Error(`npm run build failed; the tests run the compiled processes from dist/:\n${String(e.stdout ?? '')}${String(e.stderr ?? '')}`);
+  }
+  const runDir = mkdtempSync(join(tmpdir(), 'httpagent-test-run-'));
+  project.provide('runDir', runDir);
+  return () => {
+    rmSync(runDir, { recursive: true, force: true });
+    // The last word on leaks: what a worker that died mid-file (killed, or cut off at teardown) left.
+    const left = runLeftovers();
+    if (left.length > 0) {
+      killNow(left);
+      throw new Error(`the test run left ${left.length} process(es) running (now killed):\n${describeProcesses(left)}`);
+    }
+  };
+}
