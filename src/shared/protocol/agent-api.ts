@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { labelsSchema } from '../config/fields.js';
 import { agentIdSchema as agentId, jobIdSchema as jobId } from './ids.js';
+import { portKeySchema } from './identity.js';
 import { stepSpecSchema, stepStateSchema } from './job.js';
 import { idPath } from './paths.js';
 
@@ -33,6 +34,8 @@ export const registerResponseSchema = z.object({
   /** Largest log chunk the controller takes in one append. */
   logChunkMaxBytes: z.number().int(),
   serverTime: z.number().int(),
+  /** The current port-token keys (the first signs, the others are still accepted): a rotation reaches agents here. */
+  portKeys: z.array(portKeySchema).max(8),
 });
 export type RegisterResponse = z.infer<typeof registerResponseSchema>;
 
@@ -203,6 +206,8 @@ export type CompleteBatchResponse = z.infer<typeof completeBatchResponseSchema>;
 export const AGENT_API_PREFIX = '/v1/agent/';
 
 export const agentApiPaths = {
+  /** Bearer an enrollment token, not a credential: the one call an agent makes before it has one. */
+  enroll: '/v1/agent/enroll',
   register: '/v1/agent/register',
   claim: '/v1/agent/claim',
   heartbeat: '/v1/agent/heartbeat',
@@ -211,6 +216,10 @@ export const agentApiPaths = {
   step: idPath('/v1/agent/jobs/:id/step'),
   complete: idPath('/v1/agent/jobs/:id/complete'),
   completeBatch: '/v1/agent/complete',
+  /** POST: queue a job for the caller itself (its schedules, its port's POST /v1/jobs). */
+  jobs: '/v1/agent/jobs',
+  /** GET: a job targeted at the caller (404 for any other), as the platform's GET /v1/jobs/:id shows it. */
+  job: idPath('/v1/agent/jobs/:id'),
   monitorMetrics: '/v1/agent/monitor/metrics',
   monitorHeartbeat: '/v1/agent/monitor/heartbeat',
   monitorAlertState: '/v1/agent/monitor/alert-state',
