@@ -1,9 +1,11 @@
 // `httpagent agent`: loads the agent's config, starts the HTTP port and the job loop, drains on
 // SIGTERM/SIGINT (a second signal exits at once) and exits 0 once drained.
 import { join, resolve } from 'node:path';
-import { agentConfigSchema, allConfigKeys, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
-import { ConfigError } from '../shared/errors.js';
+import { agentConfigSchema, agentEnvOnly, allConfigKeys, isNonSettingEnv, loadConfig, parseListen, retiredAgentSettings } from '../shared/config/index.js';
 import { buildAgentServer } from '../agent/port/agent-server.js';
+import { enrollWith } from '../agent/controller-client/enroll.js';
+import { createAgentIdentity } from '../agent/identity/agent-identity.js';
+import { loadPortKeyRing } from '../agent/identity/port-key-ring.js';
 import { createAgent } from '../agent/jobs/agent.js';
 import { createLogger } from '../shared/log.js';
 import { createAgentMetrics } from '../agent/agent-metrics.js';
@@ -19,8 +21,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write('Usage: httpagent agent [--config FILE]\nSettings from the file and HTTPAGENT_* variables; see README.md.\n');
     return 0;
   }
-  const loaded = loadConfig(agentConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
-  if (!loaded.agentToken) throw new ConfigError('HTTPAGENT_AGENT_TOKEN: required: the token the controller gave this agent');
+  const loaded = loadConfig(agentConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv, retired: retiredAgentSettings, envOnly: agentEnvOnly });
   const config = {
     ...loaded,
     tasksDir: resolve(loaded.tasksDir ?? join(packageRoot, 'scripts')),
@@ -35,15 +36,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const logger = createLogger({ level: config.logLevel, name: 'agent' });
   const metrics = createAgentMetrics();
   const baseEnv = scriptBaseEnv(env);
-  const agent = createAgent(config, { logger, metrics, baseEnv });
+  // Both throw ConfigError (exit 2) on a credential or key file that cannot be used, before anything listens.
+  const portKeys = await loadPortKeyRing({ stateDir: config.stateDir, portTokenKeysFile: config.portTokenKeysFile, logger });
+  const identity = createAgentIdentity(config, { enroll: enrollWith(config.controllerUrl), keys: portKeys, logger });
+  const agent = createAgent(config, { logger, metrics, baseEnv, identity, portKeys });
   const app = buildAgentServer(config, {
     logger,
     metrics,
     tasksDir: config.tasksDir,
     scriptBaseEnv: baseEnv,
+    portKeys,
     jobs: {
       running: () => agent.runningJobs,
       draining: () => agent.draining,
+      revoked: () => agent.revoked,
       controllerReachable: () => agent.controllerReachable,
       submitJob: (spec) => agent.submitJob(spec),
     },
@@ -97,7 +103,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('SIGINT', onSignal);
 
   logger.info(
-    { version, agentId: config.agentId, listen: address, controllerUrl: config.controllerUrl, tasksDir: config.tasksDir, stateDir: config.stateDir, concurrency: config.concurrency, labels: config.labels },
+    {
+      version,
+      agentId: config.agentId,
+      listen: address,
+      controllerUrl: config.controllerUrl,
+      tasksDir: config.tasksDir,
+      stateDir: config.stateDir,
+      concurrency: config.concurrency,
+      labels: config.labels,
+      enrolled: identity.enrolled,
+      portKeys: `${portKeys.size} from ${portKeys.source === 'file' ? config.portTokenKeysFile : 'the controller'}`,
+    },
     'agent started',
   );
   const code = await done;

@@ -74,7 +74,6 @@ export const errorCodes = {
   JACOCO_TIMEOUT: { http: 502, retryable: true, source: 'agent port', meaning: 'the JaCoCo agent did not finish the dump within jacocoTimeoutSec' },
   JACOCO_TOO_LARGE: { http: 502, retryable: false, source: 'agent port', meaning: 'the JaCoCo dump is larger than jacocoMaxBytes' },
   JACOCO_PROTOCOL: { http: 502, retryable: false, source: 'agent port', meaning: "the JaCoCo agent's reply breaks its wire format (magic, version, block type)" },
-  PLATFORM_TOKEN_UNSET: { http: 503, retryable: false, source: 'agent port', meaning: 'POST /v1/jobs needs HTTPAGENT_PLATFORM_TOKEN to forward the job, and it is not set' },
 
   // The controller (platform API and agent API).
   JOB_NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'controller', meaning: 'no such job (or it expired after retentionSec)' },
@@ -91,6 +90,7 @@ export const errorCodes = {
   CONTROLLER_UNREACHABLE: { http: 502, exit: EXIT.unreachable, retryable: true, source: 'client', meaning: 'the controller refused the connection, reset it or did not answer in time' },
   CONTROLLER_BAD_REPLY: { http: 502, retryable: false, source: 'client', meaning: "the controller's reply does not match the API (another version, or a proxy in between)" },
   UPSTREAM_UNREACHABLE: { http: 502, retryable: true, source: 'client', meaning: 'the monitor could not reach the agent or the controller' },
+  NOT_ENROLLED: { http: 503, retryable: true, source: 'client', meaning: "the monitor found no usable credential in the agent's stateDir (the agent has not enrolled yet); samples wait in its buffer" },
 
   // Processes and the console.
   CONFIG_INVALID: { exit: EXIT.usage, retryable: false, source: 'process', meaning: 'a setting is missing, malformed or unknown; the message names it' },
