@@ -4,35 +4,41 @@
   controller already holds is skipped, so resending after a lost reply is harmless. Log traffic proves
   the agent alive, so it extends the lease too.
 
-  KEYS[1] job  KEYS[2] log (segments, see includes/store-log.lua)  KEYS[3] leases  ZSET id -> lease expiry (ms)
-  ARGV[1] job id  ARGV[2] epoch  ARGV[3] offset  ARGV[4] bytes  ARGV[5] log cap bytes
+  KEYS[1] job     the job's hash
+  KEYS[2] log     the job's log, a LIST of segments (includes/log-segments.lua)
+  KEYS[3] leases  ZSET job id -> lease expiry (ms)
 
-  Returns {JOB_NOT_FOUND | STALE_EPOCH}, {'LOG_OFFSET_GAP', expected} or {'ok', new offset, cancel (0|1),
-  where attempt offset 0 is stored (-1 once bytes were dropped at the cap or the log is an old single
-  string): the controller cuts later chunks of the attempt for append-log-fast-3.lua with it}.
+  ARGV[1] {jobId: string, epoch: int, offset: int, capBytes: int}
+          offset: where the chunk starts in this attempt's log · capBytes: the per-job log cap
+  ARGV[2] the chunk's bytes
+
+  Returns {offset: int, cancel: bool, storedAt?: int}
+          offset: this attempt's end of log now · cancel: the platform asked to cancel · storedAt: where
+          this attempt's offset 0 is stored, absent once bytes were dropped at the cap (the controller
+          cuts later chunks of the attempt for append-log-fast-3.lua with it)
+  or {err: 'JOB_NOT_FOUND' | 'STALE_EPOCH'} or {err: 'LOG_OFFSET_GAP', expected: int} (the bytes held).
 ]]
 --- @include "clock"
 --- @include "fence"
 --- @include "store-log"
 
+local a = cjson.decode(ARGV[1])
 local j = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'leaseMs', 'cancel', 'logBytes', 'logBase')
-local bad = fence(j[1], j[2], ARGV[2])
+local bad = fence(j[1], j[2], a.epoch)
 if bad then
-  return {bad}
+  return cjson.encode({err = bad})
 end
 local logBase = tonumber(j[6])
 local have = tonumber(j[5]) - logBase
-local offset = tonumber(ARGV[3])
-if offset > have then
-  return {'LOG_OFFSET_GAP', have}
+if a.offset > have then
+  return cjson.encode({err = 'LOG_OFFSET_GAP', expected = have})
 end
-local data = ARGV[4]
-local skip = have - offset
+local data = ARGV[2]
+local skip = have - a.offset
 if skip < #data then
   -- Usually nothing to skip: pass the chunk as it came rather than a copy.
-  have = storeLog(KEYS[1], KEYS[2], skip == 0 and data or string.sub(data, skip + 1), tonumber(ARGV[5])) - logBase
+  have = storeLog(KEYS[1], KEYS[2], skip == 0 and data or string.sub(data, skip + 1), a.capBytes) - logBase
 end
-redis.call('ZADD', KEYS[3], nowMs() + tonumber(j[3]), ARGV[1])
+redis.call('ZADD', KEYS[3], nowMs() + tonumber(j[3]), a.jobId)
 local k = redis.call('HMGET', KEYS[1], 'logBytes', 'logKept')
-local storedAt = (k[2] and k[1] == k[2]) and logBase or -1
-return {'ok', have, (j[4] == '1') and 1 or 0, storedAt}
+return cjson.encode({offset = have, cancel = j[4] == '1', storedAt = (k[1] == k[2]) and logBase or nil})

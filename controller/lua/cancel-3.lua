@@ -3,25 +3,28 @@
   set and the agent learns it from its next heartbeat, renew or log reply; if its lease expires first,
   the reaper ends the job cancelled. Final: nothing changes.
 
-  KEYS[1] base  '<prefix>:{<ns>}:' — the job's queue key and idem:<key> are built from it (same slot)
-  KEYS[2] job   KEYS[3] leases
-  ARGV[1] job id  ARGV[2] retentionSec
+  KEYS[1] base    prefix {<prefix>}: — the job's queue (q:…), log:<id> and idem:<key> are built from it
+  KEYS[2] job     the job's hash
+  KEYS[3] leases  ZSET job id -> lease expiry (ms)
 
-  Returns {'JOB_NOT_FOUND'} or {'ok', state after the call}.
+  ARGV[1] {jobId: string, retentionSec: int}
+
+  Returns {state: string} (the job's state after the call) or {err: 'JOB_NOT_FOUND'}.
 ]]
 --- @include "clock"
 --- @include "finish-job"
 
+local a = cjson.decode(ARGV[1])
 local j = redis.call('HMGET', KEYS[2], 'state', 'q')
 if not j[1] then
-  return {'JOB_NOT_FOUND'}
+  return cjson.encode({err = 'JOB_NOT_FOUND'})
 end
 if j[1] == 'queued' then
-  redis.call('ZREM', KEYS[1] .. j[2], ARGV[1])
-  finishJob(KEYS[1], KEYS[3], KEYS[2], ARGV[1], 'cancelled', 'cancelled before it started', nowMs(), tonumber(ARGV[2]))
-  return {'ok', 'cancelled'}
+  redis.call('ZREM', KEYS[1] .. j[2], a.jobId)
+  finishJob(KEYS[1], KEYS[3], KEYS[2], a.jobId, 'cancelled', 'cancelled before it started', nowMs(), a.retentionSec)
+  return cjson.encode({state = 'cancelled'})
 end
 if j[1] == 'running' then
   redis.call('HSET', KEYS[2], 'cancel', '1')
 end
-return {'ok', j[1]}
+return cjson.encode({state = j[1]})

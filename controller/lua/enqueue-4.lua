@@ -2,29 +2,31 @@
   Enqueues one job or a whole batch atomically (the caller validated everything first, so the script
   cannot stop half way), and announces the new work on the wake channel.
 
-  KEYS[1] base     '<prefix>:{<ns>}:' — job:<id>, idem:<key> and the queue keys q:any, q:agent:<id>,
-                   q:sel:<selector> are built from it inside the script (same hash tag, same slot)
-  KEYS[2] seq      counter giving FIFO order within a priority
+  KEYS[1] base       prefix {<prefix>}: — job:<id>, idem:<key> and the queues q:any, q:agent:<id>,
+                     q:sel:<selector> are built from it (same hash tag, same slot)
+  KEYS[2] seq        counter giving FIFO order within a priority
   KEYS[3] selectors  SET of label selectors that have a queue
-  KEYS[4] recent   ZSET id -> createdAt, for listing recent jobs
+  KEYS[4] recent     ZSET job id -> createdAt, for listing recent jobs
 
-  ARGV[1] wake channel   ARGV[2] wake message   ARGV[3] number of jobs
-  then per job, 11 values: id, idempotencyKey|'', queue suffix (q:any | q:agent:<id> | q:sel:<sel>),
-    selector|'', wake target, priority, maxAttempts, timeoutSec|'', number of steps, steps JSON,
-    target JSON
+  ARGV[1] {wakeChannel: string, wakeMessage: string,
+           jobs: [{id: string, idem?: string, queue: string, selector?: string, wake: string, priority: int,
+                   maxAttempts: int, timeoutSec?: int, steps: json, stepCount: int, target: json}]}
+          idem: the idempotency key · queue: the queue key after the prefix (q:any | q:agent:<id> |
+          q:sel:<selector>) · selector: for q:sel: queues · wake: the target its wake-up names
+          · steps, target: stored as given (JSON text)
 
-  Returns a flat array: per job id, state, created (1) or existing job for the idempotency key (0).
+  Returns {jobs: [{id: string, state: string, created: bool}]}
+          in the order given; created false: the job already held for that idempotency key
 ]]
 --- @include "clock"
 
+local a = cjson.decode(ARGV[1])
 local base = KEYS[1]
 local now = nowMs()
-local n = tonumber(ARGV[3])
 local out = {}
 local created = 0
-for i = 0, n - 1 do
-  local a = 4 + i * 11
-  local id, idem = ARGV[a], ARGV[a + 1]
+for i, job in ipairs(a.jobs) do
+  local id, idem = job.id, job.idem or ''
   local existing = false
   if idem ~= '' then
     existing = redis.call('GET', base .. 'idem:' .. idem)
@@ -33,30 +35,26 @@ for i = 0, n - 1 do
     end
   end
   if existing then
-    out[#out + 1] = existing
-    out[#out + 1] = redis.call('HGET', base .. 'job:' .. existing, 'state') or 'queued'
-    out[#out + 1] = 0
+    out[i] = {id = existing, state = redis.call('HGET', base .. 'job:' .. existing, 'state') or 'queued', created = false}
   else
-    local q, sel, wake = ARGV[a + 2], ARGV[a + 3], ARGV[a + 4]
-    local score = (100 - tonumber(ARGV[a + 5])) * 1e12 + redis.call('INCR', KEYS[2])
+    local sel = job.selector or ''
+    local score = (100 - job.priority) * 1e12 + redis.call('INCR', KEYS[2])
     redis.call('HSET', base .. 'job:' .. id,
       'state', 'queued', 'attempt', 0, 'epoch', 0, 'doneEpoch', 0,
-      'priority', ARGV[a + 5], 'maxAttempts', ARGV[a + 6], 'timeoutSec', ARGV[a + 7],
-      'nsteps', ARGV[a + 8], 'steps', ARGV[a + 9], 'target', ARGV[a + 10],
-      'q', q, 'sel', sel, 'wake', wake, 'score', fmt(score), 'idem', idem,
-      'createdAt', now, 'logBytes', 0, 'logBase', 0)
-    redis.call('ZADD', base .. q, fmt(score), id)
+      'priority', job.priority, 'maxAttempts', job.maxAttempts, 'timeoutSec', job.timeoutSec or '',
+      'nsteps', job.stepCount, 'steps', job.steps, 'target', job.target,
+      'q', job.queue, 'sel', sel, 'wake', job.wake, 'score', fmt(score), 'idem', idem,
+      'createdAt', now, 'logBytes', 0, 'logKept', 0, 'logBase', 0)
+    redis.call('ZADD', base .. job.queue, fmt(score), id)
     if sel ~= '' then
       redis.call('SADD', KEYS[3], sel)
     end
     redis.call('ZADD', KEYS[4], now, id)
-    out[#out + 1] = id
-    out[#out + 1] = 'queued'
-    out[#out + 1] = 1
+    out[i] = {id = id, state = 'queued', created = true}
     created = created + 1
   end
 end
 if created > 0 then
-  redis.call('PUBLISH', ARGV[1], ARGV[2])
+  redis.call('PUBLISH', a.wakeChannel, a.wakeMessage)
 end
-return out
+return cjson.encode({jobs = out})

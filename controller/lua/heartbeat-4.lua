@@ -2,35 +2,36 @@
   Agent liveness plus a batch lease renewal in one call. Each lease answers ok (extended),
   cancel (extended, but the platform asked to cancel) or stale (another attempt owns the job: stop).
 
-  KEYS[1] base    '<prefix>:{<ns>}:' — job:<id> is built from it (same hash tag, same slot)
+  KEYS[1] base    prefix {<prefix>}: — job:<id> is built from it (same hash tag, same slot)
   KEYS[2] agent   the agent's registry hash
   KEYS[3] agents  ZSET agentId -> lastSeenAt
-  KEYS[4] leases  ZSET id -> lease expiry (ms)
+  KEYS[4] leases  ZSET job id -> lease expiry (ms)
 
-  ARGV[1] agentId  ARGV[2] state  ARGV[3] running  ARGV[4] agent TTL sec, then pairs (job id, epoch)
+  ARGV[1] {agentId: string, state: string, running: int, ttlSec: int, leases: [{id: string, epoch: int}]}
+          ttlSec: how long the registry hash outlives the agent's silence
 
-  Returns {'AGENT_UNKNOWN'} or {'ok', now, status per lease in order}.
+  Returns {now: int, leases: {[id]: 'ok' | 'cancel' | 'stale'}} or {err: 'AGENT_UNKNOWN'}.
 ]]
 --- @include "clock"
 --- @include "fence"
 
+local a = cjson.decode(ARGV[1])
 if redis.call('EXISTS', KEYS[2]) == 0 then
-  return {'AGENT_UNKNOWN'}
+  return cjson.encode({err = 'AGENT_UNKNOWN'})
 end
 local now = nowMs()
 -- heartbeatAt marks an agent that heartbeats: from then on a woken claim checks it is still heard from.
-redis.call('HSET', KEYS[2], 'lastSeenAt', now, 'heartbeatAt', now, 'state', ARGV[2], 'running', ARGV[3])
-redis.call('EXPIRE', KEYS[2], ARGV[4])
-redis.call('ZADD', KEYS[3], now, ARGV[1])
-local out = {'ok', now}
-for i = 5, #ARGV, 2 do
-  local id = ARGV[i]
-  local j = redis.call('HMGET', KEYS[1] .. 'job:' .. id, 'state', 'epoch', 'leaseMs', 'cancel')
-  if fence(j[1], j[2], ARGV[i + 1]) then
-    out[#out + 1] = 'stale'
+redis.call('HSET', KEYS[2], 'lastSeenAt', now, 'heartbeatAt', now, 'state', a.state, 'running', a.running)
+redis.call('EXPIRE', KEYS[2], a.ttlSec)
+redis.call('ZADD', KEYS[3], now, a.agentId)
+local leases = {}
+for _, l in ipairs(a.leases) do
+  local j = redis.call('HMGET', KEYS[1] .. 'job:' .. l.id, 'state', 'epoch', 'leaseMs', 'cancel')
+  if fence(j[1], j[2], l.epoch) then
+    leases[l.id] = 'stale'
   else
-    redis.call('ZADD', KEYS[4], now + tonumber(j[3]), id)
-    out[#out + 1] = (j[4] == '1') and 'cancel' or 'ok'
+    redis.call('ZADD', KEYS[4], now + tonumber(j[3]), l.id)
+    leases[l.id] = (j[4] == '1') and 'cancel' or 'ok'
   end
 end
-return out
+return cjson.encode({now = now, leases = leases})

@@ -3,19 +3,26 @@
 
   KEYS[1] agent   the agent's registry hash
   KEYS[2] agents  ZSET agentId -> lastSeenAt
-  ARGV[1] agentId  ARGV[2] TTL sec, then field/value pairs
 
-  Returns the server time (ms).
+  ARGV[1] {agentId: string, ttlSec: int,
+           agent: {hostname: string, addresses: json, port: int, version: string, commit: string,
+                   labels: json, capacity: int, leaseMs: int}}
+          agent: the registry hash's fields, stored as given · ttlSec: how long the hash outlives the
+          agent's silence
+
+  Returns {now: int} (the server time, ms).
 ]]
 --- @include "clock"
 
+local a = cjson.decode(ARGV[1])
 local now = nowMs()
-redis.call('DEL', KEYS[1])
-local args = {}
-for i = 3, #ARGV do
-  args[#args + 1] = ARGV[i]
+local fields = {'registeredAt', now, 'lastSeenAt', now, 'state', 'online', 'running', 0}
+for k, v in pairs(a.agent) do
+  fields[#fields + 1] = k
+  fields[#fields + 1] = v
 end
-redis.call('HSET', KEYS[1], 'registeredAt', now, 'lastSeenAt', now, 'state', 'online', 'running', 0, unpack(args))
-redis.call('EXPIRE', KEYS[1], ARGV[2])
-redis.call('ZADD', KEYS[2], now, ARGV[1])
-return now
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(fields))
+redis.call('EXPIRE', KEYS[1], a.ttlSec)
+redis.call('ZADD', KEYS[2], now, a.agentId)
+return cjson.encode({now = now})

@@ -1,18 +1,21 @@
 --[[
   Extends one job's lease, fenced by epoch.
 
-  KEYS[1] job     KEYS[2] leases  ZSET id -> lease expiry (ms)
-  ARGV[1] job id  ARGV[2] epoch
+  KEYS[1] job     the job's hash
+  KEYS[2] leases  ZSET job id -> lease expiry (ms)
 
-  Returns {status} with status JOB_NOT_FOUND | STALE_EPOCH, or {'ok', cancel (0|1)}.
+  ARGV[1] {jobId: string, epoch: int}
+
+  Returns {cancel: bool} (the platform asked to cancel) or {err: 'JOB_NOT_FOUND' | 'STALE_EPOCH'}.
 ]]
 --- @include "clock"
 --- @include "fence"
 
+local a = cjson.decode(ARGV[1])
 local j = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'leaseMs', 'cancel')
-local bad = fence(j[1], j[2], ARGV[2])
+local bad = fence(j[1], j[2], a.epoch)
 if bad then
-  return {bad}
+  return cjson.encode({err = bad})
 end
-redis.call('ZADD', KEYS[2], nowMs() + tonumber(j[3]), ARGV[1])
-return {'ok', (j[4] == '1') and 1 or 0}
+redis.call('ZADD', KEYS[2], nowMs() + tonumber(j[3]), a.jobId)
+return cjson.encode({cancel = j[4] == '1'})

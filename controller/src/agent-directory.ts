@@ -1,6 +1,7 @@
-// GET /v1/agents: the registry joined with each host's monitor heartbeat and latest metrics sample.
+// GET /v1/agents: the registry joined with each host's monitor heartbeat, latest metrics sample and credential.
 import { z } from 'zod';
 import type { RedisLike } from './commands.js';
+import type { CredentialStore } from './credential-store.js';
 import type { Keys } from './keys.js';
 import type { AgentView } from '../../src/shared/protocol/platform-api.js';
 
@@ -10,7 +11,7 @@ const agentRecordSchema = z.object({
   addresses: z.string().transform((s) => z.array(z.string()).parse(JSON.parse(s))),
   port: int,
   version: z.string(),
-  commit: z.string().optional(),
+  commit: z.string(),
   labels: z.string().transform((s) => z.record(z.string(), z.string()).parse(JSON.parse(s))),
   capacity: int,
   running: int,
@@ -19,9 +20,13 @@ const agentRecordSchema = z.object({
   lastSeenAt: int,
 });
 
-export function createAgentDirectory(redis: RedisLike, keys: Keys, opts: { offlineAfterMs: number }) {
+/** What monitor-heartbeat-2.lua stores for a monitor. */
+const monitorHeartbeatSchema = z.strictObject({ checks: z.record(z.string(), z.boolean()) });
+
+export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: CredentialStore, opts: { offlineAfterMs: number }) {
   const list = async (): Promise<AgentView[]> => {
     const [ids, time] = await Promise.all([redis.zrange(keys.agents, '0', '-1'), redis.call('TIME') as Promise<[string, string]>]);
+    const creds = await credentials.describe(ids);
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     const rows = await Promise.all(
       ids.map(async (id) => {
@@ -37,15 +42,14 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, opts: { offli
     const out: AgentView[] = [];
     const gone: string[] = [];
     for (const { id, hash, hb, seen, latest } of rows) {
-      const parsed = agentRecordSchema.safeParse(hash);
-      if (!parsed.success) {
-        // The registry hash expired (retention) or is from an incompatible version: drop it from the index.
-        if (!hash.hostname) gone.push(id);
+      if (Object.keys(hash).length === 0) {
+        // The registry hash expired (retention): drop it from the index too.
+        gone.push(id);
         continue;
       }
-      const a = parsed.data;
+      const a = agentRecordSchema.parse(hash);
       const iso = (ms: number) => new Date(ms).toISOString();
-      const checks = hb ? ((JSON.parse(hb) as { checks?: Record<string, boolean> }).checks ?? null) : null;
+      const checks = hb ? monitorHeartbeatSchema.parse(JSON.parse(hb)).checks : null;
       out.push({
         id,
         hostname: a.hostname,
@@ -58,11 +62,12 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, opts: { offli
         running: a.running,
         registeredAt: iso(a.registeredAt),
         lastSeenAt: iso(a.lastSeenAt),
-        state: now - a.lastSeenAt > opts.offlineAfterMs ? 'offline' : a.state,
+        state: creds.get(id)?.revoked ? 'revoked' : now - a.lastSeenAt > opts.offlineAfterMs ? 'offline' : a.state,
         monitorSeenAt: seen ? iso(Number(seen)) : null,
         monitor: hb ? 'online' : seen ? 'lapsed' : 'unknown',
         monitorChecks: checks,
-        metrics: latest ? (JSON.parse(latest) as Record<string, unknown>) : null,
+        metrics: latest ? z.record(z.string(), z.unknown()).parse(JSON.parse(latest)) : null,
+        credential: creds.get(id)?.credential ?? null,
       });
     }
     if (gone.length) await redis.zrem(keys.agents, ...gone);

@@ -1,11 +1,12 @@
 // The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { NotFoundError } from '../../src/shared/errors.js';
-import type { JobSpec, JobState, JobView } from '../../src/shared/protocol/job.js';
+import { jobStateSchema, type JobSpec, type JobState, type JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike, RunScript } from './commands.js';
 import { queueFor, type Keys } from './keys.js';
 import { toJobView } from './job-record.js';
-import { expectOk } from './script-errors.js';
+import type { ScriptArgs } from './script-contracts.js';
 
 export interface EnqueueResult {
   id: string;
@@ -21,9 +22,14 @@ export interface JobStoreOptions {
 
 /**
  * Bytes per log segment: a job's log is a Redis LIST of segments this long (the last one partial).
- * Must equal LOG_SEGMENT_BYTES in controller/lua/includes/store-log.lua, which writes them.
+ * Must equal LOG_SEGMENT_BYTES in controller/lua/includes/log-segments.lua, which the scripts write with.
  */
 export const LOG_SEGMENT_BYTES = 65520;
+
+/** The fields of an existing job's hash a log read needs, in HMGET order. */
+const logFieldsSchema = z
+  .tuple([jobStateSchema, z.enum(['1']).nullable(), z.string().regex(/^\d+$/).transform(Number)])
+  .transform(([state, logTruncated, logKept]) => ({ state, truncated: logTruncated === '1', logKept }));
 
 const ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
 
@@ -45,33 +51,29 @@ export function newJobId(): string {
 
 export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opts: JobStoreOptions) {
   const enqueue = async (specs: JobSpec[]): Promise<EnqueueResult[]> => {
-    const args: (string | number)[] = [];
+    const jobs: ScriptArgs<'enqueue'>['jobs'] = [];
     const wakes = new Map<string, number>();
     for (const spec of specs) {
       const target = { ...(spec.agent ? { agent: spec.agent } : {}), ...(spec.labels && Object.keys(spec.labels).length ? { labels: spec.labels } : {}) };
       const q = queueFor(target);
       wakes.set(q.wake, (wakes.get(q.wake) ?? 0) + 1);
-      args.push(
-        newJobId(),
-        spec.idempotencyKey ?? '',
-        q.queue,
-        q.selector,
-        q.wake,
-        spec.priority,
-        spec.maxAttempts ?? opts.defaultMaxAttempts,
-        spec.timeoutSec ?? '',
-        spec.steps.length,
-        JSON.stringify(spec.steps),
-        JSON.stringify(target),
-      );
+      jobs.push({
+        id: newJobId(),
+        ...(spec.idempotencyKey ? { idem: spec.idempotencyKey } : {}),
+        queue: q.queue,
+        ...(q.selector ? { selector: q.selector } : {}),
+        wake: q.wake,
+        priority: spec.priority,
+        maxAttempts: spec.maxAttempts ?? opts.defaultMaxAttempts,
+        ...(spec.timeoutSec !== undefined ? { timeoutSec: spec.timeoutSec } : {}),
+        steps: JSON.stringify(spec.steps),
+        stepCount: spec.steps.length,
+        target: JSON.stringify(target),
+      });
     }
-    const wake = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
-    const reply = (await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], [keys.wakeChannel, wake, specs.length, ...args])) as (string | number)[];
-    const out: EnqueueResult[] = [];
-    for (let i = 0; i < reply.length; i += 3) {
-      out.push({ id: String(reply[i]), state: String(reply[i + 1]) as JobState, created: Number(reply[i + 2]) === 1 });
-    }
-    return out;
+    const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
+    const reply = await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], { wakeChannel: keys.wakeChannel, wakeMessage, jobs });
+    return reply.jobs;
   };
 
   const get = async (id: string): Promise<JobView> => {
@@ -96,8 +98,8 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
   };
 
   const cancel = async (id: string): Promise<JobState> => {
-    const [state] = expectOk(await run('cancel', [keys.base, keys.job(id), keys.leases], [id, opts.retentionSec]), { jobId: id });
-    return String(state) as JobState;
+    const { state } = await run('cancel', [keys.base, keys.job(id), keys.leases], { jobId: id, retentionSec: opts.retentionSec }, { jobId: id });
+    return state;
   };
 
   /** Bytes [from, to) of a segmented log (store-log.lua): only the segments that hold them are fetched. */
@@ -113,16 +115,11 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
   /** Up to `max` bytes of the stored log from `offset`, with what the job looks like now. */
   const readLog = async (id: string, offset: number, max: number) => {
     // State first: once a job is final its log is complete, so bytes read after a final state are all of it.
-    const [state, truncated, counted, kept] = await redis.hmget(keys.job(id), 'state', 'logTruncated', 'logBytes', 'logKept');
-    if (!state) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
-    let bytes: Buffer;
-    if (kept === null) {
-      // Nothing stored yet, or a log written by an older controller as one string.
-      bytes = Number(counted ?? 0) > 0 ? await redis.getrangeBuffer(keys.log(id), offset, offset + max - 1) : Buffer.alloc(0);
-    } else {
-      bytes = await readSegments(keys.log(id), offset, Math.min(offset + max, Number(kept)));
-    }
-    return { bytes, state: state as JobState, truncated: truncated === '1' };
+    const fields = await redis.hmget(keys.job(id), 'state', 'logTruncated', 'logKept');
+    if (fields[0] === null) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    const { state, truncated, logKept } = logFieldsSchema.parse(fields);
+    const bytes = await readSegments(keys.log(id), offset, Math.min(offset + max, logKept));
+    return { bytes, state, truncated };
   };
 
   return { enqueue, get, list, cancel, readLog };

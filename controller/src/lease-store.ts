@@ -13,12 +13,11 @@ import {
   type StepUpdate,
 } from '../../src/shared/protocol/agent-api.js';
 import { HttpAgentError } from '../../src/shared/errors.js';
-import { stepSpecSchema } from '../../src/shared/protocol/job.js';
-import { z } from 'zod';
 import type { RedisLike, RunScript } from './commands.js';
 import { createLogAppender } from './log-append.js';
 import type { Keys } from './keys.js';
-import { expectOk } from './script-errors.js';
+import type { ScriptReply } from './script-contracts.js';
+import { scriptError } from './script-errors.js';
 
 export interface LeaseStoreOptions {
   leaseMs: number;
@@ -37,23 +36,17 @@ export interface ClaimResult {
   silent?: true;
 }
 
-const stepsSchema = z.array(stepSpecSchema);
-
-/** A claim reply after 'ok' (now, labels JSON, then 7 values per job) → the jobs. */
-function parseClaimed(rest: unknown[]): ClaimedJob[] {
-  const jobs: ClaimedJob[] = [];
-  for (let i = 2; i < rest.length; i += 7) {
-    jobs.push({
-      id: String(rest[i]),
-      epoch: Number(rest[i + 1]),
-      attempt: Number(rest[i + 2]),
-      steps: stepsSchema.parse(JSON.parse(String(rest[i + 3]))),
-      timeoutSec: rest[i + 4] === '' || rest[i + 4] === null ? null : Number(rest[i + 4]),
-      logOffset: Number(rest[i + 5]),
-      leaseMs: Number(rest[i + 6]),
-    });
-  }
-  return jobs;
+/** A claim's reply → the jobs as the agent API hands them out (each with the agent's lease). */
+function claimedJobs(reply: ScriptReply<'claim'>): ClaimedJob[] {
+  return reply.jobs.map((j) => ({
+    id: j.id,
+    epoch: j.epoch,
+    attempt: j.attempt,
+    steps: j.steps,
+    timeoutSec: j.timeoutSec ?? null,
+    logOffset: j.logOffset,
+    leaseMs: reply.leaseMs,
+  }));
 }
 
 export type CompleteItem = CompleteBatchItem;
@@ -69,13 +62,13 @@ export interface CompleteManyResult {
   jobs?: ClaimedJob[];
 }
 
-const itemStatus: Record<string, CompleteItemStatus> = {
+const itemStatus = {
   accepted: 'accepted',
   duplicate: 'duplicate',
   STALE_EPOCH: 'stale',
   JOB_NOT_FOUND: 'not_found',
   LOG_INCOMPLETE: 'log_incomplete',
-};
+} as const satisfies Record<ScriptReply<'completeClaim'>['results'][number]['status'], CompleteItemStatus>;
 
 /** A log tail's bytes (base64 or utf8 text), refused past LOG_TAIL_MAX_BYTES. */
 function decodeTail(tail: LogTail): Buffer {
@@ -87,20 +80,23 @@ function decodeTail(tail: LogTail): Buffer {
 }
 
 export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOptions) {
+  /** How long a claim memo answers a repeated claimId: past any retry of that claim. */
+  const memoTtlMs = 2 * opts.leaseMs + 10_000;
+
   const register = async (req: RegisterRequest): Promise<{ leaseMs: number; serverTime: number }> => {
     const leaseMs = Math.min(req.leaseMs, opts.leaseMs);
-    const fields = [
-      'hostname', req.hostname,
-      'addresses', JSON.stringify(req.addresses),
-      'port', req.port,
-      'version', req.version,
-      'commit', req.commit ?? '',
-      'labels', JSON.stringify(req.labels),
-      'capacity', req.capacity,
-      'leaseMs', leaseMs,
-    ];
-    const now = await run('register', [keys.agent(req.agentId), keys.agents], [req.agentId, opts.retentionSec, ...fields]);
-    return { leaseMs, serverTime: Number(now) };
+    const agent = {
+      hostname: req.hostname,
+      addresses: JSON.stringify(req.addresses),
+      port: req.port,
+      version: req.version,
+      commit: req.commit ?? '',
+      labels: JSON.stringify(req.labels),
+      capacity: req.capacity,
+      leaseMs,
+    };
+    const { now } = await run('register', [keys.agent(req.agentId), keys.agents], { agentId: req.agentId, ttlSec: opts.retentionSec, agent });
+    return { leaseMs, serverTime: now };
   };
 
   /** `woken`: re-run for a waiting long-poll after a wake-up, not sent by the agent just now. */
@@ -108,29 +104,36 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     const reply = await run(
       'claim',
       [keys.base, keys.agent(agentId), keys.leases, keys.selectors, keys.claimMemo(agentId, claimId)],
-      [agentId, max, 2 * opts.leaseMs + 10_000, opts.reapInClaim, opts.retentionSec, keys.wakeChannel, opts.logCapBytes, woken ? 1 : 0],
+      {
+        agentId,
+        max,
+        memoTtlMs,
+        reapLimit: opts.reapInClaim,
+        wakeChannel: keys.wakeChannel,
+        woken,
+        retentionSec: opts.retentionSec,
+        logCapBytes: opts.logCapBytes,
+      },
+      { agentId },
     );
     // Not an error: the long-poll just ends empty (its agent, if alive after all, simply claims again).
-    if (Array.isArray(reply) && reply[0] === 'AGENT_SILENT') return { jobs: [], labels: JSON.parse(String(reply[2])) as Record<string, string>, silent: true };
-    const rest = expectOk(reply, { agentId });
-    const labels = JSON.parse(String(rest[1])) as Record<string, string>;
-    return { jobs: parseClaimed(rest), labels };
+    if (reply.silent) return { jobs: [], labels: reply.labels, silent: true };
+    return { jobs: claimedJobs(reply), labels: reply.labels };
   };
 
   const heartbeat = async (req: HeartbeatRequest): Promise<{ leases: Record<string, LeaseStatus>; serverTime: number }> => {
-    const pairs = req.leases.flatMap((l) => [l.id, l.epoch]);
-    const reply = await run('heartbeat', [keys.base, keys.agent(req.agentId), keys.agents, keys.leases], [req.agentId, req.state, req.running, opts.retentionSec, ...pairs]);
-    const [now, ...statuses] = expectOk(reply, { agentId: req.agentId });
-    const leases: Record<string, LeaseStatus> = {};
-    req.leases.forEach((l, i) => {
-      leases[l.id] = statuses[i] as LeaseStatus;
-    });
-    return { leases, serverTime: Number(now) };
+    const reply = await run(
+      'heartbeat',
+      [keys.base, keys.agent(req.agentId), keys.agents, keys.leases],
+      { agentId: req.agentId, state: req.state, running: req.running, ttlSec: opts.retentionSec, leases: req.leases },
+      { agentId: req.agentId },
+    );
+    return { leases: reply.leases, serverTime: reply.now };
   };
 
   const renew = async (id: string, epoch: number): Promise<'ok' | 'cancel'> => {
-    const [cancel] = expectOk(await run('renew', [keys.job(id), keys.leases], [id, epoch]), { jobId: id });
-    return Number(cancel) === 1 ? 'cancel' : 'ok';
+    const { cancel } = await run('renew', [keys.job(id), keys.leases], { jobId: id, epoch }, { jobId: id });
+    return cancel ? 'cancel' : 'ok';
   };
 
   const appendLog = createLogAppender(opts.redis, run, keys, { logCapBytes: opts.logCapBytes });
@@ -138,8 +141,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
   const step = async (id: string, update: StepUpdate): Promise<{ cancel: boolean }> => {
     const { epoch, index, ...status } = update;
     const json = JSON.stringify({ exitCode: null, startedAt: null, finishedAt: null, ...status });
-    const [cancel] = expectOk(await run('step', [keys.job(id)], [epoch, index, json]), { jobId: id });
-    return { cancel: Number(cancel) === 1 };
+    return run('step', [keys.job(id)], { epoch, index, status: json }, { jobId: id });
   };
 
   /**
@@ -148,28 +150,42 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
    * refusal as an error, so it must not have claimed); 'all': claim whatever the results (batched complete).
    */
   const completeMany = async (items: CompleteItem[], claim?: ClaimPart, claimWhen: 'ok' | 'all' = 'all'): Promise<CompleteManyResult> => {
-    const args: (string | number | Buffer)[] = [opts.retentionSec, opts.logCapBytes, items.length, claim ? claimWhen : ''];
-    args.push(claim?.agentId ?? '', claim?.max ?? 0, 2 * opts.leaseMs + 10_000, opts.reapInClaim, keys.wakeChannel);
-    for (const it of items) {
-      const tail = it.logTail ? decodeTail(it.logTail) : undefined;
-      args.push(it.id, it.epoch, it.outcome, it.error ?? '', it.logBytes, it.logTail ? it.logTail.offset : '', tail ?? '', it.steps.length);
-      for (const st of it.steps) args.push(JSON.stringify(st));
-    }
+    // Tails ride as raw bytes in ARGV[2], ARGV[3], ...; each result names its own.
+    const tails: Buffer[] = [];
+    const results = items.map((it) => {
+      let tail: { offset: number; arg: number } | undefined;
+      if (it.logTail) {
+        tails.push(decodeTail(it.logTail));
+        tail = { offset: it.logTail.offset, arg: 1 + tails.length };
+      }
+      return {
+        id: it.id,
+        epoch: it.epoch,
+        outcome: it.outcome,
+        ...(it.error ? { error: it.error } : {}),
+        logBytes: it.logBytes,
+        ...(tail ? { tail } : {}),
+        steps: it.steps.map((st) => JSON.stringify(st)),
+      };
+    });
+    const claimArgs = claim
+      ? { agentId: claim.agentId, max: claim.max, memoTtlMs, reapLimit: opts.reapInClaim, wakeChannel: keys.wakeChannel, when: claimWhen }
+      : undefined;
     // Without a claim the agent and memo keys are unused; any key of the slot keeps Cluster routing right.
     const agentKey = claim ? keys.agent(claim.agentId) : keys.leases;
     const memoKey = claim ? keys.claimMemo(claim.agentId, claim.claimId) : keys.leases;
-    const reply = await run('completeClaim', [keys.base, keys.leases, agentKey, keys.selectors, memoKey], args);
-    const rest = expectOk(reply, { agentId: claim?.agentId });
-    const n = Number(rest[0]);
-    const results: CompleteItemResult[] = [];
-    for (let i = 0; i < n; i++) {
-      const status = String(rest[1 + 2 * i]);
-      const held = Number(rest[2 + 2 * i]);
-      results.push({ id: items[i]!.id, status: itemStatus[status] ?? 'stale', ...(status === 'LOG_INCOMPLETE' ? { expected: held } : {}) });
-    }
-    const tail = rest.slice(1 + 2 * n);
-    if (tail.length === 0) return { results };
-    return { results, jobs: parseClaimed(expectOk(tail, { agentId: claim?.agentId })) };
+    const reply = await run(
+      'completeClaim',
+      [keys.base, keys.leases, agentKey, keys.selectors, memoKey],
+      { retentionSec: opts.retentionSec, logCapBytes: opts.logCapBytes, results, ...(claimArgs ? { claim: claimArgs } : {}) },
+      { agentId: claim?.agentId, bytes: tails },
+    );
+    const out: CompleteItemResult[] = reply.results.map((r, i) => ({
+      id: items[i]!.id,
+      status: itemStatus[r.status],
+      ...(r.status === 'LOG_INCOMPLETE' ? { expected: r.expected } : {}),
+    }));
+    return reply.claim ? { results: out, jobs: claimedJobs(reply.claim) } : { results: out };
   };
 
   /** One result (POST /v1/agent/jobs/:id/complete): a refusal is thrown as the error it stands for. */
@@ -177,9 +193,9 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     const { claim, ...result } = req;
     const { results, jobs } = await completeMany([{ ...result, id }], claim, 'ok');
     const r = results[0]!;
-    if (r.status === 'not_found') expectOk(['JOB_NOT_FOUND'], { jobId: id });
-    if (r.status === 'stale') expectOk(['STALE_EPOCH'], { jobId: id });
-    if (r.status === 'log_incomplete') expectOk(['LOG_INCOMPLETE', r.expected], { jobId: id });
+    if (r.status === 'not_found') throw scriptError('JOB_NOT_FOUND', { jobId: id });
+    if (r.status === 'stale') throw scriptError('STALE_EPOCH', { jobId: id });
+    if (r.status === 'log_incomplete') throw scriptError('LOG_INCOMPLETE', { jobId: id }, r.expected);
     return { duplicate: r.status === 'duplicate', ...(jobs ? { jobs } : {}) };
   };
 

@@ -2,10 +2,10 @@
 // its bytes; later ones, once the controller knows where the attempt is stored, are cut into segments
 // here and pushed with a plain RPUSH in the same MULTI as append-log-fast-3.lua, which checks fencing and
 // offsets and keeps or undoes the push. Redis then never copies a MiB into Lua and out again.
-import { loadScripts, type RedisLike, type RunScript } from './commands.js';
+import { scriptSource, type RedisLike, type RunScript } from './commands.js';
 import { LOG_SEGMENT_BYTES } from './job-store.js';
 import type { Keys } from './keys.js';
-import { expectOk } from './script-errors.js';
+import { decodeReply, type ScriptArgs } from './script-contracts.js';
 
 /** Chunks smaller than this take the one-script path: their copy through Lua costs next to nothing. */
 const FAST_MIN_BYTES = 16 * 1024;
@@ -19,20 +19,25 @@ export interface LogAppendOptions {
 export function createLogAppender(redis: RedisLike | undefined, run: RunScript, keys: Keys, opts: LogAppendOptions) {
   // Sent whole with each MULTI (EVAL, a few KiB beside a MiB of log): an EVALSHA refused with NOSCRIPT
   // inside the transaction would be re-sent by ioredis outside it, after the RPUSH.
-  const fastLua = loadScripts().find((d) => d.name === ('appendLogFast' as string))!.lua;
+  const fastLua = scriptSource('appendLogFast');
   const storedAt = new Map<string, { epoch: number; at: number }>();
-  const remember = (id: string, epoch: number, at: unknown) => {
+  /** `at` undefined: bytes were dropped at the cap, so later chunks cannot be cut ahead of time. */
+  const remember = (id: string, epoch: number, at: number | undefined) => {
     storedAt.delete(id);
-    if (Number(at) < 0) return;
-    storedAt.set(id, { epoch, at: Number(at) });
+    if (at === undefined) return;
+    storedAt.set(id, { epoch, at });
     if (storedAt.size > REMEMBERED) storedAt.delete(storedAt.keys().next().value!);
   };
 
   const slow = async (id: string, epoch: number, offset: number, bytes: Buffer) => {
-    const reply = await run('appendLog', [keys.job(id), keys.log(id), keys.leases], [id, epoch, offset, bytes, opts.logCapBytes]);
-    const [end, cancel, at] = expectOk(reply, { jobId: id });
-    remember(id, epoch, at ?? -1);
-    return { offset: Number(end), cancel: Number(cancel) === 1 };
+    const reply = await run(
+      'appendLog',
+      [keys.job(id), keys.log(id), keys.leases],
+      { jobId: id, epoch, offset, capBytes: opts.logCapBytes },
+      { jobId: id, bytes: [bytes] },
+    );
+    remember(id, epoch, reply.storedAt);
+    return { offset: reply.offset, cancel: reply.cancel };
   };
 
   /** undefined: the chunk did not land where expected; nothing changed. */
@@ -42,15 +47,23 @@ export function createLogAppender(redis: RedisLike | undefined, run: RunScript, 
     const top = used > 0 ? Math.min(LOG_SEGMENT_BYTES - used, bytes.length) : 0;
     const segments: Buffer[] = [];
     for (let p = top; p < bytes.length; p += LOG_SEGMENT_BYTES) segments.push(bytes.subarray(p, Math.min(p + LOG_SEGMENT_BYTES, bytes.length)));
+    const args: ScriptArgs<'appendLogFast'> = {
+      jobId: id,
+      epoch,
+      offset,
+      length: bytes.length,
+      capBytes: opts.logCapBytes,
+      storedAt: at,
+      pushed: segments.length,
+    };
     const tx = redis!.multi();
     if (segments.length > 0) tx.rpush(keys.log(id), ...segments);
-    tx.eval(fastLua, 3, keys.job(id), keys.log(id), keys.leases, id, epoch, offset, bytes.length, opts.logCapBytes, at, segments.length, bytes.subarray(0, top));
+    tx.eval(fastLua, 3, keys.job(id), keys.log(id), keys.leases, JSON.stringify(args), bytes.subarray(0, top));
     const results = (await tx.exec()) ?? [];
-    const [err, reply] = results[results.length - 1] ?? [new Error('MULTI aborted'), null];
+    const [err, raw] = results[results.length - 1] ?? [new Error('MULTI aborted'), null];
     if (err) throw err;
-    if (Array.isArray(reply) && reply[0] === 'SLOW') return undefined;
-    const [end, cancel] = expectOk(reply, { jobId: id });
-    return { offset: Number(end), cancel: Number(cancel) === 1 };
+    const reply = decodeReply('appendLogFast', raw, { jobId: id });
+    return 'slow' in reply ? undefined : reply;
   };
 
   return async (id: string, epoch: number, offset: number, bytes: Buffer): Promise<{ offset: number; cancel: boolean }> => {

@@ -15,15 +15,19 @@ export interface MonitorStoreOptions {
 export function createMonitorStore(redis: RedisLike, run: RunScript, keys: Keys, opts: MonitorStoreOptions) {
   const pushMetrics = async (req: z.infer<typeof metricsPushSchema>): Promise<{ stored: number }> => {
     const maxCount = Math.min(HISTORY_MAX, Math.ceil(HISTORY_WINDOW_MS / 1000 / req.intervalSec) + 10);
-    const pairs = req.samples.flatMap((s) => [s.ts, JSON.stringify(s)]);
-    const ttl = Math.max(opts.retentionSec, HISTORY_WINDOW_MS / 1000);
-    const kept = await run('monitorMetrics', [keys.monitorLatest(req.agentId), keys.monitorHistory(req.agentId)], [HISTORY_WINDOW_MS, maxCount, ttl, ...pairs]);
-    return { stored: Number(kept) };
+    const samples = req.samples.map((s) => ({ ts: s.ts, sample: JSON.stringify(s) }));
+    const ttlSec = Math.max(opts.retentionSec, HISTORY_WINDOW_MS / 1000);
+    const { kept } = await run('monitorMetrics', [keys.monitorLatest(req.agentId), keys.monitorHistory(req.agentId)], { windowMs: HISTORY_WINDOW_MS, maxSamples: maxCount, ttlSec, samples });
+    return { stored: kept };
   };
 
   const heartbeat = async (req: z.infer<typeof monitorHeartbeatSchema>): Promise<{ serverTime: number }> => {
-    const now = await run('monitorHeartbeat', [keys.monitorHeartbeat(req.agentId), keys.monitorSeen], [req.agentId, req.ttlSec, JSON.stringify({ checks: req.checks ?? {} })]);
-    return { serverTime: Number(now) };
+    const { now } = await run('monitorHeartbeat', [keys.monitorHeartbeat(req.agentId), keys.monitorSeen], {
+      agentId: req.agentId,
+      ttlSec: req.ttlSec,
+      heartbeat: JSON.stringify({ checks: req.checks ?? {} }),
+    });
+    return { serverTime: now };
   };
 
   const putAlertState = async (agentId: string, state: Record<string, unknown>): Promise<void> => {

@@ -20,7 +20,11 @@ export function startReaper(run: RunScript, keys: Keys, opts: { intervalMs: numb
     let total = 0;
     // Drain a backlog (many agents died at once) in bounded bites rather than one long script.
     for (let i = 0; i < 20; i++) {
-      const n = Number(await run('reap', [keys.base, keys.leases, keys.selectors, keys.recent], [opts.batch, opts.retentionSec, keys.wakeChannel]));
+      const { expired: n } = await run('reap', [keys.base, keys.leases, keys.selectors, keys.recent], {
+        limit: opts.batch,
+        retentionSec: opts.retentionSec,
+        wakeChannel: keys.wakeChannel,
+      });
       total += n;
       if (n < opts.batch) break;
     }

@@ -1,36 +1,35 @@
-// The one place where a Lua status reply becomes a typed error (or a success to hand on); each status
-// is a registered error code, so its HTTP status comes from the registry.
+// The one place where a Lua refusal ({err: CODE} in a script's reply, or a per-result status of a
+// batched complete) becomes a typed error; each code is registered, so its HTTP status comes from the registry.
+import { z } from 'zod';
 import { HttpAgentError, NotFoundError, StaleEpochError } from '../../src/shared/errors.js';
 
-/** A script's reply: a status string first, then its values. */
-export type ScriptReply = [string, ...unknown[]];
+export const scriptErrorCodeSchema = z.enum(['JOB_NOT_FOUND', 'AGENT_UNKNOWN', 'STALE_EPOCH', 'LOG_OFFSET_GAP', 'LOG_INCOMPLETE', 'STEP_OUT_OF_RANGE']);
+export type ScriptErrorCode = z.infer<typeof scriptErrorCodeSchema>;
 
-/** Throws the error a non-'ok' status stands for; returns the values after 'ok'. */
-export function expectOk(reply: unknown, ctx: { jobId?: string; agentId?: string } = {}): unknown[] {
-  if (!Array.isArray(reply) || typeof reply[0] !== 'string') {
-    throw new HttpAgentError('INTERNAL', 'unexpected reply from a Redis script');
-  }
-  const [status, ...rest] = reply as ScriptReply;
-  switch (status) {
-    case 'ok':
-      return rest;
+/** Names the job or agent in the message. */
+export interface ScriptErrorContext {
+  jobId?: string | undefined;
+  agentId?: string | undefined;
+}
+
+/** `expected`: the bytes the controller holds, for the two log codes. */
+export function scriptError(code: ScriptErrorCode, ctx: ScriptErrorContext = {}, expected?: number): HttpAgentError {
+  switch (code) {
     case 'JOB_NOT_FOUND':
-      throw new NotFoundError('JOB_NOT_FOUND', `no job ${ctx.jobId ?? '(unnamed)'}`);
+      return new NotFoundError('JOB_NOT_FOUND', `no job ${ctx.jobId ?? '(unnamed)'}`);
     case 'AGENT_UNKNOWN':
-      throw new NotFoundError('AGENT_UNKNOWN', `agent ${ctx.agentId ?? '(unnamed)'} is not registered; register again`);
+      return new NotFoundError('AGENT_UNKNOWN', `agent ${ctx.agentId ?? '(unnamed)'} is not registered; register again`);
     case 'STALE_EPOCH':
-      throw new StaleEpochError();
+      return new StaleEpochError();
     case 'LOG_OFFSET_GAP':
-      throw new HttpAgentError('LOG_OFFSET_GAP', `the log chunk starts past the end of the log; resend from ${Number(rest[0])}`, {
-        details: { expected: Number(rest[0]) },
+      return new HttpAgentError('LOG_OFFSET_GAP', `the log chunk starts past the end of the log; resend from ${expected}`, {
+        details: { expected },
       });
     case 'LOG_INCOMPLETE':
-      throw new HttpAgentError('LOG_INCOMPLETE', `the controller holds ${Number(rest[0])} bytes of this attempt's log; send the rest, then complete again`, {
-        details: { expected: Number(rest[0]) },
+      return new HttpAgentError('LOG_INCOMPLETE', `the controller holds ${expected} bytes of this attempt's log; send the rest, then complete again`, {
+        details: { expected },
       });
     case 'STEP_OUT_OF_RANGE':
-      throw new HttpAgentError('STEP_OUT_OF_RANGE', 'the step index is past the job\'s last step');
-    default:
-      throw new HttpAgentError('INTERNAL', `unknown status ${status} from a Redis script`);
+      return new HttpAgentError('STEP_OUT_OF_RANGE', "the step index is past the job's last step");
   }
 }

@@ -3,6 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testSigningKeyFile, TEST_ENROLL_TOKEN } from './identity.js';
 import { platformRequest } from './platform-request.js';
 import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
@@ -10,6 +11,8 @@ import { startRedis, type PrivateRedis } from './redis-server.js';
 
 export const AGENT_TOKEN = 'test-agent-token-0123456789';
 export const PLATFORM_TOKEN = 'test-platform-token-0123456789';
+/** The controller's enrollment token: an agent enrolls with it and gets its own credential. */
+export const ENROLL_TOKEN = TEST_ENROLL_TOKEN;
 export const fixtureTasks = join(repoRoot, 'test/fixtures/tasks');
 
 export interface JobSystemOptions {
@@ -56,7 +59,8 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     const c = spawnHttpagent(['controller'], {
       HTTPAGENT_REDIS_URL: redis.url,
       HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
-      HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+      HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
+      HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
       HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
       HTTPAGENT_LEASE_MS: leaseMs,
       HTTPAGENT_LONG_POLL_MS: String(opts.longPollMs ?? 3000),

@@ -1,6 +1,5 @@
 // A job's log stored as a list of fixed-size segments: reads at any offset across segment boundaries,
-// chunks that straddle them, the per-job cap, retention of the log key, and logs an older controller
-// wrote as one string.
+// chunks that straddle them, the per-job cap, retention of the log key.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -54,7 +53,7 @@ function pattern(length: number, seed = 0): Buffer {
 
 describe('segmented job logs', () => {
   it('the segment size the Lua script writes is the one the reader uses', () => {
-    const lua = readFileSync(join(luaDir, 'includes', 'store-log.lua'), 'utf8');
+    const lua = readFileSync(join(luaDir, 'includes', 'log-segments.lua'), 'utf8');
     expect(Number(/^local LOG_SEGMENT_BYTES = (\d+)$/m.exec(lua)?.[1])).toBe(SEG);
   });
 
@@ -174,22 +173,6 @@ describe('segmented job logs', () => {
       for (const offset of [0, 99, 100, SEG - 1, SEG, SEG + 1, 2 * SEG + 7, CAP - 1]) {
         expect((await getLog(id, offset)).bytes.equals(all.subarray(offset, CAP)), `offset ${offset}`).toBe(true);
       }
-    } finally {
-      admin.disconnect();
-    }
-  });
-
-  it('a log an older controller kept as one string is still read and appended to as one', async () => {
-    const { id, epoch } = await runningJob();
-    const keys = createKeys(c.config.keyPrefix);
-    const admin = redis.client();
-    try {
-      // What an older controller leaves: the bytes in one string, counted, no logKept.
-      await admin.set(keys.log(id), 'old bytes\n');
-      await admin.hset(keys.job(id), 'logBytes', 10);
-      expect((await appendLog(id, epoch, 10, Buffer.from('new bytes\n'))).body.offset).toBe(20);
-      expect(await admin.type(keys.log(id))).toBe('string');
-      expect((await getLog(id, 4)).bytes.toString()).toBe('bytes\nnew bytes\n');
     } finally {
       admin.disconnect();
     }

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, agentBody, call, claimId } from './controller-harness.js';
+import { testSigningKeyFile } from '../helpers/identity.js';
+import { ENROLL_TOKEN, PLATFORM_TOKEN, agentBody, call, claimId } from './controller-harness.js';
 
 let redis: PrivateRedis;
 let proc: Spawned;
@@ -12,7 +13,8 @@ let url: string;
 const env = (redisUrl: string): Record<string, string> => ({
   HTTPAGENT_REDIS_URL: redisUrl,
   HTTPAGENT_LISTEN: '127.0.0.1:0',
-  HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+  HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
+  HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
   HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
   HTTPAGENT_KEY_PREFIX: 'proc',
   HTTPAGENT_LOG_LEVEL: 'info',

@@ -1,9 +1,10 @@
 // The TCP dump client against a fake JaCoCo agent written from the spec: replies split into single
 // bytes, garbage, EOF before CMDOK, silence, nothing listening.
 import { createServer, type Server, type Socket } from 'node:net';
+import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
-import { dumpJacoco } from '../../src/agent/tasks/jacoco-dump.js';
+import { dumpJacoco as dumpTo, type JacocoDumpOptions } from '../../src/agent/tasks/jacoco-dump.js';
 import { freePort } from '../helpers/ports.js';
 
 const servers: Server[] = [];
@@ -33,7 +34,20 @@ async function fakeAgent(reply: (cmd: Buffer, socket: Socket) => void): Promise<
 
 const session = encodeSessionInfo({ id: 'fake', start: 1000n, dump: 2000n });
 const cls = encodeExecutionData({ id: 0x8000000000000001n, name: 'com/ex/Foo', probes: [true, false, true, true] });
-const opts = { host: '127.0.0.1', reset: false, timeoutMs: 2000, maxBytes: 1 << 20 };
+const opts = { host: '127.0.0.1', reset: false, timeoutMs: 2000, maxBytes: 1 << 20, maxProbes: 1000 };
+
+/** Dumps into memory: the .exec bytes beside the counts. */
+async function dumpJacoco(o: Omit<JacocoDumpOptions, 'out'>) {
+  const parts: Buffer[] = [];
+  const out = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      parts.push(chunk);
+      done();
+    },
+  });
+  const dump = await dumpTo({ ...o, out });
+  return { ...dump, exec: Buffer.concat(parts) };
+}
 
 describe('dumpJacoco', () => {
   it('sends header + dump command and builds an .exec from a reply split into single bytes', async () => {
@@ -48,6 +62,7 @@ describe('dumpJacoco', () => {
     expect(dump.sessions).toBe(1);
     expect(dump.classes).toBe(1);
     expect(dump.exec.equals(Buffer.concat([encodeHeader(), session, cls]))).toBe(true);
+    expect(dump.bytes).toBe(dump.exec.length);
     expect(parseExecFile(dump.exec).classes[0]!.name).toBe('com/ex/Foo');
   });
 
@@ -68,14 +83,14 @@ describe('dumpJacoco', () => {
   });
 
   it('answers JACOCO_TIMEOUT when the agent never completes, and closes the socket', async () => {
-    let closed = false;
+    let peerClosed!: () => void;
+    const closed = new Promise<void>((r) => (peerClosed = r));
     const port = await fakeAgent((_c, s) => {
       s.write(encodeHeader());
-      s.on('close', () => (closed = true));
+      s.on('close', () => peerClosed());
     });
     await expect(dumpJacoco({ ...opts, port, timeoutMs: 200 })).rejects.toMatchObject({ code: 'JACOCO_TIMEOUT' });
-    await new Promise((r) => setTimeout(r, 50));
-    expect(closed).toBe(true);
+    await closed; // the test times out if the agent kept the socket open
   });
 
   it('answers JACOCO_UNREACHABLE when nothing listens', async () => {
@@ -83,8 +98,11 @@ describe('dumpJacoco', () => {
     await expect(dumpJacoco({ ...opts, port })).rejects.toMatchObject({ code: 'JACOCO_UNREACHABLE', statusCode: 502 });
   });
 
-  it('answers JACOCO_TOO_LARGE past maxBytes', async () => {
+  it('answers 413 COVERAGE_TOO_LARGE past maxBytes, and past maxProbes before the probes arrive', async () => {
     const port = await fakeAgent((_c, s) => s.write(Buffer.concat([encodeHeader(), session, ...Array(100).fill(cls)])));
-    await expect(dumpJacoco({ ...opts, port, maxBytes: 500 })).rejects.toMatchObject({ code: 'JACOCO_TOO_LARGE' });
+    await expect(dumpJacoco({ ...opts, port, maxBytes: 500 })).rejects.toMatchObject({ code: 'COVERAGE_TOO_LARGE', statusCode: 413 });
+    // Only the length of a 2^30-probe array is sent: refused without waiting for its 128 MiB.
+    const wide = await fakeAgent((_c, s) => s.write(Buffer.concat([encodeHeader(), session, Buffer.from('1100000000000000010001418080808004', 'hex')])));
+    await expect(dumpJacoco({ ...opts, port: wide })).rejects.toMatchObject({ code: 'COVERAGE_TOO_LARGE', statusCode: 413 });
   });
 });

@@ -63,7 +63,7 @@ describe('the error registry', () => {
       [new StaleEpochError(), 'STALE_EPOCH', 409, false],
       [new OverloadedError('x', 3), 'OVERLOADED', 429, true],
       [new UpstreamError('CONTROLLER_UNREACHABLE', 'x'), 'CONTROLLER_UNREACHABLE', 502, true],
-      [new UpstreamError('JACOCO_TOO_LARGE', 'x'), 'JACOCO_TOO_LARGE', 502, false],
+      [new UpstreamError('JACOCO_TIMEOUT', 'x'), 'JACOCO_TIMEOUT', 502, true],
       [new HttpAgentError('LOG_OFFSET_GAP', 'x'), 'LOG_OFFSET_GAP', 416, false],
       [new HttpAgentError('REDIS_UNAVAILABLE', 'x'), 'REDIS_UNAVAILABLE', 503, true],
       // Never sent over HTTP: a 500 if one ever reaches a reply.

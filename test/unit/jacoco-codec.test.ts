@@ -1,7 +1,12 @@
-// The JaCoCo wire codec against the byte vectors in shared/reference/jacoco-protocol.md.
+// The JaCoCo wire codec against the byte vectors in shared/reference/jacoco-protocol.md and a reply
+// captured off a real 0.8.6 agent (fixtures/jacoco/capture-reply.sh).
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
   BlockParser,
+  type PackedProbes,
+  packProbes,
+  probeHit,
   decodeModifiedUtf8,
   encodeBooleanArray,
   encodeExecutionData,
@@ -21,14 +26,32 @@ const capturedReply = hex(`
   11 bea5a1911074bd1f 0004 4c6f6f70 0b f6 01
   20`);
 
-function parseAll(bytes: Buffer, chunk = bytes.length) {
-  const p = new BlockParser();
+// Header, session "capture-é", classes App and Calculator (id with the top bit set), CMDOK.
+const realReply = readFileSync(new URL('../fixtures/jacoco/reply-0.8.6.bin', import.meta.url));
+
+const hits = (p: PackedProbes) => Array.from({ length: p.count }, (_, i) => i).filter((i) => probeHit(p, i));
+
+function parseAll(bytes: Buffer, chunk = bytes.length, opts: { maxProbes?: number } = {}) {
+  const p = new BlockParser(opts);
   const blocks = [];
   for (let i = 0; i < bytes.length; i += chunk) {
     p.push(bytes.subarray(i, i + chunk));
     for (let b = p.next(); b; b = p.next()) blocks.push(b);
   }
   return { blocks, pending: p.pending };
+}
+
+/** The raw blocks (hex) of `bytes` pushed in pieces cut at `cuts`; throws if anything is left over. */
+function rawsWithCuts(bytes: Buffer, cuts: number[]): string[] {
+  const p = new BlockParser();
+  const got: string[] = [];
+  const bounds = [0, ...cuts, bytes.length];
+  for (let i = 1; i < bounds.length; i++) {
+    p.push(bytes.subarray(bounds[i - 1], bounds[i]));
+    for (let b = p.next(); b; b = p.next()) got.push(b.raw.toString('hex'));
+  }
+  if (p.pending !== 0) throw new Error(`${p.pending} bytes left over`);
+  return got;
 }
 
 describe('modified UTF-8', () => {
@@ -88,7 +111,8 @@ describe('BlockParser', () => {
     if (exec.type !== 'execution') throw new Error('expected execution data');
     expect(exec.data.id).toBe(0xbea5a1911074bd1fn); // top bit set, kept unsigned
     expect(exec.data.name).toBe('Loop');
-    expect(exec.data.probes.map((p, i) => (p ? i : -1)).filter((i) => i >= 0)).toEqual([1, 2, 4, 5, 6, 7, 8]);
+    expect(exec.data.probes.count).toBe(11);
+    expect(hits(exec.data.probes)).toEqual([1, 2, 4, 5, 6, 7, 8]);
   });
 
   it('parses the same reply split at every byte boundary', () => {
@@ -116,8 +140,8 @@ describe('BlockParser', () => {
     const { sessions, classes } = parseExecFile(bytes);
     expect(sessions).toEqual([{ id: 'host-😀', start: 1n, dump: 2n }]);
     expect(classes).toEqual([
-      { id: 0xffffffffffffffffn, name: 'a/B$1', probes: [true, false, true] },
-      { id: 7n, name: 'a/C', probes: [] },
+      { id: 0xffffffffffffffffn, name: 'a/B$1', probes: packProbes([true, false, true]) },
+      { id: 7n, name: 'a/C', probes: packProbes([]) },
     ]);
   });
 
@@ -130,5 +154,88 @@ describe('BlockParser', () => {
     for (const bad of ['48545450', '01c0c11007', '01c0c01006', '01c0c0100799']) {
       expect(() => parseAll(hex(bad)), bad).toThrow(expect.objectContaining({ code: 'JACOCO_PROTOCOL' }));
     }
+  });
+});
+
+describe('BlockParser on a stream (a real 0.8.6 reply)', () => {
+  const whole = parseAll(realReply).blocks.map((b) => b.raw.toString('hex'));
+
+  it('parses the captured reply: session, two classes, CMDOK, nothing left over', () => {
+    const { blocks, pending } = parseAll(realReply);
+    expect(pending).toBe(0);
+    expect(blocks.map((b) => b.block.type)).toEqual(['header', 'session', 'execution', 'execution', 'cmdok']);
+    expect(blocks[1]!.block).toMatchObject({ type: 'session', session: { id: 'capture-é' } });
+    const calc = blocks[3]!.block;
+    if (calc.type !== 'execution') throw new Error('expected execution data');
+    expect(calc.data.name).toBe('Calculator');
+    expect(calc.data.id >> 63n).toBe(1n);
+    expect(calc.data.probes.count).toBe(7);
+    expect(hits(calc.data.probes)).toEqual([1, 2, 3, 4, 5]); // unused() never ran: not every probe is hit
+    expect(whole.join('')).toBe(realReply.toString('hex'));
+  });
+
+  it('parses the same blocks when the reply is split in two at every byte boundary', () => {
+    for (let cut = 1; cut < realReply.length; cut++) expect(rawsWithCuts(realReply, [cut]), `cut at ${cut}`).toEqual(whole);
+  });
+
+  it('parses the same blocks when the reply is split in three at every pair of byte boundaries', () => {
+    for (let a = 1; a < realReply.length - 1; a++) {
+      for (let b = a + 1; b < realReply.length; b++) expect(rawsWithCuts(realReply, [a, b]), `cuts at ${a},${b}`).toEqual(whole);
+    }
+  });
+
+  it('keeps every raw block intact while later bytes arrive (views are never written over)', () => {
+    for (const size of [1, 2, 3, 5, 7, 13]) {
+      // Compared only after the last push: a later chunk copied over an earlier view would show here.
+      expect(parseAll(realReply, size).blocks.map((b) => b.raw.toString('hex')), `chunks of ${size}`).toEqual(whole);
+    }
+  });
+
+  it('keeps the probes as a view of the received bytes, not an expanded array', () => {
+    const { blocks } = parseAll(realReply);
+    const calc = blocks[3]!;
+    if (calc.block.type !== 'execution') throw new Error('expected execution data');
+    const { bits } = calc.block.data.probes;
+    expect(bits.length).toBe(1);
+    expect(bits.buffer).toBe(realReply.buffer); // the same memory: nothing was copied or unpacked
+    expect(calc.raw.subarray(-1).equals(bits)).toBe(true);
+  });
+
+  it('parses a class of a million probes dripped a byte at a time, holding back no more than that block', () => {
+    const probes: PackedProbes = { count: 1_000_000, bits: Buffer.alloc(125_000, 0xa5) };
+    const block = encodeExecutionData({ id: 1n, name: 'Big', probes });
+    const big = Buffer.concat([encodeHeader(), block, Buffer.of(0x20)]);
+    const p = new BlockParser({ maxProbes: 1_000_000 });
+    const types: string[] = [];
+    let bigBits: Buffer | undefined;
+    let mostHeld = 0;
+    for (let i = 0; i < big.length; i++) {
+      p.push(big.subarray(i, i + 1));
+      mostHeld = Math.max(mostHeld, p.pending);
+      for (let b = p.next(); b; b = p.next()) {
+        types.push(b.block.type);
+        if (b.block.type === 'execution') bigBits = b.block.data.probes.bits;
+      }
+    }
+    expect(types).toEqual(['header', 'execution', 'cmdok']);
+    expect(bigBits!.equals(probes.bits)).toBe(true);
+    expect(mostHeld).toBe(block.length);
+  });
+
+  it('refuses a class over maxProbes with COVERAGE_TOO_LARGE from its length alone, before any probe byte', () => {
+    const head = Buffer.concat([encodeHeader(), hex('11 0000000000000001 0003 426967'), encodeVarInt(1_000_001)]);
+    const p = new BlockParser({ maxProbes: 1_000_000 });
+    p.push(head); // no probe bytes at all
+    expect(p.next()?.block.type).toBe('header');
+    expect(() => p.next()).toThrow(expect.objectContaining({ code: 'COVERAGE_TOO_LARGE', statusCode: 413 }));
+    const ok = new BlockParser({ maxProbes: 1_000_000 });
+    ok.push(Buffer.concat([encodeHeader(), hex('11 0000000000000001 0003 426967'), encodeVarInt(1_000_000)]));
+    expect(ok.next()?.block.type).toBe('header');
+    expect(ok.next()).toBeUndefined(); // waits for the 125000 probe bytes
+  });
+
+  it('refuses a probe length beyond a Java array as a protocol error', () => {
+    const bad = Buffer.concat([encodeHeader(), hex('11 0000000000000001 0001 41'), hex('ffffffff0f')]);
+    expect(() => parseAll(bad)).toThrow(expect.objectContaining({ code: 'JACOCO_PROTOCOL' }));
   });
 });

@@ -1,37 +1,35 @@
 -- Hands an agent up to `max` queued jobs under a lease (the body of claim-5.lua, shared with the fused
--- complete-claim-5.lua); see claim-5.lua for the rules. `woken`: re-run for a waiting long-poll.
--- Returns {'AGENT_UNKNOWN'}, {'AGENT_SILENT', now, labels JSON} or {'ok', now, labels JSON, then per job:
--- id, epoch, attempt, steps JSON, timeoutSec|'', logOffset, leaseMs}.
+-- complete-claim-5.lua); see claim-5.lua for the rules. `c`: the claim's part of the ARGV table
+-- (agentId, max, memoTtlMs, reapLimit, wakeChannel, woken: re-run for a waiting long-poll).
+-- Returns the table claim-5.lua answers, or {err = 'AGENT_UNKNOWN'}.
 --- @include "clock"
 --- @include "finish-job"
 --- @include "reap-expired"
 --- @include "store-log"
-local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, agentId, max, memoTtl, reapLimit, retentionSec, channel, logCap, woken)
+local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, retentionSec, logCap)
   local agent = redis.call('HMGET', agentKey, 'labels', 'leaseMs', 'lastSeenAt', 'heartbeatAt')
   if not agent[2] then
-    return {'AGENT_UNKNOWN'}
+    return {err = 'AGENT_UNKNOWN'}
   end
   local leaseMs = tonumber(agent[2])
   local now = nowMs()
-  if woken then
+  local jobs = {}
+  local out = {now = now, labels = agent[1], leaseMs = leaseMs, jobs = jobs}
+  if c.woken then
     -- Judged only once it has heartbeated: a client that keeps its leases by per-job renew (allowed by the
     -- protocol) has no heartbeat to go stale.
     if agent[4] and now - tonumber(agent[3]) > leaseMs / 2 then
-      return {'AGENT_SILENT', now, agent[1]}
+      out.silent = true
+      return out
     end
   else
     redis.call('HSET', agentKey, 'lastSeenAt', now)
   end
-  local out = {'ok', now, agent[1]}
+  local agentId = c.agentId
 
+  -- timeoutSec: '' in the job hash when the job has none (then left out of the reply).
   local function emit(id, epoch, attempt, steps, timeoutSec, logOffset)
-    out[#out + 1] = id
-    out[#out + 1] = epoch
-    out[#out + 1] = attempt
-    out[#out + 1] = steps
-    out[#out + 1] = timeoutSec
-    out[#out + 1] = logOffset
-    out[#out + 1] = leaseMs
+    jobs[#jobs + 1] = {id = id, epoch = epoch, attempt = attempt, steps = steps, timeoutSec = tonumber(timeoutSec), logOffset = logOffset}
   end
 
   local memo = redis.call('GET', memoKey)
@@ -45,7 +43,7 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, agent
     return out
   end
 
-  reapExpired(base, leasesKey, selectorsKey, now, reapLimit, retentionSec, channel)
+  reapExpired(base, leasesKey, selectorsKey, now, c.reapLimit, retentionSec, c.wakeChannel)
 
   local queues = {base .. 'q:agent:' .. agentId, base .. 'q:any'}
   local labels = cjson.decode(agent[1])
@@ -81,7 +79,7 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, agent
 
   local claimed = {}
   local leases = {}
-  while #claimed < max do
+  while #claimed < c.max do
     local best
     for i, h in pairs(heads) do
       if not best or h[2] < heads[best][2] then
@@ -116,7 +114,7 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, agent
   if #claimed > 0 then
     -- One ZADD for the whole claim: a batched complete-and-claim hands out dozens at a time.
     redis.call('ZADD', leasesKey, unpack(leases))
-    redis.call('SET', memoKey, table.concat(claimed, '\n'), 'PX', memoTtl)
+    redis.call('SET', memoKey, table.concat(claimed, '\n'), 'PX', c.memoTtlMs)
   end
   return out
 end

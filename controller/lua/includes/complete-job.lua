@@ -3,12 +3,13 @@
 -- on the result is applied first, like an append (overlap skipped, a start past the end not stored);
 -- a result whose log has still not all arrived is refused with the offset the controller holds, so no
 -- job passes with its output missing. Shared by complete-claim-5.lua for single and batched completes.
--- `steps`: the step result JSONs; `tailOffset` nil when no tail rides along.
+-- `r`: one entry of complete-claim-5.lua's `results`; `tail`: its tail's bytes, nil when none rides along.
 -- Returns 'accepted' | 'duplicate' | 'JOB_NOT_FOUND' | 'STALE_EPOCH', or 'LOG_INCOMPLETE', bytes held.
 --- @include "fence"
 --- @include "finish-job"
 --- @include "store-log"
-local function completeJob(base, leasesKey, id, epoch, outcome, err, logBytes, retentionSec, steps, tailOffset, tail, logCap, now)
+local function completeJob(base, leasesKey, r, tail, retentionSec, logCap, now)
+  local id, epoch = r.id, r.epoch
   local jobKey = base .. 'job:' .. id
   local j = redis.call('HMGET', jobKey, 'state', 'epoch', 'doneEpoch', 'logBytes', 'logBase', 'nsteps')
   if j[1] and tonumber(j[3]) == epoch then
@@ -20,21 +21,21 @@ local function completeJob(base, leasesKey, id, epoch, outcome, err, logBytes, r
   end
   local logBase = tonumber(j[5])
   local have = tonumber(j[4]) - logBase
-  if tailOffset and tailOffset <= have and have - tailOffset < #tail then
-    have = storeLog(jobKey, base .. 'log:' .. id, string.sub(tail, have - tailOffset + 1), logCap) - logBase
+  if tail and r.tail.offset <= have and have - r.tail.offset < #tail then
+    have = storeLog(jobKey, base .. 'log:' .. id, string.sub(tail, have - r.tail.offset + 1), logCap) - logBase
   end
-  if logBytes > have then
+  if r.logBytes > have then
     return 'LOG_INCOMPLETE', have
   end
   -- The fence field and every step's outcome in one HSET.
   local fields = {'doneEpoch', epoch}
-  for i = 1, math.min(#steps, tonumber(j[6])) do
+  for i = 1, math.min(#r.steps, tonumber(j[6])) do
     fields[#fields + 1] = 'st:' .. (i - 1)
-    fields[#fields + 1] = steps[i]
+    fields[#fields + 1] = r.steps[i]
   end
   redis.call('HSET', jobKey, unpack(fields))
   -- A count, not a flag: an audit (the chaos suite) can prove no job ever had two results accepted.
   redis.call('HINCRBY', jobKey, 'accepted', 1)
-  finishJob(base, leasesKey, jobKey, id, outcome, err, now, retentionSec)
+  finishJob(base, leasesKey, jobKey, id, r.outcome, r.error, now, retentionSec)
   return 'accepted'
 end

@@ -1,5 +1,6 @@
-// The agent API (bearer agent token): register, long-poll claim, heartbeat, and the per-job calls,
-// each lease-protected one fenced by epoch (see docs/agent-api.md).
+// The agent API (bearer: the agent's own credential, checked by auth-hooks.ts): register, long-poll
+// claim, heartbeat, the per-job calls, each lease-protected one fenced by epoch and by the lease's agent
+// (see docs/agent-api.md), and the submit of a job for the caller itself.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { parseOr400 } from '../../../src/shared/http/validate.js';
@@ -16,17 +17,35 @@ import {
   type ClaimedJob,
 } from '../../../src/shared/protocol/agent-api.js';
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
+import type { PortKey } from '../../../src/shared/protocol/identity.js';
+import type { JobStore } from '../job-store.js';
 import type { LeaseStore } from '../lease-store.js';
+import type { SubmitQuota } from '../submit-quota.js';
 import type { Notifier } from '../wake-hub.js';
+import { agentMismatch, callerOf } from './auth-hooks.js';
+import { parseSubmission } from './platform-routes.js';
 
 const jobParams = z.strictObject({ id: jobIdSchema });
 
 export interface AgentRouteDeps {
   leases: LeaseStore;
+  jobs: JobStore;
   notifier: Notifier;
   longPollMs: number;
   logChunkMaxBytes: number;
+  /** Published at register, so a rotated signing key reaches agents. */
+  portKeys: PortKey[];
+  submitQuota: SubmitQuota;
 }
+
+/** A job an agent queues for itself is small (a schedule's run), so a host cannot fill Redis through this door. */
+export const AGENT_SUBMIT_MAX_BYTES = 64 * 1024;
+
+/**
+ * An agent's idempotency keys live apart from the platform's: a host cannot squat a key the platform will
+ * use (its submit would come back as the host's job), nor learn the platform's jobs by guessing keys.
+ */
+export const agentIdempotencyKey = (agentId: string, key: string): string => `agent:${agentId}:${key}`;
 
 /** Aborts when the client goes away before its answer was written. */
 function clientGone(reply: FastifyReply): AbortSignal {
@@ -75,7 +94,24 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const { leaseMs, serverTime } = await leases.register(body);
     labelCache.set(body.agentId, body.labels);
     req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
-    return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime };
+    return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime, portKeys: deps.portKeys };
+  });
+
+  // A job for the caller itself (its schedules): never for another agent, never by labels.
+  app.post(agentApiPaths.submit, { bodyLimit: AGENT_SUBMIT_MAX_BYTES }, async (req, reply) => {
+    const caller = callerOf(req);
+    const raw = req.body;
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      const body = raw as Record<string, unknown>;
+      if ('labels' in body) throw agentMismatch('a job by labels (it could run on other hosts)', caller);
+      if ('agent' in body && body.agent !== caller) throw agentMismatch(`the job's agent (${String(body.agent)})`, caller);
+    }
+    const spec = parseSubmission(raw, []);
+    await deps.submitQuota.take(caller);
+    const [r] = await deps.jobs.enqueue([
+      { ...spec, agent: caller, labels: undefined, idempotencyKey: spec.idempotencyKey === undefined ? undefined : agentIdempotencyKey(caller, spec.idempotencyKey) },
+    ]);
+    return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
   });
 
   app.post(agentApiPaths.claim, async (req, reply) => {

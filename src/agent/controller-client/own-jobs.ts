@@ -14,7 +14,7 @@ export interface OwnJobsResource {
 
 export function ownJobsResource(http: ControllerHttp): OwnJobsResource {
   return {
-    submit: (job) => http.call(agentApiPaths.jobs, submitReplySchema, { json: job }),
+    submit: (job) => http.call(agentApiPaths.submit, submitReplySchema, { json: job }),
     get: (id) => http.call(agentApiPaths.job(id), jobViewSchema),
   };
 }

@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/log.js';
 import type { AgentIdentity } from '../identity/agent-identity.js';
 import type { PortKeyRing } from '../identity/port-key-ring.js';
 import type { AgentMetrics } from '../agent-metrics.js';
+import type { TaskGroups } from '../tasks/task-groups.js';
 import { readCommit, version } from '../../shared/package-info.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { JobSpec, JobSubmit, JobView } from '../../shared/protocol/job.js';
@@ -45,6 +46,8 @@ export interface AgentDeps {
   portKeys: PortKeyRing;
   /** Built from the config and identity when absent. */
   client?: ControllerClient;
+  /** Records each running step's process group, for run-agent.ts to kill on exit (task-groups.ts). */
+  taskGroups?: TaskGroups | undefined;
 }
 
 export interface AgentStatus {
@@ -169,6 +172,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         spool: spool!,
         logger,
         metrics: deps.metrics,
+        taskGroups: deps.taskGroups,
       });
       runs.set(key(lease), run);
       held.set(key(lease), lease);

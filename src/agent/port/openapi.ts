@@ -34,7 +34,7 @@ const operations: Operation[] = [
   { method: 'post', path: '/v1/delete', summary: 'Delete files or trees inside deleteRoots', body: deleteRequestSchema, ok: { status: 200, schema: deleteResponseSchema, description: 'a result per path' }, errors: [400, 401, 403, 413] },
   { method: 'post', path: '/v1/authorize', summary: "Add an SSH public key to a user's authorized_keys", body: authorizeRequestSchema, ok: { status: 200, schema: authorizeResponseSchema, description: 'added or already present' }, errors: [400, 401, 403, 404, 409] },
   { method: 'delete', path: '/v1/authorize', summary: "Remove an SSH public key from a user's authorized_keys", body: authorizeRequestSchema, ok: { status: 200, schema: authorizeResponseSchema, description: 'removed or absent' }, errors: [400, 401, 403, 404, 409] },
-  { method: 'post', path: '/v1/coverage/jacoco', summary: 'Dump coverage from a JaCoCo tcpserver agent', body: jacocoRequestSchema, ok: { status: 200, schema: jacocoSavedResponseSchema, contentType: 'application/octet-stream', description: '.exec bytes, or a summary with "save": true' }, errors: [400, 401, 502] },
+  { method: 'post', path: '/v1/coverage/jacoco', summary: 'Dump coverage from a JaCoCo tcpserver agent', body: jacocoRequestSchema, ok: { status: 200, schema: jacocoSavedResponseSchema, contentType: 'application/octet-stream', description: '.exec bytes, or a summary with "save": true' }, errors: [400, 401, 403, 413, 429, 502] },
   { method: 'post', path: '/v1/jobs', summary: 'Queue a heavy job for this agent at the controller', body: jobSubmitSchema, ok: { status: 202, schema: jobAcceptedResponseSchema, description: 'accepted' }, errors: [400, 401, 502] },
 ];
 

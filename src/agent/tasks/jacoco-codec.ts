@@ -18,8 +18,22 @@ export class JacocoProtocolError extends HttpAgentError {
   }
 }
 
-/** Thrown inside the parser when the buffer ends mid-block; the caller waits for more bytes. */
-class NeedMoreBytes extends Error {}
+/** A dump over a configured limit (total bytes, or probes in one class): refused rather than buffered. */
+export class CoverageTooLargeError extends HttpAgentError {
+  override name = 'CoverageTooLargeError';
+  constructor(message: string) {
+    super('COVERAGE_TOO_LARGE', message);
+  }
+}
+
+/**
+ * Thrown inside the parser when the bytes end mid-block. Not an Error: it is thrown once per field
+ * boundary a block is split at, and a stack trace each time would be wasted.
+ */
+class NeedMoreBytes {
+  /** Bytes (counted from the start of the block) needed before another attempt can get further. */
+  constructor(readonly upTo: number) {}
+}
 
 export interface SessionInfo {
   id: string;
@@ -27,12 +41,22 @@ export interface SessionInfo {
   dump: bigint;
 }
 
+/**
+ * Probe flags as they are on the wire: `count` flags packed LSB first into ceil(count/8) bytes. Kept
+ * packed so a class with a million probes costs 125 KB, not a million-entry JS array.
+ */
+export interface PackedProbes {
+  count: number;
+  /** A view of the received bytes when parsed (shares their memory). */
+  bits: Buffer;
+}
+
 export interface ExecutionData {
   /** CRC64 of the class file: unsigned 64-bit. */
   id: bigint;
   /** VM name with `/` separators. */
   name: string;
-  probes: boolean[];
+  probes: PackedProbes;
 }
 
 export type Block =
@@ -55,7 +79,10 @@ export function encodeModifiedUtf8(s: string): Buffer {
   return Buffer.from(bytes);
 }
 
-export function decodeModifiedUtf8(buf: Uint8Array): string {
+export function decodeModifiedUtf8(buf: Buffer): string {
+  // Class names are nearly always plain ASCII, where modified UTF-8 is ASCII: a native copy, several
+  // times faster than building code units, and a dump can hold hundreds of thousands of names.
+  if (isPlainAscii(buf)) return buf.toString('latin1');
   const units: number[] = [];
   for (let i = 0; i < buf.length; ) {
     const a = buf[i]!;
@@ -82,6 +109,14 @@ export function decodeModifiedUtf8(buf: Uint8Array): string {
   return out;
 }
 
+function isPlainAscii(buf: Uint8Array): boolean {
+  for (let i = 0; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (b === 0 || b >= 0x80) return false;
+  }
+  return true;
+}
+
 function cont(buf: Uint8Array, i: number): number {
   const b = buf[i];
   if (b === undefined || (b & 0xc0) !== 0x80) throw new JacocoProtocolError('truncated or malformed modified UTF-8 sequence');
@@ -101,12 +136,21 @@ export function encodeVarInt(value: number): Buffer {
   return Buffer.from(out);
 }
 
-export function encodeBooleanArray(values: readonly boolean[]): Buffer {
-  const packed = Buffer.alloc(Math.ceil(values.length / 8));
+export function packProbes(values: readonly boolean[]): PackedProbes {
+  const bits = Buffer.alloc(Math.ceil(values.length / 8));
   values.forEach((v, i) => {
-    if (v) packed[i >> 3]! |= 1 << (i & 7);
+    if (v) bits[i >> 3]! |= 1 << (i & 7);
   });
-  return Buffer.concat([encodeVarInt(values.length), packed]);
+  return { count: values.length, bits };
+}
+
+export function probeHit(probes: PackedProbes, i: number): boolean {
+  return (probes.bits[i >> 3]! & (1 << (i & 7))) !== 0;
+}
+
+export function encodeBooleanArray(values: readonly boolean[] | PackedProbes): Buffer {
+  const p = 'count' in values ? values : packProbes(values);
+  return Buffer.concat([encodeVarInt(p.count), p.bits]);
 }
 
 function encodeUtf(s: string): Buffer {
@@ -135,7 +179,8 @@ export function encodeSessionInfo(s: SessionInfo): Buffer {
   return Buffer.concat([Buffer.of(BLOCK_SESSIONINFO), encodeUtf(s.id), encodeLong(s.start), encodeLong(s.dump)]);
 }
 
-export function encodeExecutionData(d: ExecutionData): Buffer {
+/** Test fixtures pass the probes as booleans; a parsed block's packed probes encode back unchanged. */
+export function encodeExecutionData(d: Omit<ExecutionData, 'probes'> & { probes: readonly boolean[] | PackedProbes }): Buffer {
   return Buffer.concat([Buffer.of(BLOCK_EXECUTIONDATA), encodeLong(d.id), encodeUtf(d.name), encodeBooleanArray(d.probes)]);
 }
 
@@ -151,37 +196,87 @@ export interface ParsedBlock {
   raw: Buffer;
 }
 
+export interface BlockParserOptions {
+  /** Most probes one class may have; a longer array is refused as soon as its length is read. */
+  maxProbes?: number;
+}
+
+/** A probe array is an int-indexed Java array: anything longer is garbage, not a class. */
+const MAX_PROBE_ARRAY = 0x7fffffff;
+const EMPTY = Buffer.alloc(0);
+
 /**
- * Splits a byte stream into blocks. Feed chunks as they arrive; `next()` returns a whole block or
- * undefined when the current one is still incomplete, so a reply split at any byte boundary parses the same.
+ * Splits a byte stream into blocks as it arrives. Feed chunks with `push`; `next()` returns a whole
+ * block, or undefined while the current one is incomplete, so a reply split at any byte boundary
+ * parses the same. What it holds back is at most one incomplete block, and a block is bounded by its
+ * fields (UTF strings are at most 65535 bytes, probes at most `maxProbes`/8 bytes), so memory does not
+ * grow with the reply. A block split into many pieces is re-read only once the bytes it was missing
+ * have arrived, and held-back bytes grow geometrically: a reply dripped a byte at a time costs O(1)
+ * per byte, not a copy and a re-parse of everything held.
  */
 export class BlockParser {
-  private buf: Buffer = Buffer.alloc(0);
-  private pos = 0;
+  private buf: Buffer = EMPTY;
+  /** First byte of the block being parsed. */
+  private start = 0;
+  /** End of the received bytes in `buf` (beyond it, when we allocated `buf`, is free space). */
+  private end = 0;
+  /** Bytes from `start` needed before the next attempt can get further than the last one. */
+  private need = 1;
   private sawHeader = false;
+  private readonly maxProbes: number;
+
+  constructor(opts: BlockParserOptions = {}) {
+    this.maxProbes = Math.min(opts.maxProbes ?? MAX_PROBE_ARRAY, MAX_PROBE_ARRAY);
+  }
 
   push(chunk: Buffer): void {
-    this.buf = this.pos === this.buf.length ? chunk : Buffer.concat([this.buf.subarray(this.pos), chunk]);
-    this.pos = 0;
+    if (chunk.length === 0) return;
+    const held = this.end - this.start;
+    if (held === 0) {
+      // Nothing held back: parse straight from the chunk, no copy.
+      this.buf = chunk;
+      this.start = 0;
+      this.end = chunk.length;
+    } else if (this.buf.length - this.end >= chunk.length) {
+      // Room left in a buffer we allocated. Bytes before `end` were maybe handed out as `raw`: never rewritten.
+      chunk.copy(this.buf, this.end);
+      this.end += chunk.length;
+    } else {
+      const next = Buffer.allocUnsafe(Math.max(held + chunk.length, 2 * held, 4096));
+      this.buf.copy(next, 0, this.start, this.end);
+      chunk.copy(next, held);
+      this.buf = next;
+      this.start = 0;
+      this.end = held + chunk.length;
+    }
   }
 
   /** Bytes received but not yet returned as a block (non-zero at EOF means a truncated block). */
   get pending(): number {
-    return this.buf.length - this.pos;
+    return this.end - this.start;
   }
 
   next(): ParsedBlock | undefined {
-    if (this.pos >= this.buf.length) return undefined;
-    const r = new Cursor(this.buf, this.pos);
+    if (this.end - this.start < this.need) return undefined;
+    const r = new Cursor(this.buf, this.start, this.end);
     let block: Block;
     try {
       block = this.readBlock(r);
     } catch (err) {
-      if (err instanceof NeedMoreBytes) return undefined;
+      if (err instanceof NeedMoreBytes) {
+        this.need = err.upTo - this.start;
+        return undefined;
+      }
       throw err;
     }
-    const raw = this.buf.subarray(this.pos, r.pos);
-    this.pos = r.pos;
+    const raw = this.buf.subarray(this.start, r.pos);
+    this.start = r.pos;
+    this.need = 1;
+    // Let go of a fully parsed chunk; `raw` keeps alive only what the caller still holds.
+    if (this.start === this.end) {
+      this.buf = EMPTY;
+      this.start = this.end = 0;
+    }
     return { block, raw };
   }
 
@@ -199,10 +294,25 @@ export class BlockParser {
         this.sawHeader = true;
         return { type: 'header', version };
       }
-      case BLOCK_SESSIONINFO:
-        return { type: 'session', session: { id: r.utf(), start: r.i64(), dump: r.i64() } };
-      case BLOCK_EXECUTIONDATA:
-        return { type: 'execution', data: { id: r.u64(), name: r.utf(), probes: r.booleanArray() } };
+      case BLOCK_SESSIONINFO: {
+        const id = r.utf();
+        const start = r.i64();
+        const dump = r.i64();
+        return { type: 'session', session: { id: decodeModifiedUtf8(id), start, dump } };
+      }
+      case BLOCK_EXECUTIONDATA: {
+        const id = r.u64();
+        const name = r.utf();
+        const count = r.varint();
+        if (count > MAX_PROBE_ARRAY) throw new JacocoProtocolError(`probe array length ${count} out of range`);
+        // Refused on the length alone, before a single probe byte is held.
+        if (count > this.maxProbes) {
+          throw new CoverageTooLargeError(`class ${JSON.stringify(decodeModifiedUtf8(name))} has ${count} probes; the limit is ${this.maxProbes}`);
+        }
+        const bits = r.bytes(Math.ceil(count / 8));
+        // Decoded only now that the block is whole: an attempt that runs short does no string work.
+        return { type: 'execution', data: { id, name: decodeModifiedUtf8(name), probes: { count, bits } } };
+      }
       case BLOCK_CMDOK:
         return { type: 'cmdok' };
       case BLOCK_CMDDUMP:
@@ -213,15 +323,16 @@ export class BlockParser {
   }
 }
 
-/** Reads big-endian primitives; running past the end throws NeedMoreBytes. */
+/** Reads big-endian primitives from buf[pos, end); running past `end` throws NeedMoreBytes. */
 class Cursor {
   constructor(
     private readonly buf: Buffer,
     public pos: number,
+    private readonly end: number,
   ) {}
 
   private take(n: number): number {
-    if (this.pos + n > this.buf.length) throw new NeedMoreBytes();
+    if (this.pos + n > this.end) throw new NeedMoreBytes(this.pos + n);
     const at = this.pos;
     this.pos += n;
     return at;
@@ -238,10 +349,13 @@ class Cursor {
   u64(): bigint {
     return this.buf.readBigUInt64BE(this.take(8));
   }
-  utf(): string {
-    const n = this.u16();
+  bytes(n: number): Buffer {
     const at = this.take(n);
-    return decodeModifiedUtf8(this.buf.subarray(at, at + n));
+    return this.buf.subarray(at, at + n);
+  }
+  /** A UTF string's bytes, still modified UTF-8. */
+  utf(): Buffer {
+    return this.bytes(this.u16());
   }
   varint(): number {
     let value = 0;
@@ -252,20 +366,11 @@ class Cursor {
     }
     throw new JacocoProtocolError('varint longer than 5 bytes');
   }
-  booleanArray(): boolean[] {
-    const len = this.varint();
-    // A probe array is bounded by the class's branches; anything near 2^31 is garbage, not a class.
-    if (len > 0x7fffffff) throw new JacocoProtocolError(`probe array length ${len} out of range`);
-    const at = this.take(Math.ceil(len / 8));
-    const out = new Array<boolean>(len);
-    for (let i = 0; i < len; i++) out[i] = (this.buf[at + (i >> 3)]! & (1 << (i & 7))) !== 0;
-    return out;
-  }
 }
 
 /** Parses a complete .exec file (header, sessions, classes); a truncated file is a protocol error. */
-export function parseExecFile(bytes: Buffer): { sessions: SessionInfo[]; classes: ExecutionData[] } {
-  const p = new BlockParser();
+export function parseExecFile(bytes: Buffer, opts: BlockParserOptions = {}): { sessions: SessionInfo[]; classes: ExecutionData[] } {
+  const p = new BlockParser(opts);
   p.push(bytes);
   const sessions: SessionInfo[] = [];
   const classes: ExecutionData[] = [];

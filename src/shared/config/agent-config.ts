@@ -67,9 +67,14 @@ export const agentConfigSchema = z.strictObject({
   authorizeUsers: listField().default([]),
   /** GET /metrics without a port token (a scraper on a trusted network); by default it needs one. */
   metricsPublic: boolField().default(false),
-  /** POST /v1/coverage/jacoco: connect + dump deadline, and the largest reply accepted. */
+  /** POST /v1/coverage/jacoco: deadline for the whole dump (connect to last byte), not an idle timeout. */
   jacocoTimeoutSec: intField(1, 600).default(30),
-  jacocoMaxBytes: intField(1024).default(256 * 1024 * 1024),
+  /** Largest reply read from a JaCoCo agent; spooled to stateDir/coverage, so it costs disk, not memory. */
+  jacocoMaxBytes: intField(1024).default(64 * 1024 * 1024),
+  /** Most probes in one class (a real class has thousands); a longer array is refused from its length alone. */
+  jacocoMaxProbes: intField(1, 0x7fffffff).default(1_000_000),
+  /** Hosts a dump may reach besides the loopback address (127.0.0.1, ::1, localhost): names or IPs. */
+  jacocoHosts: listField(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9a-fA-F:]*:[0-9a-fA-F:]*|[A-Za-z0-9.-]{1,253})$/, 'expected a host name or IP address')).default([]),
   schedules: jsonField(z.array(scheduleSchema)).default([]),
   /** At most one catch-up run for fire times missed while the agent was down. */
   scheduleCatchUp: boolField().default(true),
