@@ -3,6 +3,7 @@
 // (see docs/agent-api.md), and the submit of a job for the caller itself.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { NotFoundError } from '../../../src/shared/errors.js';
 import { parseOr400 } from '../../../src/shared/http/validate.js';
 import {
   agentApiPaths,
@@ -112,6 +113,16 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
       { ...spec, agent: caller, labels: undefined, idempotencyKey: spec.idempotencyKey === undefined ? undefined : agentIdempotencyKey(caller, spec.idempotencyKey) },
     ]);
     return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
+  });
+
+  // A job targeted at the caller, as the platform sees it: its schedules ask whether the last run is over.
+  // Any other job answers 404 like one that does not exist, so a host cannot probe the platform's ids.
+  app.get(agentApiPaths.job.route, async (req) => {
+    const caller = callerOf(req);
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    const view = await deps.jobs.get(id);
+    if (view.target.agent !== caller) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    return view;
   });
 
   app.post(agentApiPaths.claim, async (req, reply) => {
