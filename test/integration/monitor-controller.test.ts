@@ -1,17 +1,17 @@
 // The monitor as production runs it: real processes for redis, the controller, the agent and the
 // monitor, and a real SMTP server. Checks what the platform sees (GET /v1/agents, metrics history)
 // and what people receive by mail, through an agent failure, a monitor restart and an outage.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testSigningKeyFile, TEST_ENROLL_TOKEN } from '../helpers/identity.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 
-const AGENT_TOKEN = 'agent-token-monitor-test-0123';
 const PLATFORM_TOKEN = 'platform-token-monitor-test-0123';
 const AGENT_ID = 'mon-host-1';
 
@@ -30,41 +30,52 @@ async function startController(): Promise<Spawned> {
   const c = spawnHttpagent(['controller'], {
     HTTPAGENT_REDIS_URL: redis.url,
     HTTPAGENT_LISTEN: `127.0.0.1:${ctlPort}`,
-    HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+    HTTPAGENT_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
+    HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
     HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
     HTTPAGENT_LOG_LEVEL: 'info',
   });
-  await c.waitFor(/controller listening/).catch(async (err: unknown) => {
+  await c.waitFor(/controller listening/, 60_000).catch(async (err: unknown) => {
     await c.kill('SIGKILL'); // never leave a half-started controller behind
     throw err;
   });
   return c;
 }
 
+/** The agent's state dir: its credential, which the monitor on the same host speaks with. */
+const agentState = () => join(dir, 'agent');
+
 async function startAgent(): Promise<Spawned> {
+  // The first start enrolls with this file (and deletes it); later starts keep the credential.
+  writeFileSync(join(dir, 'enroll-token'), TEST_ENROLL_TOKEN, { mode: 0o600 });
   const a = spawnHttpagent(['agent'], {
     HTTPAGENT_AGENT_ID: AGENT_ID,
     HTTPAGENT_LISTEN: `127.0.0.1:${agentPort}`,
     HTTPAGENT_CONTROLLER_URL: ctlUrl(),
-    HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
-    HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
-    HTTPAGENT_STATE_DIR: join(dir, 'agent'),
+    HTTPAGENT_ENROLL_TOKEN_FILE: join(dir, 'enroll-token'),
+    HTTPAGENT_STATE_DIR: agentState(),
     HTTPAGENT_LOG_LEVEL: 'info',
   });
-  await a.waitFor(/agent started/).catch(async (err: unknown) => {
+  await a.waitFor(/agent started/, 60_000).catch(async (err: unknown) => {
     await a.kill('SIGKILL');
     throw err;
   });
   return a;
 }
 
-function startMonitor(stateDir = 'monitor'): Spawned {
+/** `fresh`: a state dir holding only the agent's credential (the local alert state lost). */
+function startMonitor(fresh?: string): Spawned {
+  let stateDir = agentState();
+  if (fresh) {
+    stateDir = join(dir, fresh);
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    copyFileSync(join(agentState(), 'credential'), join(stateDir, 'credential'));
+  }
   return spawnHttpagent(['monitor'], {
     HTTPAGENT_AGENT_ID: AGENT_ID,
     HTTPAGENT_LISTEN: `127.0.0.1:${agentPort}`,
     HTTPAGENT_CONTROLLER_URL: ctlUrl(),
-    HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
-    HTTPAGENT_STATE_DIR: join(dir, stateDir),
+    HTTPAGENT_STATE_DIR: stateDir,
     HTTPAGENT_METRICS_INTERVAL_SEC: '1',
     HTTPAGENT_CHECK_INTERVAL_SEC: '1',
     HTTPAGENT_CHECK_TIMEOUT_MS: '1000',
@@ -124,12 +135,13 @@ const subjects = () => smtp.mails.map((m) => m.subject);
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'monitor-ctl-'));
-  [redis, smtp, ctlPort, agentPort] = await Promise.all([startRedis(), startSmtpSink(), freePort(), freePort()]);
+  // AOF: the agent's credential must outlive the Redis restart below, as it would in production.
+  [redis, smtp, ctlPort, agentPort] = await Promise.all([startRedis({ aof: true }), startSmtpSink(), freePort(), freePort()]);
   controller = await startController();
   agent = await startAgent();
   monitor = startMonitor();
-  await monitor.waitFor(/monitor started/);
-});
+  await monitor.waitFor(/monitor started/, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await Promise.all([monitor?.kill(), agent?.kill(), controller?.kill()]);
@@ -196,7 +208,7 @@ describe('monitor with the real controller', () => {
     await redis.start();
     controller = await startController();
     await until('the recovery mail', async () => subjects().find((s) => s.includes('RECOVERED') && s.includes('controller')));
-    // Redis lost the old history (no AOF): what it has now for the outage came from the monitor's buffer.
+    // Nothing reached the controller during the outage: what it has now for it came from the monitor's buffer.
     const inOutage = await until('buffered samples flushed', async () => {
       const h = await platformGet<{ samples: { ts: number }[] }>(`/v1/agents/${AGENT_ID}/metrics?since=${outageStart}`);
       const during = h.samples.filter((s) => s.ts > outageStart + 1000 && s.ts < outageEnd);
@@ -208,7 +220,7 @@ describe('monitor with the real controller', () => {
   });
 
   it('shows a lapsed heartbeat once the monitor stops', async () => {
-    // The agent registers again with the new controller (its Redis was wiped) before it is listed.
+    // The agent's registration may have lapsed while the controller was down: it is listed again first.
     await until('the agent listed again', async () => (await row())?.monitor === 'online');
     expect(await monitor!.kill('SIGTERM')).toBe(0);
     expect(monitor!.output()).toMatch(/"msg":"monitor stopped"/);
