@@ -1,6 +1,6 @@
 // Port tokens for tests that call an agent's port without a controller: a local Ed25519 key whose
 // public half goes in the agent's portTokenKeysFile, and tokens signed with it, good or deliberately bad.
-import { createHmac, generateKeyPairSync, type KeyObject } from 'node:crypto';
+import { createHmac, createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SignJWT, base64url, calculateJwkThumbprint } from 'jose';
@@ -27,8 +27,10 @@ export interface PortTokenSigner {
 
 const nowSec = () => Math.floor(Date.now() / 1000);
 
-export async function createPortTokenSigner(): Promise<PortTokenSigner> {
-  const { publicKey, privateKey } = generateKeyPairSync('ed25519');
+/** A fresh key, or the one in `privatePem` (PKCS#8: a controller's signing key, to forge what it would not mint). */
+export async function createPortTokenSigner(privatePem?: string): Promise<PortTokenSigner> {
+  const privateKey = privatePem === undefined ? generateKeyPairSync('ed25519').privateKey : createPrivateKey(privatePem);
+  const publicKey = createPublicKey(privateKey);
   const jwk = publicKey.export({ format: 'jwk' });
   const kid = await calculateJwkThumbprint({ kty: 'OKP', crv: 'Ed25519', x: jwk.x! });
   return {
