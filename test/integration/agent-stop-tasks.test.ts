@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENROLL_TOKEN, fixtureTasks, startJobSystem, type JobSystem } from '../helpers/job-system.js';
 import { freePort } from '../helpers/ports.js';
-import { makeFakePrefix, renderTemplate, startSupervisord, tsxLoader, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
+import { waitUntil } from '../helpers/wait.js';
+import { makeFakePrefix, renderTemplate, startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
 const hasSupervisord = (() => {
   try {
@@ -50,9 +51,10 @@ function groupMembers(pgid: number): number[] {
 }
 
 async function waitGroupsGone(...pgids: number[]): Promise<void> {
-  await waitUntil(() => pgids.every((g) => groupMembers(g).length === 0), 5_000, 'the task groups gone', () =>
-    JSON.stringify(Object.fromEntries(pgids.map((g) => [g, groupMembers(g)]))),
-  );
+  await waitUntil('the task groups gone', () => pgids.every((g) => groupMembers(g).length === 0), {
+    timeoutMs: 5_000,
+    explain: () => JSON.stringify(Object.fromEntries(pgids.map((g) => [g, groupMembers(g)]))),
+  });
 }
 
 /** The two pids `stubborn` writes: its own (the group's leader, as the agent starts it) and its child's. */
@@ -107,7 +109,7 @@ describe.skipIf(!hasSupervisord)('under supervisord', () => {
     writeFileSync(
       join(dir, 'httpagent.conf'),
       renderTemplate('supervisor/httpagent.conf.in', {
-        NODE: `${process.execPath} --import ${tsxLoader}`,
+        NODE: process.execPath,
         PREFIX: prefix,
         CONFIG: config,
         USER_LINE: '',

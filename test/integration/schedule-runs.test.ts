@@ -15,9 +15,9 @@ import { scheduleStatePath, writeScheduleState } from '../../src/agent/schedule/
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { TEST_ENROLL_TOKEN } from '../helpers/identity.js';
 import { call, credentialFor, startController, type Running } from './controller-harness.js';
-import { waitUntil } from './ops-helpers.js';
 
 let redis: PrivateRedis;
 let ctl: Running;
@@ -149,16 +149,19 @@ describe('a real agent firing every second', () => {
   });
 
   it('queues one job per fire time, never overlapping, logs kept, not doubled by a restart', async () => {
+    const succeeded = async () => (await jobsWithPrefix('sched-agent', 'sched:sched-agent:tick:')).filter((j) => j.state === 'succeeded').length;
     agent = spawnHttpagent(['agent'], env);
-    await agent.waitFor(/scheduler started/, 60_000);
-    await waitUntil(async () => (await jobsWithPrefix('sched-agent', 'sched:sched-agent:tick:')).some((j) => j.state === 'succeeded'), 20_000, 'a finished run');
-    await new Promise((r) => setTimeout(r, 2500));
+    await agent.waitFor(/scheduler started/);
+    // Two finished runs: the fires in between found the first one busy.
+    await waitUntil('two finished runs', async () => (await succeeded()) >= 2);
     // A crash: the state file may be behind the controller; the idempotency key absorbs it.
     await agent.kill('SIGKILL');
+    const before = await succeeded();
     agent = spawnHttpagent(['agent'], env);
-    await agent.waitFor(/scheduler started/, 60_000);
-    await new Promise((r) => setTimeout(r, 5000));
-    await agent.kill('SIGTERM');
+    await agent.waitFor(/scheduler started/);
+    // Two more finished runs by the restarted agent (the run cut by the kill ends by lease expiry).
+    await waitUntil('two more finished runs after the restart', async () => (await succeeded()) >= before + 2);
+    expect(await agent.kill('SIGTERM')).toBe(0);
 
     const jobs = await jobsWithPrefix('sched-agent', 'sched:sched-agent:tick:');
     expect(jobs.length).toBeGreaterThanOrEqual(3);
@@ -175,5 +178,5 @@ describe('a real agent firing every second', () => {
     const log = await call(ctl.url, 'GET', `/v1/jobs/${done.id}/log`);
     expect(log.text).toContain('tick 1 start');
     expect(log.text).toContain('tick done');
-  }, 180_000);
+  });
 });
