@@ -16,6 +16,7 @@ import { createTaskGroups } from '../agent/tasks/task-groups.js';
 import { scriptBaseEnv } from '../agent/tasks/task-process.js';
 import { startAgentOperations } from './agent-operations.js';
 import { formatSelfTest, runSelfTest } from '../ops/self-test.js';
+import { writeRunningAgent } from '../ops/running-agent.js';
 import { parseProcessArgs } from './args.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -74,6 +75,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 
   const { host, port } = parseListen(config.listen);
   const address = await app.listen({ host, port });
+  // For the update guard: which commit is up now (its /healthz shows no commit without a port token).
+  writeRunningAgent(config.stateDir, { pid: process.pid, commit: readCommit() ?? null, startedAt: new Date().toISOString() });
   await agent.start();
   // Scheduled tasks and self-update; self-update leaves the way SIGTERM does (drain, exit 0).
   const ops = await startAgentOperations(config, {
