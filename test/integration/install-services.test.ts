@@ -10,7 +10,7 @@ import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, startController, type Running } from './controller-harness.js';
+import { ENROLL_TOKEN, startController, type Running } from './controller-harness.js';
 import { waitUntil } from '../helpers/wait.js';
 import { startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
@@ -31,7 +31,7 @@ function install(...args: string[]): Promise<{ code: number; out: string }> {
     '--user', 'root', '--controller-url', ctl.url, '--agent-id', AGENT_ID, '--listen', `127.0.0.1:${port}`, '--wait-sec', '60', ...args,
   ];
   // npm ci from the local cache only (see offline-npm.ts): the build never reaches a registry.
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN, ...offlineNpmEnv() };
   return new Promise((resolve) => {
     execFile(join(repoRoot, 'install.sh'), argv, { env, timeout: 300_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
@@ -58,11 +58,14 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('installs, starts the programs and waits until the agent is online at the controller', async () => {
+  it('installs, starts the programs and waits until the agent has enrolled and answers on its port', async () => {
     const r = await install();
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain(`agent ${AGENT_ID} is online`);
-    expect(r.out).not.toContain(AGENT_TOKEN);
+    expect(r.out).toContain('enrolled; the agent is online');
+    expect(r.out).not.toContain(ENROLL_TOKEN);
+    // The host keeps its own credential, not the token that enrolled it.
+    expect(statSync(join(prefix, 'var/credential')).mode & 0o777).toBe(0o600);
+    await waitUntil('the enrollment token file deleted', () => !existsSync(join(prefix, 'var/enroll-token')));
     // The agent registers before supervisord's startsecs (2 s) have passed, so it may still say STARTING.
     const status = await waitUntil('the agent RUNNING', async () => {
       const out = (await sup.ctl('status', 'httpagent:httpagent-agent')).out;
