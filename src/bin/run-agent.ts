@@ -8,7 +8,7 @@ import { createAgent } from '../agent/jobs/agent.js';
 import { createLogger } from '../shared/log.js';
 import { createAgentMetrics } from '../agent/agent-metrics.js';
 import { packageRoot, readCommit, version } from '../shared/package-info.js';
-import { scriptBaseEnv } from '../agent/tasks/task-process.js';
+import { setUpTasks } from '../agent/tasks/task-setup.js';
 import { startAgentOperations } from './agent-operations.js';
 import { formatSelfTest, runSelfTest } from '../ops/self-test.js';
 import { parseProcessArgs } from './args.js';
@@ -34,13 +34,21 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const logger = createLogger({ level: config.logLevel, name: 'agent' });
   const metrics = createAgentMetrics();
-  const baseEnv = scriptBaseEnv(env);
-  const agent = createAgent(config, { logger, metrics, baseEnv });
+  // Throws ConfigError (exit 2) before anything listens: a bad tasks.yaml, no task user, a leak to it.
+  const tasks = setUpTasks({
+    tasksDir: config.tasksDir,
+    stateDir: config.stateDir,
+    taskUser: config.taskUser,
+    taskEnv: config.taskEnv,
+    configFile: args.config,
+    hostEnv: env,
+    logger,
+  });
+  const agent = createAgent(config, { logger, metrics, tasks });
   const app = buildAgentServer(config, {
     logger,
     metrics,
-    tasksDir: config.tasksDir,
-    scriptBaseEnv: baseEnv,
+    tasks,
     jobs: {
       running: () => agent.runningJobs,
       draining: () => agent.draining,

@@ -8,6 +8,7 @@ import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedisCluster, type PrivateCluster } from './redis-cluster.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
+import { asRoot, ensureTaskUser, shareWithTasks } from './task-user.js';
 
 export const CHAOS_AGENT_TOKEN = 'chaos-agent-token-0123456789';
 export const CHAOS_PLATFORM_TOKEN = 'chaos-platform-token-0123456789';
@@ -75,7 +76,9 @@ export interface ChaosSystem {
 }
 
 export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosSystem> {
-  const tmp = mkdtempSync(join(tmpdir(), 'httpagent-chaos-'));
+  // A root agent runs tasks as httpagent-task; they append to the journal in tmp.
+  if (asRoot) ensureTaskUser();
+  const tmp = shareWithTasks(mkdtempSync(join(tmpdir(), 'httpagent-chaos-')));
   const journal = join(tmp, 'journal');
   let single: PrivateRedis | undefined;
   let cluster: PrivateCluster | undefined;

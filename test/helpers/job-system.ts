@@ -7,6 +7,7 @@ import { platformRequest } from './platform-request.js';
 import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
+import { asRoot, ensureTaskUser, shareWithTasks } from './task-user.js';
 
 export const AGENT_TOKEN = 'test-agent-token-0123456789';
 export const PLATFORM_TOKEN = 'test-platform-token-0123456789';
@@ -48,7 +49,9 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
   const redis = await startRedis({ aof: true });
   const port = await freePort();
   const controllerUrl = `http://127.0.0.1:${port}`;
-  const tmp = mkdtempSync(join(tmpdir(), 'httpagent-jobs-'));
+  // A root agent runs tasks as httpagent-task; they write their markers and pid files into tmp.
+  if (asRoot) ensureTaskUser();
+  const tmp = shareWithTasks(mkdtempSync(join(tmpdir(), 'httpagent-jobs-')));
   const leaseMs = String(opts.leaseMs ?? 2000);
   const agents: AgentHandle[] = [];
 

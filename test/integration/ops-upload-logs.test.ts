@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTask } from '../../src/agent/tasks/task-process.js';
 import { repoRoot } from '../helpers/processes.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 
 interface Upload {
   file: string;
@@ -41,12 +42,7 @@ afterAll(async () => {
 });
 
 async function upload(log: string): Promise<{ code: number; out: string }> {
-  const p = startTask({
-    tasksDir: join(repoRoot, 'scripts'),
-    task: 'upload-logs',
-    params: { url, files: log, state_dir: join(dir, 'offsets') },
-    baseEnv: { PATH: process.env.PATH ?? '' },
-  });
+  const p = startTask(sameUserTasks(join(repoRoot, 'scripts')).plan('upload-logs', { url, files: log, state_dir: join(dir, 'offsets') }));
   let out = '';
   p.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   p.stderr?.on('data', (d: Buffer) => (out += d.toString()));
@@ -88,7 +84,7 @@ describe('scripts/upload-logs', () => {
   });
 
   it('refuses to run without a URL', async () => {
-    const p = startTask({ tasksDir: join(repoRoot, 'scripts'), task: 'upload-logs', params: { files: log() }, baseEnv: { PATH: process.env.PATH ?? '' } });
+    const p = startTask(sameUserTasks(join(repoRoot, 'scripts')).plan('upload-logs', { files: log() }));
     expect((await p).exitCode).toBe(2);
   });
 });

@@ -10,6 +10,7 @@ import type { AgentMetrics } from '../agent-metrics.js';
 import { readCommit, version } from '../../shared/package-info.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { JobSpec, JobSubmit } from '../../shared/protocol/job.js';
+import type { TaskLauncher } from '../tasks/task-launcher.js';
 import { runClaimLoop } from './claim-loop.js';
 import { createClaimPause } from './claim-pause.js';
 import { createCompleteBatcher } from './complete-batcher.js';
@@ -33,8 +34,8 @@ export type AgentJobConfig = AgentConfig & { tasksDir: string };
 export interface AgentDeps {
   logger: Logger;
   metrics: AgentMetrics;
-  /** The environment scripts inherit (scriptBaseEnv(process.env) in production). */
-  baseEnv: Record<string, string>;
+  /** Plans each step's command: its account (tasks.yaml, taskUser) and clean environment. */
+  tasks: TaskLauncher;
   client?: ControllerClient;
 }
 
@@ -136,8 +137,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
     for (const job of jobs) {
       const lease = { id: job.id, epoch: job.epoch };
       const run = startJobRun(job, {
-        tasksDir: config.tasksDir,
-        baseEnv: deps.baseEnv,
+        tasks: deps.tasks,
         killGraceMs: config.killGraceMs,
         stepTimeoutSec: config.stepTimeoutSec,
         chunkMaxBytes: chunkMaxBytes(),

@@ -5,6 +5,7 @@ import type { AgentMetrics } from '../agent-metrics.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { Logger } from '../../shared/log.js';
 import type { JobsResource } from '../controller-client/jobs.js';
+import type { TaskLauncher } from '../tasks/task-launcher.js';
 import { openJobLog, type JobLog } from './job-log.js';
 import { startLogStreamer } from './log-streamer.js';
 import type { JobSpool, ResultSpool, SpooledResult } from './result-spool.js';
@@ -18,8 +19,8 @@ const LOG_HIGH_WATER = 1024 * 1024;
 const STEP_PROGRESS_HOLD_MS = 250;
 
 export interface JobRunnerDeps {
-  tasksDir: string;
-  baseEnv: Record<string, string>;
+  /** Plans each step's command: its account and clean environment. */
+  tasks: TaskLauncher;
   killGraceMs: number;
   stepTimeoutSec: number;
   chunkMaxBytes: number;
@@ -112,8 +113,7 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
     log.append(`==> ${label}\n`);
     report({ index, state: 'running', startedAt: new Date().toISOString() });
     const outcome = await runStep({
-      tasksDir: deps.tasksDir,
-      baseEnv: deps.baseEnv,
+      tasks: deps.tasks,
       step,
       index,
       jobId: job.id,

@@ -4,14 +4,16 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { StepSpec } from '../../shared/protocol/job.js';
-import { killTree, paramsToEnv, resolveTask, UnknownTaskError } from '../tasks/task-process.js';
+import { HttpAgentError } from '../../shared/errors.js';
+import type { TaskLauncher } from '../tasks/task-launcher.js';
+import { killTree } from '../tasks/task-process.js';
 
 /** Why a running job is being stopped from outside. */
 export type StopReason = 'cancel' | 'stale' | 'shutdown';
 
 export interface RunStepOptions {
-  tasksDir: string;
-  baseEnv: Record<string, string>;
+  /** Plans the step's command: its account (tasks.yaml), its clean environment. */
+  tasks: TaskLauncher;
   step: StepSpec;
   index: number;
   jobId: string;
@@ -43,28 +45,26 @@ const PIPE_DRAIN_MS = 2_000;
 type StepChild = ChildProcessByStdio<Writable, Readable, Readable>;
 
 /**
- * The task as startTask (task-process.ts) starts it — allow-listed file, params as env and JSON stdin,
- * own process group, no shell — but with node's spawn alone: execa's extra machinery costs about 1.5 ms
- * of CPU per spawn, most of an agent's time on a job whose step is short, and the step runner needs
- * none of it (it captures, kills and waits by itself).
+ * The task as startTask (task-process.ts) starts it — planned by the task launcher (allow-listed file,
+ * its account, clean env with params, JSON stdin), own process group, no shell — but with node's spawn
+ * alone: execa's extra machinery costs about 1.5 ms of CPU per spawn, most of an agent's time on a job
+ * whose step is short, and the step runner needs none of it (it captures, kills and waits by itself).
  */
 function spawnStep(opts: RunStepOptions): StepChild {
-  const file = resolveTask(opts.tasksDir, opts.step.task);
-  const child = spawn(file, [], {
-    cwd: opts.tasksDir,
-    env: {
-      ...opts.baseEnv,
-      HTTPAGENT_JOB_ID: opts.jobId,
-      HTTPAGENT_JOB_ATTEMPT: String(opts.attempt),
-      HTTPAGENT_STEP_INDEX: String(opts.index),
-      ...paramsToEnv(opts.step.params),
-    },
+  const command = opts.tasks.plan(opts.step.task, opts.step.params, {
+    HTTPAGENT_JOB_ID: opts.jobId,
+    HTTPAGENT_JOB_ATTEMPT: String(opts.attempt),
+    HTTPAGENT_STEP_INDEX: String(opts.index),
+  });
+  const child = spawn(command.file, command.args, {
+    cwd: command.cwd,
+    env: command.env,
     stdio: ['pipe', 'pipe', 'pipe'],
     detached: true,
   });
   // A script that does not read stdin closes it early; that EPIPE is not the step's failure.
   child.stdin.on('error', () => undefined);
-  child.stdin.end(JSON.stringify(opts.step.params ?? {}));
+  child.stdin.end(command.input);
   return child;
 }
 
@@ -78,7 +78,8 @@ export async function runStep(opts: RunStepOptions): Promise<StepOutcome> {
   try {
     child = spawnStep(opts);
   } catch (err) {
-    const message = err instanceof UnknownTaskError ? err.message : `cannot start task "${opts.step.task}": ${(err as Error).message}`;
+    // An unknown task, a root task on an agent that is not root, params no process can take.
+    const message = err instanceof HttpAgentError ? err.message : `cannot start task "${opts.step.task}": ${(err as Error).message}`;
     void opts.output(Buffer.from(`httpagent: ${message}\n`));
     return ended({ state: 'failed', exitCode: null, signal: null, error: message });
   }

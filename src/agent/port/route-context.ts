@@ -6,6 +6,7 @@ import type { JobSpec } from '../../shared/protocol/job.js';
 import type { AgentMetrics } from '../agent-metrics.js';
 import type { AuthorizeHelpers } from '../tasks/authorize-helper.js';
 import type { RunPool } from '../tasks/run-pool.js';
+import type { TaskLauncher } from '../tasks/task-launcher.js';
 
 export type { FastifyInstance };
 
@@ -25,10 +26,8 @@ export interface AgentServerDeps {
   /** pino logger; fastify logs requests through it. */
   logger: Logger;
   metrics: AgentMetrics;
-  /** Resolved directory of allow-listed task scripts (config.tasksDir or the repo's scripts/). */
-  tasksDir: string;
-  /** Environment scripts inherit: scriptBaseEnv(process.env), without HTTPAGENT_* settings. */
-  scriptBaseEnv: Record<string, string>;
+  /** Plans light tasks: the allow-listed scripts in tasksDir, their accounts and clean environment. */
+  tasks: TaskLauncher;
   jobs: AgentJobsView;
   version: string;
   commit?: string | undefined;

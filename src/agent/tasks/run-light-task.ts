@@ -1,13 +1,13 @@
 // Running one allow-listed task synchronously for POST /v1/run: output captured up to a cap per stream,
 // a timeout that stops the whole process group, and the same startTask path heavy-job steps use.
 import { HttpAgentError, ValidationError } from '../../shared/errors.js';
+import type { TaskLauncher } from './task-launcher.js';
 import { killTree, startTask } from './task-process.js';
 
 export interface LightTaskOptions {
-  tasksDir: string;
+  tasks: TaskLauncher;
   task: string;
   params?: Record<string, string> | undefined;
-  baseEnv: Record<string, string>;
   timeoutMs: number;
   killGraceMs: number;
   /** Bytes kept of each of stdout and stderr; the rest is read and dropped so the child never blocks. */
@@ -55,12 +55,13 @@ function startFailure(task: string, errno: string | undefined): HttpAgentError {
 }
 
 /**
- * Throws UnknownTaskError (400) before spawning when the task is not allow-listed, ValidationError (400)
- * for params no process can take, TASK_START_FAILED (500) when the kernel refused to start it.
+ * Throws UnknownTaskError (400) before spawning when the task is not allow-listed, TaskNeedsRootError
+ * (403) for a root task on an agent that is not root, ValidationError (400) for params no process can
+ * take, TASK_START_FAILED (500) when the kernel refused to start it.
  */
 export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskResult> {
   const started = performance.now();
-  const child = startTask({ tasksDir: opts.tasksDir, task: opts.task, params: opts.params, baseEnv: opts.baseEnv });
+  const child = startTask(opts.tasks.plan(opts.task, opts.params));
   const out = new CappedBuffer(opts.outputCapBytes);
   const err = new CappedBuffer(opts.outputCapBytes);
   child.stdout?.on('data', (c: Buffer) => out.push(c));

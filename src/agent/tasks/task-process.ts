@@ -1,5 +1,6 @@
-// Starting an allow-listed task script: the one path by which both light tasks (POST /v1/run) and
-// heavy-job steps reach a child process, so params arrive identically and never through a shell.
+// Starting an allow-listed task script: resolving it inside tasksDir, params as environment variables,
+// the process group that a timeout kills. Light tasks (POST /v1/run) and heavy-job steps both start
+// from a TaskCommand the task launcher planned, so params and accounts are the same on both paths.
 import { constants, accessSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -49,28 +50,32 @@ export function paramsToEnv(params: Record<string, string> = {}): Record<string,
   return env;
 }
 
-export interface StartTaskOptions {
-  tasksDir: string;
+/** How to start one task, as the task launcher (task-launcher.ts) planned it. */
+export interface TaskCommand {
   task: string;
-  params?: Record<string, string> | undefined;
-  /** The environment scripts inherit (bin/ builds it from process.env without secrets). */
-  baseEnv: Record<string, string>;
-  /** Extra variables such as HTTPAGENT_JOB_ID. */
-  extraEnv?: Record<string, string>;
-  cwd?: string;
+  /** The script itself, or setpriv when the task switches to another account. */
+  file: string;
+  args: string[];
+  /** The whole environment: nothing of the agent's is inherited. */
+  env: Record<string, string>;
+  cwd: string;
+  /** The params as one JSON object, for stdin. */
+  input: string;
+  /** Who it runs as, for logs. */
+  user: string;
+  uid: number;
 }
 
 /**
  * Spawns the task in its own process group (detached), so a timeout or cancel can signal the whole
  * tree with one kill(-pgid). Output is left as streams for the caller to capture or forward.
  */
-export function startTask(opts: StartTaskOptions): ResultPromise<{ buffer: false; reject: false; detached: true; cleanup: true }> {
-  const file = resolveTask(opts.tasksDir, opts.task);
-  return execa(file, [], {
-    cwd: opts.cwd ?? opts.tasksDir,
-    env: { ...opts.baseEnv, ...(opts.extraEnv ?? {}), ...paramsToEnv(opts.params) },
+export function startTask(command: TaskCommand): ResultPromise<{ buffer: false; reject: false; detached: true; cleanup: true }> {
+  return execa(command.file, command.args, {
+    cwd: command.cwd,
+    env: command.env,
     extendEnv: false,
-    input: JSON.stringify(opts.params ?? {}),
+    input: command.input,
     buffer: false,
     reject: false,
     detached: true,
@@ -111,14 +116,4 @@ function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** The environment scripts get: the parent's, less every HTTPAGENT_* setting (tokens among them). */
-export function scriptBaseEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || k.startsWith('HTTPAGENT_')) continue;
-    out[k] = v;
-  }
-  return out;
 }

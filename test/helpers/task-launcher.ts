@@ -1,0 +1,17 @@
+// A task launcher for in-process tests that are not about accounts: every task runs as the test
+// process itself (root tasks too, when that is root), with tasksDir's tasks.yaml if it has one.
+import { loadTaskManifest } from '../../src/shared/config/task-manifest.js';
+import { currentAccount } from '../../src/agent/tasks/task-account.js';
+import { createTaskLauncher, type TaskLauncher } from '../../src/agent/tasks/task-launcher.js';
+
+export function sameUserTasks(tasksDir: string, opts: { taskEnv?: Record<string, string>; hostEnv?: Record<string, string | undefined> } = {}): TaskLauncher {
+  const account = currentAccount();
+  return createTaskLauncher({
+    tasksDir,
+    manifest: loadTaskManifest(tasksDir).manifest,
+    taskEnv: opts.taskEnv ?? {},
+    account,
+    rootAccount: account.uid === 0 ? account : undefined,
+    hostEnv: opts.hostEnv ?? process.env,
+  });
+}
