@@ -13,7 +13,7 @@ Usage: install.sh [options]
 
   --prefix DIR             install prefix (default /opt/httpagent)
   --source DIR             source checkout to install (default: the directory of this script)
-  --user NAME              service user (root: default "httpagent", created when missing)
+  --user NAME              service user (default root, so the agent can run tasks as httpagent-task)
   --init supervisor|systemd|auto   how the agent and monitor are kept running (default auto)
   --no-service             install into the prefix only: no user, no service, nothing outside it
   --controller-url URL     HTTPAGENT_CONTROLLER_URL
@@ -140,6 +140,23 @@ ensure_user() {
   changed "created system user $SVC_USER"
 }
 
+# The account the root agent runs tasks as (taskUser): no login, an empty home of its own, nothing else.
+ensure_task_user() {
+  step "task user"
+  TASK_USER=""
+  if [ "$NO_SERVICE" = 1 ] || [ "$SVC_USER" != root ]; then
+    info "the agent runs as $SVC_USER, not root: tasks run as that user and can read its config"
+    return
+  fi
+  TASK_USER=httpagent-task
+  if id -u "$TASK_USER" >/dev/null 2>&1; then info "user $TASK_USER exists"; return; fi
+  if [ "$DRY" = 1 ]; then changed "would create system user $TASK_USER"; return; fi
+  useradd --system --user-group --home-dir "/var/lib/$TASK_USER" --no-create-home --shell /usr/sbin/nologin "$TASK_USER"
+  install -d -m 0750 -o "$TASK_USER" -g "$TASK_USER" "/var/lib/$TASK_USER"
+  MANIFEST_ENTRIES+=("user $TASK_USER")
+  changed "created system user $TASK_USER (home /var/lib/$TASK_USER)"
+}
+
 # The release id: the commit of a git checkout, or the version plus a hash of the files.
 release_id() {
   if git -C "$SOURCE" rev-parse --verify -q HEAD >/dev/null 2>&1 && [ -z "${HTTPAGENT_INSTALL_NO_GIT:-}" ]; then
@@ -204,6 +221,7 @@ render_config() {
   printf 'platformToken: %s\n' "$(yq "$PLATFORM_TOKEN")"
   printf 'listen: %s\n' "$(yq "$LISTEN")"
   printf 'stateDir: %s\n' "$(yq "$state")"
+  [ -n "$TASK_USER" ] && printf 'taskUser: %s\n' "$(yq "$TASK_USER")"
   [ -n "$LABELS" ] && printf 'labels: %s\n' "$(yq "$LABELS")"
   [ -n "$TASKS_DIR" ] && printf 'tasksDir: %s\n' "$(yq "$TASKS_DIR")"
   [ -n "$SMTP_URL" ] && printf 'smtpUrl: %s\n' "$(yq "$SMTP_URL")"
@@ -467,7 +485,7 @@ main() {
     *) die "--init must be supervisor, systemd or auto" ;;
   esac
   [ "$NO_SERVICE" = 1 ] && INIT_RESOLVED=none
-  [ -n "$SVC_USER" ] || SVC_USER=$([ "$(id -u)" = 0 ] && [ "$NO_SERVICE" = 0 ] && echo httpagent || id -un)
+  [ -n "$SVC_USER" ] || SVC_USER=$([ "$(id -u)" = 0 ] && [ "$NO_SERVICE" = 0 ] && echo root || id -un)
   if [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" != 0 ]; then die "services need root; without root use --prefix DIR --no-service"; fi
   NODE_BIN=$(command -v node || echo node)
   USER_LINE="user=$SVC_USER"
@@ -479,6 +497,7 @@ main() {
   check_requirements
   check_inputs
   ensure_user
+  ensure_task_user
   release_id
   build_release
   write_config

@@ -2,7 +2,7 @@
 // under --system-root, supervisorctl talks to the private socket. The release is this checkout's
 // committed HEAD, really built. Needs root (supervisord programs with user=); skipped otherwise.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -39,6 +39,7 @@ function install(...args: string[]): Promise<{ code: number; out: string }> {
 describe.skipIf(!asRoot)('install.sh with supervisor services', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'httpagent-installsvc-'));
+    chmodSync(dir, 0o755); // as /opt is: the root agent refuses a tasksDir its task user cannot reach
     redis = await startRedis();
     ctl = await startController(redis.url, { longPollMs: 1000 });
     port = await freePort();
@@ -60,6 +61,7 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', () => {
     expect(r.code, r.out).toBe(0);
     expect(r.out).toContain(`agent ${AGENT_ID} is online`);
     expect(r.out).not.toContain(AGENT_TOKEN);
+    expect(readFileSync(join(prefix, 'etc/httpagent.yaml'), 'utf8')).toContain('taskUser: "httpagent-task"');
     // The agent registers before supervisord's startsecs (2 s) have passed, so it may still say STARTING.
     let status = '';
     await waitUntil(async () => /RUNNING/.test((status = (await sup.ctl('status', 'httpagent:httpagent-agent')).out)), 10_000, 'the agent RUNNING', () => status).catch(() => undefined);

@@ -23,8 +23,18 @@ export const taskEnvNameSchema = z
   .refine((n) => !n.startsWith('HTTPAGENT_'), 'HTTPAGENT_* names are the agent\'s own, not a task setting')
   .refine((n) => !ACCOUNT_NAMES.has(n), 'HOME, USER and LOGNAME are set from the account the task runs as');
 
+/** A record whose bad keys are reported with the key schema's own message (zod says only "Invalid key in record"). */
+function keyedRecord<V extends z.ZodType>(key: z.ZodType<string>, value: V) {
+  return z.record(z.string(), value).superRefine((record, ctx) => {
+    for (const k of Object.keys(record)) {
+      const r = key.safeParse(k);
+      if (!r.success) ctx.addIssue({ code: 'custom', path: [k], message: r.error.issues[0]!.message });
+    }
+  });
+}
+
 /** Setting values are strings (quote numbers in YAML); a NUL cannot travel in an environment variable. */
-export const taskEnvSchema = z.record(
+export const taskEnvSchema = keyedRecord(
   taskEnvNameSchema,
   z.string({ error: 'setting values are strings (quote numbers and booleans in YAML)' }).refine((v) => !v.includes('\0'), 'a setting cannot hold a NUL'),
 );
@@ -38,15 +48,13 @@ export const taskManifestSchema = z.strictObject({
   version: z.literal(1),
   /** Settings every task gets, under its own. No runAs here: root is granted task by task, never by default. */
   defaults: z.strictObject({ env: taskEnvSchema.default({}) }).default({ env: {} }),
-  tasks: z
-    .record(
-      taskNameSchema,
-      z.strictObject({
-        runAs: runAsSchema.default('task'),
-        env: taskEnvSchema.default({}),
-      }),
-    )
-    .default({}),
+  tasks: keyedRecord(
+    taskNameSchema,
+    z.strictObject({
+      runAs: runAsSchema.default('task'),
+      env: taskEnvSchema.default({}),
+    }),
+  ).default({}),
 });
 export type TaskManifest = z.infer<typeof taskManifestSchema>;
 
