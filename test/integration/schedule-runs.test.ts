@@ -15,6 +15,7 @@ import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
 import { waitUntil } from './ops-helpers.js';
+import { asRoot, ensureTaskUser } from '../helpers/task-user.js';
 
 let redis: PrivateRedis;
 let ctl: Running;
@@ -24,6 +25,9 @@ beforeAll(async () => {
   redis = await startRedis();
   ctl = await startController(redis.url, { longPollMs: 1000 });
   dir = mkdtempSync(join(tmpdir(), 'httpagent-sched-'));
+  // A root agent runs the task as httpagent-task, which must reach tasks/ inside dir.
+  chmodSync(dir, 0o755);
+  if (asRoot) ensureTaskUser();
 });
 
 afterAll(async () => {

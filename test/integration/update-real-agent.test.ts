@@ -15,6 +15,7 @@ import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
 import { fileTail, startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
+import { asRoot, ensureTaskUser } from '../helpers/task-user.js';
 
 const run = promisify(execFile);
 const AGENT_ID = 'updating-agent';
@@ -29,6 +30,9 @@ let stateDir: string;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-realupdate-'));
+  // A root agent runs the task as httpagent-task, which must reach tasks/ inside dir.
+  chmodSync(dir, 0o755);
+  if (asRoot) ensureTaskUser();
   redis = await startRedis();
   ctl = await startController(redis.url, { longPollMs: 1000 });
   port = await freePort();
