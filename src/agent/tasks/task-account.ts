@@ -85,6 +85,5 @@ export function resolveTaskAccounts(taskUser: string, agentUid: number, files: A
     );
   }
   if (task.uid === 0) throw new ConfigError(`taskUser: "${taskUser}" has uid 0; tasks must run as an account that is not root`);
-  const root = lookupAccount('root', files) ?? { name: 'root', uid: 0, gid: 0, home: '/root', groups: [0], switchUser: false };
-  return { task, root: { ...root, switchUser: false } };
+  return { task, root: lookupAccount('root', files) ?? { name: 'root', uid: 0, gid: 0, home: '/root', groups: [0], switchUser: false } };
 }

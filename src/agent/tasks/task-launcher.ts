@@ -103,7 +103,7 @@ export function createTaskLauncher(opts: TaskLauncherOptions): TaskLauncher {
       const [cmd, args] = account.switchUser
         ? [setpriv, [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file]]
         : [file, []];
-      return { task, file: cmd, args, env, cwd: dir, input: JSON.stringify(params ?? {}), user: account.name, uid: account.uid };
+      return { file: cmd, args, env, cwd: dir, input: JSON.stringify(params ?? {}), user: account.name, uid: account.uid };
     },
   };
 }

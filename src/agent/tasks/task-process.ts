@@ -52,7 +52,6 @@ export function paramsToEnv(params: Record<string, string> = {}): Record<string,
 
 /** How to start one task, as the task launcher (task-launcher.ts) planned it. */
 export interface TaskCommand {
-  task: string;
   /** The script itself, or setpriv when the task switches to another account. */
   file: string;
   args: string[];
