@@ -1,6 +1,8 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { HttpLimitSettings } from '../../../src/shared/config/http-limits.js';
 import { createTokenCheck } from '../../../src/shared/http/auth.js';
+import { createConnectionGuard } from '../../../src/shared/http/connection-guard.js';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import type { Logger } from '../../../src/shared/log.js';
 import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
@@ -10,7 +12,7 @@ import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 
-export interface AppOptions {
+export interface AppOptions extends HttpLimitSettings {
   agentToken: string;
   platformToken: string;
   bodyLimitBytes: number;
@@ -22,7 +24,9 @@ export interface AppDeps extends PlatformDeps, AgentRouteDeps {
 }
 
 export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
+  const guard = createConnectionGuard(opts, deps.logger);
   const app = fastify({
+    ...guard.options,
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -30,9 +34,6 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     // Path ids are agent ids (up to 128 characters) and job ids; fastify's default of 100 would refuse some.
     routerOptions: { maxParamLength: 256 },
     frameworkErrors,
-    // Agents long-poll for up to two minutes on kept-alive connections.
-    keepAliveTimeout: 130_000,
-    requestTimeout: 0,
     // While closing, requests on open connections are still served (Redis is quit only after the
     // server closed); waiting claims are released by the preClose hook.
     return503OnClosing: false,
@@ -58,6 +59,7 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   });
 
   installErrorHandling(app, { classify: classifyRedisFailure });
+  guard.install(app);
 
   app.get('/healthz', async (_req, reply) => {
     try {

@@ -6,6 +6,7 @@ import { createAuthorizeHelpers } from '../tasks/authorize-helper.js';
 import { compileDeleteRoots } from '../tasks/delete-paths.js';
 import { createRunPool, type RunPool } from '../tasks/run-pool.js';
 import { createTokenCheck } from '../../shared/http/auth.js';
+import { createConnectionGuard } from '../../shared/http/connection-guard.js';
 import { frameworkErrors, installErrorHandling } from '../../shared/http/error-handler.js';
 import type { AgentServerDeps, RouteContext } from './route-context.js';
 import { registerAuthorizeRoutes } from './authorize-route.js';
@@ -25,7 +26,9 @@ declare module 'fastify' {
 }
 
 export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): FastifyInstance {
+  const guard = createConnectionGuard(config, deps.logger);
   const app = Fastify({
+    ...guard.options,
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     frameworkErrors,
@@ -42,6 +45,7 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
     authorizeHelpers: createAuthorizeHelpers({ logger: deps.logger }),
   };
   app.addHook('onClose', () => ctx.authorizeHelpers.close());
+  guard.install(app);
   const checkToken = createTokenCheck(config.platformToken);
 
   // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.
