@@ -103,8 +103,10 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
         if (cur.bytes.length === 0) {
           // A quiet job sends nothing for as long as it likes; only the writes are under the idle timeout.
           await awaitServerSilence(reply, new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, FOLLOW_POLL_MS);
-            gone.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+            // The listener goes with the wait: left on the signal, one piled up every poll of a long follow.
+            const onGone = () => { clearTimeout(t); resolve(); };
+            const t = setTimeout(() => { gone.signal.removeEventListener('abort', onGone); resolve(); }, FOLLOW_POLL_MS);
+            gone.signal.addEventListener('abort', onGone, { once: true });
           }));
         }
         if (gone.signal.aborted) return;
