@@ -63,6 +63,7 @@ beforeAll(async () => {
   const programs = renderTemplate('supervisor/httpagent.conf.in', {
     NODE: `${process.execPath} --import ${tsxLoader}`,
     PREFIX: prefix,
+    CODE_ROOT: prefix,
     CONFIG: config,
     USER_LINE: '',
     STOP_WAIT_SEC: '40',
