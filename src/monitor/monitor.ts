@@ -11,6 +11,7 @@ import { createHostSampler, type HostFigures, type HostSampler } from './collect
 import { createMonitorClient, type MonitorClient } from './monitor-client.js';
 import type { MonitorOptions } from './monitor-options.js';
 import { createCheckRunner, type CheckRunner } from './run-checks.js';
+import { createSetupNotices } from './setup-notices.js';
 import { createSampleBuffer } from './sample-buffer.js';
 
 /**
@@ -49,7 +50,7 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
   const client = deps.client ?? createMonitorClient({ baseUrl: o.controllerUrl, token: o.agentToken, agentId: o.agentId, timeoutMs: o.timeoutMs, signal: stopping.signal });
   const mailer = deps.mailer ?? createMailer({ smtpUrl: o.smtpUrl, from: o.alertFrom, to: o.alertTo, logger: log, timeoutMs: o.timeoutMs });
   const notifier: Notifier = createNotifier({ host: o.agentId, groupMs: o.groupMs, mailer, logger: log });
-  const checks = deps.checks ?? createCheckRunner(o);
+  const checks = deps.checks ?? createCheckRunner(o, undefined, createSetupNotices({ stateDir: o.stateDir, host: o.agentId, mailer, logger: log }));
   const buffer = createSampleBuffer<HostFigures>(o.bufferMax);
   const statePath = alertStatePath(o.stateDir);
 
