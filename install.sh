@@ -67,8 +67,9 @@ FAIL_AT=0
 UNDO=()       # "kind<US>arg<US>arg" (US: the unit separator, no value holds it): undone in reverse when a step fails
 BACKUPS=()    # hard links to files this run replaced: restored by a rollback, removed after success
 MANIFEST=()   # what --uninstall may remove
-# What a rollback does after the undo list, once files are back: supervisord and systemd re-read them.
-RB_SUP_UPDATE=0 RB_SUP_RESTART=0 RB_SUP_STOP=0 RB_SYSTEMD_RELOAD=0 RB_SYSTEMD_RESTART=0
+# What a rollback does around the undo list: our programs are stopped before their files go back, then
+# supervisord (or systemd) re-reads the files, and the programs that ran before this run run again.
+SUP_TOUCHED=0 SUP_STARTED=0 SUP_WERE_RUNNING=() SYSTEMD_TOUCHED=0 SYSTEMD_WERE_ACTIVE=()
 
 step() {
   fail_check
@@ -100,19 +101,25 @@ rollback() {
   trap - ERR
   set +e
   printf 'install.sh: step %d failed (exit %d); undoing what this run changed\n' "$STEP" "$rc" >&2
+  # Quiet first: nothing of ours may run (and write its logs and state) while its files go back.
+  if [ "$SUP_TOUCHED" = 1 ]; then supctl stop 'httpagent:*' httpagent-fatal >/dev/null 2>&1; fi
+  if [ "$SYSTEMD_TOUCHED" = 1 ]; then systemctl stop httpagent-agent httpagent-monitor >/dev/null 2>&1; fi
   local i kind a b
   for ((i = ${#UNDO[@]} - 1; i >= 0; i--)); do
     IFS=$'\x1f' read -r kind a b <<<"${UNDO[$i]}"
     undo_one "$kind" "$a" "$b" || printf 'install.sh: could not undo: %s %s %s\n' "$kind" "$a" "$b" >&2
   done
-  if [ "$RB_SUP_STOP" = 1 ]; then
-    stop_supervisord
-  else
-    if [ "$RB_SUP_UPDATE" = 1 ]; then supctl reread >/dev/null 2>&1; supctl update >/dev/null 2>&1; fi
-    if [ "$RB_SUP_RESTART" = 1 ]; then supctl restart 'httpagent:*' >/dev/null 2>&1; fi
+  if [ "$SUP_STARTED" = 1 ]; then
+    stop_supervisord # it was not running before this run
+  elif [ "$SUP_TOUCHED" = 1 ]; then
+    supctl reread >/dev/null 2>&1
+    supctl update >/dev/null 2>&1
+    [ ${#SUP_WERE_RUNNING[@]} -eq 0 ] || supctl start "${SUP_WERE_RUNNING[@]}" >/dev/null 2>&1
   fi
-  if [ "$RB_SYSTEMD_RELOAD" = 1 ]; then systemctl daemon-reload; fi
-  if [ "$RB_SYSTEMD_RESTART" = 1 ]; then systemctl restart httpagent-agent httpagent-monitor; fi
+  if [ "$SYSTEMD_TOUCHED" = 1 ]; then
+    systemctl daemon-reload
+    [ ${#SYSTEMD_WERE_ACTIVE[@]} -eq 0 ] || systemctl start "${SYSTEMD_WERE_ACTIVE[@]}"
+  fi
   cleanup_work
   printf 'install.sh: rolled back; the host is as it was before this run\n' >&2
   exit 1
@@ -121,7 +128,7 @@ rollback() {
 undo_one() {
   case "$1" in
     rm) rm -rf -- "$2" ;;
-    rmdir) rmdir -- "$2" ;;
+    rmdir) [ ! -d "$2" ] || rmdir -- "$2" ;;
     restore) mv -fT -- "$2" "$3" ;;
     owner) chown -h -- "$3" "$2" ;;
     mode) chmod -- "$3" "$2" ;;
@@ -134,6 +141,11 @@ undo_one() {
 }
 
 cleanup_work() { [ -n "${WORK:-}" ] && rm -rf -- "$WORK"; return 0; }
+# The run succeeded: the copies kept for a rollback go.
+drop_backups() {
+  [ ${#BACKUPS[@]} -eq 0 ] || rm -f -- "${BACKUPS[@]}"
+  [ -z "${UNTRUSTED_ASIDE:-}" ] || rm -rf -- "$UNTRUSTED_ASIDE"
+}
 
 # --- checks of values, each by its own rule -------------------------------------------------------
 
@@ -251,6 +263,9 @@ ensure_dir() { # PATH UID:GID MODE
   if [ ! -d "$d" ]; then
     if [ "$DRY" = 1 ]; then changed "would create $d"; return 0; fi
     make_dir "$d"
+    # Made by this run, so everything in it is too (the logs supervisord opened, the credential): a
+    # rollback removes it whole.
+    push_undo rm "$d"
     chown -- "$owner" "$d"
     chmod -- "$mode" "$d"
     changed "created $d"
@@ -653,6 +668,11 @@ supervisor_services() {
   fi
   local running=1
   supervisord_reachable || running=0
+  if [ "$DRY" = 0 ]; then
+    SUP_TOUCHED=1
+    # Which of our programs run now: a rollback runs these again, and only these.
+    [ "$running" = 0 ] || mapfile -t SUP_WERE_RUNNING < <(supctl status 2>/dev/null | awk '$1 ~ /^httpagent[A-Za-z0-9_.:-]*$/ && ($2 == "RUNNING" || $2 == "STARTING") { print $1 }')
+  fi
   if [ "$SUP_INSTALLED" = 1 ] && [ "$running" = 1 ]; then
     # The package started supervisord with its stock socket; it runs nothing else yet, so it is
     # stopped here and started below with the socket drop-in in place.
@@ -671,22 +691,20 @@ supervisor_services() {
   fi
 
   render_template httpagent.conf.in "$WORK/programs.conf"
-  RB_SUP_UPDATE=1
   install_file "$SUP_PROGRAMS" "$WORK/programs.conf" 644 0:0 "supervisor programs"
   svc_changed=$FILE_CHANGED
   MANIFEST+=("file $SUP_PROGRAMS")
   [ "$DRY" = 1 ] && { [ "$running" = 1 ] || changed "would start supervisord"; return 0; }
 
   if [ "$running" = 0 ]; then
+    SUP_STARTED=1
     start_supervisord
-    RB_SUP_STOP=1
     changed "started supervisord (it was not running)"
   else
     sup_run reread
     sup_run update
     if [ "$svc_changed" = 0 ] && { [ "$RELEASE_SWITCHED" = 1 ] || [ "$CONFIG_CHANGED" = 1 ]; }; then
       sup_run restart 'httpagent:*'
-      RB_SUP_RESTART=1
       changed "restarted httpagent:* on the new release/config"
     fi
   fi
@@ -757,13 +775,13 @@ systemd_services() {
   done
   [ "$DRY" = 1 ] && return 0
   if [ -n "$SYSROOT" ]; then info "systemctl skipped (--system-root)"; return 0; fi
-  RB_SYSTEMD_RELOAD=1
+  SYSTEMD_TOUCHED=1
+  for u in httpagent-agent httpagent-monitor; do systemctl is-active --quiet "$u" && SYSTEMD_WERE_ACTIVE+=("$u"); done
   systemctl daemon-reload
   for u in "${UNITS_NEW[@]}"; do [[ "$u" == *.service && "$u" != *guard* || "$u" == *.path ]] && push_undo systemd-disable "$u"; done
   systemctl enable --now httpagent-agent httpagent-monitor httpagent-update-guard.path >/dev/null 2>&1 || die "systemctl enable --now failed (systemctl status httpagent-agent says why)"
   if [ "$svc_changed" = 1 ] || [ "$RELEASE_SWITCHED" = 1 ] || [ "$CONFIG_CHANGED" = 1 ]; then
     systemctl restart httpagent-agent httpagent-monitor
-    RB_SYSTEMD_RESTART=1
     changed "restarted httpagent-agent and httpagent-monitor"
   fi
 }
@@ -893,18 +911,34 @@ uninstall() {
       "file $UNIT_DIR/httpagent-agent.service") if [ -z "$SYSROOT" ] && need_cmd systemctl; then act systemctl disable --now httpagent-agent httpagent-monitor httpagent-update-guard.path 2>/dev/null || true; fi ;;
     esac
   done
+  local kept=()
   for e in "${entries[@]}"; do
     kind=${e%% *} arg=${e#* }
     case "$kind" in
       file | link) if [ -e "$arg" ] || [ -L "$arg" ]; then act rm -f -- "$arg" && info "removed $arg"; fi ;;
       dir) if [ -e "$arg" ]; then act rm -rf -- "$arg" && info "removed $arg"; fi ;;
-      log) if [ -e "$arg" ]; then if [ "$PURGE" = 1 ]; then act rm -rf -- "$arg" && info "removed $arg"; else info "kept $arg (--purge removes it)"; fi; fi ;;
-      user) if [ "$PURGE" = 1 ] && id -u "$arg" >/dev/null 2>&1; then act userdel -- "$arg" && info "removed user $arg"; fi ;;
+      log)
+        [ -e "$arg" ] || continue
+        if [ "$PURGE" = 1 ]; then act rm -rf -- "$arg" && info "removed $arg"; else kept+=("$e") && info "kept $arg (--purge removes it)"; fi
+        ;;
+      user)
+        id -u "$arg" >/dev/null 2>&1 || continue
+        if [ "$PURGE" = 1 ]; then act userdel -- "$arg" && info "removed user $arg"; else kept+=("$e") && info "kept user $arg (--purge removes it)"; fi
+        ;;
     esac
   done
   if [ "$DRY" = 0 ]; then
     if need_cmd supervisorctl && supervisord_reachable; then supctl reread >/dev/null 2>&1 || true; supctl update >/dev/null 2>&1 || true; fi
     if [ -z "$SYSROOT" ] && [ -d /run/systemd/system ]; then systemctl daemon-reload >/dev/null 2>&1 || true; fi
+  fi
+  if [ ${#kept[@]} -gt 0 ]; then
+    # What stays is still listed, so a later --uninstall --purge can remove it.
+    if [ "$DRY" = 0 ]; then
+      printf '%s\n' "# written by install.sh: what --uninstall removes, and nothing else" "prefix $PREFIX" "${kept[@]}" >"$WORK/manifest"
+      install_file "$m" "$WORK/manifest" 644 "$(stat -c '%u:%g' -- "$m")" "install manifest (now only what was kept)"
+      drop_backups
+    fi
+    return 0
   fi
   act rm -f -- "$m" && info "removed $m"
   [ "$DRY" = 1 ] || rmdir -- "$PREFIX" 2>/dev/null || true
@@ -999,6 +1033,8 @@ main() {
   UNIT_DIR="$SYSROOT/etc/systemd/system"
 
   if [ "$UNINSTALL" = 1 ]; then
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/httpagent-install.XXXXXX")
+    trap cleanup_work EXIT
     # Bare, not `uninstall || ...`: set -e must stay on inside it, so a refusal stops everything.
     uninstall
     echo "uninstalled"
@@ -1041,9 +1077,7 @@ main() {
   write_manifest
   fail_check
   trap - ERR
-  # Success: the copies kept for a rollback go.
-  [ ${#BACKUPS[@]} -eq 0 ] || rm -f -- "${BACKUPS[@]}"
-  [ -z "${UNTRUSTED_ASIDE:-}" ] || rm -rf -- "$UNTRUSTED_ASIDE"
+  drop_backups
 
   local rc=0
   wait_healthy || rc=$?
