@@ -1,83 +1,41 @@
-// install.sh into a temp prefix without root (as `nobody` when the tests run as root), from a small
-// source tree with the release layout so npm ci/build/prune run for real in seconds: fresh install,
-// a second run that changes nothing, --dry-run, a failing build that leaves nothing, uninstall.
-import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+// install.sh into a temp prefix without root (as `nobody` when the tests run as root), from a stub source
+// tree with the release layout so npm ci/build/prune run for real in seconds: fresh install, a second run
+// that changes nothing, --dry-run, a failing build that leaves nothing, enrollment with the token on
+// stdin, refused secrets on the command line, uninstall.
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { repoRoot } from '../helpers/processes.js';
+import { makeStubSource, runInstall, runLines, snapshot, snapshotDiff } from './install-helpers.js';
 
-const AGENT_TOKEN = 'install-agent-token-0123456789';
-const PLATFORM_TOKEN = 'install-platform-token-0123456789';
+const ENROLL_TOKEN = 'install-enroll-token-0123456789-abcdef';
 const asRoot = process.getuid?.() === 0;
+const nobody = asRoot ? { uid: 65534, gid: 65534 } : undefined;
+/** An install builds a release with npm: tens of seconds on a busy two-core host. */
+const LONG = 240_000;
 
 let dir: string;
 let source: string;
 let home: string;
+let runLog: string;
 
-function makeSource(root: string, buildOk = true): void {
-  mkdirSync(join(root, 'src'), { recursive: true });
-  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'httpagent', version: '9.9.9', type: 'module', scripts: { build: 'node build.mjs' } }));
-  writeFileSync(join(root, 'package-lock.json'), JSON.stringify({ name: 'httpagent', version: '9.9.9', lockfileVersion: 3, requires: true, packages: { '': { name: 'httpagent', version: '9.9.9' } } }));
-  writeFileSync(
-    join(root, 'build.mjs'),
-    buildOk
-      ? "import { mkdirSync, copyFileSync } from 'node:fs';\nmkdirSync('dist/src/bin', { recursive: true });\ncopyFileSync('src/httpagent.js', 'dist/src/bin/httpagent.js');\n"
-      : "console.error('type error in src/agent.ts'); process.exit(2);\n",
-  );
-  writeFileSync(
-    join(root, 'src/httpagent.js'),
-    `import { readFileSync } from 'node:fs';
-const [cmd, flag, , file] = process.argv.slice(2);
-if (cmd === '--version') { console.log('9.9.9'); process.exit(0); }
-if (cmd === 'agent' && flag === '--self-test') process.exit(/agentToken: "/.test(readFileSync(file, 'utf8')) ? 0 : 1);
-process.exit(2);
-`,
-  );
-  cpSync(join(repoRoot, 'supervisor'), join(root, 'supervisor'), { recursive: true });
-}
-
-interface Run {
-  code: number;
-  out: string;
-}
-
-function install(prefix: string, ...args: string[]): Promise<Run> {
-  const cmd = [join(repoRoot, 'install.sh'), '--prefix', prefix, '--no-service', '--source', source, ...args];
-  const env = { PATH: process.env.PATH ?? '', HOME: home, HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN };
-  // Without root, as the issue asks: the tests themselves run as root in CI containers.
-  const [file, argv] = asRoot ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd]] : [cmd[0]!, cmd.slice(1)];
-  return new Promise((resolve) => {
-    execFile(file, argv as string[], { env, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
-    });
+function install(prefix: string, args: string[] = [], stdin?: string) {
+  return runInstall({
+    args: ['--prefix', prefix, '--no-service', '--source', source, ...args],
+    as: nobody, // without root, as the issue asks: the tests themselves run as root in CI containers
+    env: { HOME: home, HTTPAGENT_INSTALL_NO_GIT: '1' },
+    ...(stdin !== undefined ? { stdin } : {}),
   });
-}
-
-/** Every path under root with its type, mode, and content hash or link target: what "changed nothing" compares. */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(root)) return out;
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    const key = relative(root, p) || '.';
-    if (st.isSymbolicLink()) out[key] = `link ${readlinkSync(p)}`;
-    else if (st.isDirectory()) {
-      out[key] = `dir ${st.mode.toString(8)}`;
-      for (const e of readdirSync(p)) walk(join(p, e));
-    } else out[key] = `file ${st.mode.toString(8)} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
-  };
-  walk(root);
-  return out;
 }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-install-'));
   chmodSync(dir, 0o755);
+  runLog = join(dir, 'runs.log');
+  writeFileSync(runLog, '');
+  chmodSync(runLog, 0o666);
   source = join(dir, 'source');
-  makeSource(source);
+  makeStubSource(source, { runLog, enrollToken: ENROLL_TOKEN });
   home = join(dir, 'home');
   mkdirSync(home);
   mkdirSync(join(dir, 'inst'));
@@ -94,59 +52,59 @@ afterAll(() => {
 describe('install.sh --no-service into a user-owned prefix', () => {
   const prefix = () => join(dir, 'inst', 'httpagent');
 
-  it('--dry-run on a fresh host changes nothing', async () => {
-    const r = await install(prefix(), '--dry-run');
-    expect(r.code).toBe(0);
+  it('--dry-run on a fresh host changes nothing', { timeout: LONG }, async () => {
+    const r = await install(prefix(), ['--dry-run']);
+    expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/would build/);
     expect(existsSync(prefix())).toBe(false);
   });
 
-  it('installs: numbered steps, a release, current, a 0600 config, no secret printed', async () => {
+  it('installs: numbered steps, a release, current, a 0600 config without tokens', { timeout: LONG }, async () => {
     const r = await install(prefix());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/^\[1\] checking requirements$/m);
-    expect(r.out).toMatch(/^\[5\] /m);
-    expect(r.out).not.toContain(AGENT_TOKEN);
-    expect(r.out).not.toContain(PLATFORM_TOKEN);
+    expect(r.out).toMatch(/^\[11\] install manifest$/m);
     const current = readlinkSync(join(prefix(), 'current'));
     expect(current).toMatch(/^releases\/9\.9\.9-[0-9a-f]{12}$/);
     expect(existsSync(join(prefix(), current, 'dist/src/bin/httpagent.js'))).toBe(true);
     const config = join(prefix(), 'etc/httpagent.yaml');
     expect(statSync(config).mode & 0o777).toBe(0o600);
-    expect(readFileSync(config, 'utf8')).toContain(`agentToken: "${AGENT_TOKEN}"`);
-    expect(readFileSync(config, 'utf8')).toContain(`stateDir: "${prefix()}/var"`);
+    const text = readFileSync(config, 'utf8');
+    expect(text).toContain(`stateDir: "${prefix()}/var"`);
+    expect(text).toMatch(/^drainGraceSec: 30$/m);
+    expect(text).not.toMatch(/agentToken|platformToken/);
     expect(readdirSync(join(prefix(), 'releases')).filter((n) => n.startsWith('.'))).toEqual([]);
     if (asRoot) expect(statSync(config).uid).toBe(65534);
   });
 
-  it('a second run changes nothing and says so', async () => {
+  it('a second run changes nothing and says so', { timeout: LONG }, async () => {
     const before = snapshot(prefix());
     const r = await install(prefix());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/nothing changed/);
-    expect(snapshot(prefix())).toEqual(before);
+    expect(snapshotDiff(before, snapshot(prefix()))).toEqual([]);
   });
 
-  it('--dry-run with a new setting says what would change and changes nothing', async () => {
+  it('--dry-run with a new setting says what would change and changes nothing', { timeout: LONG }, async () => {
     const before = snapshot(prefix());
-    const r = await install(prefix(), '--dry-run', '--labels', 'rack=r7');
+    const r = await install(prefix(), ['--dry-run', '--labels', 'rack=r7']);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/would write config/);
     expect(r.out).toMatch(/1 change\(s\) would be made/);
-    expect(snapshot(prefix())).toEqual(before);
+    expect(snapshotDiff(before, snapshot(prefix()))).toEqual([]);
   });
 
-  it('a failing build leaves nothing half-done', async () => {
+  it('a failing build leaves nothing half-done', { timeout: 2 * LONG }, async () => {
     const before = snapshot(prefix());
     const broken = join(dir, 'broken');
-    makeSource(broken, false);
+    makeStubSource(broken, { runLog, enrollToken: ENROLL_TOKEN, buildOk: false });
     const saved = source;
     source = broken;
     try {
-      const r = await install(prefix());
+      const r = await install(prefix(), ['--labels', 'rack=r8']);
       expect(r.code).not.toBe(0);
-      expect(r.out).toMatch(/rolling back/);
-      expect(snapshot(prefix())).toEqual(before);
+      expect(r.out).toMatch(/rolled back; the host is as it was/);
+      expect(snapshotDiff(before, snapshot(prefix()))).toEqual([]);
       // And on a fresh prefix: no directory is left at all.
       const fresh = join(dir, 'inst', 'fresh');
       expect((await install(fresh)).code).not.toBe(0);
@@ -156,21 +114,53 @@ describe('install.sh --no-service into a user-owned prefix', () => {
     }
   });
 
-  it('rejects a missing token before changing anything', async () => {
-    const fresh = join(dir, 'inst', 'no-token');
-    const r = await install(fresh, '--agent-token', '');
-    expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(/agent token is required/);
-    expect(existsSync(fresh)).toBe(false);
+  it('refuses secrets on the command line before changing anything', async () => {
+    for (const flag of ['--agent-token', '--platform-token', '--smtp-url']) {
+      const fresh = join(dir, 'inst', 'flag');
+      const r = await install(fresh, [flag, 'a-secret-that-ps-would-show-0123456789']);
+      expect(r.code, flag).toBe(2);
+      expect(r.out).toMatch(/secrets never go on the command line/);
+      expect(existsSync(fresh)).toBe(false);
+    }
   });
 
-  it('--uninstall removes what it made and keeps the logs; --purge removes those too', async () => {
-    writeFileSync(join(prefix(), 'log', 'agent.log'), 'a line\n');
-    const r = await install(prefix(), '--uninstall');
+  it('enrolls with the token on stdin; it lands in no file and no command line', { timeout: 2 * LONG }, async () => {
+    const p = join(dir, 'inst', 'enrolled');
+    const r = await install(p, ['--enroll-token-file', '-'], `${ENROLL_TOKEN}\n`);
     expect(r.code, r.out).toBe(0);
-    expect(readdirSync(prefix())).toEqual(['log']);
-    const p = await install(prefix(), '--uninstall', '--purge');
+    expect(r.out).toMatch(/enrolled agent/);
+    expect(r.out).not.toContain(ENROLL_TOKEN);
+    const cred = join(p, 'var/credential');
+    expect(readFileSync(cred, 'utf8')).toMatch(/^ha1:/);
+    expect(statSync(cred).mode & 0o777).toBe(0o600);
+    expect(Object.keys(snapshot(p)).filter((k) => readIfFile(join(p, k)).includes(ENROLL_TOKEN))).toEqual([]);
+    expect(runLines(runLog).filter((l) => l.includes('--enroll-only'))).toEqual([expect.stringMatching(/agent --enroll-only --enroll-token-file - --config /)]);
+    expect(runLines(runLog).join('\n')).not.toContain(ENROLL_TOKEN);
+    // A wrong token is the controller's 401: exit 4 of the agent, said plainly, nothing left.
+    const refused = join(dir, 'inst', 'refused');
+    const bad = await install(refused, ['--enroll-token-file', '-'], 'not-the-enrollment-token-0123456789\n');
+    expect(bad.code).not.toBe(0);
+    expect(bad.out).toMatch(/the controller refused the enrollment token/);
+    expect(existsSync(refused)).toBe(false);
+  });
+
+  it('--uninstall removes what the manifest lists and keeps the logs; --purge removes those too', { timeout: LONG }, async () => {
+    writeFileSync(join(prefix(), 'log', 'agent.log'), 'a line\n');
+    const r = await install(prefix(), ['--uninstall']);
+    expect(r.code, r.out).toBe(0);
+    // The manifest stays, listing only what was kept, for a later --purge.
+    expect(readdirSync(prefix()).sort()).toEqual(['.install-manifest', 'log']);
+    expect(readFileSync(join(prefix(), '.install-manifest'), 'utf8')).toMatch(/^log .*\/log$/m);
+    const p = await install(prefix(), ['--uninstall', '--purge']);
     expect(p.code, p.out).toBe(0);
     expect(existsSync(prefix())).toBe(false);
   });
 });
+
+function readIfFile(p: string): string {
+  try {
+    return statSync(p).isFile() ? readFileSync(p, 'utf8') : '';
+  } catch {
+    return '';
+  }
+}
