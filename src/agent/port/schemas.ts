@@ -3,10 +3,6 @@
 import { z } from 'zod';
 import { jobSubmitSchema, paramsSchema, taskNameSchema } from '../../shared/protocol/job.js';
 
-export const errorBodySchema = z.object({
-  error: z.looseObject({ code: z.string(), message: z.string() }),
-});
-
 export const healthResponseSchema = z.object({
   status: z.literal('ok'),
   agentId: z.string(),

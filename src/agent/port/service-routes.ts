@@ -1,7 +1,7 @@
 // GET /healthz, /metrics and /openapi.json: the port's own service endpoints.
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from './route-context.js';
-import { buildOpenApi } from './openapi.js';
+import { buildAgentOpenApi } from './openapi.js';
 
 export function registerServiceRoutes(app: FastifyInstance, { config, deps, runPool }: RouteContext): void {
   app.get('/healthz', { config: { public: true } }, async () => ({
@@ -22,6 +22,6 @@ export function registerServiceRoutes(app: FastifyInstance, { config, deps, runP
     return reply.type(deps.metrics.registry.contentType).send(text);
   });
 
-  const openapi = buildOpenApi({ version: deps.version });
+  const openapi = buildAgentOpenApi({ version: deps.version });
   app.get('/openapi.json', { config: { public: true } }, async () => openapi);
 }
