@@ -1,10 +1,11 @@
 // The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
 import { randomBytes } from 'node:crypto';
-import { NotFoundError } from '../../src/shared/errors.js';
-import type { JobSpec, JobState, JobView } from '../../src/shared/protocol/job.js';
+import { HttpAgentError, NotFoundError } from '../../src/shared/errors.js';
+import { FINAL_STATES, type JobSpec, type JobState, type JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike, RunScript } from './commands.js';
+import { jobMatches, type JobCursor, type JobFilter } from './job-filter.js';
 import { queueFor, type Keys } from './keys.js';
-import { toJobView } from './job-record.js';
+import { jobRecordSchema, toJobView } from './job-record.js';
 import { expectOk } from './script-errors.js';
 
 export interface EnqueueResult {
@@ -13,6 +14,19 @@ export interface EnqueueResult {
   /** false when an existing job was returned for its idempotency key. */
   created: boolean;
 }
+
+/** A page of GET /v1/jobs, and where the next one starts (undefined: nothing older is left). */
+export interface JobPage {
+  jobs: JobView[];
+  next: JobCursor | undefined;
+}
+
+/**
+ * Jobs one list request examines at most: a filter that matches rarely answers a short page with a
+ * cursor rather than reading a week of jobs in one request.
+ */
+export const LIST_SCAN_MAX = 5000;
+const LIST_BATCH = 250;
 
 export interface JobStoreOptions {
   retentionSec: number;
@@ -80,19 +94,80 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return toJobView(id, hash);
   };
 
-  /** Newest first; `state` filters. Reads at most a few pages of the recent index. */
-  const list = async (limit: number, state?: JobState): Promise<JobView[]> => {
-    const out: JobView[] = [];
-    const page = Math.max(limit, 100);
-    for (let start = 0; out.length < limit && start < 20 * page; start += page) {
-      const ids = await redis.zrevrange(keys.recent, start, start + page - 1);
-      if (ids.length === 0) break;
-      const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.job(id))));
-      hashes.forEach((h, i) => {
-        if (out.length < limit && h.state && (!state || h.state === state)) out.push(toJobView(ids[i]!, h));
-      });
+  /**
+   * Newest first through the recent index (score createdAt), from the cursor or the top of the time
+   * range. The scan position is a score plus how many entries of exactly that score were read: ids
+   * created in the same millisecond (a batch) share a score, and new jobs arriving at the top of the
+   * index do not shift it.
+   */
+  const list = async (filter: JobFilter, limit: number, cursor?: JobCursor): Promise<JobPage> => {
+    const min = filter.since !== undefined ? String(filter.since) : '-inf';
+    let max = filter.until !== undefined ? `(${filter.until}` : '+inf';
+    let skip = 0;
+    if (cursor && (filter.until === undefined || cursor.createdAt < filter.until)) {
+      const [rank, score] = await Promise.all([redis.zrevrank(keys.recent, cursor.id), redis.zscore(keys.recent, cursor.id)]);
+      if (rank !== null && Number(score) === cursor.createdAt) {
+        const above = await redis.zcount(keys.recent, `(${cursor.createdAt}`, '+inf');
+        max = String(cursor.createdAt);
+        skip = rank - above + 1;
+      } else {
+        // The cursor's job expired since: go on below its millisecond (its same-millisecond siblings are passed over).
+        max = `(${cursor.createdAt}`;
+      }
     }
-    return out;
+    const jobs: JobView[] = [];
+    let scanned = 0;
+    for (;;) {
+      const flat = await redis.zrevrangebyscore(keys.recent, max, min, 'WITHSCORES', 'LIMIT', skip, LIST_BATCH);
+      const ids: string[] = [];
+      const scores: number[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        ids.push(flat[i]!);
+        scores.push(Number(flat[i + 1]));
+      }
+      const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.job(id))));
+      for (let i = 0; i < ids.length; i++) {
+        scanned++;
+        const h = hashes[i]!;
+        // A job whose record expired before the index was trimmed is skipped.
+        if (h.state) {
+          const view = toJobView(ids[i]!, h);
+          if (jobMatches(view, filter)) jobs.push(view);
+        }
+        if (jobs.length >= limit || scanned >= LIST_SCAN_MAX) return { jobs, next: { createdAt: scores[i]!, id: ids[i]! } };
+      }
+      if (ids.length < LIST_BATCH) return { jobs, next: undefined };
+      const lowest = scores[scores.length - 1]!;
+      const readAtLowest = scores.filter((x) => x === lowest).length;
+      skip = max === String(lowest) ? skip + readAtLowest : readAtLowest;
+      max = String(lowest);
+    }
+  };
+
+  /** What a retry of `id` queues: its steps, target, priority, attempts and timeout. Final jobs only. */
+  const retrySpec = async (id: string): Promise<JobSpec> => {
+    const hash = await redis.hgetall(keys.job(id));
+    if (!hash.state) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    const rec = jobRecordSchema.parse(hash);
+    if (!FINAL_STATES.includes(rec.state)) {
+      throw new HttpAgentError('JOB_NOT_FINAL', `job ${id} is ${rec.state}: only a finished job can be retried`, { details: { state: rec.state } });
+    }
+    return {
+      steps: rec.steps,
+      agent: rec.target.agent,
+      labels: rec.target.labels,
+      priority: rec.priority,
+      maxAttempts: rec.maxAttempts,
+      timeoutSec: rec.timeoutSec ?? undefined,
+    };
+  };
+
+  /**
+   * Records which job a retry made. Written after the enqueue, outside its script: until then the new
+   * job shows no retryOf, which costs nothing but the link.
+   */
+  const markRetry = async (id: string, of: string): Promise<void> => {
+    await redis.hset(keys.job(id), 'retryOf', of);
   };
 
   const cancel = async (id: string): Promise<JobState> => {
@@ -125,7 +200,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return { bytes, state: state as JobState, truncated: truncated === '1' };
   };
 
-  return { enqueue, get, list, cancel, readLog };
+  return { enqueue, get, list, retrySpec, markRetry, cancel, readLog };
 }
 
 export type JobStore = ReturnType<typeof createJobStore>;
