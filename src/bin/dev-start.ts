@@ -16,8 +16,11 @@ import { waitForRedis } from './redis-ready.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const fromSource = import.meta.url.endsWith('.ts');
-/** The same CLI this file sits beside: compiled (dist) or, under tsx, the TypeScript source. */
-const cliArgs = fromSource ? ['--import', 'tsx', join(here, 'httpagent.ts')] : [join(here, 'httpagent.js')];
+/**
+ * The same CLI this file sits beside: compiled (dist) or, under tsx, the TypeScript source (tsx named by
+ * its resolved path: a bare `--import tsx` is looked up from the working directory, which may be anywhere).
+ */
+const cliArgs = fromSource ? ['--import', import.meta.resolve('tsx'), join(here, 'httpagent.ts')] : [join(here, 'httpagent.js')];
 
 /** The dev agent's labels: the banner's and the README's examples target them, so they run here. */
 export const DEV_LABELS = 'env=dev';
@@ -227,7 +230,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       await ready(monitor, 'starting', async () => monitorUp, out);
     }
 
-    const cli = fromSource ? `node --import tsx ${join(here, 'httpagent.ts')}` : `node ${join(here, 'httpagent.js')}`;
+    const cli = `node ${cliArgs.join(' ')}`;
     const labels = agentEnv.HTTPAGENT_LABELS.split(',')[0] ?? DEV_LABELS;
     const banner = [
       '',

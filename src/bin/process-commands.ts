@@ -51,7 +51,7 @@ Example:
   httpagent monitor --config /opt/httpagent/etc/httpagent.yaml`);
 
   add('supervisor-listener', 'supervisord event listener: mails an alert when a program goes FATAL (started by supervisord)', async () => (await import('../ops/supervisor-listener.js')).main, `
-Example (supervisord program):
+Example (a supervisord program line):
   command=httpagent supervisor-listener --config /opt/httpagent/etc/httpagent.yaml`);
 
   add('update-guard', 'after a self-update switch: health-check the new release or roll back (started by self-update)', async () => (await import('./run-update-guard.js')).main, `

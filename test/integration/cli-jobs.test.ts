@@ -221,6 +221,8 @@ describe('job retry', () => {
 describe('a job nobody can take says why', () => {
   it('no agent with the labels, no such agent, and only agents that went away', async () => {
     const gone = await sys.startAgent('cli-gone-agent', { HTTPAGENT_LABELS: 'role=gone' });
+    // Registered first: a drain that overtakes the registration leaves the registry saying online.
+    await gone.waitFor(/"registered with the controller"/, 60_000);
     expect(await gone.kill('SIGTERM')).toBe(0);
     const [labels, id, offline] = await Promise.all([
       cliSplit(['job', 'submit', 'noop', '--label', 'role=nobody']),
