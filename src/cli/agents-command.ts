@@ -4,10 +4,8 @@ import type { AgentView } from '../shared/protocol/platform-api.js';
 import { EXIT, type CliRuntime } from './cli-context.js';
 import { addConsoleOptions } from './cli-options.js';
 import { table } from './job-render.js';
-import type { ConsoleAction } from './program.js';
+import type { ActionWrapper } from './program.js';
 import { formatDuration, type Terminal } from './terminal.js';
-
-type Action = <A extends unknown[]>(fn: ConsoleAction<A>) => (...args: unknown[]) => Promise<void>;
 
 const AGENT_COLOURS: Record<string, string> = { online: 'succeeded', draining: 'queued', offline: 'failed' };
 
@@ -32,7 +30,7 @@ export function renderAgents(agents: AgentView[], t: Terminal, now: number): str
   return `${table(rows)}\n`;
 }
 
-export function registerAgentsCommand(program: Command, rt: CliRuntime, action: Action): void {
+export function registerAgentsCommand(program: Command, rt: CliRuntime, action: ActionWrapper): void {
   const list = action(async (connect, o) => {
     const agents = await connect().platform.agents();
     rt.term.out.write(o.json ? `${JSON.stringify(agents, null, 2)}\n` : renderAgents(agents, rt.term, Date.now()));

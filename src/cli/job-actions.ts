@@ -137,7 +137,7 @@ export async function logs(rt: CliRuntime, c: CliContext, id: string, o: Console
     for (let offset = 0; ; ) {
       const slice = await c.platform.log(id, offset);
       if (slice.bytes.length === 0) return EXIT.ok;
-      rt.term.out.write(slice.bytes as unknown as string);
+      rt.term.out.write(slice.bytes);
       offset = slice.nextOffset;
     }
   }

@@ -6,9 +6,7 @@ import type { CliRuntime } from './cli-context.js';
 import { addConsoleOptions, collect, intArg, listArg, timeArg, type ConsoleOptions } from './cli-options.js';
 import * as act from './job-actions.js';
 import { buildJob } from './job-input.js';
-import type { ConsoleAction } from './program.js';
-
-type Action = <A extends unknown[]>(fn: ConsoleAction<A>) => (...args: unknown[]) => Promise<void>;
+import type { ActionWrapper } from './program.js';
 
 const STATES = jobStateSchema.options;
 
@@ -29,7 +27,7 @@ interface SubmitOptions extends ConsoleOptions {
   wait?: boolean;
 }
 
-export function registerJobCommand(program: Command, rt: CliRuntime, action: Action): void {
+export function registerJobCommand(program: Command, rt: CliRuntime, action: ActionWrapper): void {
   const job = program
     .command('job')
     .description('queue, list, follow, cancel and retry heavy jobs at the controller')

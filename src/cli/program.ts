@@ -26,8 +26,11 @@ export interface Cli {
   run(argv: string[]): Promise<number>;
 }
 
-/** A console action: connects lazily, maps any error to one line and an exit status, closes what it opened. */
+/** A console command's work: connects lazily, returns its exit status; errors become one line and a status. */
 export type ConsoleAction<A extends unknown[]> = (connect: () => CliContext, opts: ConsoleOptions, ...args: A) => Promise<number>;
+
+/** Turns a ConsoleAction into a commander action handler (see createCli). */
+export type ActionWrapper = <A extends unknown[]>(fn: ConsoleAction<A>) => (...args: unknown[]) => Promise<void>;
 
 const TOP_HELP = `
 Examples:
@@ -85,7 +88,7 @@ export function createCli(io: CliIo): Cli {
     .addHelpText('after', TOP_HELP);
 
   /** Wraps a console command's work: Ctrl-C stops watching (a second one exits at once). */
-  const action = <A extends unknown[]>(fn: ConsoleAction<A>) =>
+  const action: ActionWrapper = <A extends unknown[]>(fn: ConsoleAction<A>) =>
     async (...args: unknown[]): Promise<void> => {
       const cmd = args[args.length - 1] as Command;
       const opts = cmd.opts<ConsoleOptions>();

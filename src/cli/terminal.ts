@@ -4,7 +4,7 @@ import type { JobState } from '../shared/protocol/job.js';
 
 /** The part of a stream the console needs; tests hand in their own. */
 export interface Out {
-  write(s: string): unknown;
+  write(s: string | Uint8Array): unknown;
   isTTY?: boolean | undefined;
   columns?: number | undefined;
 }
