@@ -18,7 +18,7 @@ async function cli(args: string[], env: Record<string, string> = sys.cliEnv()) {
   return { code, out: p.output() };
 }
 
-describe('httpagent console', () => {
+describe('httpagent console', { timeout: 180_000 }, () => {
   it('submit --wait shows progress and exits 0 on success, 1 on failure', async () => {
     const ok = await cli(['job', 'submit', 'say', '--param', 'text=a=b c', '--label', 'role=cli', '--wait']);
     expect(ok.code).toBe(0);

@@ -58,7 +58,7 @@ describe('help', () => {
     // A noun without a verb shows its help, as a usage error.
     expect(bare.code).toBe(2);
     expect(bare.out).toMatch(/^Usage: httpagent job/);
-  });
+  }, 180_000);
 });
 
 describe('mistakes', () => {
@@ -79,7 +79,7 @@ describe('mistakes', () => {
       expect(r.out, cases[i]![0].join(' ')).toMatch(cases[i]![1]);
       expect(r.out.trimEnd().split('\n'), cases[i]![0].join(' ')).toHaveLength(1);
     });
-  });
+  }, 180_000);
 });
 
 describe('completion', () => {
@@ -106,7 +106,7 @@ describe('completion', () => {
     expect(await complete(gen.out, ['httpagent', 'job', 'submit', '--wait', '--idem'])).toEqual(['--idempotency-key']);
     expect(await complete(gen.out, ['httpagent', 'completion', ''])).toEqual(['bash', 'zsh']);
     expect(await complete(gen.out, ['httpagent', 'agent', '--s'])).toEqual(['--self-test']);
-  });
+  }, 120_000);
 
   it('zsh: a compdef script over the same table', async () => {
     const gen = await run(['completion', 'zsh']);
@@ -114,5 +114,5 @@ describe('completion', () => {
     expect(gen.out).toMatch(/^#compdef httpagent\n/);
     expect(gen.out).toContain("'httpagent job' 'submit list status wait logs cancel retry help'");
     expect(gen.out).toContain('compdef _httpagent httpagent');
-  });
+  }, 120_000);
 });
