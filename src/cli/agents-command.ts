@@ -5,11 +5,11 @@ import { EXIT, type CliRuntime } from './cli-context.js';
 import { addConsoleOptions } from './cli-options.js';
 import { table } from './job-render.js';
 import type { ActionWrapper } from './program.js';
-import { formatDuration, type Terminal } from './terminal.js';
+import { formatDuration, type Painter } from './terminal.js';
 
 const AGENT_COLOURS: Record<string, string> = { online: 'succeeded', draining: 'queued', offline: 'failed' };
 
-export function renderAgents(agents: AgentView[], t: Terminal, now: number): string {
+export function renderAgents(agents: AgentView[], t: Painter, now: number): string {
   if (agents.length === 0) return '(no agents)\n';
   const rows = [['ID', 'STATE', 'JOBS', 'VERSION', 'HOST', 'LAST SEEN', 'MONITOR', 'LABELS']];
   for (const a of agents) {
@@ -33,7 +33,7 @@ export function renderAgents(agents: AgentView[], t: Terminal, now: number): str
 export function registerAgentsCommand(program: Command, rt: CliRuntime, action: ActionWrapper): void {
   const list = action(async (connect, o) => {
     const agents = await connect().platform.agents();
-    rt.term.out.write(o.json ? `${JSON.stringify(agents, null, 2)}\n` : renderAgents(agents, rt.term, Date.now()));
+    rt.term.out.write(o.json ? `${JSON.stringify(agents, null, 2)}\n` : renderAgents(agents, rt.term.outPaint, Date.now()));
     return EXIT.ok;
   });
   const agents = addConsoleOptions(program.command('agents').description('the agents registered with the controller: state, jobs, version, labels'))

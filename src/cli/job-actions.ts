@@ -80,7 +80,7 @@ export async function retry(rt: CliRuntime, c: CliContext, id: string, o: Consol
 
 export async function status(rt: CliRuntime, c: CliContext, id: string, o: ConsoleOptions): Promise<number> {
   const job = await c.platform.get(id);
-  rt.term.out.write(o.json ? json(job) : renderJob(job, rt.term));
+  rt.term.out.write(o.json ? json(job) : renderJob(job, rt.term.outPaint));
   return EXIT.ok;
 }
 
@@ -109,7 +109,7 @@ export async function list(rt: CliRuntime, c: CliContext, o: ListOptions): Promi
   if (o.json) {
     rt.term.out.write(json({ jobs: page.jobs, nextCursor: page.nextCursor ?? null }));
   } else {
-    rt.term.out.write(renderJobTable(page.jobs, rt.term));
+    rt.term.out.write(renderJobTable(page.jobs, rt.term.outPaint));
     if (page.nextCursor) note(rt, o, `more: the same command with --cursor ${page.nextCursor}`);
   }
   return EXIT.ok;

@@ -1,6 +1,6 @@
 // A job as text: the detail of `job status` and the table of `job list`.
 import type { JobView } from '../shared/protocol/job.js';
-import { formatDuration, visible, type Terminal } from './terminal.js';
+import { formatDuration, visible, type Painter } from './terminal.js';
 
 function target(job: JobView): string {
   if (job.target.agent) return `agent=${job.target.agent}`;
@@ -14,7 +14,7 @@ function took(job: JobView): string {
   return formatDuration(Math.max(0, end - Date.parse(job.startedAt)));
 }
 
-export function renderJob(job: JobView, t: Terminal): string {
+export function renderJob(job: JobView, t: Painter): string {
   const when = (s: string | null) => s ?? '-';
   const lines = [
     `job       ${job.id}`,
@@ -51,7 +51,7 @@ export function table(rows: string[][]): string {
   return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat(widths[i]! - visible(c).length))).join('  ').trimEnd()).join('\n');
 }
 
-export function renderJobTable(jobs: JobView[], t: Terminal, now = Date.now()): string {
+export function renderJobTable(jobs: JobView[], t: Painter, now = Date.now()): string {
   if (jobs.length === 0) return '(no jobs)\n';
   const rows = [['ID', 'STATE', 'STEPS', 'TARGET', 'AGENT', 'CREATED', 'TOOK']];
   for (const j of jobs) {

@@ -9,20 +9,27 @@ export interface Out {
   columns?: number | undefined;
 }
 
-export interface Terminal {
+/** Colours for one stream: on only when that stream is a terminal. */
+export interface Painter {
+  colour: boolean;
+  /** `text` in the colour of `state` (unchanged without colour). */
+  state(state: JobState | string, text?: string): string;
+  dim(text: string): string;
+  bold(text: string): string;
+}
+
+/** The stderr side (progress, notes) paints with the Terminal itself; stdout (tables) with `outPaint`. */
+export interface Terminal extends Painter {
   /** Results: ids, tables, JSON. */
   out: Out;
   /** Progress, notes and errors. */
   err: Out;
   /** stderr is a terminal: progress may redraw one live line. */
   live: boolean;
-  colour: boolean;
   /** Width of stderr's terminal (100 when unknown). */
   columns(): number;
-  /** `text` in the colour of `state` (unchanged without colour). */
-  state(state: JobState | string, text?: string): string;
-  dim(text: string): string;
-  bold(text: string): string;
+  /** For what goes to stdout: a table piped into a file gets no escape codes though stderr is a terminal. */
+  outPaint: Painter;
 }
 
 const SGR: Record<string, [number, number]> = {
@@ -35,23 +42,29 @@ const SGR: Record<string, [number, number]> = {
   bold: [1, 22],
 };
 
-export function createTerminal(out: Out, err: Out, env: NodeJS.ProcessEnv): Terminal {
-  const live = err.isTTY === true;
+function painter(stream: Out, env: NodeJS.ProcessEnv): Painter {
   // Any non-empty NO_COLOR turns colour off, whatever its value.
-  const colour = live && !env.NO_COLOR && env.TERM !== 'dumb';
+  const colour = stream.isTTY === true && !env.NO_COLOR && env.TERM !== 'dumb';
   const paint = (code: string | undefined, text: string) => {
     const c = code ? SGR[code] : undefined;
     return colour && c ? `\x1b[${c[0]}m${text}\x1b[${c[1]}m` : text;
   };
   return {
-    out,
-    err,
-    live,
     colour,
-    columns: () => (err.columns && err.columns > 0 ? err.columns : 100),
     state: (state, text = state) => paint(state, text),
     dim: (text) => paint('dim', text),
     bold: (text) => paint('bold', text),
+  };
+}
+
+export function createTerminal(out: Out, err: Out, env: NodeJS.ProcessEnv): Terminal {
+  return {
+    ...painter(err, env),
+    out,
+    err,
+    live: err.isTTY === true,
+    columns: () => (err.columns && err.columns > 0 ? err.columns : 100),
+    outPaint: painter(out, env),
   };
 }
 

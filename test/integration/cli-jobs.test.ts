@@ -104,6 +104,19 @@ describe('exit statuses mirror the outcome', () => {
   }, 180_000);
 });
 
+describe('Ctrl-C while watching', () => {
+  it('stops watching, not the job: exit 130 and the command that picks it up again', async () => {
+    const watching = spawnHttpagent(['job', 'submit', 'ticker', '--param', 'seconds=60', '--label', 'role=cli', '--wait'], sys.cliEnv());
+    const line = await watching.waitFor(/job (\S+) running/, 60_000);
+    const id = line.split(' ')[1]!;
+    watching.proc.kill('SIGINT');
+    expect(await watching.exited()).toBe(130);
+    expect(watching.output()).toContain(`stopped watching; the job goes on: httpagent job wait ${id}`);
+    expect((await sys.job(id)).state).toBe('running');
+    await sys.platform('POST', `/v1/jobs/${id}/cancel`);
+  }, 120_000);
+});
+
 describe('--wait off a terminal', () => {
   it('prints a line per change, not per poll: a 10 s job costs a handful of lines besides its log', async () => {
     const run = await cliSplit(['job', 'submit', 'ticker', '--param', 'seconds=10', '--label', 'role=cli', '--wait']);
