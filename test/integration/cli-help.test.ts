@@ -62,23 +62,34 @@ describe('help', () => {
 });
 
 describe('mistakes', () => {
-  it('one line naming the command, a suggestion for a typo, exit 2', async () => {
-    const cases: [string[], RegExp][] = [
-      [['job', 'submit', 'noop', '--lable', 'x=y'], /^httpagent job submit: unknown option '--lable' \(did you mean --label\?\); see 'httpagent job submit --help'\n$/],
-      [['jbo', 'list'], /^httpagent: unknown command 'jbo' \(did you mean job\?\)/],
-      [['job', 'sbumit'], /^httpagent job: unknown command 'sbumit' \(did you mean submit\?\)/],
-      [['job', 'submit', 'noop', '--priority', 'high'], /^httpagent job submit: option '--priority <n>' argument 'high' is invalid\. expected a whole number/],
-      [['job', 'list', '--since', '1764000000'], /looks like seconds since the epoch/],
-      [['job', 'status'], /^httpagent job status: missing required argument 'id'/],
-      [['completion', 'fish'], /^httpagent completion: .*Allowed choices are bash, zsh/],
-      [['controller', '--self-test'], /^httpagent controller: unknown option '--self-test'/],
-    ];
-    const results = await Promise.all(cases.map(([args]) => run(args)));
-    results.forEach((r, i) => {
-      expect(r.code, cases[i]![0].join(' ')).toBe(2);
-      expect(r.out, cases[i]![0].join(' ')).toMatch(cases[i]![1]);
-      expect(r.out.trimEnd().split('\n'), cases[i]![0].join(' ')).toHaveLength(1);
-    });
+  const cases: [string[], RegExp][] = [
+    [['job', 'submit', 'noop', '--lable', 'x=y'], /^httpagent job submit: unknown option '--lable' \(did you mean --label\?\); see 'httpagent job submit --help'\n$/],
+    [['jbo', 'list'], /^httpagent: unknown command 'jbo' \(did you mean job\?\)/],
+    [['job', 'sbumit'], /^httpagent job: unknown command 'sbumit' \(did you mean submit\?\)/],
+    [['job', 'submit', 'noop', '--priority', 'high'], /^httpagent job submit: option '--priority <n>' argument 'high' is invalid\. expected a whole number/],
+    [['job', 'list', '--since', '1764000000'], /looks like seconds since the epoch/],
+    [['job', 'status'], /^httpagent job status: missing required argument 'id'/],
+    [['completion', 'fish'], /^httpagent completion: .*Allowed choices are bash, zsh/],
+    [['controller', '--self-test'], /^httpagent controller: unknown option '--self-test'/],
+    [['job', 'submit', '--step', 'noop', 'extra-task'], /^httpagent job submit: give one of TASK, --step or --file\n$/],
+  ];
+
+  it('one line naming the command, a suggestion for a typo, exit 2 (every case, in process)', async () => {
+    for (const [args, expected] of cases) {
+      const c = inProcess();
+      expect(await c.cli.run(args), args.join(' ')).toBe(2);
+      expect(c.err(), args.join(' ')).toMatch(expected);
+      expect(c.err().trimEnd().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(c.out(), args.join(' ')).toBe('');
+    }
+  });
+
+  it('the real binary exits 2 with that one line', async () => {
+    const [typo, missing] = await Promise.all([run(cases[0]![0]), run(cases[5]![0])]);
+    for (const [r, i] of [[typo, 0], [missing, 5]] as const) {
+      expect(r.code).toBe(2);
+      expect(r.out).toMatch(cases[i]![1]);
+    }
   }, 180_000);
 });
 
