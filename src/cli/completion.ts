@@ -51,22 +51,23 @@ ${assoc('_httpagent_opts', t.opts)}
 ${assoc('_httpagent_takes', t.takes)}
 ${assoc('_httpagent_values', t.values)}
 _httpagent() {
-  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} path=httpagent w i
+  local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd=httpagent w i
   for ((i = 1; i < COMP_CWORD; i++)); do
     w=\${COMP_WORDS[i]}
-    if [[ " \${_httpagent_subs[$path]} " == *" $w "* ]]; then path="$path $w"; fi
+    if [[ " \${_httpagent_subs[$cmd]} " == *" $w "* ]]; then cmd="$cmd $w"; fi
   done
-  if [[ -n \${_httpagent_values["$path $prev"]+x} ]]; then
-    COMPREPLY=($(compgen -W "\${_httpagent_values["$path $prev"]}" -- "$cur")); return
+  if [[ -n \${_httpagent_values["$cmd $prev"]+x} ]]; then
+    COMPREPLY=($(compgen -W "\${_httpagent_values["$cmd $prev"]}" -- "$cur")); return
   fi
-  if [[ " \${_httpagent_takes[$path]} " == *" $prev "* ]]; then COMPREPLY=($(compgen -f -- "$cur")); return; fi
-  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "\${_httpagent_opts[$path]}" -- "$cur")); return; fi
-  COMPREPLY=($(compgen -W "\${_httpagent_subs[$path]} \${_httpagent_values[$path]}" -- "$cur"))
+  if [[ " \${_httpagent_takes[$cmd]} " == *" $prev "* ]]; then COMPREPLY=($(compgen -f -- "$cur")); return; fi
+  if [[ $cur == -* ]]; then COMPREPLY=($(compgen -W "\${_httpagent_opts[$cmd]}" -- "$cur")); return; fi
+  COMPREPLY=($(compgen -W "\${_httpagent_subs[$cmd]} \${_httpagent_values[$cmd]}" -- "$cur"))
 }
 complete -F _httpagent httpagent
 `;
 }
 
+/** The same for zsh. The command path is `cmd` in both scripts: in zsh `path` is the PATH array. */
 export function zshCompletion(t: CompletionTable): string {
   const zassoc = (name: string, m: Record<string, string[]>) =>
     `${name}=(\n${Object.entries(m)
@@ -80,15 +81,15 @@ ${zassoc('_httpagent_opts', t.opts)}
 ${zassoc('_httpagent_takes', t.takes)}
 ${zassoc('_httpagent_values', t.values)}
 _httpagent() {
-  local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} path=httpagent w i
+  local cur=\${words[CURRENT]} prev=\${words[CURRENT-1]} cmd=httpagent w i
   for (( i = 2; i < CURRENT; i++ )); do
     w=\${words[i]}
-    if [[ " \${_httpagent_subs[$path]} " == *" $w "* ]]; then path="$path $w"; fi
+    if [[ " \${_httpagent_subs[$cmd]} " == *" $w "* ]]; then cmd="$cmd $w"; fi
   done
-  if (( \${+_httpagent_values[$path $prev]} )); then compadd -- \${=_httpagent_values[$path $prev]}; return; fi
-  if [[ " \${_httpagent_takes[$path]} " == *" $prev "* ]]; then _files; return; fi
-  if [[ $cur == -* ]]; then compadd -- \${=_httpagent_opts[$path]}; return; fi
-  compadd -- \${=_httpagent_subs[$path]} \${=_httpagent_values[$path]}
+  if (( \${+_httpagent_values[$cmd $prev]} )); then compadd -- \${=_httpagent_values[$cmd $prev]}; return; fi
+  if [[ " \${_httpagent_takes[$cmd]} " == *" $prev "* ]]; then _files; return; fi
+  if [[ $cur == -* ]]; then compadd -- \${=_httpagent_opts[$cmd]}; return; fi
+  compadd -- \${=_httpagent_subs[$cmd]} \${=_httpagent_values[$cmd]}
 }
 compdef _httpagent httpagent
 `;
