@@ -5,8 +5,9 @@
   while the others are taken. The claim part follows claim-5.lua exactly (claimId memo included).
   An unknown agent with a claim refuses the whole call before anything changes.
 
-  KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key> and the queues q:any,
-                     q:agent:<id>, q:sel:<selector> are built from it (same hash tag, same slot)
+  KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the queues q:any,
+                     q:agent:<id>, q:sel:<selector>, the job indexes (jx:s:<state>,
+                     jx:<name>, jx:sets), events and stats:<minute> are built from it (same hash tag, same slot)
   KEYS[2] leases     ZSET job id -> lease expiry (ms)
   KEYS[3] agent      the claiming agent's registry hash (any key of the slot when no claim)
   KEYS[4] selectors  SET of label selectors that have a queue

@@ -122,6 +122,8 @@ export const scriptContracts = {
           steps: z.string(),
           stepCount: int,
           target: z.string(),
+          tasks: z.string(),
+          indexes: z.array(z.string()),
         }),
       ),
     }),
@@ -135,6 +137,7 @@ export const scriptContracts = {
       state: z.enum(['online', 'draining']),
       running: int,
       ttlSec: int,
+      quietMs: int,
       leases: z.array(z.strictObject({ id: z.string(), epoch: int })),
     }),
     reply: z.strictObject({ now: int, leases: z.record(z.string(), z.enum(['ok', 'cancel', 'stale'])) }),
@@ -148,7 +151,7 @@ export const scriptContracts = {
     reply: z.strictObject({ kept: int }),
   },
   reap: {
-    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string() }),
+    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string(), trimIndexes: int }),
     reply: z.strictObject({ expired: int }),
   },
   register: {
@@ -173,7 +176,7 @@ export const scriptContracts = {
     reply: cancel,
   },
   step: {
-    args: z.strictObject({ epoch: int, index: int, status: z.string() }),
+    args: z.strictObject({ jobId: z.string(), epoch: int, index: int, state: z.string(), status: z.string() }),
     reply: cancel,
   },
 } satisfies Record<ScriptName, ScriptContract>;

@@ -14,7 +14,7 @@ export const scriptFiles = {
   reap: { file: 'reap-4.lua', numberOfKeys: 4 },
   register: { file: 'register-2.lua', numberOfKeys: 2 },
   renew: { file: 'renew-2.lua', numberOfKeys: 2 },
-  step: { file: 'step-1.lua', numberOfKeys: 1 },
+  step: { file: 'step-2.lua', numberOfKeys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;

@@ -81,11 +81,14 @@ export const errorCodes = {
   JOB_NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'controller', meaning: 'no such job (or it expired after retentionSec)' },
   AGENT_UNKNOWN: { http: 404, retryable: false, source: 'controller', meaning: 'the controller has no record of this agent; register again' },
   JOB_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job already succeeded or failed, so it cannot be cancelled' },
+  JOB_NOT_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job is still queued or running, so it cannot be retried' },
   STALE_EPOCH: { http: 409, retryable: false, source: 'controller', meaning: 'another attempt owns the job; stop working on it and report nothing more' },
   LOG_OFFSET_GAP: { http: 416, retryable: false, source: 'controller', meaning: 'the log chunk starts past the end of the log; resend from `expected`' },
   LOG_INCOMPLETE: { http: 416, retryable: false, source: 'controller', meaning: 'complete came before the whole log; send from `expected`, then complete again' },
   STEP_OUT_OF_RANGE: { http: 400, retryable: false, source: 'controller', meaning: "the step index is past the job's last step" },
   LOG_TAIL_TOO_LARGE: { http: 400, retryable: false, source: 'controller', meaning: 'a log tail on complete carries more than 64 KiB; append the rest first' },
+  READ_ONLY: { http: 403, retryable: false, source: 'controller', meaning: 'the viewer token (or a session signed in with it) may read but not act: submit, cancel, retry' },
+  CSRF_REQUIRED: { http: 403, retryable: false, source: 'controller', meaning: "a state-changing call made with the dashboard's session cookie lacks the session's x-csrf-token header" },
   REDIS_UNAVAILABLE: { http: 503, retryable: true, source: 'controller', meaning: 'the controller cannot reach Redis; retry after the Retry-After header' },
 
   // Callers of another process's API (agent, monitor, console): never sent, raised locally.

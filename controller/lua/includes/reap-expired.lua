@@ -2,13 +2,13 @@
 -- its queue with its original score (so it keeps its place) until maxAttempts, then fails; a job whose
 -- cancel was requested ends cancelled. The new epoch is only assigned by the next claim, and a job that
 -- is no longer `running` fences off every call of the lost attempt.
--- Needs: clock.lua, finish-job.lua.
+-- Needs: clock.lua, finish-job.lua (which brings job-events.lua).
 local function reapExpired(base, leasesKey, selectorsKey, now, limit, retentionSec, channel)
   local ids = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, limit)
   local wakes = {}
   for _, id in ipairs(ids) do
     local jobKey = base .. 'job:' .. id
-    local j = redis.call('HMGET', jobKey, 'state', 'attempt', 'maxAttempts', 'cancel', 'agent', 'q', 'score', 'nsteps', 'sel', 'wake')
+    local j = redis.call('HMGET', jobKey, 'state', 'attempt', 'maxAttempts', 'cancel', 'agent', 'q', 'score', 'nsteps', 'sel', 'wake', 'createdAt')
     redis.call('ZREM', leasesKey, id)
     if j[1] == 'running' then
       local attempt = tonumber(j[2])
@@ -20,8 +20,10 @@ local function reapExpired(base, leasesKey, selectorsKey, now, limit, retentionS
         finishJob(base, leasesKey, jobKey, id, 'failed',
           'lease expired on agent ' .. agent .. ' after ' .. attempt .. ' attempts (maxAttempts ' .. j[3] .. ')', now, retentionSec)
       else
-        redis.call('HSET', jobKey, 'state', 'queued', 'lastError',
-          'lease expired on agent ' .. agent .. ' (attempt ' .. attempt .. ')')
+        local lastError = 'lease expired on agent ' .. agent .. ' (attempt ' .. attempt .. ')'
+        redis.call('HSET', jobKey, 'state', 'queued', 'lastError', lastError)
+        indexState(base, id, 'running', 'queued', j[11])
+        emitEvent(base, {type = 'job', id = id, state = 'queued', agent = agent, attempt = attempt, error = lastError})
         -- The next attempt runs every step again: the lost attempt's step statuses no longer apply.
         for i = 0, tonumber(j[8]) - 1 do
           redis.call('HDEL', jobKey, 'st:' .. i)

@@ -16,6 +16,7 @@ import {
   type ClaimedJob,
 } from '../../../src/shared/protocol/agent-api.js';
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
+import type { EventLog } from '../event-stream.js';
 import type { LeaseStore } from '../lease-store.js';
 import type { Notifier } from '../wake-hub.js';
 
@@ -24,6 +25,7 @@ const jobParams = z.strictObject({ id: jobIdSchema });
 export interface AgentRouteDeps {
   leases: LeaseStore;
   notifier: Notifier;
+  events: EventLog;
   longPollMs: number;
   logChunkMaxBytes: number;
 }
@@ -74,6 +76,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const body = parseOr400(registerRequestSchema, req.body, 'body');
     const { leaseMs, serverTime } = await leases.register(body);
     labelCache.set(body.agentId, body.labels);
+    await deps.events.append({ type: 'agent', id: body.agentId, state: 'online', running: 0, lastSeenAt: serverTime });
     req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
     return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime };
   });

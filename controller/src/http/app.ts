@@ -1,27 +1,38 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
+import fastifyCookie from '@fastify/cookie';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { createTokenCheck } from '../../../src/shared/http/auth.js';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import type { Logger } from '../../../src/shared/log.js';
 import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
 import type { RedisLike } from '../commands.js';
+import type { EventHub } from '../event-stream.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
+import type { SessionStore } from '../session-store.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
+import { eventRoutes } from './event-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
+import { createPlatformAuth } from './platform-auth.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
+import { sessionRoutes } from './session-routes.js';
+import { uiRoutes } from './ui-routes.js';
 
 export interface AppOptions {
   agentToken: string;
   platformToken: string;
+  viewerToken?: string | undefined;
+  sessionTtlSec: number;
   bodyLimitBytes: number;
 }
 
 export interface AppDeps extends PlatformDeps, AgentRouteDeps {
   redis: RedisLike;
   logger: Logger;
+  sessions: SessionStore;
+  hub: EventHub;
 }
 
-export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
+export function buildApp(opts: AppOptions, deps: AppDeps, uiDir?: string): FastifyInstance {
   const app = fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
@@ -47,14 +58,15 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     defaultJson(req, text, done);
   });
 
-  const platformAuth = createTokenCheck(opts.platformToken);
+  void app.register(fastifyCookie);
+  const platformAuth = createPlatformAuth({ platformToken: opts.platformToken, viewerToken: opts.viewerToken }, deps.sessions);
   const agentAuth = createTokenCheck(opts.agentToken);
   // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer 16 MiB.
   app.addHook('onRequest', async (req) => {
     // The matched route's pattern, not the raw URL, so an encoded path cannot dodge the right check.
     const path = req.routeOptions.url ?? req.url;
     if (path.startsWith(AGENT_API_PREFIX)) agentAuth(req.headers.authorization);
-    else if (path.startsWith('/v1/')) platformAuth(req.headers.authorization);
+    else if (path.startsWith('/v1/')) await platformAuth.authenticate(req);
   });
 
   installErrorHandling(app, { classify: classifyRedisFailure });
@@ -71,5 +83,8 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   platformRoutes(app, deps);
   agentRoutes(app, deps);
   monitorRoutes(app, deps.monitor);
+  eventRoutes(app, deps.hub);
+  sessionRoutes(app, { sessions: deps.sessions, auth: platformAuth, ttlSec: opts.sessionTtlSec });
+  uiRoutes(app, uiDir);
   return app;
 }

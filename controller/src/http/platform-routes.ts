@@ -1,4 +1,5 @@
-// The platform API (bearer platform token): submit, read, follow and cancel jobs; list agents.
+// The platform API (bearer platform token, or a dashboard session): submit, list, read, follow, cancel and
+// retry jobs; list agents, their metrics and alerts; the overview figures.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -6,10 +7,18 @@ import { HttpAgentError } from '../../../src/shared/errors.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
 import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
-import { platformApiPaths as paths } from '../../../src/shared/protocol/platform-api.js';
+import {
+  jobListQuerySchema,
+  NEXT_CURSOR_HEADER,
+  overviewQuerySchema,
+  platformApiPaths as paths,
+  TOTAL_COUNT_HEADER,
+} from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
+import { formatCursor, parseCursor, type JobQuery } from '../job-query.js';
 import type { JobStore } from '../job-store.js';
 import type { MonitorStore } from '../monitor-store.js';
+import type { StatsStore } from '../stats-store.js';
 
 const MAX_BATCH = 10_000;
 /** Largest slice of a log one GET returns; clients page on with X-Log-Next-Offset. */
@@ -23,7 +32,6 @@ const logQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
 });
-const listQuery = z.strictObject({ state: jobStateSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
 const metricsQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
 
 /**
@@ -41,6 +49,10 @@ export interface PlatformDeps {
   jobs: JobStore;
   agents: AgentDirectory;
   monitor: MonitorStore;
+  jobQuery: JobQuery;
+  stats: StatsStore;
+  /** The Redis clock, ms (the one the scripts write with). */
+  now(): Promise<number>;
 }
 
 export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
@@ -61,12 +73,31 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
   });
 
-  app.get(paths.jobs, async (req) => {
-    const q = parseOr400(listQuery, req.query, 'query');
-    return jobs.list(q.limit, q.state);
+  app.get(paths.jobs, async (req, reply) => {
+    const q = parseOr400(jobListQuerySchema, req.query, 'query');
+    const page = await deps.jobQuery.list(
+      { states: q.state, agent: q.agent, labels: q.label, task: q.task, idContains: q.q, since: q.since, until: q.until },
+      q.limit,
+      q.cursor ? parseCursor(q.cursor) : undefined,
+    );
+    if (page.next) void reply.header(NEXT_CURSOR_HEADER, formatCursor(page.next));
+    return reply.header(TOTAL_COUNT_HEADER, String(page.total)).send(page.jobs);
+  });
+
+  app.get(paths.overview, async (req) => {
+    const q = parseOr400(overviewQuerySchema, req.query, 'query');
+    return deps.stats.overview(q.minutes, await deps.now());
   });
 
   app.get(paths.job.route, async (req) => jobs.get(parseOr400(jobParams, req.params, 'params').id));
+
+  // A new job with the old one's spec: the first run keeps its log and outcome, the retry gets its own.
+  app.post(paths.jobRetry.route, async (req, reply) => {
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
+    const [r] = await jobs.enqueue([await jobs.retrySpec(id)]);
+    return reply.code(201).send({ id: r!.id, state: r!.state, retryOf: id });
+  });
 
   app.post(paths.jobCancel.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
@@ -118,5 +149,10 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const { id } = parseOr400(agentParams, req.params, 'params');
     const q = parseOr400(metricsQuery, req.query, 'query');
     return { samples: await deps.monitor.history(id, q.since) };
+  });
+
+  app.get(paths.agentAlerts.route, async (req) => {
+    const { id } = parseOr400(agentParams, req.params, 'params');
+    return { state: await deps.monitor.getAlertState(id) };
   });
 }

@@ -12,6 +12,10 @@ export const controllerConfigSchema = z.strictObject({
   listen: listenSchema.default('0.0.0.0:9890'),
   agentToken: tokenField(),
   platformToken: tokenField(),
+  /** A read-only token for the dashboard and GETs of the platform API: everything but actions. */
+  viewerToken: tokenField().optional(),
+  /** How long a dashboard sign-in lasts. */
+  sessionTtlSec: intField(60, 30 * 24 * 3600).default(12 * 3600),
   /** Upper bound on the lease an agent may ask for; also the default. */
   leaseMs: intField(1000, 3_600_000).default(10_000),
   /** How long a claim waits for a job before answering empty. */
