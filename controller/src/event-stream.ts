@@ -71,10 +71,13 @@ interface Subscriber {
 }
 
 /**
- * `tail` is a connection of its own: XREAD BLOCK holds it. It reads only while someone subscribes.
+ * `connect` makes the tail's connection, a connection of its own (XREAD BLOCK holds it), the first time
+ * someone subscribes: a controller nobody watches holds no extra connection. It reads only while someone
+ * subscribes.
  */
-export function createEventHub(tail: RedisLike, log: EventLog, keys: Keys, logger: Logger) {
+export function createEventHub(connect: () => RedisLike, log: EventLog, keys: Keys, logger: Logger) {
   const subs = new Set<Subscriber>();
+  let tail: RedisLike | undefined;
   let loop: Promise<void> | undefined;
   /** Resolves once the running tail knows where it starts: a backlog read after that cannot leave a gap. */
   let started: Promise<void> = Promise.resolve();
@@ -94,11 +97,12 @@ export function createEventHub(tail: RedisLike, log: EventLog, keys: Keys, logge
   };
 
   const run = async (start: string) => {
+    tail ??= connect();
     let last = start;
     let failing = false;
     while (!closed && subs.size > 0) {
       try {
-        const reply = (await tail.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', keys.events, last)) as [string, RawEntries][] | null;
+        const reply = (await tail!.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', keys.events, last)) as [string, RawEntries][] | null;
         failing = false;
         const entries = reply?.[0]?.[1] ?? [];
         if (entries.length === 0) continue;
@@ -170,10 +174,11 @@ export function createEventHub(tail: RedisLike, log: EventLog, keys: Keys, logge
     get subscribers() {
       return subs.size;
     },
-    /** Ends the tail; the caller closes the connection (which also breaks a blocked XREAD). */
+    /** Ends the tail and its connection (which also breaks a blocked XREAD). */
     close: async () => {
       closed = true;
       subs.clear();
+      tail?.disconnect();
     },
     loop: () => loop,
   };

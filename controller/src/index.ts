@@ -52,9 +52,12 @@ export async function buildController(config: ControllerConfig, deps: Controller
   });
   const events = createEventLog(deps.redis, keys);
   // XREAD BLOCK holds a connection: the event tail gets its own, made like the command one.
-  const tail: RedisLike = deps.redis instanceof Cluster ? deps.redis.duplicate() : deps.redis.duplicate();
-  tail.on('error', (err: Error) => logger.debug({ err: err.message }, 'event tail connection error'));
-  const hub = createEventHub(tail, events, keys, logger.child({ component: 'events' }));
+  const connectTail = (): RedisLike => {
+    const tail = deps.redis instanceof Cluster ? deps.redis.duplicate() : deps.redis.duplicate();
+    tail.on('error', (err: Error) => logger.debug({ err: err.message }, 'event tail connection error'));
+    return tail;
+  };
+  const hub = createEventHub(connectTail, events, keys, logger.child({ component: 'events' }));
   const monitor = createMonitorStore(deps.redis, run, keys, { retentionSec: config.retentionSec }, events);
   const agents = createAgentDirectory(deps.redis, keys, { offlineAfterMs: config.offlineAfterMs });
   const jobQuery = createJobQuery(deps.redis, keys);
@@ -102,7 +105,6 @@ export async function buildController(config: ControllerConfig, deps: Controller
         await hub.close();
         await app.close();
         await notifier.close();
-        tail.disconnect();
       })()),
   };
 }

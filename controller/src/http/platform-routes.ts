@@ -31,6 +31,8 @@ const agentParams = z.strictObject({ id: agentIdSchema });
 const logQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
+  /** The whole log stored so far as one attachment (the dashboard's download), however large. */
+  download: z.enum(['0', '1']).optional(),
 });
 const metricsQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
 
@@ -114,6 +116,20 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const q = parseOr400(logQuery, req.query, 'query');
     const first = await jobs.readLog(id, q.offset, LOG_PAGE_BYTES);
     void reply.type('text/plain; charset=utf-8').header('x-log-truncated', String(first.truncated)).header('x-job-state', first.state);
+    if (q.download === '1') {
+      // Page after page of what is stored now; a running job's later bytes are for a later download.
+      async function* all(): AsyncGenerator<Buffer> {
+        let cur = first;
+        let offset = q.offset;
+        while (cur.bytes.length > 0) {
+          yield cur.bytes;
+          offset += cur.bytes.length;
+          if (cur.bytes.length < LOG_PAGE_BYTES) return;
+          cur = await jobs.readLog(id, offset, LOG_PAGE_BYTES);
+        }
+      }
+      return reply.header('content-disposition', `attachment; filename="${id}.log"`).send(Readable.from(all()));
+    }
     if (q.follow !== '1' && q.follow !== 'true') {
       return reply.header('x-log-next-offset', String(q.offset + first.bytes.length)).send(first.bytes);
     }
