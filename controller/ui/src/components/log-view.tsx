@@ -3,6 +3,7 @@
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { call } from '../api.js';
 import { parseAnsi } from '../ansi.js';
+import { bytes } from '../format.js';
 import { LogModel } from '../log-model.js';
 
 const LINE_PX = 18;
@@ -204,7 +205,7 @@ export function LogView({ jobId, final, logBytes }: { jobId: string; final: bool
         </a>
         <span class="muted" data-testid="log-status">
           {total.toLocaleString()} lines · {status}
-          {logBytes > 0 ? ` · ${(model.end / 1048576).toFixed(1)} of ${(logBytes / 1048576).toFixed(1)} MiB read` : ''}
+          {logBytes > 0 ? ` · ${bytes(model.end)} of ${bytes(Math.max(logBytes, model.end))} read` : ''}
         </span>
       </div>
       <div class="log-scroll" ref={scroller} onScroll={onScroll} tabIndex={0} aria-label={`Log of job ${jobId}, ${total} lines`}>
