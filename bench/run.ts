@@ -10,6 +10,7 @@ import { renderTable, ratio, type Row } from './lib/report.js';
 import { stopAllSshd } from './lib/sshd.js';
 import { killLeftovers, stopEverything } from './lib/system.js';
 import { burst } from './figures/burst.js';
+import { dashboard } from './figures/dashboard.js';
 import { footprint } from './figures/footprint.js';
 import { lightRun } from './figures/light-run.js';
 import { logStream } from './figures/log-stream.js';
@@ -20,7 +21,7 @@ import { redelivery } from './figures/redelivery.js';
 import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
-const figures: Figure[] = [lightRun, pickup, throughput, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample];
+const figures: Figure[] = [lightRun, pickup, throughput, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, dashboard];
 
 // Ctrl-C mid-run: stop the private Redis, sshd, controllers and agents rather than orphan them.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
