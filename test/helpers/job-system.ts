@@ -62,7 +62,7 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
       HTTPAGENT_LONG_POLL_MS: String(opts.longPollMs ?? 3000),
       ...opts.controllerEnv,
     });
-    await c.waitFor(/controller listening/);
+    await c.waitFor(/controller listening/, 60_000);
     return c;
   };
 
@@ -100,7 +100,8 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
       agents.push(handle);
       // Fail at once, with its output, if the agent exits instead of starting.
       await Promise.race([
-        a.waitFor(/"agent started"/),
+        // A loaded two-core machine can take well over 20 s to start a process through tsx.
+        a.waitFor(/"agent started"/, 60_000),
         a.exited().then((code) => {
           throw new Error(`agent ${id} exited (${code}) before starting:\n${a.output()}`);
         }),
