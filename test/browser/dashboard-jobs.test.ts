@@ -40,13 +40,14 @@ describe('the submit form', () => {
     await withPage(async (page) => {
       await page.goto(`${sys.controllerUrl}/#/jobs`);
       await page.getByText('Submit a job').click();
+      const form = page.getByRole('form', { name: 'Submit a job' });
       // The API's own schema refuses a bad task name before anything is sent.
-      await page.getByLabel('Task').fill('../etc/passwd');
+      await form.getByLabel('Task').fill('../etc/passwd');
       await page.getByRole('button', { name: 'Submit job' }).click();
       await expect.poll(() => page.locator('#err-task').textContent()).toMatch(/task/);
 
-      await page.getByLabel('Task').fill('ticker');
-      await page.getByLabel(/Params/).fill('seconds=6');
+      await form.getByLabel('Task').fill('ticker');
+      await form.getByLabel(/Params/).fill('seconds=6');
       await page.getByRole('button', { name: 'Submit job' }).click();
       await page.waitForURL(/#\/jobs\/[A-Za-z0-9]/);
       const id = jobIdFromUrl(page)!;
@@ -105,11 +106,12 @@ describe('filters and paging over 10,000 jobs', () => {
 
       // Filters from the form: queued say jobs, then a part of one id.
       await page.getByRole('button', { name: 'Clear' }).click();
-      await page.getByLabel('Task').fill('say');
-      await page.locator('form.filters select').selectOption('queued');
+      const filters = page.getByRole('form', { name: 'Filter jobs' });
+      await filters.getByLabel('Task').fill('say');
+      await filters.getByLabel('State').selectOption('queued');
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–50 of 5,000');
-      await page.getByLabel('Id contains').fill(someId);
+      await filters.getByLabel('Id contains').fill(someId);
       await page.getByRole('button', { name: 'Apply filters' }).click();
       await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–1 of 1');
       expect(await page.locator('tbody tr').getAttribute('data-job-id')).toBe(someId);
