@@ -30,6 +30,7 @@ local base = KEYS[1]
 local now = nowMs()
 local out = {}
 local created = 0
+local indexed = {}
 for i, job in ipairs(a.jobs) do
   local id, idem = job.id, job.idem or ''
   local existing = false
@@ -57,7 +58,7 @@ for i, job in ipairs(a.jobs) do
     redis.call('ZADD', KEYS[4], now, id)
     indexState(base, id, nil, 'queued', now)
     for _, name in ipairs(job.indexes) do
-      indexJob(base, name, id, now)
+      indexJob(base, name, id, now, indexed)
     end
     out[i] = {id = id, state = 'queued', created = true}
     created = created + 1

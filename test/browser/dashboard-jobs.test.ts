@@ -85,11 +85,15 @@ describe('the job page', () => {
 
 describe('filters and paging over 10,000 jobs', () => {
   it('pages and filters by state, task, label and id through the controller', async () => {
-    // Targeted at an agent that never comes: all stay queued, in one batch.
-    const batch = Array.from({ length: 10_000 }, (_, i) => (i % 2 ? { task: 'say', agent: 'nobody', labels: { pool: 'odd' } } : { task: 'ticker', agent: 'nobody', labels: { pool: 'even' } }));
-    const r = await sys.platform('POST', '/v1/jobs', batch);
-    expect(r.status).toBe(201);
-    const someId = (r.json as { id: string }[])[1234]!.id;
+    // Targeted at an agent that never comes: all stay queued. Ten batches of a thousand.
+    const made: { id: string }[] = [];
+    for (let b = 0; b < 10; b++) {
+      const batch = Array.from({ length: 1000 }, (_, i) => (i % 2 ? { task: 'say', agent: 'nobody', labels: { pool: 'odd' } } : { task: 'ticker', agent: 'nobody', labels: { pool: 'even' } }));
+      const r = await sys.platform('POST', '/v1/jobs', batch);
+      expect(r.status).toBe(201);
+      made.push(...(r.json as { id: string }[]));
+    }
+    const someId = made[1235]!.id; // odd: a say job
     await withPage(async (page) => {
       await page.goto(`${sys.controllerUrl}/#/jobs?task=ticker&label=pool%3Deven`);
       await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–50 of 5,000');

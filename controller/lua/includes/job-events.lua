@@ -22,10 +22,16 @@ local function indexState(base, id, from, to, createdAt)
   redis.call('ZADD', base .. 'jx:s:' .. to, createdAt, id)
 end
 
--- Adds a job to a named index (t:<task>, l:<k=v>, a:<agent>).
-local function indexJob(base, name, id, createdAt)
+-- Adds a job to a named index (t:<task>, l:<k=v>, a:<agent>). `known`: names this script already
+-- registered in jx:sets (a batch of ten thousand jobs shares a handful of names), or nil.
+local function indexJob(base, name, id, createdAt, known)
   redis.call('ZADD', base .. 'jx:' .. name, createdAt, id)
-  redis.call('SADD', base .. 'jx:sets', name)
+  if not (known and known[name]) then
+    redis.call('SADD', base .. 'jx:sets', name)
+    if known then
+      known[name] = true
+    end
+  end
 end
 
 local function countStat(base, now, field, by)
