@@ -2,10 +2,12 @@
 # httpagent installer for Debian/Ubuntu hosts. Everything lives in main(), called on the last line, so
 # a partially downloaded script runs nothing. Run with --help for the options.
 #
-# Layout: <prefix>/releases/<commit-or-version>, <prefix>/current -> releases/<id> (switched
-# atomically), <prefix>/etc/httpagent.yaml (0600), <prefix>/var (state), <prefix>/log.
-# Build: the release is built in a hidden staging dir with dev dependencies (the TypeScript compiler
-# is one), pruned to production dependencies, self-tested, and only then renamed into releases/.
+# Layout: <prefix>/releases/<name>, <prefix>/current -> releases/<name> (switched atomically),
+# <prefix>/etc/httpagent.yaml (0600), <prefix>/var (state), <prefix>/log.
+# The release layout (names, COMMIT and .release-ok, the staged npm ci/build/prune and self-test, the
+# current switch) is not written here: this script runs src/bin/release-tool.js from its own checkout,
+# the same code self-update uses (src/ops/release-layout.js, release-build.js). That code is plain
+# JavaScript, so node runs it before anything is built; this script needs only node itself for it.
 
 usage() {
   cat <<'EOF'
@@ -60,13 +62,23 @@ rollback() {
     case "$kind" in
       rm) rm -rf -- "$a" ;;
       restore) mv -f -- "$a" "$b" ;;
-      relink) ln -sfn -- "$a" "$b.rollback" && mv -T -- "$b.rollback" "$b" ;;
+      relink) release_tool switch --prefix "$PREFIX" --to "$a" ;;
       unlink) rm -f -- "$a" ;;
       rmdir) rmdir -- "$a" 2>/dev/null || true ;;
     esac
   done
   exit 1
 }
+
+# Creates a directory and each missing parent, each undone by a rollback.
+make_dir() {
+  [ -d "$1" ] && return 0
+  make_dir "$(dirname "$1")"
+  mkdir "$1"
+  push_undo rmdir "$1"
+}
+
+release_tool() { node "$RELEASE_TOOL" "$@"; }
 
 # A value as a YAML double-quoted scalar; control characters are refused rather than escaped.
 yq() {
@@ -93,6 +105,7 @@ check_requirements() {
     fi
   fi
   need_cmd npm || missing+=("npm: apt-get install -y npm (or Node.js from NodeSource, which includes it)")
+  [ -f "$RELEASE_TOOL" ] || missing+=("$RELEASE_TOOL: run install.sh from the httpagent checkout it came with")
   need_cmd tar || missing+=("tar: apt-get install -y tar")
   need_cmd sha256sum || missing+=("coreutils: apt-get install -y coreutils")
   if [ "$NO_SERVICE" = 0 ]; then
@@ -140,59 +153,35 @@ ensure_user() {
   changed "created system user $SVC_USER"
 }
 
-# The release id: the commit of a git checkout, or the version plus a hash of the files.
-release_id() {
-  if git -C "$SOURCE" rev-parse --verify -q HEAD >/dev/null 2>&1 && [ -z "${HTTPAGENT_INSTALL_NO_GIT:-}" ]; then
-    SOURCE_COMMIT=$(git -C "$SOURCE" rev-parse HEAD)
-    RELEASE_ID=${SOURCE_COMMIT:0:12}
-  else
-    SOURCE_COMMIT=""
-    local version hash
-    version=$(node -p "require('$SOURCE/package.json').version" 2>/dev/null || echo 0.0.0)
-    hash=$(source_tar | sha | cut -c1-12)
-    RELEASE_ID="$version-$hash"
-  fi
-}
-
-# The source as a reproducible tar stream (committed files of a checkout, else the tree without build output).
-source_tar() {
-  if [ -n "$SOURCE_COMMIT" ]; then
-    git -C "$SOURCE" archive --format=tar "$SOURCE_COMMIT"
-  else
-    tar -C "$SOURCE" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-      --exclude=./node_modules --exclude=./dist --exclude=./.git --exclude=./var --exclude=./coverage -cf - .
-  fi
+# The release install.sh would install from $SOURCE, as release-tool names it: a git checkout's HEAD
+# commit (12 characters), else the version and a hash of the files. Also whether it is built already
+# and what current points at. Reads only; a dry run uses it too.
+describe_release() {
+  local line
+  line=$(release_tool describe --source "$SOURCE" --prefix "$PREFIX" ${NO_GIT:+--no-git})
+  IFS=$'\t' read -r RELEASE_ID _ RELEASE_BUILT CURRENT_RELEASE <<<"$line"
+  [ -n "$RELEASE_ID" ] || die "could not name the release of $SOURCE"
 }
 
 build_release() {
   step "release $RELEASE_ID"
   local dir="$PREFIX/releases/$RELEASE_ID"
-  if [ -f "$dir/.release-ok" ]; then
-    info "already built: $dir"
+  if [ "$RELEASE_BUILT" != yes ]; then
+    if [ "$DRY" = 1 ]; then changed "would build $dir (npm ci, build, prune, self-test)"; return; fi
+    make_dir "$PREFIX/releases"
+    info "building from $SOURCE (staged; renamed into place once its self-test passed)"
+    release_tool build --source "$SOURCE" --prefix "$PREFIX" --config "$CONFIG" --expect "$RELEASE_ID" ${NO_GIT:+--no-git} ||
+      die "the release was not built (the output above says why)"
+    push_undo rm "$dir"
+    changed "built $dir"
     return
   fi
-  if [ "$DRY" = 1 ]; then changed "would build $dir (npm ci, build, prune, self-test)"; return; fi
-  local staging="$PREFIX/releases/.staging-$RELEASE_ID"
-  for d in "$PREFIX" "$PREFIX/releases"; do
-    if [ ! -d "$d" ]; then mkdir -p "$d" && push_undo rmdir "$d"; fi
-  done
-  rm -rf "$staging"
-  push_undo rm "$staging"
-  mkdir -p "$staging"
-  source_tar | tar -x -C "$staging"
-  printf '%s\n' "${SOURCE_COMMIT:-$RELEASE_ID}" >"$staging/COMMIT"
-  info "npm ci (with dev dependencies, for the build)"
-  (cd "$staging" && npm ci --no-audit --no-fund --loglevel=error >"$staging/.build.log" 2>&1) || { tail -20 "$staging/.build.log" >&2; false; }
-  info "npm run build"
-  (cd "$staging" && npm run build --if-present >>"$staging/.build.log" 2>&1) || { tail -20 "$staging/.build.log" >&2; false; }
-  info "npm prune --omit=dev"
-  (cd "$staging" && npm prune --omit=dev --no-audit --no-fund --loglevel=error >>"$staging/.build.log" 2>&1) || { tail -20 "$staging/.build.log" >&2; false; }
-  node "$staging/dist/src/bin/httpagent.js" --version >/dev/null || die "the built release does not run (httpagent --version failed)"
-  touch "$staging/.release-ok"
-  rm -rf "$dir"
-  mv -T "$staging" "$dir"
-  push_undo rm "$dir"
-  changed "built $dir"
+  info "already built: $dir"
+  [ "$DRY" = 1 ] && return
+  # Built by an earlier run, but the configuration may be new: the release must accept it before it
+  # becomes (or stays) current.
+  release_tool check --release "$dir" --config "$CONFIG" ||
+    die "the release's self-test rejected the configuration (run: httpagent agent --self-test --config $CONFIG)"
 }
 
 render_config() {
@@ -224,9 +213,7 @@ install_file() {
   [ -f "$dest" ] && have=$(sha <"$dest")
   if [ "$want" = "$have" ]; then info "$what unchanged ($dest)"; return 1; fi
   if [ "$DRY" = 1 ]; then changed "would write $what ($dest)"; return 0; fi
-  local dir
-  dir=$(dirname "$dest")
-  if [ ! -d "$dir" ]; then mkdir -p "$dir" && push_undo rmdir "$dir"; fi
+  make_dir "$(dirname "$dest")"
   if [ -f "$dest" ]; then cp -p "$dest" "$dest.install-backup" && push_undo restore "$dest.install-backup" "$dest"; else push_undo unlink "$dest"; fi
   (umask 077 && printf '%s\n' "$content" >"$dest.tmp")
   chmod "$mode" "$dest.tmp"
@@ -240,35 +227,29 @@ write_config() {
   step "configuration"
   for d in "$PREFIX/var" "$PREFIX/log"; do
     if [ ! -d "$d" ]; then
-      if [ "$DRY" = 1 ]; then changed "would create $d"; else mkdir -p "$d" && push_undo rmdir "$d" && changed "created $d"; fi
+      if [ "$DRY" = 1 ]; then changed "would create $d"; else make_dir "$d" && changed "created $d"; fi
     fi
   done
+  # Written before the release is built: its self-test checks this file. A failed build restores it.
   CONFIG_CHANGED=0
   install_file "$CONFIG" "$(render_config)" 600 "config" && CONFIG_CHANGED=1
   if [ "$DRY" = 0 ] && [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" = 0 ]; then
     chown -R "$SVC_USER:" "$PREFIX/var" "$PREFIX/log" "$CONFIG"
-  fi
-  if [ "$DRY" = 0 ]; then
-    # The new release must accept this config before it becomes current.
-    node "$PREFIX/releases/$RELEASE_ID/dist/src/bin/httpagent.js" agent --self-test --config "$CONFIG" >/dev/null ||
-      die "the release's self-test rejected the configuration (run: httpagent agent --self-test --config $CONFIG)"
   fi
   return 0
 }
 
 switch_current() {
   step "current release"
-  local link="$PREFIX/current" target="releases/$RELEASE_ID" old=""
-  [ -L "$link" ] && old=$(readlink "$link")
   RELEASE_SWITCHED=0
-  if [ "$old" = "$target" ]; then info "current is $target"; return; fi
-  if [ "$DRY" = 1 ]; then changed "would point current at $target"; RELEASE_SWITCHED=1; return; fi
-  # A new link renamed over the old one: the switch is a single rename(2), never a missing link.
-  ln -sfn "$target" "$link.new"
-  mv -T "$link.new" "$link"
-  if [ -n "$old" ]; then push_undo relink "$old" "$link"; else push_undo unlink "$link"; fi
+  if [ "$CURRENT_RELEASE" = "$RELEASE_ID" ]; then info "current is releases/$RELEASE_ID"; return; fi
+  if [ "$DRY" = 1 ]; then changed "would point current at releases/$RELEASE_ID"; RELEASE_SWITCHED=1; return; fi
+  release_tool switch --prefix "$PREFIX" --to "$RELEASE_ID"
+  if [ "$CURRENT_RELEASE" != - ]; then push_undo relink "$CURRENT_RELEASE"; else push_undo unlink "$PREFIX/current"; fi
   RELEASE_SWITCHED=1
-  changed "current -> $target${old:+ (was $old)}"
+  local was=""
+  [ "$CURRENT_RELEASE" != - ] && was=" (was releases/$CURRENT_RELEASE)"
+  changed "current -> releases/$RELEASE_ID$was"
 }
 
 template_path() {
@@ -399,6 +380,8 @@ main() {
   set -Eeuo pipefail
   PREFIX=/opt/httpagent
   SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  RELEASE_TOOL="$SOURCE/src/bin/release-tool.js" # always this script's own checkout, whatever --source says
+  NO_GIT=${HTTPAGENT_INSTALL_NO_GIT:-}
   SVC_USER=""
   INIT=auto
   NO_SERVICE=0 UNINSTALL=0 PURGE=0 WAIT_SEC=60
@@ -479,9 +462,9 @@ main() {
   check_requirements
   check_inputs
   ensure_user
-  release_id
-  build_release
+  describe_release
   write_config
+  build_release
   switch_current
   install_services
   write_manifest

@@ -11,5 +11,9 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 60_000,
     reporters: ['default'],
+    // dist/ is what the tests start as processes: compiled once per run, never stale.
+    globalSetup: ['test/setup/build.ts'],
+    // Records and tags every spawned process; after each file, fails it if anything it started still runs.
+    setupFiles: ['test/setup/processes.ts'],
   },
 });

@@ -24,14 +24,14 @@ const events = Array.from({ length: Number(values.rounds) }, () => round).flat()
 const report = await runChaos({
   system: { redis: values.cluster ? 'cluster' : 'single', redisStop, agents: 3, controllers: 2, concurrency: 6, leaseMs: Number(values['lease-ms']), longPollMs: 10_000 },
   jobs: Number(values.jobs),
-  // Spread over the whole run, so chaos meets queued, running and finishing jobs alike.
+  // Batches go in as jobs finish (three per slot open at most) and events fire at even shares of the
+  // plan, so chaos meets queued, running and finishing jobs alike over the whole run.
   batch: 25,
-  submitIntervalMs: 1500,
+  maxOpen: 54,
   seed,
   // Most jobs are short with little output; a few write a few hundred KB or run a few seconds.
   shape: { maxChunks: 8, maxLines: 60, maxPauseSec: 0.25, bigShare: 0.03 },
   events,
-  gapMs: 8000,
   settleTimeoutMs: 180_000,
   print: (line) => process.stdout.write(`${line}\n`),
 });

@@ -12,7 +12,8 @@ set -u
 
 log() { printf '%s httpagent-watchdog: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*"; }
 
-# Stops the programs a dead supervisord left behind, each with its process group (its task scripts).
+# Stops the programs a dead supervisord left behind, each with its process group. The agent's task
+# scripts have groups of their own: on TERM the agent drains and stops them itself.
 stop_orphans() {
   # The entry followed by its command: matches the programs, not this script's own "-k PATH" argument.
   local pattern="$1 (agent|monitor|supervisor-listener)( |\$)" stop_wait="$2" pids pid i

@@ -32,6 +32,8 @@ export interface ControllerDeps {
 export interface Controller {
   app: FastifyInstance;
   reaper: Reaper;
+  /** Claims waiting in a long-poll right now: a test seam, so tests wait for a waiter instead of sleeping. */
+  readonly waitingClaims: number;
   /** Stops the reaper, releases waiting claims and closes the server; the Redis connections are the caller's. */
   close(): Promise<void>;
 }
@@ -98,6 +100,9 @@ export async function buildController(config: ControllerConfig, deps: Controller
   return {
     app,
     reaper,
+    get waitingClaims() {
+      return notifier.waiting;
+    },
     close: () =>
       (closing ??= (async () => {
         await reaper.stop();

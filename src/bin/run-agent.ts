@@ -1,5 +1,7 @@
 // `httpagent agent`: loads the agent's config, starts the HTTP port and the job loop, drains on
-// SIGTERM/SIGINT (a second signal exits at once) and exits 0 once drained.
+// SIGTERM/SIGINT (a second signal exits at once) and exits 0 once drained. No task script outlives it:
+// when the drain grace is over, running steps and light tasks are stopped, and on any exit (a second
+// signal, an uncaught error) every script's process group still running is killed.
 import { join, resolve } from 'node:path';
 import { agentConfigSchema, allConfigKeys, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
 import { ConfigError } from '../shared/errors.js';
@@ -8,6 +10,7 @@ import { createAgent } from '../agent/jobs/agent.js';
 import { createLogger } from '../shared/log.js';
 import { createAgentMetrics } from '../agent/agent-metrics.js';
 import { packageRoot, readCommit, version } from '../shared/package-info.js';
+import { createTaskGroups } from '../agent/tasks/task-groups.js';
 import { scriptBaseEnv } from '../agent/tasks/task-process.js';
 import { startAgentOperations } from './agent-operations.js';
 import { formatSelfTest, runSelfTest } from '../ops/self-test.js';
@@ -35,12 +38,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const logger = createLogger({ level: config.logLevel, name: 'agent' });
   const metrics = createAgentMetrics();
   const baseEnv = scriptBaseEnv(env);
-  const agent = createAgent(config, { logger, metrics, baseEnv });
+  // Scripts run in process groups of their own (so the signal that starts a drain spares them), which
+  // also keeps supervisord's stopasgroup/killasgroup from reaching them: the agent kills them itself.
+  const taskGroups = createTaskGroups();
+  const killTasks = () => {
+    const n = taskGroups.killAll();
+    if (n > 0) logger.warn({ groups: n }, 'killed the task scripts still running');
+  };
+  process.on('exit', killTasks);
+  const lightTasksStop = new AbortController();
+  const agent = createAgent(config, { logger, metrics, baseEnv, taskGroups });
   const app = buildAgentServer(config, {
     logger,
     metrics,
     tasksDir: config.tasksDir,
     scriptBaseEnv: baseEnv,
+    taskGroups,
+    shutdown: lightTasksStop.signal,
     jobs: {
       running: () => agent.runningJobs,
       draining: () => agent.draining,
@@ -73,18 +87,23 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
     if (signals > 1) {
-      // The operator insists: kill every step's tree and leave; undelivered results stay spooled.
+      // The operator insists: kill every script's tree and leave; undelivered results stay spooled.
       logger.warn({ signal }, 'second signal: exiting now');
+      killTasks();
       void agent.stop().finally(() => process.exit(1));
       setTimeout(() => process.exit(1), 500).unref();
       return;
     }
     logger.info({ signal, running: agent.runningJobs, graceSec: config.drainGraceSec }, 'draining');
+    // Light tasks get the same grace as jobs; app.close() below waits for the requests they answer.
+    const lightGrace = setTimeout(() => lightTasksStop.abort(), config.drainGraceSec * 1000);
+    lightGrace.unref();
     ops
       .stop()
       .catch(() => undefined)
       .then(() => agent.drain())
       .then(() => app.close())
+      .finally(() => clearTimeout(lightGrace))
       .then(
         () => resolveDone(0),
         (err: unknown) => {

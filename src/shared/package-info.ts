@@ -20,12 +20,15 @@ export const packageRoot = findRoot(dirname(fileURLToPath(import.meta.url)));
 const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 export const version: string = pkg.version;
 
-/** The git commit this release was built from, when known (written by install.sh / self-update). */
+/**
+ * The git commit this release was built from, when known: the COMMIT file every release gets
+ * (src/ops/release-build.js, for install.sh and self-update alike; shared code cannot import it).
+ */
 export function readCommit(): string | undefined {
   const file = join(packageRoot, 'COMMIT');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim() || undefined;
   try {
-    // A git checkout (development, or a release made by self-update from a clone).
+    // A development checkout: releases have no .git.
     return execFileSync('git', ['rev-parse', 'HEAD'], { cwd: packageRoot, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() || undefined;
   } catch {
     return undefined;

@@ -1,8 +1,12 @@
 // The chaos suite's events: each one attacks an agent, a controller or Redis the way production fails
 // (kill -9, SIGSTOP, restarts, a controller lost mid-claim or frozen) and notes what it did.
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { createKeys } from '../../controller/src/keys.js';
 import type { ChaosSystem, ChaosSystemOptions } from './chaos-system.js';
 import type { PlatformReply } from './chaos-run.js';
+import { waitUntil } from './wait.js';
 
 export type ChaosEventKind =
   | 'kill-agent'
@@ -24,10 +28,48 @@ export interface ChaosEventContext {
   submitBatch: (via: number) => Promise<number>;
   leaseMs: number;
   redisStop: ChaosSystemOptions['redisStop'];
+  /** Every job submitted so far. */
+  jobIds: () => string[];
 }
 
 export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind, () => Promise<void>> {
   const { sys, platform, note, pick, between, submitBatch } = ctx;
+  const keys = createKeys('httpagent');
+  /**
+   * Resolves once every lease these agents could hold has run out by Redis's clock: each agent silent
+   * (lastSeenAt) for longer than a lease, and each job running on one of them past its lease deadline
+   * (a log append renews a lease without a heartbeat). A frozen agent or controller is then truly "past
+   * its lease" however slow the machine is, instead of after a fixed time that may or may not be enough.
+   */
+  const pastLease = async (agentIds: string[]): Promise<void> => {
+    const redis = sys.redisClient();
+    redis.on('error', () => undefined);
+    try {
+      await waitUntil(
+        `the leases of ${agentIds.join(', ')} to run out`,
+        async () => {
+          const [sec, usec] = await redis.time();
+          const now = Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+          const seen = await Promise.all(agentIds.map((id) => redis.hget(keys.agent(id), 'lastSeenAt')));
+          if (seen.some((at) => now <= Number(at) + ctx.leaseMs)) return false;
+          const jobs = ctx.jobIds();
+          const views = await Promise.all(jobs.map((job) => redis.hmget(keys.job(job), 'state', 'agent')));
+          const theirs = jobs.filter((_, i) => views[i]![0] === 'running' && agentIds.includes(String(views[i]![1])));
+          const deadlines = await Promise.all(theirs.map((job) => redis.zscore(keys.leases, job)));
+          return deadlines.every((d) => d === null || now > Number(d));
+        },
+        { timeoutMs: ctx.leaseMs * 4 + 30_000, intervalMs: 100 },
+      );
+    } finally {
+      redis.disconnect();
+    }
+  };
+  /** Results an agent finished while its controller was away, waiting in its state dir. */
+  const spooledResults = (stateDir: string): number => {
+    const root = join(stateDir, 'jobs');
+    if (!existsSync(root)) return 0;
+    return readdirSync(root).filter((d) => existsSync(join(root, d, 'result.json'))).length;
+  };
   const aliveAgents = () => sys.agents.filter((a) => a.proc && a.proc.proc.exitCode === null && a.proc.proc.signalCode === null);
   /** The live agent running the most jobs (per GET /v1/agents), so killing or pausing it costs something. */
   const busiestAgent = async () => {
@@ -48,6 +90,7 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
       const { a, running } = await busiestAgent();
       const pid = a.proc!.proc.pid;
       await sys.stopAgent(a.index, 'SIGKILL');
+      // How long the agent stays dead is part of the fault (seeded), not a wait for something.
       const down = between(300, 1500);
       note(`kill -9 ${a.id} (pid ${pid}, running ${running} jobs); down ${down} ms`);
       await sleep(down);
@@ -57,12 +100,12 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
     },
     'pause-agent': async () => {
       const { a, running } = await busiestAgent();
-      const ms = ctx.leaseMs + 1500;
       sys.pauseAgent(a.index);
-      note(`SIGSTOP ${a.id} (running ${running} jobs) for ${ms} ms (lease ${ctx.leaseMs} ms)`);
-      await sleep(ms);
+      const began = Date.now();
+      note(`SIGSTOP ${a.id} (running ${running} jobs) until its leases run out (lease ${ctx.leaseMs} ms)`);
+      await pastLease([a.id]);
       sys.resumeAgent(a.index);
-      note(`SIGCONT ${a.id}`);
+      note(`SIGCONT ${a.id} after ${Date.now() - began} ms`);
     },
     'restart-controller': async () => {
       const c = pick(sys.controllers);
@@ -84,11 +127,12 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
       const other = (c.index + 1) % sys.controllers.length;
       // The batch is in Redis once its reply is back, and its wake-up already on the way to the victim.
       const n = await submitBatch(other);
+      // The fault: a few ms after the batch, while claims are being handed out (seeded).
       const delay = between(0, 5);
       await sleep(delay);
       await sys.stopController(c.index, 'SIGKILL');
       note(`kill -9 controller ${c.index} mid-claim (${delay} ms after a batch of ${n} via controller ${other}; agents on it: ${sys.agents.filter((a) => a.controller === c.index).map((a) => a.id).join(', ')})`);
-      await sleep(1000);
+      await sleep(1000); // down for a second: the fault's length, not a wait for something
       await sys.startController(c.index);
       note(`controller ${c.index} started again`);
     },
@@ -99,9 +143,11 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
       const c = sys.controllers[a.controller]!;
       await sys.stopController(c.index, 'SIGKILL');
       note(`kill -9 controller ${c.index} (agents on it: ${aliveAgents().filter((x) => x.controller === c.index).map((x) => x.id).join(', ')}; ${a.id} running ${running} jobs)`);
-      await sleep(1500);
+      // Until one of its running jobs has finished into its spool (none to wait for if it ran none).
+      if (running > 0) await waitUntil(`a result spooled by ${a.id}`, () => spooledResults(a.stateDir) > 0, { timeoutMs: 60_000 });
+      const spooled = spooledResults(a.stateDir);
       await sys.stopAgent(a.index, 'SIGKILL');
-      note(`kill -9 ${a.id} while its controller is down`);
+      note(`kill -9 ${a.id} while its controller is down (${spooled} results in its spool)`);
       await sys.startController(c.index);
       await sys.startAgent(a.index);
       note(`controller ${c.index} and ${a.id} started again (same state dir)`);
@@ -111,12 +157,13 @@ export function createChaosEvents(ctx: ChaosEventContext): Record<ChaosEventKind
       // partition): its agents' calls hang instead of failing, their leases lapse and the other
       // controller's reaper re-delivers the jobs; on resume its queued requests must all be fenced.
       const c = pick(sys.controllers.filter((x) => sys.agents.some((a) => a.controller === x.index)));
-      const ms = ctx.leaseMs + 2000;
+      const victims = sys.agents.filter((a) => a.controller === c.index).map((a) => a.id);
       c.proc?.proc.kill('SIGSTOP');
-      note(`SIGSTOP controller ${c.index} for ${ms} ms (agents on it: ${sys.agents.filter((a) => a.controller === c.index).map((a) => a.id).join(', ')})`);
-      await sleep(ms);
+      const began = Date.now();
+      note(`SIGSTOP controller ${c.index} until the leases of its agents run out (agents on it: ${victims.join(', ')})`);
+      await pastLease(victims);
       c.proc?.proc.kill('SIGCONT');
-      note(`SIGCONT controller ${c.index}`);
+      note(`SIGCONT controller ${c.index} after ${Date.now() - began} ms`);
     },
   };
 }

@@ -1,6 +1,9 @@
 // The chaos suite's driver: starts the system, submits the planned jobs in batches through both
 // controllers while chaos events hit agents, controllers and Redis, waits for every job to end, then
 // hands over to the checker. Prints a timeline of what it did as it goes.
+// Paced by the system, not the clock: a batch goes in when few enough jobs are open (so a slow machine
+// gets less work at once instead of a backlog), and each event fires at its share of the plan submitted,
+// so chaos meets queued, running and finishing jobs however fast the machine is.
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createKeys } from '../../controller/src/keys.js';
@@ -9,19 +12,19 @@ import { createChaosEvents, type ChaosEventKind } from './chaos-events.js';
 import { CHAOS_PLATFORM_TOKEN, startChaosSystem, type ChaosSystem, type ChaosSystemOptions } from './chaos-system.js';
 import { platformRequest, type PlatformReply } from './platform-request.js';
 import { planJobs, seededRandom, type PlannedJob, type WorkloadShape } from './chaos-workload.js';
-
+import { waitUntil } from './wait.js';
 
 export interface ChaosRunOptions {
   system: ChaosSystemOptions;
   jobs: number;
-  /** Jobs per POST /v1/jobs batch, and the pause between batches. */
+  /** Jobs per POST /v1/jobs batch. */
   batch: number;
-  submitIntervalMs: number;
+  /** A batch waits until at most this many submitted jobs are still open (not final). */
+  maxOpen: number;
   seed: number;
   shape: WorkloadShape;
-  /** Run in this order, each after a random gap in [gapMs / 2, gapMs]. */
+  /** Run in this order; event i fires once (i + 1) / (events + 1) of the plan is submitted. */
   events: ChaosEventKind[];
-  gapMs: number;
   /** How long every job may take to reach a final state once submission and chaos are over. */
   settleTimeoutMs: number;
   print: (line: string) => void;
@@ -73,6 +76,18 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
     let next = 0;
     let batches = 0;
     let submitRetries = 0;
+    /** Submitted jobs not yet seen final. */
+    const open = new Set<string>();
+    const keys = createKeys('httpagent');
+    const probe = sys.redisClient();
+    probe.on('error', () => undefined); // Redis restarts are part of the run: a failed read is "not yet"
+    const refreshOpen = async () => {
+      const list = [...open];
+      const states = await Promise.all(list.map((id) => probe.hget(keys.job(id), 'state')));
+      list.forEach((id, i) => {
+        if (['succeeded', 'failed', 'cancelled'].includes(String(states[i]))) open.delete(id);
+      });
+    };
 
     /** Submits the next batch via `via`, retrying through either controller until one takes it. */
     const submitBatch = async (via: number): Promise<number> => {
@@ -89,6 +104,7 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
               const had = ids.get(job.n);
               if (had && had !== res.id) idempotencyViolations.push(`${job.idempotencyKey}: ${had} then ${res.id}`);
               ids.set(job.n, res.id);
+              open.add(res.id);
             });
             batches++;
             return slice.length;
@@ -97,27 +113,39 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
           // controller down or restarting: the same keys go again, and idempotency must give the same jobs
         }
         submitRetries++;
-        await sleep(200);
+        await sleep(200); // a retry's pause: both controllers may be down for a moment
       }
     };
 
     const submitting = (async () => {
-      for (let b = 0; next < plan.length; b++) {
-        await submitBatch(b % sys.controllers.length);
-        await sleep(opts.submitIntervalMs);
+      try {
+        for (let b = 0; next < plan.length; b++) {
+          await waitUntil(
+            `at most ${opts.maxOpen - opts.batch} open jobs before the next batch`,
+            async () => {
+              await refreshOpen();
+              return open.size + opts.batch <= opts.maxOpen;
+            },
+            { timeoutMs: opts.settleTimeoutMs, intervalMs: 100 },
+          );
+          await submitBatch(b % sys.controllers.length);
+        }
+      } finally {
+        probe.disconnect();
       }
       note(`all ${plan.length} jobs submitted in ${batches} batches (${submitRetries} batch retries)`);
     })();
 
-    const events = createChaosEvents({ sys, platform, note, pick, between, submitBatch, leaseMs: opts.system.leaseMs, redisStop: opts.system.redisStop });
+    const events = createChaosEvents({ sys, platform, note, pick, between, submitBatch, leaseMs: opts.system.leaseMs, redisStop: opts.system.redisStop, jobIds: () => [...ids.values()] });
 
     const chaos = (async () => {
-      for (const ev of opts.events) {
+      for (const [i, ev] of opts.events.entries()) {
         if (ev === 'restart-redis' && opts.system.redis !== 'single') {
           note('restart-redis skipped: the cluster variant does not restart its masters (no AOF, no replicas)');
           continue;
         }
-        await sleep(between(opts.gapMs / 2, opts.gapMs));
+        const due = Math.ceil((plan.length * (i + 1)) / (opts.events.length + 1));
+        await waitUntil(`${due} jobs submitted before ${ev}`, () => next >= due, { timeoutMs: opts.settleTimeoutMs, intervalMs: 100 });
         await events[ev]();
       }
       note('chaos over');
@@ -136,23 +164,26 @@ export async function runChaos(opts: ChaosRunOptions): Promise<ChaosReport> {
   }
 }
 
-/** Waits until every job is final (read straight from Redis: cheap for thousands of jobs). */
+/** Waits until every job is final (read straight from Redis: cheap for thousands of jobs). Jobs that never get there are the checker's findings. */
 async function settle(sys: ChaosSystem, ids: string[], timeoutMs: number, note: (l: string) => void): Promise<void> {
   const keys = createKeys('httpagent');
   const redis = sys.redisClient();
-  const deadline = Date.now() + timeoutMs;
   let open = ids;
   let lastNote = 0;
   try {
-    while (open.length > 0 && Date.now() < deadline) {
-      const states = await Promise.all(open.map((id) => redis.hget(keys.job(id), 'state').catch(() => 'unknown')));
-      open = open.filter((_, i) => !['succeeded', 'failed', 'cancelled'].includes(String(states[i])));
-      if (Date.now() - lastNote > 5000) {
-        note(`${ids.length - open.length}/${ids.length} jobs final`);
-        lastNote = Date.now();
-      }
-      if (open.length > 0) await sleep(300);
-    }
+    await waitUntil(
+      'every job final',
+      async () => {
+        const states = await Promise.all(open.map((id) => redis.hget(keys.job(id), 'state').catch(() => 'unknown')));
+        open = open.filter((_, i) => !['succeeded', 'failed', 'cancelled'].includes(String(states[i])));
+        if (Date.now() - lastNote > 5000) {
+          note(`${ids.length - open.length}/${ids.length} jobs final`);
+          lastNote = Date.now();
+        }
+        return open.length === 0;
+      },
+      { timeoutMs, intervalMs: 300 },
+    ).catch(() => undefined);
     note(open.length === 0 ? `every job final` : `${open.length} jobs still not final after ${timeoutMs} ms`);
   } finally {
     redis.disconnect();

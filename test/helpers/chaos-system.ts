@@ -8,6 +8,7 @@ import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedisCluster, type PrivateCluster } from './redis-cluster.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
+import { waitUntil } from './wait.js';
 
 export const CHAOS_AGENT_TOKEN = 'chaos-agent-token-0123456789';
 export const CHAOS_PLATFORM_TOKEN = 'chaos-platform-token-0123456789';
@@ -126,9 +127,10 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
         });
         slot.proc = proc;
         slot.outputs.push(proc);
-        const up = await Promise.race([answers(`${slot.url}/healthz`, 60_000), proc.exited().then(() => false)]);
+        const up = await Promise.race([answers(`${slot.url}/healthz`, 60_000).then(() => true), proc.exited().then(() => false)]);
         if (up) return;
         if (tries >= 3) throw new Error(`controller ${i} exited on start:\n${proc.output().slice(-2000)}`);
+        // It could not listen yet: a killed predecessor's port may linger a moment. Try again shortly.
         await new Promise((r) => setTimeout(r, 300));
       }
     },
@@ -189,7 +191,7 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
     async restartRedis() {
       if (!single) throw new Error('restartRedis: only a single Redis server is restarted');
       if (opts.redisStop === 'kill') await single.kill();
-      else await shutdownRedis(single);
+      else await single.shutdown();
       await single.start();
     },
     stuck: () => [...stuck],
@@ -215,29 +217,7 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
   return sys;
 }
 
-/** SHUTDOWN is what SIGTERM does: a clean stop that fsyncs the AOF. Resolves once the port refuses connections. */
-async function shutdownRedis(redis: PrivateRedis): Promise<void> {
-  const c = new Redis({ port: redis.port, host: '127.0.0.1', maxRetriesPerRequest: 0, retryStrategy: () => null });
-  c.on('error', () => undefined); // the hang-up is the point
-  await c.call('SHUTDOWN').catch(() => undefined); // the server hangs up instead of answering
-  c.disconnect();
-  for (;;) {
-    const probe = new Redis({ port: redis.port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-    probe.on('error', () => undefined);
-    const up = await probe.connect().then(() => probe.ping()).then(() => true, () => false);
-    probe.disconnect();
-    if (!up) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
-/** True once `url` answers (any status below 500) within `timeoutMs`; a controller's log level may hide its start line. */
-async function answers(url: string, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    const ok = await fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status < 500, () => false);
-    if (ok) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return false;
+/** Resolves once `url` answers (any status below 500); a controller's log level may hide its start line. */
+async function answers(url: string, timeoutMs: number): Promise<void> {
+  await waitUntil(`${url} to answer`, () => fetch(url, { signal: AbortSignal.timeout(2000) }).then((r) => r.status < 500), { timeoutMs });
 }

@@ -7,6 +7,7 @@ import { platformRequest } from './platform-request.js';
 import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
+import { waitUntil } from './wait.js';
 
 export const AGENT_TOKEN = 'test-agent-token-0123456789';
 export const PLATFORM_TOKEN = 'test-platform-token-0123456789';
@@ -126,15 +127,7 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     },
     job: async (id) => (await sys.platform('GET', `/v1/jobs/${id}`)).json,
     log: async (id) => (await sys.platform('GET', `/v1/jobs/${id}/log?offset=0`)).text,
-    async waitFor(what, probe, timeoutMs = 30_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const v = await probe().catch(() => undefined);
-        if (v !== undefined && v !== false) return v as never;
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-        await new Promise((r) => setTimeout(r, 100));
-      }
-    },
+    waitFor: (what, probe, timeoutMs = 30_000) => waitUntil(what, probe, { timeoutMs }),
     waitFinal: (id, timeoutMs) =>
       sys.waitFor(`job ${id} to end`, async () => {
         const j = await sys.job(id);

@@ -1,30 +1,32 @@
-// Spawning httpagent processes the way production runs them: separate OS processes.
+// Spawning httpagent processes the way production runs them: separate OS processes, each in a process
+// group of its own (detached), so a teardown can signal it and whatever it started as one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
-export const binTs = join(repoRoot, 'src/bin/httpagent.ts');
+/** The compiled CLI: test/setup/build.ts compiles dist/ before any test file runs. */
+export const binJs = join(repoRoot, 'dist/src/bin/httpagent.js');
 
 export interface Spawned {
   proc: ChildProcess;
   /** Everything printed so far (stdout + stderr). */
   output(): string;
-  /** Resolves when a line matching `re` has been printed. */
+  /** Resolves when a line matching `re` has been printed; rejects once the process ended without it. */
   waitFor(re: RegExp, timeoutMs?: number): Promise<string>;
   /** Resolves with the exit code (or signal name) once the process has exited. */
   exited(): Promise<number | string>;
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Runs `httpagent ...args` from source through tsx, with only the env given (plus PATH/HOME). */
+/** Runs `httpagent ...args` (compiled), with only the env given (plus PATH/HOME). */
 export function spawnHttpagent(args: string[], env: Record<string, string> = {}): Spawned {
-  const proc = spawn(process.execPath, ['--import', 'tsx', binTs, ...args], {
+  const proc = spawn(process.execPath, [binJs, ...args], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
-    detached: false,
+    detached: true,
   });
   return track(proc);
 }
@@ -42,25 +44,36 @@ export function track(proc: ChildProcess): Spawned {
     if (proc.exitCode !== null) return resolve(proc.exitCode);
     proc.once('exit', (code, signal) => resolve(code ?? signal ?? -1));
   });
+  // 'close' comes after the last output: from then on a line that has not appeared never will.
+  const closed = new Promise<void>((resolve) => {
+    if (proc.exitCode !== null && !proc.stdout && !proc.stderr) return resolve();
+    proc.once('close', () => resolve());
+  });
   return {
     proc,
     output: () => out,
-    waitFor: (re, timeoutMs = 20_000) =>
+    waitFor: (re, timeoutMs = 30_000) =>
       new Promise((resolve, reject) => {
+        let done = false;
+        const finish = (err?: Error, line?: string) => {
+          if (done) return;
+          done = true;
+          listeners.delete(check);
+          clearTimeout(timer);
+          if (err) reject(err);
+          else resolve(line!);
+        };
         const check = () => {
           const m = out.match(re);
-          if (m) {
-            listeners.delete(check);
-            clearTimeout(timer);
-            resolve(m[0]);
-          }
+          if (m) finish(undefined, m[0]);
         };
-        const timer = setTimeout(() => {
-          listeners.delete(check);
-          reject(new Error(`timed out waiting for ${re} in output:\n${out.slice(-4000)}`));
-        }, timeoutMs);
+        const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${re} in output:\n${out.slice(-4000)}`)), timeoutMs);
         listeners.add(check);
         check();
+        void closed.then(() => {
+          check();
+          finish(new Error(`exited (${proc.exitCode ?? proc.signalCode}) without printing ${re}; output:\n${out.slice(-4000)}`));
+        });
       }),
     exited: () => exit,
     kill: async (signal = 'SIGTERM') => {

@@ -7,7 +7,6 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentConfigSchema, type AgentConfig } from '../../src/shared/config/agent-config.js';
@@ -23,6 +22,7 @@ import { createSelfUpdater } from '../../src/ops/self-updater.js';
 import { updateStatePath, writeUpdateState } from '../../src/ops/update-state.js';
 import { fixtureTasks } from '../helpers/job-system.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
@@ -77,15 +77,7 @@ async function submit(job: unknown): Promise<string> {
 }
 const jobState = async (id: string): Promise<string> => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state;
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false> | T | undefined | false, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const until = waitUntil;
 
 describe('claim pause', () => {
   it('a paused agent claims nothing; after resume it claims the job queued meanwhile', async () => {
@@ -96,10 +88,14 @@ describe('claim pause', () => {
     expect(claims.open).toBe(0);
 
     const id = await submit({ task: 'say', params: { text: 'later' }, agent: 'pause-idle' });
-    // Several claim waits' worth of time: an unpaused loop would have claimed it many times over.
-    await sleep(1500);
+    // A barrier: a job queued after it, for another agent in this process, runs to the end. Its wake-up
+    // went out after this job's, so an open or starting claim of the paused agent would have taken it by then.
+    const { agent: witness } = await startAgent('pause-witness', 500);
+    const after = await submit({ task: 'say', params: { text: 'after' }, agent: 'pause-witness' });
+    await until('the later job to succeed', async () => (await jobState(after)) === 'succeeded');
     expect(await jobState(id)).toBe('queued');
     expect(claims.started).toBe(startedAtPause);
+    await witness.drain();
 
     agent.resumeClaims();
     expect(agent.status().paused).toBe(false);
@@ -113,10 +109,13 @@ describe('claim pause', () => {
     await until('a claim in flight', () => claims.open === 1);
     let paused = false;
     const pausing = agent.pauseClaims().then(() => (paused = true));
-    await sleep(300);
+    // A round trip to the controller later, the pause still waits and the long-poll is still open.
+    await call(ctl.url, 'GET', '/v1/agents');
     expect(paused).toBe(false); // the open long-poll is waited for, not aborted
+    expect(claims.open).toBe(1);
 
-    const first = await submit({ task: 'ticker', params: { seconds: '1' }, agent: 'pause-poll' });
+    const gate = join(tmp, 'pause-poll.open');
+    const first = await submit({ task: 'gate', params: { open: gate }, agent: 'pause-poll' });
     await pausing;
     // Resolved only once the claim handed its job over: it counts as running already.
     expect(agent.runningJobs).toBe(1);
@@ -125,9 +124,10 @@ describe('claim pause', () => {
 
     // Its result must not ask for more work either (complete-and-claim is a claim too).
     const second = await submit({ task: 'say', params: { text: 'second' }, agent: 'pause-poll' });
+    writeFileSync(gate, '');
     await until('the first job to succeed', async () => (await jobState(first)) === 'succeeded');
+    // Idle with nothing undelivered: the first job's complete has had its reply, and it brought no job.
     await until('the agent to be idle', () => agent.status().running === 0 && agent.status().undelivered === 0);
-    await sleep(500);
     expect(await jobState(second)).toBe('queued');
     expect(claims.started).toBe(startedAtPause);
 
@@ -188,13 +188,18 @@ describe('self-update in drain mode', () => {
 
   it('pauses claims while the running job finishes, then switches; a job queued meanwhile is left for the next release', async () => {
     const { agent, claims, updater, exits } = await setUp('upd-drain');
-    const running = await submit({ task: 'ticker', params: { seconds: '2' }, agent: 'upd-drain' });
+    const gate = join(tmp, 'upd-drain.open');
+    const running = await submit({ task: 'gate', params: { open: gate }, agent: 'upd-drain' });
     await until('the job to run', async () => agent.runningJobs === 1 && (await jobState(running)) === 'running');
+    const before = currentRelease(releaseLayout(prefix));
     const next = await commit('second');
     const checking = updater.checkNow();
     // Paused, and the long-poll that was open then has returned (it would take a job, by design).
     await until('claims to pause', () => agent.status().paused && claims.open === 0);
     const later = await submit({ task: 'say', params: { text: 'later' }, agent: 'upd-drain' });
+    // The job still runs (it waits for its gate), so the switch has not happened.
+    expect(currentRelease(releaseLayout(prefix))).toBe(before);
+    writeFileSync(gate, '');
 
     expect(await checking).toEqual({ kind: 'switched', commit: next });
     expect(exits).toHaveLength(1);
@@ -208,7 +213,8 @@ describe('self-update in drain mode', () => {
     const { agent, claims, updater, exits, stateFile } = await setUp('upd-error');
     writeUpdateState(stateFile, {}); // as if the guard had confirmed the last switch
     const before = currentRelease(releaseLayout(prefix));
-    const running = await submit({ task: 'ticker', params: { seconds: '2' }, agent: 'upd-error' });
+    const gate = join(tmp, 'upd-error.open');
+    const running = await submit({ task: 'gate', params: { open: gate }, agent: 'upd-error' });
     await until('the job to run', async () => agent.runningJobs === 1 && (await jobState(running)) === 'running');
     await commit('third');
     const checking = updater.checkNow();
@@ -218,6 +224,7 @@ describe('self-update in drain mode', () => {
     // The state file cannot be written once the job is done (a directory in its place): the switch fails.
     rmSync(stateFile, { force: true });
     mkdirSync(stateFile);
+    writeFileSync(gate, '');
 
     await expect(checking).rejects.toMatchObject({ code: 'EISDIR' });
     expect(exits).toHaveLength(0);

@@ -1,5 +1,7 @@
 // Agents that die or freeze mid-job: the job is re-delivered under a new epoch, and whatever the old
 // attempt says afterwards is refused (409), so the result that counts is the live agent's.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
 
@@ -8,6 +10,12 @@ beforeAll(async () => {
   sys = await startJobSystem({ leaseMs: 2000 });
 });
 afterAll(async () => sys?.stop());
+
+/** A job that runs until the test opens its gate (see test/fixtures/tasks/gate). */
+const gated = (name: string) => {
+  const open = join(sys.tmp, `${name}.open`);
+  return { params: { open }, open: () => writeFileSync(open, '') };
+};
 
 const running = (id: string, agent: string) =>
   sys.waitFor(`job ${id} running on ${agent}`, async () => {
@@ -18,9 +26,11 @@ const running = (id: string, agent: string) =>
 describe('lease loss and fencing', () => {
   it('kill -9 of an agent mid-job: re-delivered to another agent, and the dead attempt gets 409', async () => {
     const a = await sys.startAgent('doomed', { HTTPAGENT_LABELS: 'pool=failover', HTTPAGENT_CONCURRENCY: '1' });
-    const id = await sys.submit({ task: 'ticker', params: { seconds: '2' }, labels: { pool: 'failover' }, maxAttempts: 3 });
+    const gate = gated('failover');
+    const id = await sys.submit({ task: 'gate', params: gate.params, labels: { pool: 'failover' }, maxAttempts: 3 });
     const first = await running(id, 'doomed');
     await a.kill('SIGKILL');
+    gate.open(); // the dead attempt's orphaned step ends too
     await sys.startAgent('rescuer', { HTTPAGENT_LABELS: 'pool=failover' });
     const job = await sys.waitFinal(id);
     expect(job).toMatchObject({ state: 'succeeded', agent: 'rescuer', attempt: first.attempt + 1 });
@@ -47,9 +57,11 @@ describe('lease loss and fencing', () => {
     // One slot: with a free one its long-poll would be open while it sleeps, and the controller would
     // hand the re-delivered job to that frozen socket (a lease later it goes to the waker, attempt 3).
     const sleeper = await sys.startAgent('sleeper', { HTTPAGENT_LABELS: 'pool=pause', HTTPAGENT_CONCURRENCY: '1' });
-    const id = await sys.submit({ task: 'ticker', params: { seconds: '2' }, labels: { pool: 'pause' } });
+    const gate = gated('pause');
+    const id = await sys.submit({ task: 'gate', params: gate.params, labels: { pool: 'pause' } });
     await running(id, 'sleeper');
     sleeper.proc.kill('SIGSTOP');
+    gate.open(); // the frozen agent cannot report it; the waker's attempt finishes at once
     try {
       await sys.startAgent('waker', { HTTPAGENT_LABELS: 'pool=pause' });
       const job = await sys.waitFinal(id);
@@ -68,7 +80,8 @@ describe('lease loss and fencing', () => {
 
   it('an agent the controller forgot (its registry key lost) registers again and keeps its job', async () => {
     const agent = await sys.startAgent('forgotten', { HTTPAGENT_CONCURRENCY: '1' });
-    const id = await sys.submit({ task: 'ticker', params: { seconds: '2' }, agent: 'forgotten' });
+    const gate = gated('forgotten');
+    const id = await sys.submit({ task: 'gate', params: gate.params, agent: 'forgotten' });
     await running(id, 'forgotten');
     const redis = sys.redis.client();
     try {
@@ -79,6 +92,7 @@ describe('lease loss and fencing', () => {
       redis.disconnect();
     }
     await agent.waitFor(/registering again/);
+    gate.open();
     const job = await sys.waitFinal(id);
     expect(job).toMatchObject({ state: 'succeeded', agent: 'forgotten', attempt: 1 });
     const agents = await sys.platform('GET', '/v1/agents');

@@ -1,6 +1,6 @@
 // The controller is down when a job ends: the result and the log tail wait in the agent's spool and
 // arrive once it is back, also when the agent itself restarts in between.
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '../helpers/processes.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -20,10 +20,13 @@ const spooledResults = (stateDir: string) => {
   return readdirSync(root).filter((d) => existsSync(join(root, d, 'result.json'))).length;
 };
 
+/** A job (see test/fixtures/tasks/gate) that ends only once the controller is gone. */
 async function runWhileControllerDies(agentId: string) {
-  const id = await sys.submit({ task: 'ticker', params: { seconds: '2' }, agent: agentId });
+  const gate = join(sys.tmp, `${agentId}.open`);
+  const id = await sys.submit({ task: 'gate', params: { open: gate }, agent: agentId });
   await sys.waitFor('the job to run', async () => (await sys.job(id)).state === 'running');
   await sys.controller.kill('SIGKILL');
+  writeFileSync(gate, '');
   return id;
 }
 
@@ -36,8 +39,8 @@ describe('result spool', () => {
     const job = await sys.waitFinal(id);
     expect(job.state).toBe('succeeded');
     const log = await sys.log(id);
-    expect(log).toContain('tick 19\ndone\n');
-    expect(log).toContain('==> step 1/1 ticker succeeded');
+    expect(log).toContain('waiting\ndone\n');
+    expect(log).toContain('==> step 1/1 gate succeeded');
     expect(Buffer.byteLength(log)).toBe(job.logBytes);
     await sys.waitFor('the spool to empty', async () => spooledResults(agent.stateDir) === 0);
     await agent.kill('SIGKILL');
@@ -55,7 +58,7 @@ describe('result spool', () => {
     const job = await sys.waitFinal(id);
     expect(job).toMatchObject({ state: 'succeeded', attempt: 1 });
     const log = await sys.log(id);
-    expect(log).toContain('tick 19\ndone\n');
+    expect(log).toContain('waiting\ndone\n');
     expect(Buffer.byteLength(log)).toBe(job.logBytes);
     await again.waitFor(/delivering a result spooled by an earlier run/);
     expect(spooledResults(again.stateDir)).toBe(0);

@@ -2,12 +2,26 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
+import { readFileSync } from 'node:fs';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const PLATFORM_TOKEN = 'regress-platform-token-0123456789';
 let redis: PrivateRedis;
 let controller: Spawned;
 let url: string;
+
+/** Bytes sent to 127.0.0.1:`port` that the server has not read yet, over all its connections (/proc/net/tcp). */
+function unreadBytesAt(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  let total = 0;
+  for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // f[1] local address, f[3] state (01 established), f[4] tx_queue:rx_queue in hex
+    if (f[1] === local && f[3] === '01') total += parseInt(f[4]!.split(':')[1]!, 16);
+  }
+  return total;
+}
 
 async function get(path: string, timeoutMs: number): Promise<number> {
   const res = await fetch(`${url}${path}`, { headers: { authorization: `Bearer ${PLATFORM_TOKEN}` }, signal: AbortSignal.timeout(timeoutMs) });
@@ -42,20 +56,15 @@ describe('bugs the chaos suite found', () => {
     // Frozen, Redis reads nothing: the next requests' commands are written and wait for replies that
     // never come. Then it dies and comes back from its AOF.
     process.kill(pid, 'SIGSTOP');
-    const inFlight = Promise.allSettled([get('/v1/jobs?limit=1', 5_000), get('/healthz', 5_000)]);
-    await new Promise((r) => setTimeout(r, 500));
+    const inFlight = Promise.allSettled([get('/v1/jobs?limit=1', 30_000), get('/healthz', 30_000)]);
+    // The stopped server reads nothing: its receive queue shows the commands written and waiting.
+    await waitUntil('commands waiting unread at the stopped Redis', () => unreadBytesAt(redis.port) > 0);
     await redis.kill();
     await redis.start();
     await inFlight;
     // Before the fix ioredis dropped those commands on reconnect without settling them; the auto-pipeline
     // they sat in never finished, and every later command queued behind it: /healthz never answered again.
-    let status = 0;
-    const deadline = Date.now() + 30_000;
-    while (status !== 200 && Date.now() < deadline) {
-      status = await get('/healthz', 2_000).catch(() => 0);
-      if (status !== 200) await new Promise((r) => setTimeout(r, 250));
-    }
-    expect(status).toBe(200);
+    await waitUntil('/healthz to answer 200 again', async () => (await get('/healthz', 2_000)) === 200);
     expect(await get('/v1/jobs?limit=1', 10_000)).toBe(200);
   }, 90_000);
 });

@@ -14,12 +14,12 @@ describe('chaos (short), one Redis with AOF', () => {
       system: { redis: 'single', redisStop: 'term', agents: 3, controllers: 2, concurrency: 4, leaseMs: 2000, longPollMs: 5000, logLevel: 'warn' },
       jobs: 160,
       batch: 6,
-      submitIntervalMs: 1000,
+      // Two jobs per slot (3 agents x 4) at most: the machine's pace sets the run's, never a backlog.
+      maxOpen: 24,
       seed: 20261125,
       shape: { maxChunks: 6, maxLines: 40, maxPauseSec: 0.3, bigShare: 0.03 },
       events: ['kill-agent', 'pause-agent', 'restart-controller', 'restart-redis', 'cut-controller', 'strand-results', 'freeze-controller', 'kill-agent'],
-      gapMs: 2500,
-      settleTimeoutMs: 60_000,
+      settleTimeoutMs: 120_000,
       print: () => undefined,
     });
     process.stdout.write(`${report.text}\n`);
@@ -27,5 +27,5 @@ describe('chaos (short), one Redis with AOF', () => {
     expect(report.stats.final).toBe(160);
     // The chaos must have bitten: some jobs ran more than once.
     expect(report.stats.rerun).toBeGreaterThan(0);
-  }, 180_000);
+  }, 300_000); // a bound for a loaded machine; the run itself is paced by the jobs, not the clock
 });

@@ -1,7 +1,10 @@
 // The controller on a three-master Redis Cluster: every script's keys share a slot (no CROSSSLOT), and
 // wake-ups, leases and logs work as on a single Redis.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster } from 'ioredis';
+import { createKeys } from '../../controller/src/keys.js';
 import { startRedisCluster, type PrivateCluster } from '../helpers/redis-cluster.js';
+import { waitUntil } from '../helpers/wait.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
 
 let cluster: PrivateCluster;
@@ -19,7 +22,8 @@ afterAll(async () => {
 describe('on a Redis Cluster', () => {
   it('runs the whole job path: batch, long-poll wake, log, complete, lease expiry, cancel, agents, monitor', async () => {
     expect((await call(c.url, 'GET', '/healthz', { token: null })).status).toBe(200);
-    await call(c.url, 'POST', '/v1/agent/register', { body: { ...agentBody('cl-a', { os: 'linux' }), leaseMs: 1000 } });
+    // A lease far longer than any pause of a loaded machine; b's is made to lapse on purpose below.
+    await call(c.url, 'POST', '/v1/agent/register', { body: { ...agentBody('cl-a', { os: 'linux' }), leaseMs: 60_000 } });
     const batch = await call(c.url, 'POST', '/v1/jobs', { body: [{ task: 'noop', labels: { os: 'linux' } }, { task: 'noop', agent: 'cl-a', idempotencyKey: 'k1' }] });
     expect(batch.status).toBe(201);
     const got = (await call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'cl-a', max: 5, waitMs: 0, claimId: claimId() } })).body.jobs;
@@ -31,16 +35,22 @@ describe('on a Redis Cluster', () => {
     expect((await call(c.url, 'POST', `/v1/agent/jobs/${a.id}/complete`, { body: { epoch: a.epoch, outcome: 'succeeded', steps: [], logBytes: 3 } })).body.accepted).toBe(true);
     expect((await call(c.url, 'GET', `/v1/jobs/${a.id}/log`)).text).toBe('hi\n');
 
-    // b's lease lapses (heartbeats without it): the next claim (woken by the re-queue) gets attempt 2.
-    // The agent keeps heartbeating: a woken claim for an agent silent past half its lease gets nothing.
-    const beating = setInterval(() => void call(c.url, 'POST', '/v1/agent/heartbeat', { body: { agentId: 'cl-a', state: 'online', running: 0, leases: [] } }), 300);
-    const again = (await call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'cl-a', max: 1, waitMs: 10_000, claimId: claimId() } }).finally(() => clearInterval(beating))).body.jobs[0];
+    // b's lease lapses (its deadline set in the past, as if its agent had gone quiet): the sweeper
+    // queues it again, and the next claim gets attempt 2.
+    const admin = new Cluster(cluster.nodes.map((n) => ({ host: '127.0.0.1', port: Number(n.split(':')[1]) })));
+    try {
+      await admin.zadd(createKeys(c.config.keyPrefix).leases, 0, b.id);
+    } finally {
+      admin.disconnect();
+    }
+    await waitUntil('b queued again after its lease', async () => (await call(c.url, 'GET', `/v1/jobs/${b.id}`)).body.state === 'queued');
+    const again = (await call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'cl-a', max: 1, waitMs: 0, claimId: claimId() } })).body.jobs[0];
     expect(again).toMatchObject({ id: b.id, attempt: 2 });
     await call(c.url, 'POST', `/v1/jobs/${b.id}/cancel`);
     expect((await call(c.url, 'POST', `/v1/agent/jobs/${b.id}/renew`, { body: { epoch: again.epoch } })).body.status).toBe('cancel');
 
-    const waiting = call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'cl-a', max: 1, waitMs: 10_000, claimId: claimId() } });
-    await new Promise((r) => setTimeout(r, 100));
+    const waiting = call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'cl-a', max: 1, waitMs: 30_000, claimId: claimId() } });
+    await waitUntil('the claim waiting', () => c.controller.waitingClaims === 1);
     const { id } = (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', labels: { os: 'linux' } } })).body;
     expect((await waiting).body.jobs[0].id).toBe(id);
 

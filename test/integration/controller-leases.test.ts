@@ -1,7 +1,9 @@
 // Leases, fencing and long-polls against a real controller pair on one Redis: re-delivery after a lost
 // lease, maxAttempts, stale epochs refused, long-poll wake-ups across controllers, gone clients.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeys } from '../../controller/src/keys.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
@@ -38,16 +40,10 @@ const claim = (agentId: string, opts: { max?: number; waitMs?: number; on?: Runn
     body: { agentId, max: opts.max ?? 1, waitMs: opts.waitMs ?? 0, claimId: claimId() },
     ...(opts.signal ? { signal: opts.signal } : {}),
   });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (ok(v) || Date.now() > end) return v;
-    await sleep(50);
-  }
-}
 const view = async (id: string) => (await call(c.url, 'GET', `/v1/jobs/${id}`)).body;
+/** Resolves once `n` more claims than `before` wait in a long-poll across both controllers. */
+const waiting = () => c.controller.waitingClaims + c2.controller.waitingClaims;
+const waiters = (before: number, n: number) => waitUntil(`${n} claims waiting`, () => waiting() >= before + n);
 
 describe('lost leases', () => {
   it('re-delivers a job whose lease expired, attempt + 1; the old epoch is refused everywhere', async () => {
@@ -55,10 +51,10 @@ describe('lost leases', () => {
     const { id } = (await submit({ task: 'noop', labels: { pool: 'redeliver' } })).body;
     const first = (await claim(dead)).body.jobs[0];
     await call(c.url, 'POST', `/v1/agent/jobs/${id}/log?epoch=${first.epoch}&offset=0`, { raw: 'attempt one\n', contentType: 'application/octet-stream' });
-    // The agent dies: no renewals. Past the lease the job is queued again (the sweeper or the next claim).
-    await sleep(1100);
+    // The agent dies: no renewals. Past the lease the sweeper queues the job again.
+    await waitUntil('the expired job queued again', async () => (await view(id)).state === 'queued');
     const alive = await register({ pool: 'redeliver' });
-    const second = (await claim(alive, { waitMs: 3000 })).body.jobs[0];
+    const second = (await claim(alive)).body.jobs[0];
     expect(second).toMatchObject({ id, attempt: 2, epoch: first.epoch + 1, logOffset: 0 });
 
     const oldLog = await call(c.url, 'POST', `/v1/agent/jobs/${id}/log?epoch=${first.epoch}&offset=12`, { raw: 'late\n', contentType: 'application/octet-stream' });
@@ -87,12 +83,34 @@ describe('lost leases', () => {
     const agent = await register({ pool: 'kept' });
     const { id } = (await submit({ task: 'noop', labels: { pool: 'kept' } })).body;
     const job = (await claim(agent)).body.jobs[0];
-    for (let i = 0; i < 6; i++) {
-      await sleep(300);
-      const hb = await call(c.url, 'POST', '/v1/agent/heartbeat', { body: { agentId: agent, state: 'online', running: 1, leases: [{ id, epoch: job.epoch }] } });
-      expect(hb.body.leases[id]).toBe('ok');
+    const admin = redis.client();
+    try {
+      const keys = createKeys(c.config.keyPrefix);
+      const firstDeadline = Number(await admin.zscore(keys.leases, id));
+      const redisNow = async () => {
+        const [sec, usec] = await admin.time();
+        return Number(sec) * 1000 + Math.floor(Number(usec) / 1000);
+      };
+      // Heartbeats as a live agent sends them (a third of the lease apart) until the first lease's
+      // deadline is behind Redis's clock; then a sweep of each controller must leave the job alone.
+      let heartbeats = 0;
+      await waitUntil(
+        'the first lease deadline to pass, with the lease renewed by heartbeats',
+        async () => {
+          const hb = await call(c.url, 'POST', '/v1/agent/heartbeat', { body: { agentId: agent, state: 'online', running: 1, leases: [{ id, epoch: job.epoch }] } });
+          expect(hb.body.leases[id]).toBe('ok');
+          heartbeats++;
+          return (await redisNow()) > firstDeadline;
+        },
+        { intervalMs: 300 },
+      );
+      expect(heartbeats).toBeGreaterThan(1);
+      expect(await c.controller.reaper.sweep()).toBe(0);
+      expect(await c2.controller.reaper.sweep()).toBe(0);
+      expect(await view(id)).toMatchObject({ state: 'running', attempt: 1 });
+    } finally {
+      admin.disconnect();
     }
-    expect(await view(id)).toMatchObject({ state: 'running', attempt: 1 });
   });
 
   it('fails a job with a clear error once maxAttempts leases have expired', async () => {
@@ -100,8 +118,10 @@ describe('lost leases', () => {
     const { id } = (await submit({ task: 'noop', labels: { pool: 'doomed' }, maxAttempts: 2 })).body;
     expect((await claim(agent)).body.jobs[0].attempt).toBe(1);
     expect((await claim(agent, { waitMs: 5000 })).body.jobs[0]).toMatchObject({ id, attempt: 2 });
-    const v = await until(() => view(id), (x) => x.state === 'failed');
-    expect(v.state).toBe('failed');
+    const v = await waitUntil('the job to fail', async () => {
+      const x = await view(id);
+      return x.state === 'failed' ? x : undefined;
+    });
     expect(v.error).toMatch(/lease expired .* after 2 attempts/);
     expect(v.steps[0].state).toBe('skipped'); // never reported started
   });
@@ -111,7 +131,10 @@ describe('lost leases', () => {
     const { id } = (await submit({ task: 'noop', labels: { pool: 'cancel-expire' } })).body;
     await claim(agent);
     await call(c.url, 'POST', `/v1/jobs/${id}/cancel`);
-    const v = await until(() => view(id), (x) => x.state !== 'running');
+    const v = await waitUntil('the job to end', async () => {
+      const x = await view(id);
+      return x.state !== 'running' ? x : undefined;
+    });
     expect(v.state).toBe('cancelled');
   });
 
@@ -127,11 +150,11 @@ describe('lost leases', () => {
 describe('long-poll', () => {
   it('wakes a waiting claim when a matching job is queued', async () => {
     const agent = await register({ pool: 'lp' }, 10_000);
-    const waiting = claim(agent, { waitMs: 20_000 });
-    await until(async () => c.controller.app.server.listening, (x) => x);
-    await sleep(100);
+    const before = waiting();
+    const pending = claim(agent, { waitMs: 20_000 });
+    await waiters(before, 1);
     const { id } = (await submit({ task: 'noop', labels: { pool: 'lp' } })).body;
-    const got = await waiting;
+    const got = await pending;
     expect(got.body.jobs.map((j: { id: string }) => j.id)).toEqual([id]);
   });
 
@@ -144,16 +167,18 @@ describe('long-poll', () => {
 
   it('wakes a claim waiting on one controller for a job queued through the other', async () => {
     const agent = await register({ pool: 'two' }, 10_000, c2);
-    const waiting = claim(agent, { waitMs: 20_000, on: c2 });
-    await sleep(100);
+    const before = c2.controller.waitingClaims;
+    const pending = claim(agent, { waitMs: 20_000, on: c2 });
+    await waitUntil('the claim waiting on the second controller', () => c2.controller.waitingClaims > before);
     const { id } = (await submit({ task: 'noop', agent }, c)).body;
-    expect((await waiting).body.jobs.map((j: { id: string }) => j.id)).toEqual([id]);
+    expect((await pending).body.jobs.map((j: { id: string }) => j.id)).toEqual([id]);
   });
 
   it('one job for three waiters: exactly one gets it, the others time out empty', async () => {
     const agents = [await register({ pool: 'herd' }, 10_000), await register({ pool: 'herd' }, 10_000), await register({ pool: 'herd' }, 10_000)];
-    const waits = agents.map((a) => claim(a, { waitMs: 1500 }));
-    await sleep(100);
+    const before = waiting();
+    const waits = agents.map((a) => claim(a, { waitMs: 3000 }));
+    await waiters(before, 3);
     const { id } = (await submit({ task: 'noop', labels: { pool: 'herd' } })).body;
     const got = (await Promise.all(waits)).flatMap((r) => r.body.jobs.map((j: { id: string }) => j.id));
     expect(got).toEqual([id]);
@@ -161,11 +186,11 @@ describe('long-poll', () => {
 
   it('hundreds of waiting claims hold no Redis connection of their own', async () => {
     const agents = await Promise.all(Array.from({ length: 200 }, (_, i) => register({ pool: `many-${i}` }, 10_000)));
-    const waits = agents.map((a, i) => claim(a, { waitMs: 20_000, on: i % 2 ? c : c2 }));
-    await until(async () => c.controller.app.server.listening, (x) => x);
+    const before = waiting();
+    const waits = agents.map((a, i) => claim(a, { waitMs: 30_000, on: i % 2 ? c : c2 }));
+    await waiters(before, 200);
     const admin = redis.client();
     try {
-      await sleep(200);
       const clients = String(await admin.client('LIST')).split('\n').filter((l) => l.includes('name=httpagent-controller-'));
       // Two controllers, each one command and one subscriber connection.
       expect(clients).toHaveLength(4);
@@ -181,14 +206,14 @@ describe('long-poll', () => {
   it('a client that hangs up while waiting gets nothing popped for it', async () => {
     const gone = await register({ pool: 'hangup' }, 10_000);
     const ac = new AbortController();
-    const waiting = claim(gone, { waitMs: 20_000, signal: ac.signal }).catch((e: Error) => e);
-    await sleep(100);
+    const before = waiting();
+    const pending = claim(gone, { waitMs: 20_000, signal: ac.signal }).catch((e: Error) => e);
+    await waiters(before, 1);
     ac.abort();
-    expect(await waiting).toBeInstanceOf(Error);
-    await until(async () => c.controller.app.server.listening, (x) => x);
-    await until(async () => 0, () => true);
+    expect(await pending).toBeInstanceOf(Error);
+    // The controller drops the waiter once it sees the socket close; a job queued after that has no one to wake.
+    await waitUntil('the waiter of the gone client dropped', () => waiting() === before);
     const { id } = (await submit({ task: 'noop', labels: { pool: 'hangup' } })).body;
-    await sleep(100);
     expect((await view(id)).state).toBe('queued');
     const other = await register({ pool: 'hangup' }, 10_000);
     expect((await claim(other)).body.jobs.map((j: { id: string }) => j.id)).toEqual([id]);

@@ -2,6 +2,7 @@
 // in GET /v1/agents, and the alert state round trip.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { agentBody, call, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
@@ -16,8 +17,6 @@ afterAll(async () => {
   await c?.close();
   await redis?.stop();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('monitor storage', () => {
   it('keeps the newest sample as the latest and the rest as history since a time', async () => {
@@ -54,11 +53,13 @@ describe('monitor storage', () => {
     const on = (await call(c.url, 'GET', '/v1/agents')).body.find((a: { id: string }) => a.id === 'mon-a');
     expect(on).toMatchObject({ monitor: 'online', monitorChecks: { disk: true, redis: false } });
     expect(on.monitorSeenAt).not.toBeNull();
-    await sleep(2100);
-    const off = (await call(c.url, 'GET', '/v1/agents')).body.find((a: { id: string }) => a.id === 'mon-a');
-    expect(off.monitor).toBe('lapsed');
-    // The agent itself sent nothing for longer than offlineAfterMs.
-    expect(off.state).toBe('offline');
+    // Once the heartbeat's TTL (1 s) is over it shows lapsed, and the agent itself, which sent nothing for
+    // longer than offlineAfterMs, offline.
+    const off = await waitUntil('the heartbeat to lapse', async () => {
+      const a = (await call(c.url, 'GET', '/v1/agents')).body.find((x: { id: string }) => x.id === 'mon-a');
+      return a.monitor === 'lapsed' && a.state === 'offline' ? a : undefined;
+    });
+    expect(off).toMatchObject({ monitor: 'lapsed', state: 'offline' });
   });
 
   it('stores and returns the alert state; null before any', async () => {

@@ -2,7 +2,9 @@
 // survives by itself without losing a job, bad configuration, and a graceful SIGTERM.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
+import { createKeys } from '../../controller/src/keys.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, agentBody, call, claimId } from './controller-harness.js';
 
 let redis: PrivateRedis;
@@ -28,8 +30,6 @@ afterAll(async () => {
   await proc?.kill('SIGKILL');
   await redis?.stop();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('httpagent controller', () => {
   it('prints one JSON line with its URL and serves a job end to end', async () => {
@@ -58,12 +58,7 @@ describe('httpagent controller', () => {
     await redis.start();
 
     // The controller finds Redis again by itself.
-    let health = down;
-    for (let i = 0; i < 100 && health.status !== 200; i++) {
-      await sleep(100);
-      health = await call(url, 'GET', '/healthz', { token: null });
-    }
-    expect(health.status).toBe(200);
+    await waitUntil('the controller healthy again', async () => (await call(url, 'GET', '/healthz', { token: null })).status === 200);
 
     const seen = new Set<string>();
     for (let i = 0; i < 10 && seen.size < before.length; i++) {
@@ -72,9 +67,14 @@ describe('httpagent controller', () => {
     }
     expect(before.every((id: string) => seen.has(id))).toBe(true);
 
-    // The wake-up subscriber resubscribed: a waiting claim is woken by a new job.
-    const waiting = call(url, 'POST', '/v1/agent/claim', { body: { agentId: 'proc-b', max: 1, waitMs: 20_000, claimId: claimId() } });
-    await sleep(200);
+    // The wake-up subscriber resubscribed: a waiting claim is woken by a new job. The claim's first try
+    // (it found nothing) stamps the agent's lastSeenAt; by then its waiter is registered.
+    const admin = redis.client();
+    const agentKey = createKeys('proc').agent('proc-b');
+    await admin.hset(agentKey, 'lastSeenAt', 0);
+    const waiting = call(url, 'POST', '/v1/agent/claim', { body: { agentId: 'proc-b', max: 1, waitMs: 30_000, claimId: claimId() } });
+    await waitUntil('the claim waiting', async () => Number(await admin.hget(agentKey, 'lastSeenAt')) > 0);
+    admin.disconnect();
     const { id } = (await call(url, 'POST', '/v1/jobs', { body: { task: 'noop', agent: 'proc-b' } })).body;
     expect((await waiting).body.jobs.map((j: { id: string }) => j.id)).toEqual([id]);
   });

@@ -16,6 +16,7 @@ import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 import { runLightTask } from '../../src/agent/tasks/run-light-task.js';
 import { freePort } from '../helpers/ports.js';
 import { newKeyBlob, newPublicKey, sshString } from '../helpers/ssh-keys.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TOKEN = 'platform-token-0123456789abcdef';
 const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
@@ -262,13 +263,12 @@ describe('POST /v1/run', () => {
       body: JSON.stringify({ task: 'sleep-tree', params: { PIDFILE: pidFile }, timeoutSec: 10 }),
       signal: ctl.signal,
     }).catch((err: unknown) => err);
-    while (!existsSync(pidFile) || readFileSync(pidFile, 'utf8').trim().split('\n').length < 2) await new Promise((r) => setTimeout(r, 20));
+    await waitUntil('both processes of the tree to start', () => existsSync(pidFile) && readFileSync(pidFile, 'utf8').trim().split('\n').length >= 2);
     ctl.abort();
     await pending;
     const pids = readFileSync(pidFile, 'utf8').trim().split('\n').map(Number);
-    // Wait for the stop to go through (bounded by the kill grace, not a timing assertion).
-    for (let i = 0; i < 100 && pids.some((p) => !/^(gone|Z)$/.test(procState(p))); i++) await new Promise((r) => setTimeout(r, 20));
-    for (const pid of pids) expect(procState(pid), `pid ${pid}`).toMatch(/^(gone|Z)$/);
+    // The stop goes through the kill grace after the hang-up is noticed.
+    await waitUntil('the tree to stop', () => pids.every((p) => /^(gone|Z)$/.test(procState(p))));
   });
 
   it('refuses unknown tasks, path-like task names and timeouts above runTimeoutSec', async () => {

@@ -1,6 +1,6 @@
 // 500 concurrent POST /v1/run against a pool of 2 with a queue of 8: every call is answered, either
 // with the task's result or with 429 + Retry-After; none hangs and none is lost.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import { buildAgentServer } from '../../src/agent/port/agent-server.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const TOKEN = 'burst-token-0123456789abcdef';
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-burst-'));
@@ -47,31 +48,39 @@ afterAll(async () => {
   rmSync(tmp, { recursive: true, force: true });
 });
 
-it('answers all 500 concurrent calls with 200 or 429', async () => {
-  const calls = Array.from({ length: 500 }, async (_, i) => {
-    const res = await request(`${base}/v1/run`, {
-      method: 'POST',
-      dispatcher,
-      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ task: 'slow', params: { SEC: '0.05', N: String(i) } }),
-    });
-    const body = (await res.body.json()) as any;
-    return { status: res.statusCode, retryAfter: res.headers['retry-after'], body };
+async function post(task: string, params: Record<string, string>) {
+  const res = await request(`${base}/v1/run`, {
+    method: 'POST',
+    dispatcher,
+    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ task, params }),
   });
-  const answers = await Promise.all(calls);
-  expect(answers).toHaveLength(500);
-  const ok = answers.filter((a) => a.status === 200);
-  const refused = answers.filter((a) => a.status === 429);
-  expect(ok.length + refused.length).toBe(500);
-  // At least the pool plus its queue ran; the rest were refused clearly.
-  expect(ok.length).toBeGreaterThanOrEqual(10);
-  expect(refused.length).toBeGreaterThan(0);
-  for (const a of ok) expect(a.body.exitCode).toBe(0);
+  const body = (await res.body.json()) as any;
+  return { status: res.statusCode, retryAfter: res.headers['retry-after'], body };
+}
+const lightTasks = async () => ((await (await request(`${base}/healthz`, { dispatcher })).body.json()) as any).lightTasks as { active: number; queued: number };
+
+it('answers all 500 concurrent calls: the pool and its queue run, every other call gets 429 at once', async () => {
+  // Ten calls fill the pool (2) and its queue (8) with tasks that hold their place until the gate opens,
+  // so which calls are refused does not depend on how fast tasks start on this machine.
+  const gate = join(tmp, 'burst.open');
+  const held = Array.from({ length: 10 }, () => post('gate', { OPEN: gate }));
+  await waitUntil('the pool and its queue full', async () => {
+    const t = await lightTasks();
+    return t.active === 2 && t.queued === 8;
+  });
+  // 490 more at once: no place frees up meanwhile, so each is answered 429 without waiting.
+  const refused = await Promise.all(Array.from({ length: 490 }, (_, i) => post('slow', { SEC: '0.05', N: String(i) })));
+  writeFileSync(gate, '');
+  const ok = await Promise.all(held);
+  expect(ok.map((a) => a.status)).toEqual(Array(10).fill(200));
+  for (const a of ok) expect(a.body).toMatchObject({ exitCode: 0, stdout: 'opened\n' });
+  expect(refused.map((a) => a.status)).toEqual(Array(490).fill(429));
   for (const a of refused) {
     expect(a.body.error.code).toBe('OVERLOADED');
     expect(Number(a.retryAfter)).toBeGreaterThanOrEqual(1);
   }
-  // Nothing is left queued or running afterwards.
-  const health = (await (await request(`${base}/healthz`, { dispatcher })).body.json()) as any;
-  expect(health.lightTasks).toEqual({ active: 0, queued: 0 });
+  // Nothing is left queued or running afterwards, and the pool takes work again.
+  expect(await lightTasks()).toEqual({ active: 0, queued: 0 });
+  expect((await post('slow', { SEC: '0' })).status).toBe(200);
 });

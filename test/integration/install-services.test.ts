@@ -6,11 +6,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, startController, type Running } from './controller-harness.js';
-import { startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
+import { waitUntil } from '../helpers/wait.js';
+import { startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
 const asRoot = process.getuid?.() === 0;
 const AGENT_ID = 'installed-agent';
@@ -28,7 +30,8 @@ function install(...args: string[]): Promise<{ code: number; out: string }> {
     '--prefix', prefix, '--source', repoRoot, '--init', 'supervisor', '--supervisor-conf', sup.conf, '--system-root', sysroot,
     '--user', 'root', '--controller-url', ctl.url, '--agent-id', AGENT_ID, '--listen', `127.0.0.1:${port}`, '--wait-sec', '60', ...args,
   ];
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN };
+  // npm ci from the local cache only (see offline-npm.ts): the build never reaches a registry.
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
   return new Promise((resolve) => {
     execFile(join(repoRoot, 'install.sh'), argv, { env, timeout: 300_000 }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
@@ -61,8 +64,10 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', () => {
     expect(r.out).toContain(`agent ${AGENT_ID} is online`);
     expect(r.out).not.toContain(AGENT_TOKEN);
     // The agent registers before supervisord's startsecs (2 s) have passed, so it may still say STARTING.
-    let status = '';
-    await waitUntil(async () => /RUNNING/.test((status = (await sup.ctl('status', 'httpagent:httpagent-agent')).out)), 10_000, 'the agent RUNNING', () => status).catch(() => undefined);
+    const status = await waitUntil('the agent RUNNING', async () => {
+      const out = (await sup.ctl('status', 'httpagent:httpagent-agent')).out;
+      return /RUNNING/.test(out) ? out : undefined;
+    });
     expect(status).toMatch(/RUNNING/);
     expect(statSync(join(sysroot, 'usr/local/sbin/httpagent-watchdog')).mode & 0o777).toBe(0o755);
     expect(existsSync(join(sysroot, 'etc/cron.d/httpagent-watchdog'))).toBe(true);

@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { dumpJacoco as dumpTo, type JacocoDumpOptions } from '../../src/agent/tasks/jacoco-dump.js';
 import { freePort } from '../helpers/ports.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const servers: Server[] = [];
 const sockets = new Set<Socket>();

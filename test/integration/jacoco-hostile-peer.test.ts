@@ -12,7 +12,7 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, encodeVarInt, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
-import { binTs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
+import { binJs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
 
 const TOKEN = 'hostile-token-0123456789abcdef';
 const MAX_BYTES = 8 * 1024 * 1024;
@@ -205,7 +205,7 @@ function coverageLeftovers(): string[] {
 
 beforeAll(async () => {
   const listen = `127.0.0.1:${await freePort()}`;
-  const proc = spawn(process.execPath, ['--import', 'tsx', binTs, 'agent'], {
+  const proc = spawn(process.execPath, [binJs, 'agent'], {
     cwd: repoRoot,
     // Its own process group, killed as a whole in afterAll.
     detached: true,

@@ -10,6 +10,7 @@ import { httpCheck } from '../../src/monitor/checks/http-check.js';
 import { createHttpCaller } from '../../src/monitor/monitor-http.js';
 import { patternCheck, pidfileCheck } from '../../src/monitor/checks/process-check.js';
 import { supervisorCheck } from '../../src/monitor/checks/supervisor-check.js';
+import { waitUntil } from '../helpers/wait.js';
 
 let dir: string;
 let supervisord: ChildProcess | undefined;
@@ -20,7 +21,7 @@ const marker = `httpagent-monitor-test-${process.pid}`;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'monitor-checks-'));
   // A child whose command line carries a unique marker for the pattern check.
-  sleeper = spawn('/bin/sleep', ['300'], { stdio: 'ignore', argv0: marker });
+  sleeper = spawn('/bin/sleep', ['300'], { stdio: 'ignore', argv0: marker, detached: true });
   // A server that accepts requests and never answers, for the timeout path.
   silent = createServer(() => {});
   await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
@@ -69,13 +70,11 @@ describe('supervisord check', () => {
     const down = await supervisorCheck({ programs: [], configFile: conf, timeoutMs: 5000 });
     expect(down[0]).toMatchObject({ name: 'supervisord', ok: false });
 
-    supervisord = spawn('supervisord', ['-c', conf], { stdio: 'ignore' });
-    let obs: Awaited<ReturnType<typeof supervisorCheck>> = [];
-    for (let i = 0; i < 100; i++) {
-      obs = await supervisorCheck({ programs: [], configFile: conf, timeoutMs: 5000 });
-      if (obs.find((o) => o.name === 'supervisor:good')?.ok) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    supervisord = spawn('supervisord', ['-c', conf], { stdio: 'ignore', detached: true });
+    const obs = await waitUntil('supervisor:good running', async () => {
+      const o = await supervisorCheck({ programs: [], configFile: conf, timeoutMs: 5000 });
+      return o.find((x) => x.name === 'supervisor:good')?.ok ? o : undefined;
+    });
     expect(obs.map((o) => [o.name, o.ok])).toEqual([
       ['supervisord', true],
       ['supervisor:good', true],

@@ -1,23 +1,22 @@
 // Test helpers for the operations tests: a private supervisord in a temp dir (own config, unix
-// socket, pidfile; never the system's), a fake install prefix whose release runs the real CLI
-// from source, and template rendering the way install.sh does it.
+// socket, pidfile; never the system's), a fake install prefix whose release runs this checkout's
+// compiled CLI, and template rendering the way install.sh does it.
 import { execFile } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { isAlive, repoRoot } from '../helpers/processes.js';
+import { binJs, isAlive, repoRoot } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const run = promisify(execFile);
-
-export const tsxLoader = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
 
 export function renderTemplate(file: string, vars: Record<string, string>): string {
   return readFileSync(join(repoRoot, file), 'utf8').replace(/@([A-Z_]+)@/g, (m, name: string) => vars[name] ?? m);
 }
 
 /**
- * A prefix with releases/<name> and `current`, whose dist/src/bin/httpagent.js loads the real CLI
- * from this checkout through tsx. OPS_TEST_FAKE=agent,monitor in its environment replaces those
+ * A prefix with releases/<name> and `current`, whose dist/src/bin/httpagent.js loads the compiled CLI
+ * of this checkout. OPS_TEST_FAKE=agent,monitor in its environment replaces those
  * commands by stand-ins (the fake agent answers /healthz on OPS_TEST_FAKE_AGENT_PORT).
  */
 export function makeFakePrefix(prefix: string, name = 'r1'): string {
@@ -27,7 +26,7 @@ export function makeFakePrefix(prefix: string, name = 'r1'): string {
   writeFileSync(join(rel, 'package.json'), JSON.stringify({ name: 'httpagent-test-release', type: 'module' }));
   writeFileSync(
     join(rel, 'dist/src/bin/httpagent.js'),
-    `// Test shim: runs the real CLI from ${repoRoot}, or a fake agent for supervision tests.
+    `// Test shim: runs the compiled CLI of ${repoRoot}, or a fake agent for supervision tests.
 import { createServer } from 'node:http';
 const fake = (process.env.OPS_TEST_FAKE ?? '').split(',');
 if (fake.includes(process.argv[2])) {
@@ -38,7 +37,7 @@ if (fake.includes(process.argv[2])) {
   }
   process.on('SIGTERM', () => process.exit(0));
 } else {
-  await import(${JSON.stringify(join(repoRoot, 'src/bin/httpagent.ts'))});
+  await import(${JSON.stringify(binJs)});
 }
 `,
   );
@@ -106,13 +105,13 @@ files = ${includes.join(' ')}
     },
     async start() {
       await run('supervisord', ['-c', conf]); // daemonizes; returns once it forked
-      await waitUntil(async () => (await ctl('status')).code !== 4, 15_000, 'supervisord reachable');
+      await waitUntil('supervisord reachable', async () => (await ctl('status')).code !== 4);
     },
     async shutdown() {
       if ((await ctl('status')).code === 4) return;
       const p = pid();
       await ctl('shutdown');
-      await waitUntil(async () => !alive(p), 30_000, 'supervisord gone');
+      await waitUntil('supervisord gone', () => !alive(p));
     },
   };
   await sup.start();
@@ -121,16 +120,6 @@ files = ${includes.join(' ')}
 
 /** Running, not a zombie (see isAlive). */
 export const alive = isAlive;
-
-/** Polls `fn` until true; on timeout the error carries `explain()` (log tails, state) when given. */
-export async function waitUntil(fn: () => Promise<boolean> | boolean, timeoutMs: number, what: string, explain?: () => string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (await fn()) return;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${explain ? `\n${explain()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** The last `lines` lines of a file, or a note that it is missing: for failure messages. */
 export function fileTail(file: string, lines = 40): string {
@@ -176,9 +165,7 @@ export async function startSmtp(): Promise<PrivateSmtp> {
     url: `smtp://127.0.0.1:${port}`,
     messages,
     async waitFor(re, timeoutMs = 30_000) {
-      let found: string | undefined;
-      await waitUntil(() => (found = messages.find((m) => re.test(m))) !== undefined, timeoutMs, `a mail matching ${re}`);
-      return found!;
+      return waitUntil(`a mail matching ${re}`, () => messages.find((m) => re.test(m)), { timeoutMs });
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };

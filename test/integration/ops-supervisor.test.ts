@@ -1,16 +1,17 @@
 // Process guarding against a real, private supervisord running the shipped program file
 // (supervisor/httpagent.conf.in) with the real agent and a real controller: kill -9 recovery (running,
 // registered and claiming again), FATAL → alert mail, and the cron watchdog.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
-import { repoRoot } from '../helpers/processes.js';
+import { repoRoot, track } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
 import {
   alive,
@@ -18,14 +19,11 @@ import {
   renderTemplate,
   startSmtp,
   startSupervisord,
-  tsxLoader,
-  waitUntil,
   type PrivateSmtp,
   type PrivateSupervisord,
 } from './ops-helpers.js';
 
 const run = promisify(execFile);
-const STARTSECS = 2; // as in supervisor/httpagent.conf.in
 const AGENT = 'httpagent:httpagent-agent';
 
 let dir: string;
@@ -61,7 +59,7 @@ beforeAll(async () => {
     { mode: 0o600 },
   );
   const programs = renderTemplate('supervisor/httpagent.conf.in', {
-    NODE: `${process.execPath} --import ${tsxLoader}`,
+    NODE: process.execPath,
     PREFIX: prefix,
     CONFIG: config,
     USER_LINE: '',
@@ -92,17 +90,15 @@ async function programPid(name: string): Promise<number> {
 }
 
 describe('supervisord programs', () => {
-  it('restarts the agent after kill -9 within startsecs + 2 s', async () => {
-    await waitUntil(async () => (await sup.state(AGENT)) === 'RUNNING', 30_000, 'agent RUNNING');
+  it('restarts the agent after kill -9', async () => {
+    await waitUntil('agent RUNNING', async () => (await sup.state(AGENT)) === 'RUNNING');
     const before = await programPid(AGENT);
     expect(before).toBeGreaterThan(0);
     process.kill(before, 'SIGKILL');
-    // The restart is immediate; RUNNING is reported once the new process has lived startsecs.
-    await waitUntil(
-      async () => (await sup.state(AGENT)) === 'RUNNING' && (await programPid(AGENT)) !== before,
-      (STARTSECS + 2) * 1000,
-      'agent RUNNING again',
-    );
+    // RUNNING again once a new process has lived startsecs; how soon is a figure for bench/, not a test.
+    await waitUntil('agent RUNNING again', async () => (await sup.state(AGENT)) === 'RUNNING' && (await programPid(AGENT)) !== before);
+    const log = readFileSync(join(dir, 'sup', 'supervisord.log'), 'utf8');
+    expect(log).toMatch(/exited: httpagent-agent \(terminated by SIGKILL/);
   });
 
   it('is registered again and claims jobs after the restart', async () => {
@@ -111,19 +107,19 @@ describe('supervisord programs', () => {
       const me = agents.find((a) => a.id === AGENT_ID);
       return me?.state === 'online' ? Date.parse(me.registeredAt) : 0;
     };
-    await waitUntil(async () => (await registeredAt()) > 0, 30_000, 'agent online');
+    await waitUntil('agent online', async () => (await registeredAt()) > 0);
     const first = await registeredAt();
     process.kill(await programPid(AGENT), 'SIGKILL');
-    await waitUntil(async () => (await registeredAt()) > first, 30_000, 'agent registered again');
+    await waitUntil('agent registered again', async () => (await registeredAt()) > first);
     const { id } = (await call(ctl.url, 'POST', '/v1/jobs', { body: { task: 'noop', agent: AGENT_ID } })).body as { id: string };
-    await waitUntil(async () => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state === 'succeeded', 30_000, 'job run by the restarted agent');
+    await waitUntil('job run by the restarted agent', async () => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state === 'succeeded');
     const health = await request(`http://127.0.0.1:${agentPort}/healthz`);
     expect(health.statusCode).toBe(200);
     await health.body.dump();
   });
 
   it('mails an alert through the FATAL listener when a program keeps failing', async () => {
-    await waitUntil(async () => (await sup.state('always-fails')) === 'FATAL', 30_000, 'always-fails FATAL');
+    await waitUntil('always-fails FATAL', async () => (await sup.state('always-fails')) === 'FATAL');
     const mail = await smtp.waitFor(/always-fails is FATAL/);
     expect(mail).toMatch(/To: ops@example\.test/);
     expect(mail).toContain('supervisorctl start always-fails:always-fails');
@@ -153,20 +149,24 @@ describe('watchdog', () => {
   });
 
   it('leaves at once while another run holds the lock', async () => {
-    const holder = execFile('flock', [join(dir, 'watchdog.lock'), 'sleep', '1.5']);
-    const done = new Promise((r) => holder.once('exit', r));
-    await new Promise((r) => setTimeout(r, 300));
-    const r = await runWatchdog();
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/another watchdog run holds/);
-    await done;
+    // The holder says when it has the lock and keeps it until its stdin closes.
+    const holder = track(spawn('flock', [join(dir, 'watchdog.lock'), 'sh', '-c', 'echo held; read _; exit 0'], { stdio: ['pipe', 'pipe', 'pipe'], detached: true }));
+    try {
+      await holder.waitFor(/held/);
+      const r = await runWatchdog();
+      expect(r.code).toBe(0);
+      expect(r.out).toMatch(/another watchdog run holds/);
+    } finally {
+      holder.proc.stdin!.end();
+      expect(await holder.exited()).toBe(0);
+    }
   });
 
   it('revives a killed supervisord', async () => {
     const old = sup.pid();
     const programs = [await programPid(AGENT), await programPid('httpagent:httpagent-monitor')];
     process.kill(old, 'SIGKILL');
-    await waitUntil(() => !alive(old), 10_000, 'supervisord dead');
+    await waitUntil('supervisord dead', () => !alive(old));
     expect((await sup.ctl('status')).code).toBe(4);
     // Its programs live on, orphaned: the watchdog stops them before starting a new supervisord.
     expect(programs.every((p) => p > 0 && alive(p))).toBe(true);
@@ -177,6 +177,6 @@ describe('watchdog', () => {
     expect(r.out).toMatch(/stopping programs left by the dead supervisord/);
     expect(programs.filter((p) => alive(p))).toEqual([]);
     expect(sup.pid()).not.toBe(old);
-    await waitUntil(async () => (await sup.state(AGENT)) === 'RUNNING', 30_000, 'agent RUNNING under the new supervisord');
+    await waitUntil('agent RUNNING under the new supervisord', async () => (await sup.state(AGENT)) === 'RUNNING');
   });
 });

@@ -13,8 +13,8 @@ import { scheduleStatePath, writeScheduleState } from '../../src/agent/schedule/
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
-import { waitUntil } from './ops-helpers.js';
 
 let redis: PrivateRedis;
 let ctl: Running;
@@ -146,16 +146,19 @@ describe('a real agent firing every second', () => {
   });
 
   it('queues one job per fire time, never overlapping, logs kept, not doubled by a restart', async () => {
+    const succeeded = async () => (await jobsWithPrefix('sched:sched-agent:tick:')).filter((j) => j.state === 'succeeded').length;
     agent = spawnHttpagent(['agent'], env);
     await agent.waitFor(/scheduler started/);
-    await waitUntil(async () => (await jobsWithPrefix('sched:sched-agent:tick:')).some((j) => j.state === 'succeeded'), 20_000, 'a finished run');
-    await new Promise((r) => setTimeout(r, 2500));
+    // Two finished runs: the fires in between found the first one busy.
+    await waitUntil('two finished runs', async () => (await succeeded()) >= 2);
     // A crash: the state file may be behind the controller; the idempotency key absorbs it.
     await agent.kill('SIGKILL');
+    const before = await succeeded();
     agent = spawnHttpagent(['agent'], env);
     await agent.waitFor(/scheduler started/);
-    await new Promise((r) => setTimeout(r, 5000));
-    await agent.kill('SIGTERM');
+    // Two more finished runs by the restarted agent (the run cut by the kill ends by lease expiry).
+    await waitUntil('two more finished runs after the restart', async () => (await succeeded()) >= before + 2);
+    expect(await agent.kill('SIGTERM')).toBe(0);
 
     const jobs = await jobsWithPrefix('sched:sched-agent:tick:');
     expect(jobs.length).toBeGreaterThanOrEqual(3);

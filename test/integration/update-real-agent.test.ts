@@ -10,11 +10,13 @@ import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readUpdateState, updateStatePath } from '../../src/ops/update-state.js';
+import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
-import { fileTail, startSupervisord, waitUntil, type PrivateSupervisord } from './ops-helpers.js';
+import { WaitAbort, waitUntil } from '../helpers/wait.js';
+import { fileTail, startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
 const run = promisify(execFile);
 const AGENT_ID = 'updating-agent';
@@ -43,7 +45,8 @@ beforeAll(async () => {
   await run('git', ['-C', work, 'config', 'user.name', 'ops test']);
 
   const prefix = join(dir, 'prefix');
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN };
+  // Both builds (install.sh's and the agent's self-update) run npm ci from the local cache only.
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
   await run(join(repoRoot, 'install.sh'), ['--prefix', prefix, '--no-service', '--source', work], { env, timeout: 240_000 });
 
   const tasks = join(dir, 'tasks');
@@ -74,7 +77,8 @@ beforeAll(async () => {
     join(dir, 'agent.conf'),
     `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent --config ${config}\n` +
       `autorestart=true\nstartsecs=2\nstartretries=5\nstopsignal=TERM\nstopwaitsecs=40\nstopasgroup=true\nkillasgroup=true\n` +
-      `redirect_stderr=true\nstdout_logfile=${join(dir, 'agent.log')}\n`,
+      `redirect_stderr=true\nstdout_logfile=${join(dir, 'agent.log')}\n` +
+      `environment=${Object.entries(offlineNpmEnv()).map(([k, v]) => `${k}="${v}"`).join(',')}\n`,
   );
   sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
 }, 300_000);
@@ -116,13 +120,14 @@ function explain(): string {
 describe('self-update of the real agent', () => {
   it('comes back on a pushed commit with every job through the update succeeded', async () => {
     const before = (await run('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
-    await waitUntil(async () => (await healthCommit()) === before, 60_000, 'installed release serving', explain);
+    await waitUntil('installed release serving', async () => (await healthCommit()) === before, { timeoutMs: 60_000, explain });
 
     const ids: string[] = [];
     const submitErrors: string[] = [];
     let feeding = true;
-    // Never rejects: the controller stays up for the whole test, so a failed submit is recorded and
-    // asserted on below instead of surfacing as an unhandled rejection once afterAll has closed it.
+    // A job every 1.5 s (it runs for 1 s): work keeps arriving through the update, with idle moments for
+    // the idle-mode switch. Never rejects: the controller stays up for the whole test, so a failed submit
+    // is recorded and asserted on below instead of surfacing as an unhandled rejection after afterAll.
     const feeder = (async () => {
       while (feeding) {
         try {
@@ -143,32 +148,41 @@ describe('self-update of the real agent', () => {
       const pushedAt = Date.now();
 
       await waitUntil(
+        'agent on the pushed commit',
         async () => {
           // A rollback or a failed build is final for this commit: say so now rather than at the timeout.
           const failed = readUpdateState(updateStatePath(stateDir)).failed;
-          if (failed?.commit === next) throw new Error(`the update to the pushed commit failed (${failed.reason})\n${explain()}`);
+          if (failed?.commit === next) throw new WaitAbort(`the update to the pushed commit failed (${failed.reason})\n${explain()}`);
           return (await healthCommit()) === next;
         },
-        240_000,
-        'agent on the pushed commit',
-        explain,
+        { timeoutMs: 240_000, explain },
       );
-      await waitUntil(() => readUpdateState(updateStatePath(stateDir)).confirmed === next, 60_000, 'guard confirmed', explain);
+      await waitUntil('guard confirmed', () => readUpdateState(updateStatePath(stateDir)).confirmed === next, { timeoutMs: 60_000, explain });
       process.stdout.write(`self-update: pushed commit running after ${((Date.now() - pushedAt) / 1000).toFixed(1)} s\n`);
-      await new Promise((res) => setTimeout(res, 3000)); // a few jobs on the new release too
+      // A few jobs on the new release too: two submitted from now on have succeeded.
+      const fromNow = ids.length;
+      await waitUntil(
+        'two jobs run by the new release',
+        async () => {
+          const later = ids.slice(fromNow);
+          if (later.length < 2) return false;
+          const states = await Promise.all(later.map(async (id) => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state as string));
+          return states.filter((st) => st === 'succeeded').length >= 2;
+        },
+        { timeoutMs: 60_000, explain },
+      );
     } finally {
       feeding = false;
       await feeder;
     }
 
     await waitUntil(
+      'every job final',
       async () => {
         for (const id of ids) if (!['succeeded', 'failed', 'cancelled'].includes((await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state)) return false;
         return true;
       },
-      90_000,
-      'every job final',
-      explain,
+      { timeoutMs: 90_000, explain },
     );
     const states = await Promise.all(ids.map(async (id) => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body as { state: string; attempt: number }));
     expect(submitErrors).toEqual([]);

@@ -3,12 +3,12 @@
 // update guard (a detached process) checking /healthz and rolling back. The "agent" in the repo is a
 // tiny program with the release layout, so each build takes a second instead of minutes.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { agentConfigSchema, type AgentConfig } from '../../src/shared/config/agent-config.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { DEFAULT_BUILD_STEPS, fetchHead, prepareRelease, releaseName } from '../../src/ops/release-builder.js';
@@ -16,10 +16,14 @@ import { currentRelease, releaseCommit, releaseLayout, switchCurrent } from '../
 import { createSelfUpdater, type JobActivity } from '../../src/ops/self-updater.js';
 import { readUpdateState, updateStatePath } from '../../src/ops/update-state.js';
 import { freePort } from '../helpers/ports.js';
-import { binTs } from '../helpers/processes.js';
-import { startSmtp, startSupervisord, tsxLoader, waitUntil, type PrivateSmtp, type PrivateSupervisord } from './ops-helpers.js';
+import { offlineNpmEnv } from '../helpers/offline-npm.js';
+import { binJs } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
+import { fileTail, startSmtp, startSupervisord, type PrivateSmtp, type PrivateSupervisord } from './ops-helpers.js';
 
 const git = promisify(execFile);
+/** The updater's environment: its builds (npm ci of a package without dependencies) never reach for a registry. */
+const buildEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...offlineNpmEnv() };
 
 const FAKE_AGENT = `#!/usr/bin/env node
 // A stand-in agent with the release layout: --version, agent --self-test, agent (serves /healthz).
@@ -43,27 +47,19 @@ process.on('SIGTERM', () => process.exit(0));
 }
 `;
 
-let dir: string;
-let remote: string;
-let work: string;
-let prefix: string;
-let sup: PrivateSupervisord;
-let smtp: PrivateSmtp;
-let port: number;
-let config: AgentConfig;
-let configFile: string;
-const exits: string[] = [];
-const alerts: string[] = [];
-let runningJobs = 0;
-let resumed = 0;
-
-const jobs: JobActivity = {
-  running: () => runningJobs,
-  pause: async () => undefined,
-  resume: () => void resumed++,
+const FIRST_FILES = {
+  'package.json': JSON.stringify({ name: 'fake-agent', version: '0.0.1', type: 'module', scripts: { build: 'node build.mjs' } }),
+  'package-lock.json': JSON.stringify({ name: 'fake-agent', version: '0.0.1', lockfileVersion: 3, requires: true, packages: { '': { name: 'fake-agent', version: '0.0.1' } } }),
+  'build.mjs': "import { mkdirSync, copyFileSync } from 'node:fs';\nmkdirSync('dist/src/bin', { recursive: true });\ncopyFileSync('src/httpagent.js', 'dist/src/bin/httpagent.js');\n",
+  'src/httpagent.js': FAKE_AGENT,
 };
 
-async function commit(message: string, files: Record<string, string | null> = {}): Promise<string> {
+let smtp: PrivateSmtp;
+/** A remote with the first commit, a clone to commit from, and a prefix with that commit built and current: copied by every test. */
+let template: string;
+let firstCommit: string;
+
+async function commitIn(work: string, message: string, files: Record<string, string | null> = {}): Promise<string> {
   for (const [name, text] of Object.entries(files)) {
     const p = join(work, name);
     if (text === null) unlinkSync(p);
@@ -75,52 +71,43 @@ async function commit(message: string, files: Record<string, string | null> = {}
   return (await git('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
 }
 
-async function healthCommit(): Promise<string | undefined> {
-  try {
-    const res = await request(`http://127.0.0.1:${port}/healthz`);
-    return ((await res.body.json()) as { commit?: string }).commit;
-  } catch {
-    return undefined;
-  }
-}
-
-function updater() {
-  return createSelfUpdater(config, {
-    logger: silentLogger(),
-    jobs,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
-    configFile,
-    alert: async (subject) => void alerts.push(subject),
-    guardCommand: [process.execPath, '--import', tsxLoader, binTs, 'update-guard', '--poll-ms', '200'],
-    // The agent's own exit, as run-agent does it: the supervisor starts `current` again.
-    exit: (reason) => {
-      exits.push(reason);
-      void sup.ctl('signal', 'TERM', 'agent');
-    },
-  });
-}
-
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'httpagent-update-'));
-  remote = join(dir, 'remote.git');
-  work = join(dir, 'work');
-  prefix = join(dir, 'prefix');
-  port = await freePort();
   smtp = await startSmtp();
+  template = mkdtempSync(join(tmpdir(), 'httpagent-update-template-'));
+  const remote = join(template, 'remote.git');
+  const work = join(template, 'work');
   await git('git', ['init', '-q', '--bare', '-b', 'main', remote]);
   await git('git', ['clone', '-q', remote, work]);
   await git('git', ['-C', work, 'config', 'user.email', 'ops@example.test']);
   await git('git', ['-C', work, 'config', 'user.name', 'ops test']);
   mkdirSync(join(work, 'src'));
-  const first = await commit('first', {
-    'package.json': JSON.stringify({ name: 'fake-agent', version: '0.0.1', type: 'module', scripts: { build: 'node build.mjs' } }),
-    'package-lock.json': JSON.stringify({ name: 'fake-agent', version: '0.0.1', lockfileVersion: 3, requires: true, packages: { '': { name: 'fake-agent', version: '0.0.1' } } }),
-    'build.mjs': "import { mkdirSync, copyFileSync } from 'node:fs';\nmkdirSync('dist/src/bin', { recursive: true });\ncopyFileSync('src/httpagent.js', 'dist/src/bin/httpagent.js');\n",
-    'src/httpagent.js': FAKE_AGENT,
-  });
+  firstCommit = await commitIn(work, 'first', FIRST_FILES);
+  // The first release is installed the way install.sh does it: built in staging, then linked.
+  const layout = releaseLayout(join(template, 'prefix'));
+  const cache = join(template, 'build-cache.git');
+  expect(await fetchHead(cache, remote, 'main')).toBe(firstCommit);
+  switchCurrent(layout, await prepareRelease({ layout, cacheDir: cache, commit: firstCommit, buildSteps: DEFAULT_BUILD_STEPS, env: buildEnv }));
+});
 
+afterAll(async () => {
+  await smtp?.close();
+  if (template) rmSync(template, { recursive: true, force: true });
+});
+
+/**
+ * One test's own installation, copied from the template: remote, clone, prefix on the first commit,
+ * a private supervisord running the fake agent and monitor from `current`, and an updater factory.
+ */
+async function installation(opts: { deadlineSec?: number } = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'httpagent-update-'));
+  cpSync(template, dir, { recursive: true, verbatimSymlinks: true });
+  const remote = join(dir, 'remote.git');
+  const work = join(dir, 'work');
+  const prefix = join(dir, 'prefix');
+  await git('git', ['-C', work, 'remote', 'set-url', 'origin', remote]);
+  const port = await freePort();
   const stateDir = join(dir, 'state');
-  configFile = join(dir, 'httpagent.yaml');
+  const configFile = join(dir, 'httpagent.yaml');
   const settings = {
     agentToken: 'test-agent-token-0123456789',
     platformToken: 'test-platform-token-0123456789',
@@ -129,98 +116,145 @@ beforeAll(async () => {
     updateRemote: remote,
     updateBranch: 'main',
     updatePrefix: prefix,
-    updateDeadlineSec: 5,
+    // The guard's patience: generous, so a slow restart on a loaded machine is never taken for a bad
+    // release; the rollback test shortens it (its release is never healthy however fast it starts).
+    updateDeadlineSec: opts.deadlineSec ?? 120,
     smtpUrl: smtp.url,
     alertTo: ['ops@example.test'],
   };
   writeFileSync(configFile, JSON.stringify(settings), { mode: 0o600 });
   const { smtpUrl: _s, alertTo: _a, ...agentOnly } = settings;
-  config = agentConfigSchema.parse(agentOnly);
-
-  // The first release is installed the way install.sh does it: built in staging, then linked.
-  const layout = releaseLayout(prefix);
-  const cache = join(stateDir, 'update', 'repo.git');
-  expect(await fetchHead(cache, remote, 'main')).toBe(first);
-  const rel = await prepareRelease({ layout, cacheDir: cache, commit: first, buildSteps: DEFAULT_BUILD_STEPS, env: { PATH: process.env.PATH, HOME: process.env.HOME } });
-  switchCurrent(layout, rel);
-
+  const config: AgentConfig = agentConfigSchema.parse(agentOnly);
   writeFileSync(
     join(dir, 'agent.conf'),
     `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent\nautorestart=true\nstartsecs=1\nstartretries=3\nstopsignal=TERM\nstopasgroup=true\nenvironment=OPS_TEST_AGENT_PORT="${port}"\n` +
       `[program:monitor]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js monitor\nautorestart=true\nstartsecs=1\n` +
       `environment=OPS_TEST_MONITOR_FILE="${join(dir, 'monitor-commit')}"\n`,
   );
-  sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
-  await waitUntil(async () => (await healthCommit()) === first, 20_000, 'first release healthy');
+  const sup: PrivateSupervisord = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
+  const healthCommit = async (): Promise<string | undefined> => {
+    try {
+      const res = await request(`http://127.0.0.1:${port}/healthz`);
+      return ((await res.body.json()) as { commit?: string }).commit;
+    } catch {
+      return undefined;
+    }
+  };
+  const inst = {
+    dir,
+    prefix,
+    config,
+    sup,
+    healthCommit,
+    exits: [] as string[],
+    alerts: [] as string[],
+    runningJobs: 0,
+    resumed: 0,
+    commit: (message: string, files: Record<string, string | null> = {}) => commitIn(work, message, files),
+    state: () => readUpdateState(updateStatePath(config.stateDir)),
+    /** For failure messages: the update state and the supervisor's and guard's logs. */
+    explain: () =>
+      [`--- update state: ${JSON.stringify(readUpdateState(updateStatePath(config.stateDir)))}`, fileTail(join(stateDir, 'update', 'guard.log')), fileTail(join(dir, 'sup', 'supervisord.log'), 20)].join('\n'),
+    current: () => releaseCommit(currentRelease(releaseLayout(prefix))!),
+    updater() {
+      const jobs: JobActivity = { running: () => inst.runningJobs, pause: async () => undefined, resume: () => void inst.resumed++ };
+      return createSelfUpdater(config, {
+        logger: silentLogger(),
+        jobs,
+        env: buildEnv,
+        configFile,
+        alert: async (subject) => void inst.alerts.push(subject),
+        guardCommand: [process.execPath, binJs, 'update-guard', '--poll-ms', '200'],
+        // The agent's own exit, as run-agent does it: the supervisor starts `current` again.
+        exit: (reason) => {
+          inst.exits.push(reason);
+          void sup.ctl('signal', 'TERM', 'agent');
+        },
+      });
+    },
+    async remove() {
+      await sup.shutdown();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await waitUntil('first release healthy', async () => (await healthCommit()) === firstCommit);
+  return inst;
+}
+
+let inst: Awaited<ReturnType<typeof installation>> | undefined;
+afterEach(async () => {
+  await inst?.remove();
+  inst = undefined;
 });
 
-afterAll(async () => {
-  await sup?.shutdown();
-  await smtp?.close();
-  rmSync(dir, { recursive: true, force: true });
-});
-
-describe('self-update from a bare git repo', () => {
+// Each test builds at least one release (npm ci, build, prune): minutes on a loaded two-core machine.
+describe('self-update from a bare git repo', { timeout: 180_000 }, () => {
   it('is up to date on the installed commit', async () => {
-    const out = await updater().checkNow();
-    expect(out.kind).toBe('up-to-date');
+    const i = (inst = await installation());
+    expect((await i.updater().checkNow()).kind).toBe('up-to-date');
   });
 
   it('puts the switch off while a job runs (idle mode), then comes back on the new commit', async () => {
-    const next = await commit('second');
-    runningJobs = 1;
-    const deferred = await updater().checkNow();
+    const i = (inst = await installation());
+    const next = await i.commit('second');
+    i.runningJobs = 1;
+    const deferred = await i.updater().checkNow();
     expect(deferred).toEqual({ kind: 'deferred', commit: next });
-    expect(resumed).toBe(1);
+    expect(i.resumed).toBe(1);
     // Built and checked once; the next check reuses it instead of building again.
-    expect(existsSync(join(prefix, 'releases', releaseName(next), '.release-ok'))).toBe(true);
-    expect(releaseCommit(currentRelease(releaseLayout(prefix))!)).not.toBe(next);
+    expect(existsSync(join(i.prefix, 'releases', releaseName(next), '.release-ok'))).toBe(true);
+    expect(i.current()).not.toBe(next);
 
-    runningJobs = 0;
-    const out = await updater().checkNow();
+    i.runningJobs = 0;
+    const out = await i.updater().checkNow();
     expect(out).toEqual({ kind: 'switched', commit: next });
-    expect(exits).toHaveLength(1);
-    expect(releaseCommit(currentRelease(releaseLayout(prefix))!)).toBe(next);
-    await waitUntil(async () => (await healthCommit()) === next, 20_000, 'agent on the new commit');
+    expect(i.exits).toHaveLength(1);
+    expect(i.current()).toBe(next);
+    await waitUntil('agent on the new commit', async () => (await i.healthCommit()) === next, { explain: i.explain });
     // The guard confirms and clears the pending switch.
-    await waitUntil(() => readUpdateState(updateStatePath(config.stateDir)).confirmed === next, 20_000, 'guard confirmed');
-    expect(readUpdateState(updateStatePath(config.stateDir)).pending).toBeUndefined();
+    await waitUntil('guard confirmed', () => i.state().confirmed === next, { explain: i.explain });
+    expect(i.state().pending).toBeUndefined();
     // Once healthy, the monitor is restarted on the new release as well.
-    await waitUntil(() => readFileSync(join(dir, 'monitor-commit'), 'utf8').trim() === next, 20_000, 'monitor on the new commit');
+    await waitUntil('monitor on the new commit', () => readFileSync(join(i.dir, 'monitor-commit'), 'utf8').trim() === next, { explain: i.explain });
   });
 
   it('never switches to a commit that fails its self-test, and does not retry it', async () => {
-    const before = currentRelease(releaseLayout(prefix));
-    const bad = await commit('breaks the self-test', { SELFTEST_FAIL: 'x' });
-    const out = await updater().checkNow();
+    const i = (inst = await installation());
+    const before = currentRelease(releaseLayout(i.prefix));
+    const bad = await i.commit('breaks the self-test', { SELFTEST_FAIL: 'x' });
+    const out = await i.updater().checkNow();
     expect(out).toEqual({ kind: 'failed', commit: bad, code: 'UPDATE_SELF_TEST_FAILED' });
-    expect(currentRelease(releaseLayout(prefix))).toBe(before);
-    expect(existsSync(join(prefix, 'releases', releaseName(bad)))).toBe(false);
-    expect(readUpdateState(updateStatePath(config.stateDir)).failed).toMatchObject({ commit: bad, reason: 'self-test' });
-    expect(alerts.at(-1)).toMatch(/self-test/);
-    expect(await updater().checkNow()).toEqual({ kind: 'known-bad', commit: bad });
-    expect(exits).toHaveLength(1);
+    expect(currentRelease(releaseLayout(i.prefix))).toBe(before);
+    expect(existsSync(join(i.prefix, 'releases', releaseName(bad)))).toBe(false);
+    expect(i.state().failed).toMatchObject({ commit: bad, reason: 'self-test' });
+    expect(i.alerts.at(-1)).toMatch(/self-test/);
+    expect(await i.updater().checkNow()).toEqual({ kind: 'known-bad', commit: bad });
+    expect(i.exits).toHaveLength(0);
   });
 
   it('rolls back a commit that starts but is not healthy, mails, and does not retry it', async () => {
-    const good = releaseCommit(currentRelease(releaseLayout(prefix))!)!;
-    const bad = await commit('starts but reports the wrong commit', { SELFTEST_FAIL: null, UNHEALTHY: 'x' });
-    expect(await updater().checkNow()).toEqual({ kind: 'switched', commit: bad });
+    const i = (inst = await installation({ deadlineSec: 5 }));
+    const good = i.current();
+    const bad = await i.commit('starts but reports the wrong commit', { UNHEALTHY: 'x' });
+    expect(await i.updater().checkNow()).toEqual({ kind: 'switched', commit: bad });
     // The guard waits out the deadline (5 s), switches back and restarts the agent on the old release.
-    await waitUntil(() => readUpdateState(updateStatePath(config.stateDir)).failed?.commit === bad, 30_000, 'rollback recorded');
-    expect(readUpdateState(updateStatePath(config.stateDir)).failed?.reason).toBe('unhealthy');
-    expect(releaseCommit(currentRelease(releaseLayout(prefix))!)).toBe(good);
-    await waitUntil(async () => (await healthCommit()) === good, 20_000, 'agent back on the old commit');
+    await waitUntil('rollback recorded', () => i.state().failed?.commit === bad, { timeoutMs: 60_000, explain: i.explain });
+    expect(i.state().failed?.reason).toBe('unhealthy');
+    expect(i.current()).toBe(good);
+    await waitUntil('agent back on the old commit', async () => (await i.healthCommit()) === good, { explain: i.explain });
     const mail = await smtp.waitFor(new RegExp(`update to ${releaseName(bad)} rolled back`));
     expect(mail).toMatch(/To: ops@example\.test/);
-    expect(await updater().checkNow()).toEqual({ kind: 'known-bad', commit: bad });
+    expect(await i.updater().checkNow()).toEqual({ kind: 'known-bad', commit: bad });
   });
 
-  it('tries again once a newer commit arrives', async () => {
-    const fixed = await commit('fixed', { UNHEALTHY: null });
-    expect(await updater().checkNow()).toEqual({ kind: 'switched', commit: fixed });
-    await waitUntil(async () => (await healthCommit()) === fixed, 20_000, 'agent on the fixed commit');
-    await waitUntil(() => readUpdateState(updateStatePath(config.stateDir)).confirmed === fixed, 20_000, 'guard confirmed');
-    expect(readFileSync(join(prefix, 'current', 'COMMIT'), 'utf8').trim()).toBe(fixed);
+  it('tries again once a newer commit arrives after a bad one', async () => {
+    const i = (inst = await installation());
+    const bad = await i.commit('breaks the self-test', { SELFTEST_FAIL: 'x' });
+    expect(await i.updater().checkNow()).toEqual({ kind: 'failed', commit: bad, code: 'UPDATE_SELF_TEST_FAILED' });
+    const fixed = await i.commit('fixed', { SELFTEST_FAIL: null });
+    expect(await i.updater().checkNow()).toEqual({ kind: 'switched', commit: fixed });
+    await waitUntil('agent on the fixed commit', async () => (await i.healthCommit()) === fixed, { explain: i.explain });
+    await waitUntil('guard confirmed', () => i.state().confirmed === fixed, { explain: i.explain });
+    expect(readFileSync(join(i.prefix, 'current', 'COMMIT'), 'utf8').trim()).toBe(fixed);
   });
 });

@@ -13,14 +13,13 @@ describe('result spool', () => {
     const spool = await createResultSpool(tmp);
     const done = await spool.create({ id: 'job/with:odd chars', epoch: 3, attempt: 2, claimedAt: '2026-01-01T00:00:01.000Z' });
     await done.writeResult({ epoch: 3, outcome: 'succeeded', error: null, steps: [], logBytes: 0 });
-    const cut = await spool.create({ id: 'cut-off', epoch: 1, attempt: 1, claimedAt: '2026-01-01T00:00:02.000Z' });
-    await cut.writePid(4242);
+    await spool.create({ id: 'cut-off', epoch: 1, attempt: 1, claimedAt: '2026-01-01T00:00:02.000Z' });
     writeFileSync(join(spool.root, 'not-a-job'), 'x');
     const again = await createResultSpool(tmp);
     const left = await again.leftovers();
-    expect(left.map((l) => [l.meta.id, l.result?.outcome, l.pid])).toEqual([
-      ['job/with:odd chars', 'succeeded', undefined],
-      ['cut-off', undefined, 4242],
+    expect(left.map((l) => [l.meta.id, l.result?.outcome])).toEqual([
+      ['job/with:odd chars', 'succeeded'],
+      ['cut-off', undefined],
     ]);
     await left[0]!.remove();
     expect((await again.leftovers()).map((l) => l.meta.id)).toEqual(['cut-off']);

@@ -7,6 +7,7 @@ import { createControllerClient, type ControllerClient, type SubmitReply } from 
 import { HttpAgentError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/log.js';
 import type { AgentMetrics } from '../agent-metrics.js';
+import type { TaskGroups } from '../tasks/task-groups.js';
 import { readCommit, version } from '../../shared/package-info.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { JobSpec, JobSubmit } from '../../shared/protocol/job.js';
@@ -36,6 +37,8 @@ export interface AgentDeps {
   /** The environment scripts inherit (scriptBaseEnv(process.env) in production). */
   baseEnv: Record<string, string>;
   client?: ControllerClient;
+  /** Records each running step's process group, for run-agent.ts to kill on exit (task-groups.ts). */
+  taskGroups?: TaskGroups | undefined;
 }
 
 export interface AgentStatus {
@@ -145,6 +148,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         spool: spool!,
         logger,
         metrics: deps.metrics,
+        taskGroups: deps.taskGroups,
       });
       runs.set(key(lease), run);
       held.set(key(lease), lease);

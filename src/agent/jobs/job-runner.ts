@@ -5,6 +5,7 @@ import type { AgentMetrics } from '../agent-metrics.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { Logger } from '../../shared/log.js';
 import type { JobsResource } from '../controller-client/jobs.js';
+import type { TaskGroups } from '../tasks/task-groups.js';
 import { openJobLog, type JobLog } from './job-log.js';
 import { startLogStreamer } from './log-streamer.js';
 import type { JobSpool, ResultSpool, SpooledResult } from './result-spool.js';
@@ -27,6 +28,8 @@ export interface JobRunnerDeps {
   spool: ResultSpool;
   logger: Logger;
   metrics: AgentMetrics;
+  /** Records each running step's process group (see task-groups.ts). */
+  taskGroups?: TaskGroups | undefined;
 }
 
 /** stale: another attempt owns the job, nothing is reported · finished: a result is spooled to deliver. */
@@ -128,6 +131,7 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
       },
       // No pid file: a restarted agent finds a tree left running by the job id in its environment.
       onSpawn: (pid) => setPid(pid),
+      taskGroups: deps.taskGroups,
     });
     setPid(undefined);
     outcomes.push(outcome);

@@ -49,12 +49,10 @@ export async function handleLeftover(left: Leftover, deps: LeftoverDeps): Promis
 
 /**
  * Process groups of steps this attempt left running: every process whose environment names the job and
- * attempt (steps and their children inherit it), by its group (each step leads its own). A pid recorded
- * by an older version counts too, if it still runs the job.
+ * attempt (steps and their children inherit it), by its group (each step leads its own).
  */
 async function leftTrees(left: Leftover): Promise<number[]> {
   const groups = new Set<number>();
-  if (left.pid && (await runsJob(left.pid, left.meta.id))) groups.add(left.pid);
   const want = [`HTTPAGENT_JOB_ID=${left.meta.id}`, `HTTPAGENT_JOB_ATTEMPT=${left.meta.attempt}`];
   for (const name of await readdir('/proc').catch(() => [] as string[])) {
     const pid = Number(name);
@@ -76,14 +74,4 @@ async function leftTrees(left: Leftover): Promise<number[]> {
 async function groupOf(pid: string): Promise<number> {
   const stat = await readFile(`/proc/${pid}/stat`, 'latin1');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
-}
-
-/** The pid may have been reused since: only a process carrying the job's id in its environment is ours. */
-async function runsJob(pid: number, jobId: string): Promise<boolean> {
-  try {
-    const env = await readFile(`/proc/${pid}/environ`, 'latin1');
-    return env.split('\0').includes(`HTTPAGENT_JOB_ID=${jobId}`);
-  } catch {
-    return false;
-  }
 }

@@ -24,21 +24,18 @@ export interface JobSpool {
   logPath: string;
   /** The result, on disk (atomically) before this resolves. */
   writeResult(result: SpooledResult): Promise<void>;
-  /**
-   * Records a step's pid for a restarted agent. The job runner no longer does (it costs three file
-   * operations per step; leftovers.ts finds a left tree by the job id in its environment), but a pid
-   * file an older version wrote is still read and acted on.
-   */
-  writePid(pid: number | undefined): Promise<void>;
   remove(): Promise<void>;
 }
 
+/**
+ * A job directory found at start. No pid is kept (a file per step would cost three file operations):
+ * leftovers.ts finds a step tree left running by the job id in its environment.
+ */
 export interface Leftover extends JobSpool {
   result: SpooledResult | undefined;
-  pid: number | undefined;
 }
 
-/** The files a job directory holds now (an older version's pid file is left to the fallback walk). */
+/** The files a job directory holds. */
 const SPOOL_FILES = ['meta.json', 'log', 'result.json'];
 
 export interface ResultSpool {
@@ -70,12 +67,10 @@ function spoolAt(dir: string, meta: SpoolMeta): JobSpool {
     async writeResult(result) {
       await writeJson(join(dir, 'result.json'), result);
     },
-    async writePid(pid) {
-      await writeFile(join(dir, 'pid'), pid ? String(pid) : '');
-    },
     async remove() {
       // The files this module writes, by name: cheaper than a recursive walk on every finished job. A
-      // directory that still holds something else (an older version's leftovers) is walked after all.
+      // directory that holds something else (put there by hand) is walked after all rather than left to
+      // be found again at every start.
       await Promise.all(SPOOL_FILES.map((name) => unlink(join(dir, name)).catch(() => undefined)));
       await rmdir(dir).catch(() => rm(dir, { recursive: true, force: true }));
     },
@@ -104,8 +99,7 @@ export async function createResultSpool(stateDir: string): Promise<ResultSpool> 
           continue;
         }
         const result = spooledResultSchema.safeParse(await readJson(join(dir, 'result.json')));
-        const pid = Number((await readFile(join(dir, 'pid'), 'utf8').catch(() => '')).trim());
-        out.push({ ...spoolAt(dir, meta.data), result: result.success ? result.data : undefined, pid: pid > 0 ? pid : undefined });
+        out.push({ ...spoolAt(dir, meta.data), result: result.success ? result.data : undefined });
       }
       return out.sort((a, b) => a.meta.claimedAt.localeCompare(b.meta.claimedAt));
     },

@@ -4,6 +4,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import type { Readable, Writable } from 'node:stream';
 import type { StepSpec } from '../../shared/protocol/job.js';
+import type { TaskGroups } from '../tasks/task-groups.js';
 import { killTree, paramsToEnv, resolveTask, UnknownTaskError } from '../tasks/task-process.js';
 
 /** Why a running job is being stopped from outside. */
@@ -26,6 +27,8 @@ export interface RunStepOptions {
   /** Takes the step's output; a returned promise pauses the child's pipes until it settles (backpressure). */
   output: (bytes: Buffer) => Promise<void> | undefined;
   onSpawn?: (pid: number | undefined) => void;
+  /** Where the step's group is recorded while it runs, so an agent that exits takes it along. */
+  taskGroups?: TaskGroups | undefined;
 }
 
 export interface StepOutcome {
@@ -43,10 +46,10 @@ const PIPE_DRAIN_MS = 2_000;
 type StepChild = ChildProcessByStdio<Writable, Readable, Readable>;
 
 /**
- * The task as startTask (task-process.ts) starts it — allow-listed file, params as env and JSON stdin,
- * own process group, no shell — but with node's spawn alone: execa's extra machinery costs about 1.5 ms
- * of CPU per spawn, most of an agent's time on a job whose step is short, and the step runner needs
- * none of it (it captures, kills and waits by itself).
+ * Spawned with node's spawn, not through startTask (task-process.ts, which light tasks use), but on the
+ * same terms: allow-listed file, params as env and JSON stdin, own process group, no shell. execa's extra
+ * machinery costs about 1.5 ms of CPU per spawn, most of an agent's time on a job whose step is short,
+ * and the step runner needs none of it (it captures, kills and waits by itself).
  */
 function spawnStep(opts: RunStepOptions): StepChild {
   const file = resolveTask(opts.tasksDir, opts.step.task);
@@ -83,6 +86,7 @@ export async function runStep(opts: RunStepOptions): Promise<StepOutcome> {
     return ended({ state: 'failed', exitCode: null, signal: null, error: message });
   }
   opts.onSpawn?.(child.pid);
+  const untrack = opts.taskGroups?.track(child.pid);
   // A step that writes faster than the disk takes it is paused at the pipe, not buffered in memory.
   let paused = false;
   const onData = (bytes: Buffer) => {
@@ -130,6 +134,7 @@ export async function runStep(opts: RunStepOptions): Promise<StepOutcome> {
     child.stderr.destroy();
   }
   await killing;
+  untrack?.();
 
   if (stopReason) return ended({ state: 'cancelled', exitCode: exit.code, signal: exit.signal, error: null });
   if (timedOut) return ended({ state: 'failed', exitCode: exit.code, signal: exit.signal, error: opts.timeoutError });

@@ -6,6 +6,7 @@ import type { JobSpec } from '../../shared/protocol/job.js';
 import type { AgentMetrics } from '../agent-metrics.js';
 import type { AuthorizeHelpers } from '../tasks/authorize-helper.js';
 import type { RunPool } from '../tasks/run-pool.js';
+import type { TaskGroups } from '../tasks/task-groups.js';
 
 export type { FastifyInstance };
 
@@ -34,6 +35,10 @@ export interface AgentServerDeps {
   commit?: string | undefined;
   /** Process start, ms since epoch (for uptime). */
   startedAt: number;
+  /** Aborted when the agent's drain grace is over: running light tasks are stopped like on a timeout. */
+  shutdown?: AbortSignal | undefined;
+  /** Records each running light task's process group, for run-agent.ts to kill on exit (task-groups.ts). */
+  taskGroups?: TaskGroups | undefined;
   /** TEST SEAM: passwd file for /v1/authorize lookups (temp homes in tests). Production leaves it unset: /etc/passwd. */
   passwdFile?: string | undefined;
 }

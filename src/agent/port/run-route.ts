@@ -17,10 +17,18 @@ export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }
     resolveTask(deps.tasksDir, body.task);
 
     // A caller that hangs up stops its task, queued or running, instead of leaving work nobody reads.
+    // The agent's shutdown stops it too: a listener removed below, not AbortSignal.any, whose dependants
+    // of a long-lived signal pile up in some node versions (nodejs/node#55351).
     const gone = new AbortController();
+    const stop = new AbortController();
     reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) gone.abort();
+      if (reply.raw.writableFinished) return;
+      gone.abort();
+      stop.abort();
     });
+    const onShutdown = () => stop.abort();
+    if (deps.shutdown?.aborted) stop.abort();
+    else deps.shutdown?.addEventListener('abort', onShutdown, { once: true });
 
     const started = performance.now();
     let outcome = 'error';
@@ -35,7 +43,8 @@ export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }
           timeoutMs: (body.timeoutSec ?? config.runTimeoutSec) * 1000,
           killGraceMs: Math.min(config.killGraceMs, 5000),
           outputCapBytes: config.outputCapBytes,
-          signal: gone.signal,
+          signal: stop.signal,
+          taskGroups: deps.taskGroups,
         });
       });
       outcome = result.timedOut ? 'timeout' : result.exitCode === 0 ? 'ok' : 'failed';
@@ -44,6 +53,7 @@ export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }
       if ((err as { code?: string }).code === 'OVERLOADED') outcome = 'overloaded';
       throw err;
     } finally {
+      deps.shutdown?.removeEventListener('abort', onShutdown);
       deps.metrics.lightTaskDuration.labels('run', outcome).observe((performance.now() - started) / 1000);
     }
   });

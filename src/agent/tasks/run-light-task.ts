@@ -1,6 +1,7 @@
 // Running one allow-listed task synchronously for POST /v1/run: output captured up to a cap per stream,
-// a timeout that stops the whole process group, and the same startTask path heavy-job steps use.
+// and a timeout, a caller who hung up or the agent's shutdown stops the whole process group.
 import { HttpAgentError, ValidationError } from '../../shared/errors.js';
+import type { TaskGroups } from './task-groups.js';
 import { killTree, startTask } from './task-process.js';
 
 export interface LightTaskOptions {
@@ -12,8 +13,10 @@ export interface LightTaskOptions {
   killGraceMs: number;
   /** Bytes kept of each of stdout and stderr; the rest is read and dropped so the child never blocks. */
   outputCapBytes: number;
-  /** Aborted when the caller went away: the task is stopped like on a timeout. */
+  /** Aborted when the caller went away or the agent stops: the task is stopped like on a timeout. */
   signal?: AbortSignal;
+  /** Where the task's group is recorded while it runs, so an agent that exits takes it along. */
+  taskGroups?: TaskGroups | undefined;
 }
 
 export interface LightTaskResult {
@@ -61,6 +64,7 @@ function startFailure(task: string, errno: string | undefined): HttpAgentError {
 export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskResult> {
   const started = performance.now();
   const child = startTask({ tasksDir: opts.tasksDir, task: opts.task, params: opts.params, baseEnv: opts.baseEnv });
+  const untrack = opts.taskGroups?.track(child.pid);
   const out = new CappedBuffer(opts.outputCapBytes);
   const err = new CappedBuffer(opts.outputCapBytes);
   child.stdout?.on('data', (c: Buffer) => out.push(c));
@@ -74,7 +78,9 @@ export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskRes
     void stop();
   }, opts.timeoutMs);
   const onAbort = () => void stop();
-  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  // Aborted while it waited in the queue (the agent is stopping): started only to be stopped at once.
+  if (opts.signal?.aborted) onAbort();
+  else opts.signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
     // Resolves when the script exited and its output pipes closed: a background child that keeps
@@ -95,5 +101,6 @@ export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskRes
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
+    untrack?.();
   }
 }

@@ -1,5 +1,6 @@
-// Starting an allow-listed task script: the one path by which both light tasks (POST /v1/run) and
-// heavy-job steps reach a child process, so params arrive identically and never through a shell.
+// Starting an allow-listed task script: resolving its name inside the tasks directory, params as
+// environment, the process group to kill. Light tasks (POST /v1/run) start through startTask; job steps
+// spawn on the same terms in step-runner.ts, so params arrive identically and never through a shell.
 import { constants, accessSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -62,9 +63,10 @@ export interface StartTaskOptions {
 
 /**
  * Spawns the task in its own process group (detached), so a timeout or cancel can signal the whole
- * tree with one kill(-pgid). Output is left as streams for the caller to capture or forward.
+ * tree with one kill(-pgid). Output is left as streams for the caller to capture or forward. execa's
+ * `cleanup` does nothing for a detached child: an agent that exits kills the group through task-groups.ts.
  */
-export function startTask(opts: StartTaskOptions): ResultPromise<{ buffer: false; reject: false; detached: true; cleanup: true }> {
+export function startTask(opts: StartTaskOptions): ResultPromise<{ buffer: false; reject: false; detached: true }> {
   const file = resolveTask(opts.tasksDir, opts.task);
   return execa(file, [], {
     cwd: opts.cwd ?? opts.tasksDir,
@@ -74,7 +76,6 @@ export function startTask(opts: StartTaskOptions): ResultPromise<{ buffer: false
     buffer: false,
     reject: false,
     detached: true,
-    cleanup: true,
     stdout: 'pipe',
     stderr: 'pipe',
   } as const);

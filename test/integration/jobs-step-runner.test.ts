@@ -1,11 +1,12 @@
 // The step runner against real child processes from test/fixtures/tasks.
-import { readFileSync } from 'node:fs';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runStep, type RunStepOptions } from '../../src/agent/jobs/step-runner.js';
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { isAlive } from '../helpers/processes.js';
+import { waitUntil } from '../helpers/wait.js';
 
 const tasksDir = join(import.meta.dirname, '../fixtures/tasks');
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-steps-'));
@@ -32,15 +33,8 @@ function opts(over: Partial<RunStepOptions> & Pick<RunStepOptions, 'step'>): Run
   };
 }
 
-/** Alive and not a zombie (a killed grandchild may wait for a reaper that a container's PID 1 is slow to be). */
-const alive = (pid: number) => {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
-  } catch {
-    return false;
-  }
-};
+/** The step's tree is gone: SIGKILL is delivered at once, the kernel takes a moment to tear it down. */
+const treeDies = (pids: number[]) => waitUntil(`pids ${pids.join(', ')} to die`, () => pids.every((pid) => !isAlive(pid)), { timeoutMs: 10_000 });
 
 describe('runStep', () => {
   it('captures stdout and stderr and passes the job env', async () => {
@@ -82,28 +76,19 @@ describe('runStep', () => {
     expect(r.signal).toBe('SIGKILL');
     const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
     expect(pids).toHaveLength(2);
-    await new Promise((res) => setTimeout(res, 100));
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    await treeDies(pids);
   });
 
   it('an abort (cancel) kills the tree and reports cancelled', async () => {
     const pidfile = join(tmp, 'cancel.pids');
     const ac = new AbortController();
     const running = runStep(opts({ step: { task: 'stubborn', params: { pidfile } }, signal: ac.signal }));
-    for (let i = 0; i < 100; i++) {
-      try {
-        if (readFileSync(pidfile, 'utf8').trim().split(' ').length === 2) break;
-      } catch {
-        // not written yet
-      }
-      await new Promise((res) => setTimeout(res, 50));
-    }
+    // A missing pid file reads as "not yet".
+    await waitUntil('both processes of the tree to start', () => readFileSync(pidfile, 'utf8').trim().split(' ').length === 2);
     ac.abort('cancel');
     const r = await running;
     expect(r.state).toBe('cancelled');
-    const pids = readFileSync(pidfile, 'utf8').trim().split(' ').map(Number);
-    await new Promise((res) => setTimeout(res, 100));
-    for (const pid of pids) expect(alive(pid)).toBe(false);
+    await treeDies(readFileSync(pidfile, 'utf8').trim().split(' ').map(Number));
   });
 
   it('params with shell metacharacters and newlines arrive literally, in env and on stdin', async () => {
