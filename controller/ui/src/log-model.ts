@@ -6,8 +6,8 @@
 const FETCH_BYTES = 4 * 1024 * 1024;
 /** Pages are closed at about this size; follow-mode chunks are merged into the last page until then. */
 const PAGE_BYTES = 1024 * 1024;
-/** Bytes of page text kept in memory at most; older pages are dropped least recently used first. */
-const CACHE_BYTES = 32 * 1024 * 1024;
+/** Bytes of page text kept in memory at most by default; older pages are dropped least recently used first. */
+export const CACHE_BYTES = 32 * 1024 * 1024;
 
 interface Page {
   /** Byte offsets in the log, [start, end): whole lines, the last ending in '\n'. */
@@ -50,7 +50,11 @@ export class LogModel {
   /** Bytes taken in so far: where the next read starts. */
   end = 0;
 
-  constructor(private readonly fetchAt: Fetcher, private readonly onChange: () => void) {}
+  constructor(
+    private readonly fetchAt: Fetcher,
+    private readonly onChange: () => void,
+    private readonly cacheBytes = CACHE_BYTES,
+  ) {}
 
   get lineCount(): number {
     const last = this.pages[this.pages.length - 1];
@@ -97,11 +101,12 @@ export class LogModel {
   }
 
   private evict(): void {
-    if (this.cached <= CACHE_BYTES) return;
-    const held = this.pages.filter((p) => p.bytes).sort((a, b) => a.usedAt - b.usedAt);
-    // The newest page stays: follow mode appends to it.
-    for (const p of held.slice(0, -1)) {
-      if (this.cached <= CACHE_BYTES * 0.75) break;
+    if (this.cached <= this.cacheBytes) return;
+    // The last page of the log stays: follow mode appends to it and a followed view shows it.
+    const last = this.pages[this.pages.length - 1];
+    const held = this.pages.filter((p) => p.bytes && p !== last).sort((a, b) => a.usedAt - b.usedAt);
+    for (const p of held) {
+      if (this.cached <= this.cacheBytes * 0.75) break;
       this.cached -= p.bytes!.length;
       p.bytes = undefined;
     }
