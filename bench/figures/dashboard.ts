@@ -81,7 +81,7 @@ export const dashboard: Figure = {
           ['Fleet', '#/fleet', 'tr[data-agent-id="host-0000"]'],
           ['Host', '#/fleet/host-0001', '[data-testid="sample-count"]'],
           ['Jobs', '#/jobs', 'tbody tr[data-job-id]'],
-          ['Job', `#/jobs/${someJob}`, '[data-testid="log-lines"]'],
+          ['Job', `#/jobs/${someJob}`, '.log-scroll'],
         ];
         for (const [name, hash, ready] of pages) {
           await page.goto('about:blank');
@@ -126,7 +126,7 @@ export const dashboard: Figure = {
         const [claimed] = await proto.claim('log-writer', 1, 5000);
         if (!claimed || claimed.id !== logJob) throw new Error('the log writer did not get its job');
         await page.goto(`${ctl.url}/#/jobs/${logJob}`);
-        await page.getByTestId('log-lines').waitFor();
+        await page.locator('.log-scroll').waitFor();
         await writeLog(ctl.url, claimed, logMiB);
         await proto.complete('log-writer', claimed, 0);
         type Doc = { document: { querySelector(s: string): { textContent: string | null; scrollTop: number; scrollHeight: number } | null } };

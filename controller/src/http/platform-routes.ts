@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { HttpAgentError } from '../../../src/shared/errors.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
 import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
-import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
+import { FINAL_STATES, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
 import {
   jobListQuerySchema,
   NEXT_CURSOR_HEADER,
