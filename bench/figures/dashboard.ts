@@ -132,6 +132,7 @@ export const dashboard: Figure = {
         type Doc = { document: { querySelector(s: string): { textContent: string | null; scrollTop: number; scrollHeight: number } | null } };
         await page.waitForFunction(() => /complete/.test((globalThis as unknown as Doc).document.querySelector('[data-testid="log-status"]')?.textContent ?? ''), undefined, { timeout: 600_000 });
         const cdp = await page.context().newCDPSession(page);
+        await cdp.send('Performance.enable');
         await cdp.send('HeapProfiler.collectGarbage');
         const { metrics } = (await cdp.send('Performance.getMetrics')) as { metrics: { name: string; value: number }[] };
         const heap = (metrics.find((m) => m.name === 'JSHeapUsedSize')?.value ?? NaN) / 2 ** 20;

@@ -39,7 +39,7 @@ export interface JobPage {
 
 /** How long an intersection built for one request may outlive it if the request dies half way. */
 const TEMP_TTL_MS = 10_000;
-const SCAN_COUNT = 5000;
+const SCAN_COUNT = 20_000;
 
 /** Newest first: a later createdAt, then (same millisecond) the greater id, as ZREVRANGEBYSCORE orders them. */
 function before(a: { score: number; id: string }, c: JobCursor): boolean {
