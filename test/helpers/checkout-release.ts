@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { inject } from 'vitest';
+import { runDir } from './run-dir.js';
 import { DEFAULT_BUILD_STEPS, prepareRelease, releaseName } from '../../src/ops/release-builder.js';
 import { releaseLayout } from '../../src/ops/release-layout.js';
 import { offlineNpmEnv, runNpmCache } from './offline-npm.js';
@@ -25,7 +25,7 @@ export interface CheckoutRelease {
 
 export async function checkoutRelease(): Promise<CheckoutRelease> {
   const commit = (await run('git', ['-C', repoRoot, 'rev-parse', 'HEAD'])).stdout.trim();
-  const base = join(inject('runDir'), 'checkout-release');
+  const base = join(runDir(), 'checkout-release');
   const layout = releaseLayout(base);
   const dir = join(layout.releasesDir, releaseName(commit));
   const lock = join(base, 'building');

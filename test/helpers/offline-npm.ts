@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { inject } from 'vitest';
+import { runDir } from './run-dir.js';
 import { WaitAbort, waitUntil } from './wait.js';
 
 const run = promisify(execFile);
@@ -31,7 +31,7 @@ export function offlineNpmEnv(cacheDir?: string): Record<string, string> {
 
 /** This run's copy of the user's npm cache, made by the first test file that asks (the others wait for it). */
 export async function runNpmCache(): Promise<string> {
-  const base = join(inject('runDir'), 'npm-cache');
+  const base = join(runDir(), 'npm-cache');
   const ready = join(base, '.ready');
   const failed = join(base, '.failed');
   try {

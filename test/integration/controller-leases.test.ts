@@ -53,8 +53,9 @@ describe('lost leases', () => {
     await call(c.url, 'POST', `/v1/agent/jobs/${id}/log?epoch=${first.epoch}&offset=0`, { raw: 'attempt one\n', contentType: 'application/octet-stream' });
     // The agent dies: no renewals. Past the lease the sweeper queues the job again.
     await waitUntil('the expired job queued again', async () => (await view(id)).state === 'queued');
-    // The live agent's lease outlasts the calls below on any machine: only the dead one's may lapse.
-    const alive = await register({ pool: 'redeliver' }, 60_000);
+    // The live agent takes the longest lease this controller grants, which outlasts the calls below on
+    // any machine: only the dead one's may lapse.
+    const alive = await register({ pool: 'redeliver' }, c.config.leaseMs);
     const second = (await claim(alive)).body.jobs[0];
     expect(second).toMatchObject({ id, attempt: 2, epoch: first.epoch + 1, logOffset: 0 });
 

@@ -12,12 +12,6 @@ import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { describeProcesses, killNow, runLeftovers } from '../helpers/process-registry.js';
 
-declare module 'vitest' {
-  export interface ProvidedContext {
-    /** A directory for this run only, removed when it ends. */
-    runDir: string;
-  }
-}
 
 export default function setup(project: TestProject): () => void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
