@@ -19,8 +19,9 @@ Usage: install.sh [options]
   --init supervisor|systemd|auto   how the agent and monitor are kept running (default auto)
   --no-service             install into the prefix only: no user, no service, nothing outside it
   --controller-url URL     HTTPAGENT_CONTROLLER_URL
-  --agent-token TOKEN      HTTPAGENT_AGENT_TOKEN   (never printed)
-  --platform-token TOKEN   HTTPAGENT_PLATFORM_TOKEN (never printed)
+  (environment only)       HTTPAGENT_ENROLL_TOKEN: the enrollment token, needed while the agent has
+                           no credential yet; written to <prefix>/var/enroll-token (0600), which the
+                           agent deletes once enrolled. Never printed, never a command-line argument.
   --agent-id ID            HTTPAGENT_AGENT_ID (default: host name)
   --labels k=v,k=v         HTTPAGENT_LABELS
   --listen HOST:PORT       HTTPAGENT_LISTEN (default 0.0.0.0:9889)
@@ -29,7 +30,7 @@ Usage: install.sh [options]
   --alert-to a@x,b@y       HTTPAGENT_ALERT_TO
   --update-remote URL      HTTPAGENT_UPDATE_REMOTE (self-update from git; off when unset)
   --update-branch NAME     HTTPAGENT_UPDATE_BRANCH (default main)
-  --wait-sec N             how long to wait for the agent to show online (default 60)
+  --wait-sec N             how long to wait for the agent to enroll and answer on its port (default 60)
   --supervisor-conf FILE   supervisord's config, for supervisorctl -c (default /etc/supervisor/supervisord.conf)
   --system-root DIR        put system files (conf.d, cron.d, units, watchdog) under DIR (for tests)
   --dry-run                say what would change, change nothing
@@ -127,13 +128,14 @@ check_requirements() {
 
 check_inputs() {
   step "checking settings"
-  [ -n "$AGENT_TOKEN" ] || die "an agent token is required: --agent-token or HTTPAGENT_AGENT_TOKEN"
-  [ -n "$PLATFORM_TOKEN" ] || die "a platform token is required: --platform-token or HTTPAGENT_PLATFORM_TOKEN"
-  [[ "$AGENT_TOKEN" =~ ^[[:graph:]]{16,512}$ ]] || die "the agent token must be 16-512 printable characters without spaces"
-  [[ "$PLATFORM_TOKEN" =~ ^[[:graph:]]{16,512}$ ]] || die "the platform token must be 16-512 printable characters without spaces"
+  # The host keeps its own credential once enrolled; only a host without one needs the enrollment token.
+  if [ ! -f "$PREFIX/var/credential" ]; then
+    [ -n "$ENROLL_TOKEN" ] || die "this host has not enrolled yet: set HTTPAGENT_ENROLL_TOKEN to an enrollment token of the controller"
+  fi
+  [ -z "$ENROLL_TOKEN" ] || [[ "$ENROLL_TOKEN" =~ ^[[:graph:]]{16,512}$ ]] || die "the enrollment token must be 16-512 printable characters without spaces"
   [[ "$CONTROLLER_URL" =~ ^https?:// ]] || die "the controller URL must start with http:// or https://"
   [ -f "$SOURCE/package.json" ] || die "$SOURCE is not an httpagent source checkout (no package.json); use --source DIR"
-  info "controller $CONTROLLER_URL, agent id ${AGENT_ID:-(host name)}, tokens: set (not shown)"
+  info "controller $CONTROLLER_URL, agent id ${AGENT_ID:-(host name)}, enrollment token: $([ -n "$ENROLL_TOKEN" ] && echo 'set (not shown)' || echo 'not needed (enrolled)')"
 }
 
 ensure_user() {
@@ -186,11 +188,11 @@ build_release() {
 
 render_config() {
   local state="$PREFIX/var"
-  printf '# httpagent configuration, written by install.sh. Mode 0600: it holds tokens.\n'
+  printf '# httpagent configuration, written by install.sh. It holds no token: the agent keeps its own\n'
+  printf '# credential in stateDir/credential. Mode 0600 all the same: it may hold smtpUrl.\n'
   [ -n "$AGENT_ID" ] && printf 'agentId: %s\n' "$(yq "$AGENT_ID")"
   printf 'controllerUrl: %s\n' "$(yq "$CONTROLLER_URL")"
-  printf 'agentToken: %s\n' "$(yq "$AGENT_TOKEN")"
-  printf 'platformToken: %s\n' "$(yq "$PLATFORM_TOKEN")"
+  printf 'enrollTokenFile: %s\n' "$(yq "$state/enroll-token")"
   printf 'listen: %s\n' "$(yq "$LISTEN")"
   printf 'stateDir: %s\n' "$(yq "$state")"
   [ -n "$LABELS" ] && printf 'labels: %s\n' "$(yq "$LABELS")"
@@ -233,6 +235,10 @@ write_config() {
   # Written before the release is built: its self-test checks this file. A failed build restores it.
   CONFIG_CHANGED=0
   install_file "$CONFIG" "$(render_config)" 600 "config" && CONFIG_CHANGED=1
+  # In the agent's own state dir, so the agent may delete it once enrolled (the token enrolls any id).
+  if [ -n "$ENROLL_TOKEN" ] && [ ! -f "$PREFIX/var/credential" ]; then
+    install_file "$PREFIX/var/enroll-token" "$ENROLL_TOKEN" 600 "enrollment token" >/dev/null || true
+  fi
   if [ "$DRY" = 0 ] && [ "$NO_SERVICE" = 0 ] && [ "$(id -u)" = 0 ]; then
     chown -R "$SVC_USER:" "$PREFIX/var" "$PREFIX/log" "$CONFIG"
   fi
@@ -304,32 +310,34 @@ install_services() {
 }
 
 wait_online() {
-  step "registration at $CONTROLLER_URL"
+  step "enrollment at $CONTROLLER_URL"
   if [ "$NO_SERVICE" = 1 ] || [ "$DRY" = 1 ]; then info "skipped (no service started)"; return 0; fi
-  local id="${AGENT_ID:-$(hostname | tr -c 'A-Za-z0-9_.\n-' '-')}"
-  # node, not curl: it is already required, and the token goes through the environment, not argv.
-  if HTTPAGENT_WAIT_TOKEN="$PLATFORM_TOKEN" node --input-type=module - "$CONTROLLER_URL" "$id" "$WAIT_SEC" <<'EOF'; then
-const [url, id, waitSec] = process.argv.slice(2);
+  # Enrolled (its credential saved) and its port up: what this host can see without a platform secret.
+  if node --input-type=module - "$PREFIX/var/credential" "$LISTEN" "$WAIT_SEC" <<'EOF'; then
+import { existsSync } from 'node:fs';
+const [credential, listen, waitSec] = process.argv.slice(2);
+const port = listen.slice(listen.lastIndexOf(':') + 1);
 const deadline = Date.now() + Number(waitSec) * 1000;
 let why = 'no answer yet';
 for (;;) {
-  try {
-    const res = await fetch(new URL('/v1/agents', url), { headers: { authorization: `Bearer ${process.env.HTTPAGENT_WAIT_TOKEN}` } });
-    if (res.status === 401 || res.status === 403) { why = 'the controller refused the platform token (401)'; break; }
-    const agents = await res.json();
-    const me = Array.isArray(agents) ? agents.find((a) => a.id === id) : undefined;
-    if (me && me.state === 'online') { console.log(`    agent ${id} is online`); process.exit(0); }
-    why = me ? `agent ${id} is ${me.state}` : `agent ${id} has not registered (check its log and the agent token)`;
-  } catch (err) { const c = err.cause; why = `controller unreachable: ${c?.code ?? c?.errors?.[0]?.code ?? c?.message ?? err.message}`; }
+  if (!existsSync(credential)) why = 'it has not enrolled yet (check its log: the controller URL and the enrollment token)';
+  else {
+    try {
+      const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+      const body = await res.json();
+      if (res.ok && body.ok) { console.log(`    enrolled; the agent is ${body.state}`); process.exit(0); }
+      why = `its port answered ${res.status}`;
+    } catch (err) { why = `its port does not answer: ${err.cause?.code ?? err.message}`; }
+  }
   if (Date.now() > deadline) break;
   await new Promise((r) => setTimeout(r, 1000));
 }
-console.error(`    not online after ${waitSec}s: ${why}`);
+console.error(`    not up after ${waitSec}s: ${why}`);
 process.exit(1);
 EOF
     return 0
   fi
-  info "installed, but the agent is not online yet; see $PREFIX/log/agent.log"
+  info "installed, but the agent is not up yet; see $PREFIX/log/agent.log"
   return 3
 }
 
@@ -387,8 +395,7 @@ main() {
   NO_SERVICE=0 UNINSTALL=0 PURGE=0 WAIT_SEC=60
   SUPERVISOR_CONF=/etc/supervisor/supervisord.conf SYSROOT=""
   CONTROLLER_URL=${HTTPAGENT_CONTROLLER_URL:-http://127.0.0.1:9890}
-  AGENT_TOKEN=${HTTPAGENT_AGENT_TOKEN:-}
-  PLATFORM_TOKEN=${HTTPAGENT_PLATFORM_TOKEN:-}
+  ENROLL_TOKEN=${HTTPAGENT_ENROLL_TOKEN:-}
   AGENT_ID=${HTTPAGENT_AGENT_ID:-}
   LABELS=${HTTPAGENT_LABELS:-}
   LISTEN=${HTTPAGENT_LISTEN:-0.0.0.0:9889}
@@ -405,8 +412,6 @@ main() {
       --init) INIT=$2; shift ;;
       --no-service) NO_SERVICE=1 ;;
       --controller-url) CONTROLLER_URL=$2; shift ;;
-      --agent-token) AGENT_TOKEN=$2; shift ;;
-      --platform-token) PLATFORM_TOKEN=$2; shift ;;
       --agent-id) AGENT_ID=$2; shift ;;
       --labels) LABELS=$2; shift ;;
       --listen) LISTEN=$2; shift ;;

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [-- --only=pickup,burst]`: runs every benchmark, each starting the services
+// `npm run bench [-- --quick] [-- --only=pickup,burst] [-- --agent-checks=off]`: runs every benchmark, each starting the services
 // it needs (private redis-server, private sshd, controller and agents as processes from dist/), prints
 // one table of figures beside their anchors and writes bench/results.json.
 import { writeFileSync } from 'node:fs';
@@ -8,7 +8,8 @@ import { fileURLToPath } from 'node:url';
 import type { BenchContext, Figure } from './lib/figure.js';
 import { renderTable, ratio, type Row } from './lib/report.js';
 import { stopAllSshd } from './lib/sshd.js';
-import { killLeftovers, stopEverything } from './lib/system.js';
+import { killLeftovers, setAgentChecks, stopEverything } from './lib/system.js';
+import { agentChecks } from './figures/agent-checks.js';
 import { burst } from './figures/burst.js';
 import { footprint } from './figures/footprint.js';
 import { lightRun } from './figures/light-run.js';
@@ -20,7 +21,7 @@ import { redelivery } from './figures/redelivery.js';
 import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
-const figures: Figure[] = [lightRun, pickup, throughput, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample];
+const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample];
 
 // Ctrl-C mid-run: stop the private Redis, sshd, controllers and agents rather than orphan them.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
@@ -33,6 +34,9 @@ for (const sig of ['SIGINT', 'SIGTERM'] as const) {
 async function main(): Promise<number> {
   const quick = process.argv.includes('--quick');
   const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+  // Every figure against controllers that do not check agent credentials (bench/lib/unchecked-controller.ts),
+  // for an A/B by hand; the agent-checks figure does both sides itself.
+  if (process.argv.includes('--agent-checks=off')) setAgentChecks(false);
   const selected = only ? figures.filter((f) => only.includes(f.name)) : figures;
   if (selected.length === 0) {
     process.stderr.write(`no benchmark named ${only?.join(',')}; known: ${figures.map((f) => f.name).join(', ')}\n`);

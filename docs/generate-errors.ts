@@ -19,7 +19,7 @@ export function renderErrorsDoc(): string {
     "parameters), `code` is zod's issue code (`unrecognized_keys`, `invalid_type`, `too_big`...) or `custom`,",
     'and the message names the first field, e.g.',
     '`{"error":{"code":"BAD_REQUEST","message":"invalid body: unknown field \\"prioirty\\"","issues":[{"path":"prioirty","code":"unrecognized_keys","message":"unknown field \\"prioirty\\""}]}}`.',
-    '429 `OVERLOADED` and 503 `REDIS_UNAVAILABLE` come with `Retry-After` (seconds).',
+    '429 `OVERLOADED`, `MONITOR_QUOTA` and `SUBMIT_QUOTA`, 503 `REDIS_UNAVAILABLE` and `REDIS_OOM` come with `Retry-After` (seconds).',
     '',
     'A client (agent, monitor, console) keeps the code a server sent; a reply without an error body (a',
     "proxy's page) becomes `HTTP_<status>`.",

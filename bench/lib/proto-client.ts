@@ -1,12 +1,14 @@
-// A lean agent-protocol client for benchmarks: register, long-poll claim, complete-and-claim-next (one
-// result, or a batch) over raw undici, and the platform's batched submit. It measures the controller and protocol path without
-// spawning anything, the way BullMQ's no-op processor measures BullMQ without work.
+// A lean agent-protocol client for benchmarks: enroll and register, long-poll claim, complete-and-claim-next
+// (one result, or a batch) over raw undici, each agent with its own credential, and the platform's batched
+// submit. It measures the controller and protocol path without spawning anything, the way BullMQ's no-op
+// processor measures BullMQ without work.
 import { randomUUID } from 'node:crypto';
 import { Pool } from 'undici';
 import { agentApiPaths, type ClaimedJob } from '../../src/shared/protocol/agent-api.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN } from './system.js';
+import { ENROLL_TOKEN, PLATFORM_TOKEN } from './system.js';
 
 export interface ProtoClient {
+  /** Enrolls `agentId` first (once per client), then registers it. */
   register(agentId: string, capacity: number, leaseMs?: number): Promise<void>;
   claim(agentId: string, max: number, waitMs: number): Promise<ClaimedJob[]>;
   /** Completes `job` as succeeded; with `next` > 0 the reply carries up to that many new jobs. */
@@ -21,8 +23,10 @@ export interface ProtoClient {
 
 export function protoClient(controllerUrl: string, connections = 64): ProtoClient {
   const pool = new Pool(controllerUrl, { connections, keepAliveTimeout: 60_000, pipelining: 1 });
-  const headers = { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': 'application/json' };
-  const post = async (path: string, body: unknown, timeoutMs = 60_000): Promise<unknown> => {
+  const credentials = new Map<string, string>();
+  const post = async (agentId: string, path: string, body: unknown, timeoutMs = 60_000, token = credentials.get(agentId)): Promise<unknown> => {
+    if (!token) throw new Error(`agent ${agentId} is not registered through this client`);
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const res = await pool.request({ path, method: 'POST', headers, body: JSON.stringify(body), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const data = (await res.body.json()) as unknown;
     if (res.statusCode >= 300) throw new Error(`${path} answered ${res.statusCode}: ${JSON.stringify(data)}`);
@@ -30,16 +34,20 @@ export function protoClient(controllerUrl: string, connections = 64): ProtoClien
   };
   return {
     async register(agentId, capacity, leaseMs = 10_000) {
-      await post(agentApiPaths.register, { agentId, hostname: agentId, addresses: ['127.0.0.1'], port: 1, version: 'bench', labels: {}, capacity, leaseMs });
+      if (!credentials.has(agentId)) {
+        const enrolled = (await post(agentId, agentApiPaths.enroll, { agentId }, 60_000, ENROLL_TOKEN)) as { credential: string };
+        credentials.set(agentId, enrolled.credential);
+      }
+      await post(agentId, agentApiPaths.register, { agentId, hostname: agentId, addresses: ['127.0.0.1'], port: 1, version: 'bench', labels: {}, capacity, leaseMs });
     },
     async claim(agentId, max, waitMs) {
-      const r = (await post(agentApiPaths.claim, { agentId, max, waitMs, claimId: randomUUID() }, waitMs + 30_000)) as { jobs: ClaimedJob[] };
+      const r = (await post(agentId, agentApiPaths.claim, { agentId, max, waitMs, claimId: randomUUID() }, waitMs + 30_000)) as { jobs: ClaimedJob[] };
       return r.jobs;
     },
     async complete(agentId, job, next) {
       const steps = job.steps.map(() => ({ state: 'succeeded', exitCode: 0, startedAt: null, finishedAt: null }));
       const body = { epoch: job.epoch, outcome: 'succeeded', steps, logBytes: 0, ...(next > 0 ? { claim: { agentId, max: next, claimId: randomUUID() } } : {}) };
-      const r = (await post(agentApiPaths.complete(job.id), body)) as { jobs?: ClaimedJob[] };
+      const r = (await post(agentId, agentApiPaths.complete(job.id), body)) as { jobs?: ClaimedJob[] };
       return r.jobs ?? [];
     },
     async completeBatch(agentId, jobs, next) {
@@ -51,7 +59,7 @@ export function protoClient(controllerUrl: string, connections = 64): ProtoClien
         logBytes: 0,
       }));
       const body = { results, ...(next > 0 ? { claim: { agentId, max: next, claimId: randomUUID() } } : {}) };
-      const r = (await post(agentApiPaths.completeBatch, body)) as { results: Array<{ status: string }>; jobs?: ClaimedJob[] };
+      const r = (await post(agentId, agentApiPaths.completeBatch, body)) as { results: Array<{ status: string }>; jobs?: ClaimedJob[] };
       const refused = r.results.filter((x) => x.status !== 'accepted');
       if (refused.length > 0) throw new Error(`batched complete refused ${refused.length} results: ${JSON.stringify(refused[0])}`);
       return r.jobs ?? [];

@@ -1,23 +1,50 @@
 // Starts the system the way production runs it: a private Redis, controllers and agents as separate
 // processes from the compiled build (dist/), so figures include real process and socket costs.
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
+import { ed25519Pem } from '../../test/helpers/identity.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { repoRoot, track, type Spawned } from '../../test/helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../../test/helpers/redis-server.js';
 
 export const AGENT_TOKEN = 'bench-agent-token-0123456789';
 export const PLATFORM_TOKEN = 'bench-platform-token-0123456789';
+/** Agents (and the bench's protocol client) enroll with it and then present their own credential. */
+export const ENROLL_TOKEN = 'bench-enroll-token-0123456789';
 export const distBin = join(repoRoot, 'dist/src/bin/httpagent.js');
+const uncheckedEntry = join(repoRoot, 'bench/lib/unchecked-controller.ts');
+
+let keyFile: string | undefined;
+/** The port-token signing key of the bench's controllers, written once per run. */
+function signingKeyFile(): string {
+  if (!keyFile) {
+    keyFile = join(mkdtempSync(join(tmpdir(), 'httpagent-bench-key-')), 'signing-key.pem');
+    writeFileSync(keyFile, ed25519Pem(), { mode: 0o600 });
+  }
+  return keyFile;
+}
+
+/**
+ * Whether controllers check agent credentials and ids (`npm run bench -- --agent-checks=off` turns it
+ * off for every figure; the agent-checks figure compares both itself). Off runs bench/lib/unchecked-controller.ts.
+ */
+let agentChecksDefault = true;
+export function setAgentChecks(on: boolean): void {
+  agentChecksDefault = on;
+}
 
 /** Every process the benchmarks started, so the harness can stop leftovers of a failed figure. */
 const started = new Set<Spawned>();
 
 export function spawnDist(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Spawned {
-  const proc = spawn(process.execPath, [...nodeArgs, distBin, ...args], {
+  return spawnEntry(distBin, env, nodeArgs, args);
+}
+
+function spawnEntry(entry: string, env: Record<string, string>, nodeArgs: string[] = [], args: string[] = []): Spawned {
+  const proc = spawn(process.execPath, [...nodeArgs, entry, ...args], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -54,15 +81,24 @@ const envArgs = (name: string): string[] => (process.env[name] ?? '').split(' ')
 /** A profiled process writes its profile on a clean exit only: give it time to drain. */
 const profiling = envArgs('BENCH_CONTROLLER_NODE_ARGS').length > 0 || envArgs('BENCH_AGENT_NODE_ARGS').length > 0;
 
-export async function startController(redisUrl: string, extra: Record<string, string> = {}, nodeArgs: string[] = envArgs('BENCH_CONTROLLER_NODE_ARGS')): Promise<Controller> {
+export async function startController(
+  redisUrl: string,
+  extra: Record<string, string> = {},
+  nodeArgs: string[] = envArgs('BENCH_CONTROLLER_NODE_ARGS'),
+  opts: { agentChecks?: boolean } = {},
+): Promise<Controller> {
   const port = await freePort();
-  const proc = spawnDist(['controller'], {
+  const env = {
     HTTPAGENT_REDIS_URL: redisUrl,
     HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
-    HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+    HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
+    HTTPAGENT_SIGNING_KEY_FILE: signingKeyFile(),
     HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
     ...extra,
-  }, nodeArgs);
+  };
+  const checks = opts.agentChecks ?? agentChecksDefault;
+  // The unchecked entry imports dist/ itself; tsx only runs that small file.
+  const proc = checks ? spawnDist(['controller'], env, nodeArgs) : spawnEntry(uncheckedEntry, env, ['--import', 'tsx', ...nodeArgs]);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/healthz`, proc);
   return { url, port, proc };
@@ -84,6 +120,7 @@ export async function startAgent(controllerUrl: string, id: string, extra: Recor
     HTTPAGENT_CONTROLLER_URL: controllerUrl,
     HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
     HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+    HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
     HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
     HTTPAGENT_STATE_DIR: stateDir,
     ...extra,

@@ -11,9 +11,11 @@
   KEYS[2] log     the job's log, a LIST of segments (includes/log-segments.lua)
   KEYS[3] leases  ZSET job id -> lease expiry (ms)
 
-  ARGV[1] {jobId: string, epoch: int, offset: int, length: int, capBytes: int, storedAt: int, pushed: int}
+  ARGV[1] {jobId: string, epoch: int, offset: int, length: int, capBytes: int, storedAt: int, pushed: int,
+           agentId: string}
           length: the chunk's bytes · storedAt: where attempt offset 0 is stored, as the controller expects
-          it · pushed: the segments the RPUSH before this script added
+          it · pushed: the segments the RPUSH before this script added · agentId: the caller, as its
+          credential proved (another agent's chunk is refused and its push undone)
   ARGV[2] the top-up bytes: the head of the chunk that fills the partial last segment (may be empty)
 
   Returns {offset: int, cancel: bool} | {slow: true} (nothing changed)
@@ -30,8 +32,8 @@ local function undo()
     redis.call('LTRIM', KEYS[2], 0, -(pushed + 1))
   end
 end
-local j = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'leaseMs', 'cancel', 'logBytes', 'logBase', 'logKept')
-local bad = fence(j[1], j[2], a.epoch)
+local j = redis.call('HMGET', KEYS[1], 'state', 'epoch', 'leaseMs', 'cancel', 'logBytes', 'logBase', 'logKept', 'agent')
+local bad = fence(j[1], j[2], a.epoch, j[8], a.agentId)
 if bad then
   undo()
   return cjson.encode({err = bad})

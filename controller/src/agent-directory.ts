@@ -1,6 +1,7 @@
-// GET /v1/agents: the registry joined with each host's monitor heartbeat and latest metrics sample.
+// GET /v1/agents: the registry joined with each host's monitor heartbeat, latest metrics sample and credential.
 import { z } from 'zod';
 import type { RedisLike } from './commands.js';
+import type { CredentialStore } from './credential-store.js';
 import type { Keys } from './keys.js';
 import type { AgentView } from '../../src/shared/protocol/platform-api.js';
 
@@ -22,9 +23,10 @@ const agentRecordSchema = z.object({
 /** What monitor-heartbeat-2.lua stores for a monitor. */
 const monitorHeartbeatSchema = z.strictObject({ checks: z.record(z.string(), z.boolean()) });
 
-export function createAgentDirectory(redis: RedisLike, keys: Keys, opts: { offlineAfterMs: number }) {
+export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: CredentialStore, opts: { offlineAfterMs: number }) {
   const list = async (): Promise<AgentView[]> => {
     const [ids, time] = await Promise.all([redis.zrange(keys.agents, '0', '-1'), redis.call('TIME') as Promise<[string, string]>]);
+    const creds = await credentials.describe(ids);
     const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     const rows = await Promise.all(
       ids.map(async (id) => {
@@ -60,11 +62,12 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, opts: { offli
         running: a.running,
         registeredAt: iso(a.registeredAt),
         lastSeenAt: iso(a.lastSeenAt),
-        state: now - a.lastSeenAt > opts.offlineAfterMs ? 'offline' : a.state,
+        state: creds.get(id)?.revoked ? 'revoked' : now - a.lastSeenAt > opts.offlineAfterMs ? 'offline' : a.state,
         monitorSeenAt: seen ? iso(Number(seen)) : null,
         monitor: hb ? 'online' : seen ? 'lapsed' : 'unknown',
         monitorChecks: checks,
         metrics: latest ? z.record(z.string(), z.unknown()).parse(JSON.parse(latest)) : null,
+        credential: creds.get(id)?.credential ?? null,
       });
     }
     if (gone.length) await redis.zrem(keys.agents, ...gone);

@@ -4,11 +4,18 @@ import type { ControllerConfig } from '../../src/shared/config/controller-config
 import type { Logger } from '../../src/shared/log.js';
 import { createAgentDirectory } from './agent-directory.js';
 import { defineScripts, type RedisLike } from './commands.js';
+import { loadControllerSecrets, type ControllerSecrets } from './controller-secrets.js';
+import { createCredentialCheck, DEFAULT_CREDENTIAL_CHECK, type CredentialCheckOptions } from './credential-check.js';
+import { createCredentialStore } from './credential-store.js';
 import { buildApp } from './http/app.js';
 import { createJobStore } from './job-store.js';
 import { createKeys } from './keys.js';
 import { createLeaseStore } from './lease-store.js';
 import { createMonitorStore } from './monitor-store.js';
+import { createPortTokenMinter } from './port-tokens.js';
+import { followRevocations } from './revocation-feed.js';
+import { createRevoker } from './revoker.js';
+import { createSubmitQuota } from './submit-quota.js';
 import { createNotifier } from './wake-hub.js';
 import { startReaper, type Reaper } from './reaper.js';
 
@@ -18,6 +25,16 @@ export interface ControllerDeps {
   /** A second connection used only to subscribe to wake-ups. */
   subscriber: RedisLike;
   logger: Logger;
+  /** Read from the files config names when absent (run-controller reads them first, to refuse a bad start early). */
+  secrets?: ControllerSecrets;
+  /** The credential cache's timings; tests shorten them. */
+  credentialCheck?: Partial<CredentialCheckOptions>;
+  /**
+   * Benchmarks only (bench/lib/unchecked-controller.ts): the agent API takes the agent id from the
+   * credential without checking it, to measure what the checks cost. Deliberately not a setting: no
+   * config file or environment variable can reach it, only code that builds a controller itself.
+   */
+  benchmarkWithoutAgentChecks?: boolean;
 }
 
 export interface Controller {
@@ -30,10 +47,17 @@ export interface Controller {
 }
 
 export async function buildController(config: ControllerConfig, deps: ControllerDeps): Promise<Controller> {
+  const secrets = deps.secrets ?? loadControllerSecrets(config);
   const keys = createKeys(config.keyPrefix);
   const run = defineScripts(deps.redis);
   const logger = deps.logger;
+  if (secrets.enrollTokens.length === 0) logger.warn('no enrollment token (enrollToken, enrollTokenFile): new agents cannot enroll');
+  if (deps.benchmarkWithoutAgentChecks) logger.warn('BENCHMARK MODE: agent credentials and agent ids are not checked');
   const notifier = await createNotifier(deps.subscriber, keys.wakeChannel, logger.child({ component: 'notifier' }));
+  const credentials = createCredentialStore(deps.redis, keys);
+  const credentialCheck = createCredentialCheck(credentials, { ...DEFAULT_CREDENTIAL_CHECK, ...deps.credentialCheck }, logger.child({ component: 'credentials' }));
+  const revocations = await followRevocations(deps.subscriber, keys.revokeChannel, credentialCheck, logger.child({ component: 'revocations' }));
+  const portTokens = createPortTokenMinter(secrets.signingKeys);
   const jobs = createJobStore(deps.redis, run, keys, { retentionSec: config.retentionSec, defaultMaxAttempts: config.maxAttempts });
   const leases = createLeaseStore(run, keys, {
     leaseMs: config.leaseMs,
@@ -42,8 +66,12 @@ export async function buildController(config: ControllerConfig, deps: Controller
     reapInClaim: 16,
     redis: deps.redis,
   });
-  const monitor = createMonitorStore(deps.redis, run, keys, { retentionSec: config.retentionSec });
-  const agents = createAgentDirectory(deps.redis, keys, { offlineAfterMs: config.offlineAfterMs });
+  const monitor = createMonitorStore(deps.redis, run, keys, {
+    retentionSec: config.retentionSec,
+    quotaBytesPerMin: config.monitorQuotaBytesPerMin,
+    historyMaxBytes: config.monitorHistoryMaxBytes,
+  });
+  const agents = createAgentDirectory(deps.redis, keys, credentials, { offlineAfterMs: config.offlineAfterMs });
   const app = buildApp(config, {
     redis: deps.redis,
     logger,
@@ -54,6 +82,18 @@ export async function buildController(config: ControllerConfig, deps: Controller
     notifier,
     longPollMs: config.longPollMs,
     logChunkMaxBytes: config.logChunkMaxBytes,
+    portKeys: portTokens.portKeys,
+    submitQuota: createSubmitQuota(deps.redis, keys, config.agentSubmitPerMin),
+    credentials,
+    credentialCheck,
+    portTokens,
+    revoker: createRevoker(run, keys, { retentionSec: config.retentionSec }),
+    auth: {
+      platformToken: config.platformToken,
+      enrollTokens: secrets.enrollTokens,
+      credentials: credentialCheck,
+      ...(deps.benchmarkWithoutAgentChecks ? { skipAgentChecks: true } : {}),
+    },
   });
   // Waiting claims answer empty at once on shutdown instead of holding the close for a long-poll.
   app.addHook('preClose', async () => notifier.releaseAll());
@@ -71,6 +111,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
       (closing ??= (async () => {
         await reaper.stop();
         await app.close();
+        revocations.close();
         await notifier.close();
       })()),
   };

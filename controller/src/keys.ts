@@ -16,11 +16,25 @@ export interface Keys {
   claimMemo(agentId: string, claimId: string): string;
   monitorLatest(agentId: string): string;
   monitorHistory(agentId: string): string;
+  /** The bytes the monitor history holds, kept beside it so the history is trimmed to a byte cap. */
+  monitorHistoryBytes(agentId: string): string;
   monitorHeartbeat(agentId: string): string;
   monitorSeen: string;
   alertState(agentId: string): string;
+  /** The agent's live credential: JSON {hash, issuedAt}, hash = SHA-256 of the secret (never the secret). */
+  credential(agentId: string): string;
+  /** The hash of the agent's last revoked credential, so its holder hears CREDENTIAL_REVOKED, not UNAUTHORIZED. */
+  revokedCredential(agentId: string): string;
+  /** HASH agentId -> when a controller last saw its credential used (ms), written at most every ~10 s. */
+  credentialUse: string;
+  /** Metric bytes an agent's monitor stored in the current minute (expires with the minute). */
+  monitorQuota(agentId: string): string;
+  /** Jobs an agent queued for itself in the current minute (expires with the minute). */
+  submitQuota(agentId: string): string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
+  /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
+  revokeChannel: string;
 }
 
 /**
@@ -43,10 +57,17 @@ export function createKeys(prefix: string): Keys {
     claimMemo: (agentId, claimId) => `${base}claim:${agentId}:${claimId}`,
     monitorLatest: (id) => `${base}mon:latest:${id}`,
     monitorHistory: (id) => `${base}mon:hist:${id}`,
+    monitorHistoryBytes: (id) => `${base}mon:hist-bytes:${id}`,
     monitorHeartbeat: (id) => `${base}mon:hb:${id}`,
     monitorSeen: `${base}mon:seen`,
     alertState: (id) => `${base}mon:alert:${id}`,
+    credential: (id) => `${base}cred:${id}`,
+    revokedCredential: (id) => `${base}cred-revoked:${id}`,
+    credentialUse: `${base}cred-used`,
+    monitorQuota: (id) => `${base}mon:quota:${id}`,
+    submitQuota: (id) => `${base}submit-quota:${id}`,
     wakeChannel: `${base}wake`,
+    revokeChannel: `${base}revoked`,
   };
 }
 

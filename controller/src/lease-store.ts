@@ -1,5 +1,6 @@
 // The agent's side of the inbox: register, claim under a lease, heartbeat, renew, log, step, complete.
-// Every lease-protected call is fenced by epoch inside its script.
+// Every lease-protected call is fenced inside its script by epoch and by the lease's agent (the caller,
+// as its credential proved), and a claim by the caller's credential still being the live one.
 import {
   LOG_TAIL_MAX_BYTES,
   type ClaimedJob,
@@ -27,6 +28,12 @@ export interface LeaseStoreOptions {
   reapInClaim: number;
   /** For log appends whose bytes skip Lua (log-append.ts); without it every append runs one script. */
   redis?: RedisLike;
+}
+
+/** Who is calling, as the auth hook proved it: the agent and the SHA-256 (hex) of its credential's secret. */
+export interface Caller {
+  agentId: string;
+  credentialHash: string;
 }
 
 export interface ClaimResult {
@@ -100,10 +107,11 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
   };
 
   /** `woken`: re-run for a waiting long-poll after a wake-up, not sent by the agent just now. */
-  const claim = async (agentId: string, max: number, claimId: string, woken = false): Promise<ClaimResult> => {
+  const claim = async (caller: Caller, max: number, claimId: string, woken = false): Promise<ClaimResult> => {
+    const { agentId, credentialHash } = caller;
     const reply = await run(
       'claim',
-      [keys.base, keys.agent(agentId), keys.leases, keys.selectors, keys.claimMemo(agentId, claimId)],
+      [keys.base, keys.agent(agentId), keys.leases, keys.selectors, keys.claimMemo(agentId, claimId), keys.credential(agentId)],
       {
         agentId,
         max,
@@ -113,6 +121,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
         woken,
         retentionSec: opts.retentionSec,
         logCapBytes: opts.logCapBytes,
+        credentialHash,
       },
       { agentId },
     );
@@ -131,17 +140,17 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     return { leases: reply.leases, serverTime: reply.now };
   };
 
-  const renew = async (id: string, epoch: number): Promise<'ok' | 'cancel'> => {
-    const { cancel } = await run('renew', [keys.job(id), keys.leases], { jobId: id, epoch }, { jobId: id });
+  const renew = async (id: string, epoch: number, agentId: string): Promise<'ok' | 'cancel'> => {
+    const { cancel } = await run('renew', [keys.job(id), keys.leases], { jobId: id, epoch, agentId }, { jobId: id });
     return cancel ? 'cancel' : 'ok';
   };
 
   const appendLog = createLogAppender(opts.redis, run, keys, { logCapBytes: opts.logCapBytes });
 
-  const step = async (id: string, update: StepUpdate): Promise<{ cancel: boolean }> => {
+  const step = async (id: string, update: StepUpdate, agentId: string): Promise<{ cancel: boolean }> => {
     const { epoch, index, ...status } = update;
     const json = JSON.stringify({ exitCode: null, startedAt: null, finishedAt: null, ...status });
-    return run('step', [keys.job(id)], { epoch, index, status: json }, { jobId: id });
+    return run('step', [keys.job(id)], { epoch, index, status: json, agentId }, { jobId: id });
   };
 
   /**
@@ -149,7 +158,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
    * claimWhen 'ok': claim only if every result was accepted or a duplicate (a single complete answers a
    * refusal as an error, so it must not have claimed); 'all': claim whatever the results (batched complete).
    */
-  const completeMany = async (items: CompleteItem[], claim?: ClaimPart, claimWhen: 'ok' | 'all' = 'all'): Promise<CompleteManyResult> => {
+  const completeMany = async (caller: Caller, items: CompleteItem[], claim?: ClaimPart, claimWhen: 'ok' | 'all' = 'all'): Promise<CompleteManyResult> => {
     // Tails ride as raw bytes in ARGV[2], ARGV[3], ...; each result names its own.
     const tails: Buffer[] = [];
     const results = items.map((it) => {
@@ -169,16 +178,25 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
       };
     });
     const claimArgs = claim
-      ? { agentId: claim.agentId, max: claim.max, memoTtlMs, reapLimit: opts.reapInClaim, wakeChannel: keys.wakeChannel, when: claimWhen }
+      ? {
+          agentId: claim.agentId,
+          max: claim.max,
+          memoTtlMs,
+          reapLimit: opts.reapInClaim,
+          wakeChannel: keys.wakeChannel,
+          when: claimWhen,
+          credentialHash: caller.credentialHash,
+        }
       : undefined;
-    // Without a claim the agent and memo keys are unused; any key of the slot keeps Cluster routing right.
+    // Without a claim the agent, memo and credential keys are unused; any key of the slot keeps Cluster routing right.
     const agentKey = claim ? keys.agent(claim.agentId) : keys.leases;
     const memoKey = claim ? keys.claimMemo(claim.agentId, claim.claimId) : keys.leases;
+    const credentialKey = claim ? keys.credential(claim.agentId) : keys.leases;
     const reply = await run(
       'completeClaim',
-      [keys.base, keys.leases, agentKey, keys.selectors, memoKey],
-      { retentionSec: opts.retentionSec, logCapBytes: opts.logCapBytes, results, ...(claimArgs ? { claim: claimArgs } : {}) },
-      { agentId: claim?.agentId, bytes: tails },
+      [keys.base, keys.leases, agentKey, keys.selectors, memoKey, credentialKey],
+      { agentId: caller.agentId, retentionSec: opts.retentionSec, logCapBytes: opts.logCapBytes, results, ...(claimArgs ? { claim: claimArgs } : {}) },
+      { agentId: caller.agentId, ...(items.length === 1 ? { jobId: items[0]!.id } : {}), bytes: tails },
     );
     const out: CompleteItemResult[] = reply.results.map((r, i) => ({
       id: items[i]!.id,
@@ -189,9 +207,9 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
   };
 
   /** One result (POST /v1/agent/jobs/:id/complete): a refusal is thrown as the error it stands for. */
-  const complete = async (id: string, req: CompleteRequest): Promise<{ duplicate: boolean; jobs?: ClaimedJob[] }> => {
+  const complete = async (caller: Caller, id: string, req: CompleteRequest): Promise<{ duplicate: boolean; jobs?: ClaimedJob[] }> => {
     const { claim, ...result } = req;
-    const { results, jobs } = await completeMany([{ ...result, id }], claim, 'ok');
+    const { results, jobs } = await completeMany(caller, [{ ...result, id }], claim, 'ok');
     const r = results[0]!;
     if (r.status === 'not_found') throw scriptError('JOB_NOT_FOUND', { jobId: id });
     if (r.status === 'stale') throw scriptError('STALE_EPOCH', { jobId: id });

@@ -1,7 +1,7 @@
 // Appends a chunk of an attempt's log. The first chunk of an attempt goes through append-log-3.lua with
 // its bytes; later ones, once the controller knows where the attempt is stored, are cut into segments
-// here and pushed with a plain RPUSH in the same MULTI as append-log-fast-3.lua, which checks fencing and
-// offsets and keeps or undoes the push. Redis then never copies a MiB into Lua and out again.
+// here and pushed with a plain RPUSH in the same MULTI as append-log-fast-3.lua, which checks fencing (epoch
+// and the lease's agent) and offsets and keeps or undoes the push. Redis then never copies a MiB into Lua and out again.
 import { scriptSource, type RedisLike, type RunScript } from './commands.js';
 import { LOG_SEGMENT_BYTES } from './job-store.js';
 import type { Keys } from './keys.js';
@@ -29,11 +29,11 @@ export function createLogAppender(redis: RedisLike | undefined, run: RunScript, 
     if (storedAt.size > REMEMBERED) storedAt.delete(storedAt.keys().next().value!);
   };
 
-  const slow = async (id: string, epoch: number, offset: number, bytes: Buffer) => {
+  const slow = async (id: string, epoch: number, offset: number, bytes: Buffer, agentId: string) => {
     const reply = await run(
       'appendLog',
       [keys.job(id), keys.log(id), keys.leases],
-      { jobId: id, epoch, offset, capBytes: opts.logCapBytes },
+      { jobId: id, epoch, offset, capBytes: opts.logCapBytes, agentId },
       { jobId: id, bytes: [bytes] },
     );
     remember(id, epoch, reply.storedAt);
@@ -41,7 +41,7 @@ export function createLogAppender(redis: RedisLike | undefined, run: RunScript, 
   };
 
   /** undefined: the chunk did not land where expected; nothing changed. */
-  const fast = async (id: string, epoch: number, offset: number, bytes: Buffer, at: number) => {
+  const fast = async (id: string, epoch: number, offset: number, bytes: Buffer, at: number, agentId: string) => {
     const pos = at + offset;
     const used = pos % LOG_SEGMENT_BYTES;
     const top = used > 0 ? Math.min(LOG_SEGMENT_BYTES - used, bytes.length) : 0;
@@ -55,6 +55,7 @@ export function createLogAppender(redis: RedisLike | undefined, run: RunScript, 
       capBytes: opts.logCapBytes,
       storedAt: at,
       pushed: segments.length,
+      agentId,
     };
     const tx = redis!.multi();
     if (segments.length > 0) tx.rpush(keys.log(id), ...segments);
@@ -66,17 +67,18 @@ export function createLogAppender(redis: RedisLike | undefined, run: RunScript, 
     return 'slow' in reply ? undefined : reply;
   };
 
-  return async (id: string, epoch: number, offset: number, bytes: Buffer): Promise<{ offset: number; cancel: boolean }> => {
+  /** `agentId`: the caller, as its credential proved; the lease must be its own. */
+  return async (id: string, epoch: number, offset: number, bytes: Buffer, agentId: string): Promise<{ offset: number; cancel: boolean }> => {
     const known = storedAt.get(id);
     if (redis && known && known.epoch === epoch && bytes.length >= FAST_MIN_BYTES) {
       try {
-        const r = await fast(id, epoch, offset, bytes, known.at);
+        const r = await fast(id, epoch, offset, bytes, known.at, agentId);
         if (r) return r;
       } catch (err) {
         storedAt.delete(id);
         throw err;
       }
     }
-    return slow(id, epoch, offset, bytes);
+    return slow(id, epoch, offset, bytes, agentId);
   };
 }

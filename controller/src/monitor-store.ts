@@ -1,5 +1,6 @@
 // What monitors send through the controller, kept with bounded memory: each host's latest sample, a
-// history trimmed by age and count, a heartbeat with a TTL, and the monitor's alert bookkeeping.
+// history trimmed by age, count and bytes, a per-minute byte quota, a heartbeat with a TTL, and the
+// monitor's alert bookkeeping.
 import type { z } from 'zod';
 import type { HostSample, metricsPushSchema, monitorHeartbeatSchema } from '../../src/shared/protocol/monitor-api.js';
 import type { RedisLike, RunScript } from './commands.js';
@@ -10,6 +11,10 @@ const HISTORY_MAX = 20_000;
 
 export interface MonitorStoreOptions {
   retentionSec: number;
+  /** Sample bytes one agent may store per minute. */
+  quotaBytesPerMin: number;
+  /** Sample bytes a host's history holds at most (the oldest go first). */
+  historyMaxBytes: number;
 }
 
 export function createMonitorStore(redis: RedisLike, run: RunScript, keys: Keys, opts: MonitorStoreOptions) {
@@ -17,7 +22,12 @@ export function createMonitorStore(redis: RedisLike, run: RunScript, keys: Keys,
     const maxCount = Math.min(HISTORY_MAX, Math.ceil(HISTORY_WINDOW_MS / 1000 / req.intervalSec) + 10);
     const samples = req.samples.map((s) => ({ ts: s.ts, sample: JSON.stringify(s) }));
     const ttlSec = Math.max(opts.retentionSec, HISTORY_WINDOW_MS / 1000);
-    const { kept } = await run('monitorMetrics', [keys.monitorLatest(req.agentId), keys.monitorHistory(req.agentId)], { windowMs: HISTORY_WINDOW_MS, maxSamples: maxCount, ttlSec, samples });
+    const { kept } = await run(
+      'monitorMetrics',
+      [keys.monitorLatest(req.agentId), keys.monitorHistory(req.agentId), keys.monitorQuota(req.agentId), keys.monitorHistoryBytes(req.agentId)],
+      { windowMs: HISTORY_WINDOW_MS, maxSamples: maxCount, maxBytes: opts.historyMaxBytes, ttlSec, quotaBytes: opts.quotaBytesPerMin, samples },
+      { agentId: req.agentId },
+    );
     return { stored: kept };
   };
 

@@ -36,6 +36,7 @@ const claimArgs = z.strictObject({
   woken: z.boolean(),
   retentionSec: int,
   logCapBytes: int,
+  credentialHash: z.string(),
 });
 
 const claimReply = z.strictObject({
@@ -66,11 +67,11 @@ export interface ScriptContract {
 
 export const scriptContracts = {
   appendLog: {
-    args: z.strictObject({ jobId: z.string(), epoch: int, offset: int, capBytes: int }),
+    args: z.strictObject({ jobId: z.string(), epoch: int, offset: int, capBytes: int, agentId: z.string() }),
     reply: appendReply,
   },
   appendLogFast: {
-    args: z.strictObject({ jobId: z.string(), epoch: int, offset: int, length: int, capBytes: int, storedAt: int, pushed: int }),
+    args: z.strictObject({ jobId: z.string(), epoch: int, offset: int, length: int, capBytes: int, storedAt: int, pushed: int, agentId: z.string() }),
     reply: z.union([appendReply.omit({ storedAt: true }), z.strictObject({ slow: z.literal(true) })]),
   },
   cancel: {
@@ -80,6 +81,7 @@ export const scriptContracts = {
   claim: { args: claimArgs, reply: claimReply },
   completeClaim: {
     args: z.strictObject({
+      agentId: z.string(),
       retentionSec: int,
       logCapBytes: int,
       results: z.array(
@@ -144,7 +146,14 @@ export const scriptContracts = {
     reply: z.strictObject({ now: int }),
   },
   monitorMetrics: {
-    args: z.strictObject({ windowMs: int, maxSamples: int, ttlSec: int, samples: z.array(z.strictObject({ ts: int, sample: z.string() })) }),
+    args: z.strictObject({
+      windowMs: int,
+      maxSamples: int,
+      maxBytes: int,
+      ttlSec: int,
+      quotaBytes: int,
+      samples: z.array(z.strictObject({ ts: int, sample: z.string() })),
+    }),
     reply: z.strictObject({ kept: int }),
   },
   reap: {
@@ -169,11 +178,15 @@ export const scriptContracts = {
     reply: z.strictObject({ now: int }),
   },
   renew: {
-    args: z.strictObject({ jobId: z.string(), epoch: int }),
+    args: z.strictObject({ jobId: z.string(), epoch: int, agentId: z.string() }),
     reply: cancel,
   },
+  revokeAgent: {
+    args: z.strictObject({ agentId: z.string(), retentionSec: int, wakeChannel: z.string(), revokeChannel: z.string() }),
+    reply: z.strictObject({ requeued: int, cancelled: int }),
+  },
   step: {
-    args: z.strictObject({ epoch: int, index: int, status: z.string() }),
+    args: z.strictObject({ epoch: int, index: int, status: z.string(), agentId: z.string() }),
     reply: cancel,
   },
 } satisfies Record<ScriptName, ScriptContract>;
@@ -183,7 +196,8 @@ export type ScriptReply<N extends ScriptName> = z.output<(typeof scriptContracts
 
 const refusalSchema = z.union([
   z.strictObject({ err: scriptErrorCodeSchema.extract(['LOG_OFFSET_GAP', 'LOG_INCOMPLETE']), expected: int }),
-  z.strictObject({ err: scriptErrorCodeSchema.exclude(['LOG_OFFSET_GAP', 'LOG_INCOMPLETE']) }),
+  z.strictObject({ err: z.literal('MONITOR_QUOTA'), retryAfterSec: int }),
+  z.strictObject({ err: scriptErrorCodeSchema.exclude(['LOG_OFFSET_GAP', 'LOG_INCOMPLETE', 'MONITOR_QUOTA']) }),
 ]);
 
 /** A script's JSON reply → its typed value; a refusal ({err}) is thrown as the error it stands for. */
@@ -200,7 +214,8 @@ export function decodeReply<N extends ScriptName>(name: N, raw: unknown, ctx: Sc
   if (value !== null && typeof value === 'object' && 'err' in value) {
     const refusal = refusalSchema.safeParse(value);
     if (!refusal.success) throw unexpected(z.prettifyError(refusal.error), refusal.error);
-    throw scriptError(refusal.data.err, ctx, 'expected' in refusal.data ? refusal.data.expected : undefined);
+    const d = refusal.data;
+    throw scriptError(d.err, ctx, 'expected' in d ? d.expected : 'retryAfterSec' in d ? d.retryAfterSec : undefined);
   }
   let parsed: z.ZodSafeParseResult<unknown>;
   try {

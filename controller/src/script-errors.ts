@@ -3,7 +3,18 @@
 import { z } from 'zod';
 import { HttpAgentError, NotFoundError, StaleEpochError } from '../../src/shared/errors.js';
 
-export const scriptErrorCodeSchema = z.enum(['JOB_NOT_FOUND', 'AGENT_UNKNOWN', 'STALE_EPOCH', 'LOG_OFFSET_GAP', 'LOG_INCOMPLETE', 'STEP_OUT_OF_RANGE']);
+export const scriptErrorCodeSchema = z.enum([
+  'JOB_NOT_FOUND',
+  'AGENT_UNKNOWN',
+  'STALE_EPOCH',
+  'LOG_OFFSET_GAP',
+  'LOG_INCOMPLETE',
+  'STEP_OUT_OF_RANGE',
+  'AGENT_MISMATCH',
+  'CREDENTIAL_REVOKED',
+  'AGENT_NOT_FOUND',
+  'MONITOR_QUOTA',
+]);
 export type ScriptErrorCode = z.infer<typeof scriptErrorCodeSchema>;
 
 /** Names the job or agent in the message. */
@@ -12,8 +23,8 @@ export interface ScriptErrorContext {
   agentId?: string | undefined;
 }
 
-/** `expected`: the bytes the controller holds, for the two log codes. */
-export function scriptError(code: ScriptErrorCode, ctx: ScriptErrorContext = {}, expected?: number): HttpAgentError {
+/** `n`: the bytes the controller holds for the two log codes; the seconds to wait for MONITOR_QUOTA. */
+export function scriptError(code: ScriptErrorCode, ctx: ScriptErrorContext = {}, n?: number): HttpAgentError {
   switch (code) {
     case 'JOB_NOT_FOUND':
       return new NotFoundError('JOB_NOT_FOUND', `no job ${ctx.jobId ?? '(unnamed)'}`);
@@ -22,14 +33,27 @@ export function scriptError(code: ScriptErrorCode, ctx: ScriptErrorContext = {},
     case 'STALE_EPOCH':
       return new StaleEpochError();
     case 'LOG_OFFSET_GAP':
-      return new HttpAgentError('LOG_OFFSET_GAP', `the log chunk starts past the end of the log; resend from ${expected}`, {
-        details: { expected },
+      return new HttpAgentError('LOG_OFFSET_GAP', `the log chunk starts past the end of the log; resend from ${n}`, {
+        details: { expected: n },
       });
     case 'LOG_INCOMPLETE':
-      return new HttpAgentError('LOG_INCOMPLETE', `the controller holds ${expected} bytes of this attempt's log; send the rest, then complete again`, {
-        details: { expected },
+      return new HttpAgentError('LOG_INCOMPLETE', `the controller holds ${n} bytes of this attempt's log; send the rest, then complete again`, {
+        details: { expected: n },
       });
     case 'STEP_OUT_OF_RANGE':
       return new HttpAgentError('STEP_OUT_OF_RANGE', "the step index is past the job's last step");
+    case 'AGENT_MISMATCH':
+      return new HttpAgentError(
+        'AGENT_MISMATCH',
+        ctx.jobId ? `the lease of job ${ctx.jobId} belongs to another agent; nothing was changed` : 'a lease named belongs to another agent; nothing was changed',
+      );
+    case 'CREDENTIAL_REVOKED':
+      return new HttpAgentError('CREDENTIAL_REVOKED', `the credential of agent ${ctx.agentId ?? '(unnamed)'} was revoked; stop, and enroll again only when the platform says so`);
+    case 'AGENT_NOT_FOUND':
+      return new NotFoundError('AGENT_NOT_FOUND', `no agent ${ctx.agentId ?? '(unnamed)'}: never enrolled nor registered`);
+    case 'MONITOR_QUOTA':
+      return new HttpAgentError('MONITOR_QUOTA', `agent ${ctx.agentId ?? '(unnamed)'} stored its minute's share of metric bytes; retry later`, {
+        retryAfterSec: n ?? 60,
+      });
   }
 }

@@ -1,9 +1,8 @@
 // Starts the agent's operations side (scheduled tasks and self-update) next to its job loop, so
 // run-agent wires both with one call and stops them before it drains.
 import type { AgentConfig } from '../shared/config/agent-config.js';
-import { createControllerClient } from '../agent/controller-client/index.js';
 import type { Logger } from '../shared/log.js';
-import type { JobSubmit } from '../shared/protocol/job.js';
+import type { JobSubmit, JobView } from '../shared/protocol/job.js';
 import { createScheduler, type Scheduler } from '../agent/schedule/scheduler.js';
 import { createAlertMailer } from '../ops/ops-mail.js';
 import { loadMailSettings } from '../ops/mail-settings.js';
@@ -11,7 +10,10 @@ import { createSelfUpdater, type JobActivity, type SelfUpdater } from '../ops/se
 
 export interface AgentOperationsDeps {
   logger: Logger;
-  /** The job loop: submitJob targets this agent; self-update pauses its claims and waits for runningJobs to reach 0. */
+  /**
+   * The job loop: schedules queue and read their runs through it (the agent API, with the agent's own
+   * credential); self-update pauses its claims and waits for runningJobs to reach 0.
+   */
   agent: JobLoop;
   /** Drains and exits the agent (what SIGTERM does): self-update calls it after switching `current`. */
   exit(reason: string): void;
@@ -23,6 +25,7 @@ export interface AgentOperationsDeps {
 export interface JobLoop {
   readonly runningJobs: number;
   submitJob(job: JobSubmit): Promise<{ id: string; state: string }>;
+  getJob(id: string): Promise<Pick<JobView, 'state'>>;
   pauseClaims(): Promise<void>;
   resumeClaims(): void;
 }
@@ -41,18 +44,10 @@ export interface AgentOperations {
 export async function startAgentOperations(config: AgentConfig, deps: AgentOperationsDeps): Promise<AgentOperations> {
   const { logger } = deps;
   let scheduler: Scheduler | undefined;
-  let closeClient: (() => Promise<void>) | undefined;
   if (config.schedules.length > 0) {
-    const client = createControllerClient({ controllerUrl: config.controllerUrl, agentToken: config.agentToken ?? '', platformToken: config.platformToken, connections: 2 });
-    closeClient = () => client.close();
-    const platform = client.platform;
-    if (!platform) {
-      logger.error({ schedules: config.schedules.length }, 'schedules need platformToken to queue their runs; scheduler not started');
-    } else {
-      scheduler = createScheduler(config, { logger, submitJob: (job) => deps.agent.submitJob(job), getJob: (id) => platform.get(id) });
-      // Catch-up talks to the controller; it must not hold up the agent's start.
-      void scheduler.start().catch((err: unknown) => logger.error({ err }, 'scheduler start failed'));
-    }
+    scheduler = createScheduler(config, { logger, submitJob: (job) => deps.agent.submitJob(job), getJob: (id) => deps.agent.getJob(id) });
+    // Catch-up talks to the controller; it must not hold up the agent's start.
+    void scheduler.start().catch((err: unknown) => logger.error({ err }, 'scheduler start failed'));
   }
   const updater = createSelfUpdater(config, {
     logger,
@@ -68,7 +63,6 @@ export async function startAgentOperations(config: AgentConfig, deps: AgentOpera
     updater,
     async stop() {
       await Promise.all([scheduler?.stop(), updater.stop()]);
-      await closeClient?.();
     },
   };
 }

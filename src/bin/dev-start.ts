@@ -1,9 +1,9 @@
 // `npm start`: controller, agent and monitor on this machine for development, as child processes, on
-// HTTPAGENT_REDIS_URL or on a private redis-server (AOF under ./var/redis). Tokens are generated once
-// into ./var/dev-tokens.json. Ctrl-C stops everything it started.
+// HTTPAGENT_REDIS_URL or on a private redis-server (AOF under ./var/redis). Secrets are generated once
+// into ./var/dev-secrets (platform token, enrollment token, port-token signing key). Ctrl-C stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,16 +39,35 @@ async function pickPort(preferred: number): Promise<number> {
   });
 }
 
-function loadTokens(file: string, env: NodeJS.ProcessEnv): { agentToken: string; platformToken: string } {
-  let saved: Partial<Record<'agentToken' | 'platformToken', string>> = {};
-  if (existsSync(file)) saved = JSON.parse(readFileSync(file, 'utf8')) as typeof saved;
-  const tokens = {
-    agentToken: env.HTTPAGENT_AGENT_TOKEN ?? saved.agentToken ?? randomBytes(24).toString('base64url'),
-    platformToken: env.HTTPAGENT_PLATFORM_TOKEN ?? saved.platformToken ?? randomBytes(24).toString('base64url'),
+interface DevSecrets {
+  platformToken: string;
+  /** Files the controller and agent read their secrets from: never a command line or environment. */
+  controllerConfig: string;
+  enrollTokenFile: string;
+  signingKeyFile: string;
+}
+
+/** Made once in var/dev-secrets (0700) and kept, so the console and a restarted agent keep working. */
+function loadSecrets(dir: string, env: NodeJS.ProcessEnv): DevSecrets {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const keep = (name: string, make: () => string): string => {
+    const file = join(dir, name);
+    if (!existsSync(file)) writeFileSync(file, make(), { mode: 0o600 });
+    return readFileSync(file, 'utf8').trim();
   };
-  // Kept so the console and scripts keep working across restarts; readable by this user only.
-  writeFileSync(file, `${JSON.stringify(tokens, null, 2)}\n`, { mode: 0o600 });
-  return tokens;
+  const platformToken = env.HTTPAGENT_PLATFORM_TOKEN ?? keep('platform-token', () => randomBytes(24).toString('base64url'));
+  keep('enroll-token', () => randomBytes(24).toString('base64url'));
+  keep('signing-key.pem', () => generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString());
+  const controllerConfig = join(dir, 'controller.json');
+  writeFileSync(controllerConfig, `${JSON.stringify({ platformToken, enrollTokenFile: join(dir, 'enroll-token'), signingKeyFile: join(dir, 'signing-key.pem') }, null, 2)}\n`, { mode: 0o600 });
+  return { platformToken, controllerConfig, enrollTokenFile: join(dir, 'enroll-token'), signingKeyFile: join(dir, 'signing-key.pem') };
+}
+
+/** The environment without httpagent secrets: the agent refuses them, and children should not inherit them. */
+function withoutSecrets(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out = { ...env };
+  for (const k of ['HTTPAGENT_PLATFORM_TOKEN', 'HTTPAGENT_ENROLL_TOKEN', 'HTTPAGENT_AGENT_TOKEN']) delete out[k];
+  return out;
 }
 
 /** Prefixes each line of a child's output with its name, so three logs stay readable in one terminal. */
@@ -67,7 +86,7 @@ async function main(): Promise<number> {
   const env = process.env;
   const varDir = resolve('var');
   mkdirSync(varDir, { recursive: true });
-  const tokens = loadTokens(join(varDir, 'dev-tokens.json'), env);
+  const secrets = loadSecrets(join(varDir, 'dev-secrets'), env);
   const children: Child[] = [];
   // Own process groups: Ctrl-C reaches only this process, which then stops each child exactly once
   // (a second signal would make the agent skip its drain) and stops Redis last.
@@ -93,9 +112,14 @@ async function main(): Promise<number> {
   const controllerPort = await pickPort(9890);
   const agentPort = await pickPort(9889);
   const controllerUrl = `http://127.0.0.1:${controllerPort}`;
-  const common = { ...env, HTTPAGENT_AGENT_TOKEN: tokens.agentToken, HTTPAGENT_PLATFORM_TOKEN: tokens.platformToken };
-  start('controller', process.execPath, [...cliArgs, 'controller'], { ...common, HTTPAGENT_REDIS_URL: redisUrl, HTTPAGENT_LISTEN: `127.0.0.1:${controllerPort}` });
-  const agentEnv = { ...common, HTTPAGENT_CONTROLLER_URL: controllerUrl, HTTPAGENT_LISTEN: `127.0.0.1:${agentPort}`, HTTPAGENT_STATE_DIR: env.HTTPAGENT_STATE_DIR ?? join(varDir, 'agent') };
+  const common = withoutSecrets(env);
+  start('controller', process.execPath, [...cliArgs, 'controller', '--config', secrets.controllerConfig], { ...common, HTTPAGENT_REDIS_URL: redisUrl, HTTPAGENT_LISTEN: `127.0.0.1:${controllerPort}` });
+  const agentState = env.HTTPAGENT_STATE_DIR ?? join(varDir, 'agent');
+  mkdirSync(agentState, { recursive: true, mode: 0o700 });
+  // Until it has a credential, the agent enrolls with a copy of the token, which it deletes once enrolled.
+  const enrollCopy = join(agentState, 'enroll-token');
+  if (!existsSync(join(agentState, 'credential'))) copyFileSync(secrets.enrollTokenFile, enrollCopy);
+  const agentEnv = { ...common, HTTPAGENT_CONTROLLER_URL: controllerUrl, HTTPAGENT_LISTEN: `127.0.0.1:${agentPort}`, HTTPAGENT_STATE_DIR: agentState, HTTPAGENT_ENROLL_TOKEN_FILE: enrollCopy };
   start('agent', process.execPath, [...cliArgs, 'agent'], agentEnv);
   const monitor = existsSync(join(here, fromSource ? 'run-monitor.ts' : 'run-monitor.js'));
   if (monitor) start('monitor', process.execPath, [...cliArgs, 'monitor'], agentEnv);
@@ -108,11 +132,10 @@ async function main(): Promise<number> {
     `  redis       ${redisUrl}${redis ? ' (private, AOF in var/redis)' : ''}`,
     monitor ? '  monitor     running' : '',
     '',
-    `  agent token     ${tokens.agentToken}`,
-    `  platform token  ${tokens.platformToken}   (both kept in var/dev-tokens.json)`,
+    `  platform token  ${secrets.platformToken}   (kept in var/dev-secrets/platform-token)`,
     '',
     'Try:',
-    `  export HTTPAGENT_CONTROLLER_URL=${controllerUrl} HTTPAGENT_PLATFORM_TOKEN=${tokens.platformToken}`,
+    `  export HTTPAGENT_CONTROLLER_URL=${controllerUrl} HTTPAGENT_PLATFORM_TOKEN=${secrets.platformToken}`,
     '  npx httpagent job submit noop --param message=hello --wait',
     '  npx httpagent agents',
     `  curl -s -H "authorization: Bearer $HTTPAGENT_PLATFORM_TOKEN" ${controllerUrl}/v1/agents`,

@@ -3,9 +3,11 @@
 // when the drain grace is over, running steps and light tasks are stopped, and on any exit (a second
 // signal, an uncaught error) every script's process group still running is killed.
 import { join, resolve } from 'node:path';
-import { agentConfigSchema, allConfigKeys, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
-import { ConfigError } from '../shared/errors.js';
+import { agentConfigSchema, agentEnvOnly, allConfigKeys, isNonSettingEnv, loadConfig, parseListen, retiredAgentSettings } from '../shared/config/index.js';
 import { buildAgentServer } from '../agent/port/agent-server.js';
+import { enrollWith } from '../agent/controller-client/enroll.js';
+import { createAgentIdentity } from '../agent/identity/agent-identity.js';
+import { loadPortKeyRing } from '../agent/identity/port-key-ring.js';
 import { createAgent } from '../agent/jobs/agent.js';
 import { createLogger } from '../shared/log.js';
 import { createAgentMetrics } from '../agent/agent-metrics.js';
@@ -14,6 +16,7 @@ import { createTaskGroups } from '../agent/tasks/task-groups.js';
 import { scriptBaseEnv } from '../agent/tasks/task-process.js';
 import { startAgentOperations } from './agent-operations.js';
 import { formatSelfTest, runSelfTest } from '../ops/self-test.js';
+import { writeRunningAgent } from '../ops/running-agent.js';
 import { parseProcessArgs } from './args.js';
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
@@ -22,8 +25,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write('Usage: httpagent agent [--config FILE]\nSettings from the file and HTTPAGENT_* variables; see README.md.\n');
     return 0;
   }
-  const loaded = loadConfig(agentConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
-  if (!loaded.agentToken) throw new ConfigError('HTTPAGENT_AGENT_TOKEN: required: the token the controller gave this agent');
+  const loaded = loadConfig(agentConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv, retired: retiredAgentSettings, envOnly: agentEnvOnly });
   const config = {
     ...loaded,
     tasksDir: resolve(loaded.tasksDir ?? join(packageRoot, 'scripts')),
@@ -38,6 +40,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const logger = createLogger({ level: config.logLevel, name: 'agent' });
   const metrics = createAgentMetrics();
   const baseEnv = scriptBaseEnv(env);
+  // Both throw ConfigError (exit 2) on a credential or key file that cannot be used, before anything listens.
+  const portKeys = await loadPortKeyRing({ stateDir: config.stateDir, portTokenKeysFile: config.portTokenKeysFile, logger });
+  const identity = createAgentIdentity(config, { enroll: enrollWith(config.controllerUrl), keys: portKeys, logger });
   // Scripts run in process groups of their own (so the signal that starts a drain spares them), which
   // also keeps supervisord's stopasgroup/killasgroup from reaching them: the agent kills them itself.
   const taskGroups = createTaskGroups();
@@ -47,17 +52,19 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   };
   process.on('exit', killTasks);
   const lightTasksStop = new AbortController();
-  const agent = createAgent(config, { logger, metrics, baseEnv, taskGroups });
+  const agent = createAgent(config, { logger, metrics, baseEnv, taskGroups, identity, portKeys });
   const app = buildAgentServer(config, {
     logger,
     metrics,
     tasksDir: config.tasksDir,
     scriptBaseEnv: baseEnv,
+    portKeys,
     taskGroups,
     shutdown: lightTasksStop.signal,
     jobs: {
       running: () => agent.runningJobs,
       draining: () => agent.draining,
+      revoked: () => agent.revoked,
       controllerReachable: () => agent.controllerReachable,
       submitJob: (spec) => agent.submitJob(spec),
     },
@@ -68,6 +75,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
 
   const { host, port } = parseListen(config.listen);
   const address = await app.listen({ host, port });
+  // For the update guard: which commit is up now (its /healthz shows no commit without a port token).
+  writeRunningAgent(config.stateDir, { pid: process.pid, commit: readCommit() ?? null, startedAt: new Date().toISOString() });
   await agent.start();
   // Scheduled tasks and self-update; self-update leaves the way SIGTERM does (drain, exit 0).
   const ops = await startAgentOperations(config, {
@@ -116,7 +125,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   process.on('SIGINT', onSignal);
 
   logger.info(
-    { version, agentId: config.agentId, listen: address, controllerUrl: config.controllerUrl, tasksDir: config.tasksDir, stateDir: config.stateDir, concurrency: config.concurrency, labels: config.labels },
+    {
+      version,
+      agentId: config.agentId,
+      listen: address,
+      controllerUrl: config.controllerUrl,
+      tasksDir: config.tasksDir,
+      stateDir: config.stateDir,
+      concurrency: config.concurrency,
+      labels: config.labels,
+      enrolled: identity.enrolled,
+      portKeys: `${portKeys.size} from ${portKeys.source === 'file' ? config.portTokenKeysFile : 'the controller'}`,
+    },
     'agent started',
   );
   const code = await done;

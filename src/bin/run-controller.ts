@@ -1,4 +1,5 @@
 // `httpagent controller`: loads config, connects to Redis, serves the controller until SIGTERM/SIGINT.
+import { loadControllerSecrets } from '../../controller/src/controller-secrets.js';
 import { buildController } from '../../controller/src/index.js';
 import { createRedisClients } from '../../controller/src/redis-clients.js';
 import { allConfigKeys, controllerConfigSchema, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
@@ -26,6 +27,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   // A bad setting throws ConfigError: httpagent.ts prints it and exits 2, as for every process.
   const config = loadConfig(controllerConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
+  // Token files and signing keys too, before Redis: a weak or reused token is a bad setting like any other.
+  const secrets = loadControllerSecrets(config);
 
   const logger = createLogger({ level: config.logLevel, name: 'controller' });
   const clients = createRedisClients(config);
@@ -34,7 +37,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const slowStart = setTimeout(() => logger.warn('waiting for Redis to answer before listening'), 2000);
   let controller;
   try {
-    controller = await buildController(config, { redis: clients.command, subscriber: clients.subscriber, logger });
+    controller = await buildController(config, { redis: clients.command, subscriber: clients.subscriber, logger, secrets });
     clearTimeout(slowStart);
   } catch (err) {
     clearTimeout(slowStart);

@@ -1,5 +1,6 @@
 // `httpagent monitor`: loads the host's shared config, runs the monitor until SIGTERM/SIGINT, exits 0.
-import { allConfigKeys, isNonSettingEnv, loadConfig, monitorConfigSchema } from '../shared/config/index.js';
+import { allConfigKeys, isNonSettingEnv, loadConfig, monitorConfigSchema, retiredAgentSettings } from '../shared/config/index.js';
+import { readCredential } from '../shared/credential-file.js';
 import { createLogger } from '../shared/log.js';
 import { createMonitor } from '../monitor/monitor.js';
 import { compileMonitorOptions } from '../monitor/monitor-options.js';
@@ -12,9 +13,15 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     process.stdout.write('Usage: httpagent monitor [--config FILE]\nReads the agent\'s config file and HTTPAGENT_* variables; see README.md.\n');
     return 0;
   }
-  const config = loadConfig(monitorConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
+  const config = loadConfig(monitorConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv, retired: retiredAgentSettings });
   const logger = createLogger({ level: config.logLevel, name: 'monitor' });
-  const options = compileMonitorOptions(config, { underSupervisor: env.SUPERVISOR_ENABLED !== undefined });
+  // A credential that cannot be trusted (mode, owner) stops the monitor here with that line (exit 2);
+  // a missing one is waited for: the agent may not have enrolled yet.
+  const enrolledAs = readCredential(config.stateDir)?.agentId;
+  if (enrolledAs === undefined) logger.warn({ stateDir: config.stateDir }, 'no agent credential yet; samples are buffered until the agent enrolls');
+  else if (config.agentId !== undefined && config.agentId !== enrolledAs)
+    logger.warn({ agentId: config.agentId, enrolledAs }, "agentId differs from the agent's credential; the controller hears from the credential's agent");
+  const options = compileMonitorOptions(config, { underSupervisor: env.SUPERVISOR_ENABLED !== undefined, enrolledAs });
   const monitor = createMonitor(options, { logger });
 
   let resolveDone!: () => void;

@@ -1,7 +1,7 @@
 // `httpagent update-guard --config FILE --prefix DIR`: started detached by self-update right after a
 // switch; waits for the new release to be healthy or rolls back (see src/ops/update-guard.ts).
 import { parseArgs } from 'node:util';
-import { agentConfigSchema, allConfigKeys, isNonSettingEnv, loadConfig } from '../shared/config/index.js';
+import { agentConfigSchema, agentEnvOnly, allConfigKeys, isNonSettingEnv, loadConfig, retiredAgentSettings } from '../shared/config/index.js';
 import { createLogger } from '../shared/log.js';
 import { createAlertMailer } from '../ops/ops-mail.js';
 import { loadMailSettings } from '../ops/mail-settings.js';
@@ -16,7 +16,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     strict: true,
   });
   const file = values.config ?? env.HTTPAGENT_CONFIG;
-  const config = loadConfig(agentConfigSchema, { file, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
+  const config = loadConfig(agentConfigSchema, { file, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv, retired: retiredAgentSettings, envOnly: agentEnvOnly });
   const logger = createLogger({ level: config.logLevel, name: 'httpagent-update-guard' });
   const prefix = values.prefix ?? config.updatePrefix ?? prefixOfRelease(packageRoot);
   if (!prefix) {

@@ -1,4 +1,5 @@
-// The monitor's calls to the controller (agent token): samples, heartbeat and the alert state copy.
+// The monitor's calls to the controller with the agent's credential: samples, heartbeat and the alert
+// state copy.
 import { z } from 'zod';
 import { agentApiPaths } from '../shared/protocol/agent-api.js';
 import type { HostSample } from '../shared/protocol/monitor-api.js';
@@ -7,8 +8,9 @@ import type { AlertState } from './alerts/alert-engine.js';
 import { createHttpCaller, type HttpCaller } from './monitor-http.js';
 import { controllerErrorFrom } from '../shared/client/controller-error.js';
 import { HttpAgentError } from '../shared/errors.js';
-import { RETRY } from '../shared/retry-policy.js';
+import { RETRY, unauthorized } from '../shared/retry-policy.js';
 import { withRetry } from '../shared/retry.js';
+import type { MonitorCredential } from './monitor-credential.js';
 
 export interface MonitorClient {
   pushMetrics(intervalSec: number, samples: readonly HostSample[] | readonly { ts: number }[]): Promise<void>;
@@ -21,8 +23,8 @@ export interface MonitorClient {
 
 export interface MonitorClientOptions {
   baseUrl: string;
-  token: string;
-  agentId: string;
+  /** The agent's credential; its agent id is the one every call names (the controller refuses any other). */
+  credential: MonitorCredential;
   timeoutMs: number;
   /** Aborted when the monitor stops: a retry waiting for the controller gives up at once. */
   signal?: AbortSignal | undefined;
@@ -32,15 +34,22 @@ const alertStateReply = z.object({ state: z.unknown().nullable() });
 
 export function createMonitorClient(opts: MonitorClientOptions, caller: HttpCaller = createHttpCaller()): MonitorClient {
   const base = opts.baseUrl.replace(/\/$/, '');
-  const headers = { authorization: `Bearer ${opts.token}` };
-  const agentId = opts.agentId;
 
-  /** One call, tried again once after a transient failure (or when the controller says, by Retry-After). */
-  const call = (method: 'GET' | 'POST' | 'PUT', path: string, json?: unknown): Promise<string> =>
+  /**
+   * One call, tried again once after a transient failure (or when the controller says, by Retry-After).
+   * `build` gets the agent id, so a credential read anew (the agent enrolled again) is used whole.
+   */
+  const call = (method: 'GET' | 'POST' | 'PUT', build: (agentId: string) => { path: string; json?: unknown }): Promise<string> =>
     withRetry(
       async () => {
-        const reply = await caller.call(`${base}${path}`, { method, headers, json, timeoutMs: opts.timeoutMs });
-        if (reply.status < 200 || reply.status >= 300) throw controllerErrorFrom(reply.status, reply.text, reply.retryAfter, `controller ${method} ${path}`);
+        const { agentId, bearer } = opts.credential.current();
+        const { path, json } = build(agentId);
+        const reply = await caller.call(`${base}${path}`, { method, headers: { authorization: `Bearer ${bearer}` }, json, timeoutMs: opts.timeoutMs });
+        if (reply.status < 200 || reply.status >= 300) {
+          const err = controllerErrorFrom(reply.status, reply.text, reply.retryAfter, `controller ${method} ${path}`);
+          if (unauthorized(err)) opts.credential.invalidate();
+          throw err;
+        }
         return reply.text;
       },
       { ...RETRY.monitor, signal: opts.signal },
@@ -48,16 +57,16 @@ export function createMonitorClient(opts: MonitorClientOptions, caller: HttpCall
 
   return {
     async pushMetrics(intervalSec, samples) {
-      await call('POST', agentApiPaths.monitorMetrics, { agentId, intervalSec, samples });
+      await call('POST', (agentId) => ({ path: agentApiPaths.monitorMetrics, json: { agentId, intervalSec, samples } }));
     },
     async heartbeat(ttlSec, checks) {
-      await call('POST', agentApiPaths.monitorHeartbeat, { agentId, ttlSec, checks });
+      await call('POST', (agentId) => ({ path: agentApiPaths.monitorHeartbeat, json: { agentId, ttlSec, checks } }));
     },
     async putAlertState(state) {
-      await call('PUT', agentApiPaths.monitorAlertState, { agentId, state });
+      await call('PUT', (agentId) => ({ path: agentApiPaths.monitorAlertState, json: { agentId, state } }));
     },
     async getAlertState() {
-      const text = await call('GET', `${agentApiPaths.monitorAlertState}?agentId=${encodeURIComponent(agentId)}`);
+      const text = await call('GET', (agentId) => ({ path: `${agentApiPaths.monitorAlertState}?agentId=${encodeURIComponent(agentId)}` }));
       let data: unknown;
       try {
         data = JSON.parse(text);

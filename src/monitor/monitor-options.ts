@@ -8,9 +8,10 @@ import { agentHealthUrl } from './checks/http-check.js';
 import type { ThresholdLimits } from './checks/threshold-checks.js';
 
 export interface MonitorOptions {
+  /** For mail and logs; calls to the controller name the agent id of the credential they carry. */
   agentId: string;
   controllerUrl: string;
-  agentToken: string;
+  /** The agent's: the credential is read from it, the alert state kept in it. */
   stateDir: string;
   checkIntervalMs: number;
   metricsIntervalMs: number;
@@ -35,15 +36,16 @@ export interface MonitorOptions {
 export interface CompileContext {
   /** supervisord sets SUPERVISOR_ENABLED in its children's environment. */
   underSupervisor: boolean;
+  /** The agent id in the agent's credential, when it has enrolled: the default agentId. */
+  enrolledAs?: string | undefined;
 }
 
 export function compileMonitorOptions(c: MonitorConfig, ctx: CompileContext): MonitorOptions {
   const mounts = ['/', ...c.monitorMounts.filter((m) => m !== '/')];
   const metricsIntervalMs = c.metricsIntervalSec * 1000;
   return {
-    agentId: c.agentId ?? agentIdFromHostname(hostname()),
+    agentId: c.agentId ?? ctx.enrolledAs ?? agentIdFromHostname(hostname()),
     controllerUrl: c.controllerUrl,
-    agentToken: c.agentToken,
     stateDir: c.stateDir,
     checkIntervalMs: c.checkIntervalSec * 1000,
     metricsIntervalMs,

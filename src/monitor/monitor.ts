@@ -9,6 +9,7 @@ import { createMailer, type Mailer } from '../shared/mailer.js';
 import { createNotifier, type Notifier } from './alerts/alert-notifier.js';
 import { createHostSampler, type HostFigures, type HostSampler } from './collectors/host-sampler.js';
 import { createMonitorClient, type MonitorClient } from './monitor-client.js';
+import { createMonitorCredential } from './monitor-credential.js';
 import type { MonitorOptions } from './monitor-options.js';
 import { createCheckRunner, type CheckRunner } from './run-checks.js';
 import { createSampleBuffer } from './sample-buffer.js';
@@ -46,7 +47,7 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
   const sampler = deps.sampler ?? createHostSampler({ mounts: o.thresholds.mounts });
   // Aborted when stopping: a call waiting to be retried gives up, so the last round goes out at once.
   const stopping = new AbortController();
-  const client = deps.client ?? createMonitorClient({ baseUrl: o.controllerUrl, token: o.agentToken, agentId: o.agentId, timeoutMs: o.timeoutMs, signal: stopping.signal });
+  const client = deps.client ?? createMonitorClient({ baseUrl: o.controllerUrl, credential: createMonitorCredential(o.stateDir), timeoutMs: o.timeoutMs, signal: stopping.signal });
   const mailer = deps.mailer ?? createMailer({ smtpUrl: o.smtpUrl, from: o.alertFrom, to: o.alertTo, logger: log, timeoutMs: o.timeoutMs });
   const notifier: Notifier = createNotifier({ host: o.agentId, groupMs: o.groupMs, mailer, logger: log });
   const checks = deps.checks ?? createCheckRunner(o);

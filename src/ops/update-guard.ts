@@ -1,5 +1,6 @@
 // The health check after a switch: run as its own detached process (the old agent has exited), it
-// waits for /healthz to report the new commit and otherwise switches back and restarts the old one.
+// waits for the new commit to be up (its record in running.json, its process alive, /healthz
+// answering) and otherwise switches back and restarts the old one.
 import { join } from 'node:path';
 import { execa } from 'execa';
 import { request } from 'undici';
@@ -9,6 +10,7 @@ import type { Logger } from '../shared/log.js';
 import type { AlertFn } from './ops-mail.js';
 import { findAgentPids } from './agent-process.js';
 import { releaseLayout, switchCurrent } from './release-layout.js';
+import { pidAlive, readRunningAgent } from './running-agent.js';
 import { readUpdateState, updateStatePath, writeUpdateState } from './update-state.js';
 
 export type GuardOutcome = 'nothing-pending' | 'healthy' | 'rolled-back';
@@ -31,19 +33,23 @@ export function healthUrl(listen: string): string {
   return `http://${host.includes(':') ? `[${host}]` : host}:${listen.slice(idx + 1)}/healthz`;
 }
 
-const healthSchema = z.looseObject({ commit: z.string().nullable().optional() });
+const healthSchema = z.looseObject({ ok: z.literal(true) });
 
-/** The commit the running agent reports, or undefined when it does not answer (yet). */
-export async function probeCommit(url: string): Promise<string | undefined> {
+/**
+ * The commit of the agent serving now, or undefined while none is (yet): /healthz must answer ok, and
+ * the agent that wrote running.json (after it began to listen) must still be alive, so a record left by
+ * the old release, or by a new one that died, never passes.
+ */
+export async function probeCommit(url: string, stateDir: string): Promise<string | undefined> {
   try {
     const res = await request(url, { headersTimeout: 2000, bodyTimeout: 2000 });
     const body: unknown = await res.body.json().catch(() => undefined);
-    if (res.statusCode !== 200) return undefined;
-    const parsed = healthSchema.safeParse(body);
-    return parsed.success ? (parsed.data.commit ?? undefined) : undefined;
+    if (res.statusCode !== 200 || !healthSchema.safeParse(body).success) return undefined;
   } catch {
     return undefined;
   }
+  const running = readRunningAgent(stateDir);
+  return running && pidAlive(running.pid) ? (running.commit ?? undefined) : undefined;
 }
 
 export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Promise<GuardOutcome> {
@@ -53,11 +59,11 @@ export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Prom
   const log = deps.logger.child({ commit: pending.commit, from: pending.from, to: pending.to });
   const url = healthUrl(config.listen);
   const pollMs = deps.pollMs ?? 1000;
-  log.info({ url, deadline: new Date(pending.deadline).toISOString() }, 'waiting for the new release to report its commit');
+  log.info({ url, deadline: new Date(pending.deadline).toISOString() }, 'waiting for the new release to be up on its commit');
 
   let last: string | undefined;
   while (Date.now() < pending.deadline) {
-    last = await probeCommit(url);
+    last = await probeCommit(url, config.stateDir);
     if (last === pending.commit) {
       const state = readUpdateState(stateFile);
       writeUpdateState(stateFile, { ...state, pending: undefined, confirmed: pending.commit });
@@ -74,7 +80,7 @@ export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Prom
   // bad commit is tried once more.
   const layout = releaseLayout(deps.prefix);
   switchCurrent(layout, join(layout.releasesDir, pending.from));
-  const detail = last ? `/healthz reported commit ${last}` : '/healthz did not answer';
+  const detail = last ? `the agent up runs commit ${last}` : 'no agent answered /healthz on a recorded commit';
   const state = readUpdateState(stateFile);
   writeUpdateState(stateFile, {
     ...state,
@@ -101,7 +107,7 @@ export async function runUpdateGuard(config: AgentConfig, deps: GuardDeps): Prom
     .alert?.(
       `httpagent ${config.agentId}: update to ${pending.commit.slice(0, 12)} rolled back`,
       `Agent ${config.agentId} switched to commit ${pending.commit} at ${pending.switchedAt}, but it did not ` +
-        `report that commit on ${url} before the deadline (${detail}).\n` +
+        `come up on that commit (${url}) before the deadline (${detail}).\n` +
         `It was switched back to release ${pending.from} and will not retry this commit until a newer one is pushed.\n`,
     )
     .catch((err: unknown) => log.error({ err }, 'alert mail failed'));

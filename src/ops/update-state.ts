@@ -6,7 +6,7 @@ import { z } from 'zod';
 
 export const failedUpdateSchema = z.object({
   commit: z.string(),
-  /** self-test: the release never ran · unhealthy: it ran but did not answer /healthz in time. */
+  /** self-test: the release never ran · unhealthy: it ran but was not up on its commit in time. */
   reason: z.enum(['build', 'self-test', 'unhealthy']),
   detail: z.string(),
   at: z.string(),
@@ -19,7 +19,7 @@ export const pendingSwitchSchema = z.object({
   to: z.string(),
   commit: z.string(),
   switchedAt: z.string(),
-  /** Epoch ms by which the new release must report its commit on /healthz. */
+  /** Epoch ms by which the new release must be up on its commit (update-guard.ts). */
   deadline: z.number(),
 });
 export type PendingSwitch = z.infer<typeof pendingSwitchSchema>;

@@ -51,7 +51,7 @@ export const errorCodes = {
   BAD_JSON: { http: 400, retryable: false, source: 'any server', meaning: 'the body is not valid JSON, or is empty with a JSON content type where a body is required' },
   BAD_CONTENT_LENGTH: { http: 400, retryable: false, source: 'any server', meaning: 'the body length does not match Content-Length' },
   BAD_URL: { http: 400, retryable: false, source: 'any server', meaning: 'a path segment is not valid percent-encoding or is longer than the server takes' },
-  UNAUTHORIZED: { http: 401, exit: EXIT.unauthorized, retryable: false, source: 'any server', meaning: 'the bearer token is missing, malformed or not the one this API takes' },
+  UNAUTHORIZED: { http: 401, exit: EXIT.unauthorized, retryable: false, source: 'any server', meaning: 'the bearer token is missing, malformed or not the one this API takes (on the agent API: not a live credential of an enrolled agent)' },
   NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'any server', meaning: 'no route for this method and path' },
   BODY_TOO_LARGE: { http: 413, retryable: false, source: 'any server', meaning: 'the body is larger than bodyLimitBytes (a log append: logChunkMaxBytes)' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, source: 'any server', meaning: 'the body is not application/json' },
@@ -75,7 +75,6 @@ export const errorCodes = {
   COVERAGE_TOO_LARGE: { http: 413, retryable: false, source: 'agent port', meaning: 'the JaCoCo dump is larger than jacocoMaxBytes, or one class has more probes than jacocoMaxProbes; nothing was kept' },
   JACOCO_HOST_NOT_ALLOWED: { http: 403, retryable: false, source: 'agent port', meaning: 'the JaCoCo host is neither loopback nor listed in jacocoHosts; refused before any connection, whatever the port' },
   JACOCO_PROTOCOL: { http: 502, retryable: false, source: 'agent port', meaning: "the JaCoCo agent's reply breaks its wire format (magic, version, block type)" },
-  PLATFORM_TOKEN_UNSET: { http: 503, retryable: false, source: 'agent port', meaning: 'POST /v1/jobs needs HTTPAGENT_PLATFORM_TOKEN to forward the job, and it is not set' },
 
   // The controller (platform API and agent API).
   JOB_NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'controller', meaning: 'no such job (or it expired after retentionSec)' },
@@ -87,11 +86,20 @@ export const errorCodes = {
   STEP_OUT_OF_RANGE: { http: 400, retryable: false, source: 'controller', meaning: "the step index is past the job's last step" },
   LOG_TAIL_TOO_LARGE: { http: 400, retryable: false, source: 'controller', meaning: 'a log tail on complete carries more than 64 KiB; append the rest first' },
   REDIS_UNAVAILABLE: { http: 503, retryable: true, source: 'controller', meaning: 'the controller cannot reach Redis; retry after the Retry-After header' },
+  REDIS_OOM: { http: 503, retryable: true, source: 'controller', meaning: "Redis is at its maxmemory and refuses writes (noeviction); nothing was written; retry after the Retry-After header, and give Redis memory or let jobs expire" },
+  CREDENTIAL_REVOKED: { http: 401, exit: EXIT.unauthorized, retryable: false, source: 'controller', meaning: "the agent's credential was revoked (DELETE /v1/agents/:id): stop, and enroll again only once the platform says so" },
+  AGENT_MISMATCH: { http: 403, retryable: false, source: 'controller', meaning: "the agent id in the body, path or query is not the credential's own, or the job's lease belongs to another agent; nothing was changed" },
+  AGENT_ENROLLED: { http: 409, retryable: false, source: 'controller', meaning: 'that agent id holds a live credential; the platform must revoke it (DELETE /v1/agents/:id) before it can be enrolled again' },
+  AGENT_NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'controller', meaning: 'no enrolled or registered agent has that id (a port token needs an enrolled, unrevoked agent)' },
+  MONITOR_QUOTA: { http: 429, retryable: true, source: 'controller', meaning: "the agent's monitor sent more metric bytes this minute than monitorQuotaBytesPerMin; retry after the Retry-After header" },
+  SUBMIT_QUOTA: { http: 429, retryable: true, source: 'controller', meaning: 'the agent queued agentSubmitPerMin jobs for itself this minute (POST /v1/agent/jobs); retry after the Retry-After header' },
+  SIGNING_KEY_UNSET: { http: 503, retryable: false, source: 'controller', meaning: 'port tokens need signingKeyFile (HTTPAGENT_SIGNING_KEY_FILE), and it is not set' },
 
   // Callers of another process's API (agent, monitor, console): never sent, raised locally.
   CONTROLLER_UNREACHABLE: { http: 502, exit: EXIT.unreachable, retryable: true, source: 'client', meaning: 'the controller refused the connection, reset it or did not answer in time' },
   CONTROLLER_BAD_REPLY: { http: 502, retryable: false, source: 'client', meaning: "the controller's reply does not match the API (another version, or a proxy in between)" },
   UPSTREAM_UNREACHABLE: { http: 502, retryable: true, source: 'client', meaning: 'the monitor could not reach the agent or the controller' },
+  NOT_ENROLLED: { http: 503, retryable: true, source: 'client', meaning: "the monitor found no usable credential in the agent's stateDir (the agent has not enrolled yet); samples wait in its buffer" },
 
   // Processes and the console.
   CONFIG_INVALID: { exit: EXIT.usage, retryable: false, source: 'process', meaning: 'a setting is missing, malformed or unknown; the message names it' },

@@ -14,6 +14,9 @@ const REDACT = [
   'token',
   'agentToken',
   'platformToken',
+  'enrollToken',
+  'credential',
+  'bearer',
   'smtpUrl',
   'password',
   'authorization',
@@ -21,6 +24,7 @@ const REDACT = [
   'req.headers.authorization',
   'config.agentToken',
   'config.platformToken',
+  'config.enrollToken',
   'config.smtpUrl',
   'config.redisUrl',
 ];

@@ -21,6 +21,19 @@ export function decide(err: unknown): RetryDecision {
   return 'fail';
 }
 
+/**
+ * 401 CREDENTIAL_REVOKED: the platform revoked this agent (DELETE /v1/agents/:id). Not a retry
+ * decision: every loop treats it as a refusal ('fail'), and the agent stops calling altogether.
+ */
+export function credentialRevoked(err: unknown): boolean {
+  return err instanceof HttpAgentError && err.code === 'CREDENTIAL_REVOKED';
+}
+
+/** 401 UNAUTHORIZED: the controller does not take the bearer (an enrollment token, or a credential it never issued). */
+export function unauthorized(err: unknown): boolean {
+  return err instanceof HttpAgentError && err.statusCode === 401 && err.code !== 'CREDENTIAL_REVOKED';
+}
+
 /** For a 416 reply: the offset the controller expects the next byte at. */
 export function expectedOffset(err: unknown): number | undefined {
   const v = err instanceof HttpAgentError ? err.details?.expected : undefined;
@@ -46,6 +59,9 @@ export const RETRY = {
   claimStopping: { backoff: { baseMs: 200, capMs: 200 } },
   register: { backoff: { baseMs: 200, capMs: 5_000 } },
   registerRefused: { backoff: { baseMs: 200, capMs: 30_000 } },
+  /** Enrollment: the controller may come up after the agent; a refused token waits for an operator, so slowly. */
+  enroll: { backoff: { baseMs: 500, capMs: 10_000 } },
+  enrollRefused: { backoff: { baseMs: 1_000, capMs: 60_000 } },
   /**
    * A heartbeat answered AGENT_UNKNOWN registers and goes again at once, a few times at most; a transient
    * failure is never waited on (the next beat, a third of a lease later, is its retry).

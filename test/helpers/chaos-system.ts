@@ -1,16 +1,16 @@
 // The system the chaos suite attacks: Redis (one server with AOF, or a three-master Cluster), two
 // controllers and three agents, each a separate process, with the handles to kill, pause and restart them.
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
+import { testSigningKeyFile, TEST_ENROLL_TOKEN } from './identity.js';
 import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedisCluster, type PrivateCluster } from './redis-cluster.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
 import { waitUntil } from './wait.js';
 
-export const CHAOS_AGENT_TOKEN = 'chaos-agent-token-0123456789';
 export const CHAOS_PLATFORM_TOKEN = 'chaos-platform-token-0123456789';
 export const chaosTasksDir = join(repoRoot, 'test/fixtures/chaos-tasks');
 
@@ -118,7 +118,9 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
         const proc = spawnHttpagent(['controller'], {
           ...redisEnv,
           HTTPAGENT_LISTEN: `127.0.0.1:${slot.port}`,
-          HTTPAGENT_AGENT_TOKEN: CHAOS_AGENT_TOKEN,
+          // Every controller the same enrollment token and signing key: any of them serves any agent.
+          HTTPAGENT_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
+          HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
           HTTPAGENT_PLATFORM_TOKEN: CHAOS_PLATFORM_TOKEN,
           HTTPAGENT_LEASE_MS: String(opts.leaseMs),
           HTTPAGENT_LONG_POLL_MS: String(opts.longPollMs),
@@ -151,12 +153,16 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
     async startAgent(i, controller) {
       const slot = agents[i]!;
       if (controller !== undefined) slot.controller = controller;
+      const credential = join(slot.stateDir, 'credential');
+      const enrolled = existsSync(credential);
+      // The first start enrolls with this file (the agent deletes it); later ones keep the credential.
+      const enrollTokenFile = join(tmp, `enroll-token-${i}`);
+      if (!enrolled) writeFileSync(enrollTokenFile, TEST_ENROLL_TOKEN, { mode: 0o600 });
       const proc = spawnHttpagent(['agent'], {
         HTTPAGENT_CONTROLLER_URL: controllers[slot.controller]!.url,
         HTTPAGENT_AGENT_ID: slot.id,
         HTTPAGENT_LISTEN: '127.0.0.1:0',
-        HTTPAGENT_AGENT_TOKEN: CHAOS_AGENT_TOKEN,
-        HTTPAGENT_PLATFORM_TOKEN: CHAOS_PLATFORM_TOKEN,
+        HTTPAGENT_ENROLL_TOKEN_FILE: enrollTokenFile,
         HTTPAGENT_TASKS_DIR: chaosTasksDir,
         HTTPAGENT_STATE_DIR: slot.stateDir,
         HTTPAGENT_LEASE_MS: String(opts.leaseMs),
@@ -174,6 +180,9 @@ export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosS
         proc.waitFor(/"agent started"/, 60_000),
         proc.exited().then((code) => Promise.reject(new Error(`agent ${slot.id} exited (${code}) on start:\n${proc.output().slice(-2000)}`))),
       ]);
+      // A first start is not over until the credential is saved: an agent killed between the controller's
+      // enroll and that write would find its id taken (409 AGENT_ENROLLED) ever after.
+      if (!enrolled) await waitUntil(`${slot.id} enrolled`, () => existsSync(credential), { timeoutMs: 60_000 });
     },
     async stopAgent(i, signal) {
       const slot = agents[i]!;

@@ -43,12 +43,11 @@ export async function checkoutRelease(): Promise<CheckoutRelease> {
       // A local clone shares the object store, so even a detached HEAD's commit is there to check out.
       const cache = join(base, 'source.git');
       await run('git', ['clone', '-q', '--bare', repoRoot, cache]);
-      // The self-test needs settings to judge: throwaway tokens and a state dir of the run's own.
+      // The self-test needs settings to judge: a throwaway enrollment token and a state dir of the run's own.
       const env = {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
-        HTTPAGENT_AGENT_TOKEN: 'release-check-agent-token-0123',
-        HTTPAGENT_PLATFORM_TOKEN: 'release-check-platform-token-0123',
+        HTTPAGENT_ENROLL_TOKEN: 'release-check-enroll-token-0123456789',
         HTTPAGENT_STATE_DIR: join(base, 'self-test-state'),
         ...offlineNpmEnv(await runNpmCache()),
       };

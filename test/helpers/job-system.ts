@@ -1,16 +1,18 @@
 // A whole job system for integration tests: a private redis-server, a real `httpagent controller` and
 // any number of real `httpagent agent` processes, plus small platform/agent API callers over HTTP.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { testSigningKeyFile, TEST_ENROLL_TOKEN } from './identity.js';
 import { platformRequest } from './platform-request.js';
 import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
 import { waitUntil } from './wait.js';
 
-export const AGENT_TOKEN = 'test-agent-token-0123456789';
 export const PLATFORM_TOKEN = 'test-platform-token-0123456789';
+/** The controller's enrollment token: an agent enrolls with it and gets its own credential. */
+export const ENROLL_TOKEN = TEST_ENROLL_TOKEN;
 export const fixtureTasks = join(repoRoot, 'test/fixtures/tasks');
 
 export interface JobSystemOptions {
@@ -23,6 +25,12 @@ export interface JobSystemOptions {
 export interface AgentHandle extends Spawned {
   id: string;
   stateDir: string;
+  /** Its port, `http://127.0.0.1:N`, as the agent logged it on start. */
+  url: string;
+  /** The enrollment token file it was given (deleted by the agent once it enrolled). */
+  enrollTokenFile: string;
+  /** Its credential (`ha1:...`), as it saved it in stateDir. */
+  credential(): string;
 }
 
 export interface JobSystem {
@@ -36,7 +44,12 @@ export interface JobSystem {
   /** Env for the console (`httpagent job ...`). */
   cliEnv(): Record<string, string>;
   platform(method: string, path: string, body?: unknown): Promise<{ status: number; json: any; text: string; headers: Headers }>;
-  agentApi(method: string, path: string, body?: unknown | Buffer): Promise<{ status: number; json: any }>;
+  /** An agent-API call with the credential of agent `as` (read from its state dir): what that host could send. */
+  agentApi(method: string, path: string, body: unknown | Buffer, as: AgentHandle): Promise<{ status: number; json: any }>;
+  /** A port token for one agent from the controller (POST /v1/agents/:id/token), as a platform gets one. */
+  portToken(agentId: string, ttlSec?: number): Promise<string>;
+  /** A call to an agent's port with a fresh port token for it (`token: null` sends none, a string sends that). */
+  agentPort(agent: AgentHandle, method: string, path: string, body?: unknown, token?: string | null): Promise<{ status: number; json: any }>;
   submit(job: unknown): Promise<string>;
   job(id: string): Promise<any>;
   log(id: string): Promise<string>;
@@ -57,7 +70,8 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     const c = spawnHttpagent(['controller'], {
       HTTPAGENT_REDIS_URL: redis.url,
       HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
-      HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+      HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
+      HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
       HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
       HTTPAGENT_LEASE_MS: leaseMs,
       HTTPAGENT_LONG_POLL_MS: String(opts.longPollMs ?? 3000),
@@ -83,12 +97,14 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     startController: async () => (sys.controller = await startController()),
     async startAgent(id, env = {}) {
       const stateDir = join(tmp, `state-${id}`);
+      // As install.sh leaves it: a token file the agent reads once, enrolls with and deletes.
+      const enrollTokenFile = join(tmp, `enroll-token-${id}`);
+      writeFileSync(enrollTokenFile, `${ENROLL_TOKEN}\n`, { mode: 0o600 });
       const merged: Record<string, string | undefined> = {
         HTTPAGENT_CONTROLLER_URL: controllerUrl,
         HTTPAGENT_AGENT_ID: id,
         HTTPAGENT_LISTEN: '127.0.0.1:0',
-        HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
-        HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
+        HTTPAGENT_ENROLL_TOKEN_FILE: enrollTokenFile,
         HTTPAGENT_TASKS_DIR: fixtureTasks,
         HTTPAGENT_STATE_DIR: stateDir,
         HTTPAGENT_LEASE_MS: leaseMs,
@@ -97,25 +113,40 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
         ...env,
       };
       const a = spawnHttpagent(['agent'], Object.fromEntries(Object.entries(merged).filter((e): e is [string, string] => e[1] !== undefined)));
-      const handle = Object.assign(a, { id, stateDir });
+      const handle = Object.assign(a, { id, stateDir, enrollTokenFile, url: '', credential: () => readFileSync(join(stateDir, 'credential'), 'utf8').trim() });
       agents.push(handle);
       // Fail at once, with its output, if the agent exits instead of starting.
-      await Promise.race([
-        a.waitFor(/"agent started"/),
-        a.exited().then((code) => {
+      const started = await Promise.race([
+        a.waitFor(/^.*"agent started".*$/m, 60_000),
+        a.exited().then((code): string => {
           throw new Error(`agent ${id} exited (${code}) before starting:\n${a.output()}`);
         }),
       ]);
+      handle.url = /"listen":"(http:\/\/[^"]+)"/.exec(started)![1]!;
       return handle;
     },
     cliEnv: () => ({ HTTPAGENT_CONTROLLER_URL: controllerUrl, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN }),
     platform: (method, path, body) => platformRequest(controllerUrl, PLATFORM_TOKEN, method, path, body),
-    async agentApi(method, path, body) {
+    async agentApi(method, path, body, as) {
       const raw = Buffer.isBuffer(body);
       const res = await fetch(`${controllerUrl}${path}`, {
         method,
-        headers: { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': raw ? 'application/octet-stream' : 'application/json' },
+        headers: { authorization: `Bearer ${as.credential()}`, 'content-type': raw ? 'application/octet-stream' : 'application/json' },
         body: raw ? body : JSON.stringify(body),
+      });
+      return { status: res.status, json: await res.json().catch(() => undefined) };
+    },
+    async portToken(agentId, ttlSec) {
+      const r = await sys.platform('POST', `/v1/agents/${encodeURIComponent(agentId)}/token`, ttlSec === undefined ? {} : { ttlSec });
+      if (r.status !== 200) throw new Error(`port token for ${agentId}: ${r.status} ${r.text}`);
+      return r.json.token as string;
+    },
+    async agentPort(agent, method, path, body, token) {
+      const bearer = token === undefined ? await sys.portToken(agent.id) : token;
+      const res = await fetch(`${agent.url}${path}`, {
+        method,
+        headers: { ...(bearer === null ? {} : { authorization: `Bearer ${bearer}` }), ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
       return { status: res.status, json: await res.json().catch(() => undefined) };
     },

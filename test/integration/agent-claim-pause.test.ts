@@ -22,8 +22,9 @@ import { createSelfUpdater } from '../../src/ops/self-updater.js';
 import { updateStatePath, writeUpdateState } from '../../src/ops/update-state.js';
 import { fixtureTasks } from '../helpers/job-system.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { inProcessIdentity } from '../helpers/agent-identity.js';
 import { waitUntil } from '../helpers/wait.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
+import { call, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
 let ctl: Running;
@@ -46,7 +47,9 @@ afterAll(async () => {
 
 /** A real agent whose claim calls are counted (started, and open right now) on their way to the controller. */
 async function startAgent(agentId: string, claimWaitMs: number, extra: Partial<AgentConfig> = {}) {
-  const real = createControllerClient({ controllerUrl: ctl.url, agentToken: AGENT_TOKEN, platformToken: PLATFORM_TOKEN, connections: 8 });
+  const config = agentConfigSchema.parse({ agentId, controllerUrl: ctl.url, stateDir: join(tmp, agentId), concurrency: 2, leaseMs: 3000, claimWaitMs, killGraceMs: 200, drainGraceSec: 5, ...extra });
+  const { identity, portKeys } = await inProcessIdentity(config);
+  const real = createControllerClient({ controllerUrl: ctl.url, credential: identity.bearer, connections: 8 });
   const claims = { started: 0, open: 0 };
   const client: ControllerClient = {
     ...real,
@@ -62,8 +65,7 @@ async function startAgent(agentId: string, claimWaitMs: number, extra: Partial<A
       },
     },
   };
-  const config = agentConfigSchema.parse({ agentId, controllerUrl: ctl.url, agentToken: AGENT_TOKEN, platformToken: PLATFORM_TOKEN, stateDir: join(tmp, agentId), concurrency: 2, leaseMs: 3000, claimWaitMs, killGraceMs: 200, drainGraceSec: 5, ...extra });
-  const agent = createAgent({ ...config, tasksDir: fixtureTasks }, { logger: silentLogger(), metrics: createAgentMetrics(), baseEnv: scriptBaseEnv(process.env), client });
+  const agent = createAgent({ ...config, tasksDir: fixtureTasks }, { logger: silentLogger(), metrics: createAgentMetrics(), baseEnv: scriptBaseEnv(process.env), client, identity, portKeys });
   agents.push(agent);
   await agent.start();
   await agent.ready();

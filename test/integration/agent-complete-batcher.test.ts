@@ -14,16 +14,18 @@ import { createResultSpool } from '../../src/agent/jobs/result-spool.js';
 import { silentLogger } from '../../src/shared/log.js';
 import type { CompleteBatchRequest, CompleteRequest } from '../../src/shared/protocol/agent-api.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
-import { AGENT_TOKEN, agentBody, call, claimId, startController, type Running } from './controller-harness.js';
+import { agentBody, call, claimId, credentialFor, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
 let c: Running;
 let client: ControllerClient;
+/** The credential the client presents: that of the agent the running test made (tests run one at a time). */
+let credential = '';
 
 beforeAll(async () => {
   redis = await startRedis();
   c = await startController(redis.url);
-  client = createControllerClient({ controllerUrl: c.url, agentToken: AGENT_TOKEN, connections: 4 });
+  client = createControllerClient({ controllerUrl: c.url, credential: () => credential, connections: 4 });
 });
 afterAll(async () => {
   await client?.close();
@@ -35,6 +37,7 @@ let n = 0;
 async function agentWithJobs(count: number, queued: number) {
   const pool = `batcher-${++n}`;
   const agentId = `batcher-agent-${n}`;
+  credential = await credentialFor(c.url, agentId);
   await call(c.url, 'POST', '/v1/agent/register', { body: agentBody(agentId, { pool }, 64) });
   await call(c.url, 'POST', '/v1/jobs', { body: Array.from({ length: count + queued }, () => ({ task: 'noop', labels: { pool } })) });
   const jobs = (await call(c.url, 'POST', '/v1/agent/claim', { body: { agentId, max: count, waitMs: 0, claimId: claimId() } })).body.jobs as Array<{ id: string; epoch: number }>;

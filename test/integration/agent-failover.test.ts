@@ -38,7 +38,7 @@ describe('lease loss and fencing', () => {
 
     // The dead attempt's late reports: its epoch is the one before the rescuer's.
     const staleEpoch = 1;
-    const log = await sys.agentApi('POST', `/v1/agent/jobs/${id}/log?epoch=${staleEpoch}&offset=0`, Buffer.from('late\n'));
+    const log = await sys.agentApi('POST', `/v1/agent/jobs/${id}/log?epoch=${staleEpoch}&offset=0`, Buffer.from('late\n'), a);
     expect(log.status).toBe(409);
     expect(log.json.error.code).toBe('STALE_EPOCH');
     const done = await sys.agentApi('POST', `/v1/agent/jobs/${id}/complete`, {
@@ -47,7 +47,7 @@ describe('lease loss and fencing', () => {
       error: 'late',
       steps: [{ state: 'failed', exitCode: 1, startedAt: null, finishedAt: null }],
       logBytes: 0,
-    });
+    }, a);
     expect(done.status).toBe(409);
     expect(done.json.error.code).toBe('STALE_EPOCH');
     expect((await sys.job(id)).state).toBe('succeeded');

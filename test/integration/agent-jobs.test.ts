@@ -96,17 +96,12 @@ describe('agent job loop', () => {
   });
 
   it('forwards a job through its own POST /v1/jobs and the agent runs it', async () => {
-    const listen = agent.output().match(/"listen":"(http:\/\/[^"]+)"/)![1];
-    const res = await fetch(`${listen}/v1/jobs`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${'test-platform-token-0123456789'}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ task: 'say', params: { text: 'via port' } }),
-    });
+    const res = await sys.agentPort(agent, 'POST', '/v1/jobs', { task: 'say', params: { text: 'via port' } });
     expect(res.status).toBe(202);
-    const { id } = (await res.json()) as { id: string };
+    const { id } = res.json as { id: string };
     const job = await sys.waitFinal(id);
     expect(job).toMatchObject({ state: 'succeeded', agent: 'runner-1' });
-    const health = (await (await fetch(`${listen}/healthz`)).json()) as Record<string, unknown>;
-    expect(health).toMatchObject({ controllerReachable: true, draining: false, runningJobs: 0 });
+    const health = await sys.agentPort(agent, 'GET', '/healthz');
+    expect(health.json).toMatchObject({ controllerReachable: true, draining: false, runningJobs: 0 });
   });
 });

@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureTasks, PLATFORM_TOKEN, AGENT_TOKEN, startJobSystem, type JobSystem } from '../helpers/job-system.js';
+import { ENROLL_TOKEN, fixtureTasks, startJobSystem, type JobSystem } from '../helpers/job-system.js';
 import { freePort } from '../helpers/ports.js';
 import { waitUntil } from '../helpers/wait.js';
 import { makeFakePrefix, renderTemplate, startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
@@ -64,10 +64,11 @@ async function stubbornPids(pidfile: string): Promise<number[]> {
 }
 
 /** POST /v1/run of `stubborn` at an agent; resolves with the reply, or the error when the agent went away. */
-function runLight(port: number, pidfile: string): Promise<{ status: number; json: any } | Error> {
+async function runLight(port: number, agentId: string, pidfile: string): Promise<{ status: number; json: any } | Error> {
+  const token = await sys.portToken(agentId);
   return fetch(`http://127.0.0.1:${port}/v1/run`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${PLATFORM_TOKEN}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
     body: JSON.stringify({ task: 'stubborn', params: { pidfile }, timeoutSec: 600 }),
   }).then(
     async (res) => ({ status: res.status, json: await res.json() }),
@@ -88,13 +89,13 @@ describe.skipIf(!hasSupervisord)('under supervisord', () => {
     const prefix = join(dir, 'prefix');
     makeFakePrefix(prefix);
     const config = join(dir, 'httpagent.json');
+    writeFileSync(join(dir, 'enroll-token'), ENROLL_TOKEN, { mode: 0o600 });
     writeFileSync(
       config,
       JSON.stringify({
         agentId: AGENT_ID,
         controllerUrl: sys.controllerUrl,
-        agentToken: AGENT_TOKEN,
-        platformToken: PLATFORM_TOKEN,
+        enrollTokenFile: join(dir, 'enroll-token'),
         listen: `127.0.0.1:${port}`,
         stateDir: join(dir, 'state'),
         tasksDir: fixtureTasks,
@@ -129,7 +130,7 @@ describe.skipIf(!hasSupervisord)('under supervisord', () => {
     await sys.waitFor('the agent online', async () => (await sys.platform('GET', '/v1/agents')).json.find((a: any) => a.id === AGENT_ID)?.state === 'online', 60_000);
     const jobId = await sys.submit({ task: 'stubborn', params: { pidfile: join(dir, 'step.pids') }, agent: AGENT_ID });
     const stepPids = await stubbornPids(join(dir, 'step.pids'));
-    const light = runLight(port, join(dir, 'light.pids'));
+    const light = runLight(port, AGENT_ID, join(dir, 'light.pids'));
     const lightPids = await stubbornPids(join(dir, 'light.pids'));
     // Each tree leads a group of its own, apart from the agent's: TERM to the agent's group spares them.
     const agentGroup = statOf(Number((await sup.ctl('pid', AGENT)).out.trim()))?.pgrp;
@@ -155,7 +156,7 @@ describe('a second signal', () => {
     const agent = await sys.startAgent('forced', { HTTPAGENT_LISTEN: `127.0.0.1:${port}`, HTTPAGENT_DRAIN_GRACE_SEC: '600', HTTPAGENT_RUN_TIMEOUT_SEC: '600' });
     await sys.submit({ task: 'stubborn', params: { pidfile: join(sys.tmp, 'forced-step.pids') }, agent: 'forced' });
     const stepPids = await stubbornPids(join(sys.tmp, 'forced-step.pids'));
-    const light = runLight(port, join(sys.tmp, 'forced-light.pids'));
+    const light = runLight(port, 'forced', join(sys.tmp, 'forced-light.pids'));
     const lightPids = await stubbornPids(join(sys.tmp, 'forced-light.pids'));
     agent.proc.kill('SIGTERM');
     await agent.waitFor(/"to":"draining"/);

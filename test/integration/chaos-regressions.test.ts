@@ -1,5 +1,6 @@
 // Regression tests for bugs the chaos suite found, each small and deterministic, named after what broke.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { testSigningKeyFile, TEST_ENROLL_TOKEN } from '../helpers/identity.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { readFileSync } from 'node:fs';
@@ -36,7 +37,8 @@ beforeAll(async () => {
   controller = spawnHttpagent(['controller'], {
     HTTPAGENT_REDIS_URL: redis.url,
     HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
-    HTTPAGENT_AGENT_TOKEN: 'regress-agent-token-0123456789',
+    HTTPAGENT_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
+    HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
     HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
   });
   await controller.waitFor(/controller listening/);

@@ -31,7 +31,8 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   http = createControllerHttp({ baseUrl: url, token: 't', connections: 2 });
-  monitor = createMonitorClient({ baseUrl: url, token: 't', agentId: 'a1', timeoutMs: 5_000 });
+  const credential = { agentId: 'a1', bearer: `ha1:a1:${'s'.repeat(43)}` };
+  monitor = createMonitorClient({ baseUrl: url, credential: { current: () => credential, invalidate: () => undefined }, timeoutMs: 5_000 });
 });
 afterAll(async () => {
   await http?.close();

@@ -3,7 +3,7 @@
 // endpoint, after which the controller still serves a job correctly.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, agentBody, call, claimId, startController, type Running } from './controller-harness.js';
+import { AGENT_TOKEN, PLATFORM_TOKEN, agentBody, call, claimId, credentialFor, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
 let c: Running;
@@ -20,20 +20,22 @@ afterAll(async () => {
   await redis?.stop();
 });
 
-type Endpoint = { method: string; path: () => string; token: string; json: boolean };
+/** The agent API: `call` presents the credential of the agent the request names (the harness's fleet). */
+const AGENT = undefined;
+type Endpoint = { method: string; path: () => string; token: string | undefined; json: boolean };
 const endpoints: Endpoint[] = [
   { method: 'POST', path: () => '/v1/jobs', token: PLATFORM_TOKEN, json: true },
   { method: 'POST', path: () => `/v1/jobs/${jobId}/cancel`, token: PLATFORM_TOKEN, json: true },
-  { method: 'POST', path: () => '/v1/agent/register', token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => '/v1/agent/claim', token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => '/v1/agent/heartbeat', token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/renew`, token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/step`, token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/complete`, token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => '/v1/agent/monitor/metrics', token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => '/v1/agent/monitor/heartbeat', token: AGENT_TOKEN, json: true },
-  { method: 'PUT', path: () => '/v1/agent/monitor/alert-state', token: AGENT_TOKEN, json: true },
-  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/log?epoch=1&offset=0`, token: AGENT_TOKEN, json: false },
+  { method: 'POST', path: () => '/v1/agent/register', token: AGENT, json: true },
+  { method: 'POST', path: () => '/v1/agent/claim', token: AGENT, json: true },
+  { method: 'POST', path: () => '/v1/agent/heartbeat', token: AGENT, json: true },
+  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/renew`, token: AGENT, json: true },
+  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/step`, token: AGENT, json: true },
+  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/complete`, token: AGENT, json: true },
+  { method: 'POST', path: () => '/v1/agent/monitor/metrics', token: AGENT, json: true },
+  { method: 'POST', path: () => '/v1/agent/monitor/heartbeat', token: AGENT, json: true },
+  { method: 'PUT', path: () => '/v1/agent/monitor/alert-state', token: AGENT, json: true },
+  { method: 'POST', path: () => `/v1/agent/jobs/${jobId}/log?epoch=1&offset=0`, token: AGENT, json: false },
 ];
 const reads: Endpoint[] = [
   { method: 'GET', path: () => '/v1/jobs', token: PLATFORM_TOKEN, json: false },
@@ -41,7 +43,7 @@ const reads: Endpoint[] = [
   { method: 'GET', path: () => `/v1/jobs/${jobId}/log`, token: PLATFORM_TOKEN, json: false },
   { method: 'GET', path: () => '/v1/agents', token: PLATFORM_TOKEN, json: false },
   { method: 'GET', path: () => '/v1/agents/fuzz-agent/metrics', token: PLATFORM_TOKEN, json: false },
-  { method: 'GET', path: () => '/v1/agent/monitor/alert-state?agentId=fuzz-agent', token: AGENT_TOKEN, json: false },
+  { method: 'GET', path: () => '/v1/agent/monitor/alert-state?agentId=fuzz-agent', token: AGENT, json: false },
 ];
 
 function expectError(r: { status: number; body: any }, status: number, code?: string): void {
@@ -55,8 +57,10 @@ describe('refusals with a code', () => {
   it.each([...endpoints, ...reads].map((e) => [`${e.method} ${e.path().replace(/\?.*/, '')}`, e] as const))('%s: no token, wrong token, the other side\'s token → 401', async (_n, e) => {
     expectError(await call(c.url, e.method, e.path(), { token: null }), 401, 'UNAUTHORIZED');
     expectError(await call(c.url, e.method, e.path(), { token: 'x'.repeat(40) }), 401, 'UNAUTHORIZED');
-    const other = e.token === AGENT_TOKEN ? PLATFORM_TOKEN : AGENT_TOKEN;
+    const other = e.token === AGENT ? PLATFORM_TOKEN : await credentialFor(c.url, 'fuzz-agent');
     expectError(await call(c.url, e.method, e.path(), { token: other }), 401, 'UNAUTHORIZED');
+    // The fleet-wide agent token of old opens nothing.
+    expectError(await call(c.url, e.method, e.path(), { token: AGENT_TOKEN }), 401, 'UNAUTHORIZED');
   });
 
   it.each(endpoints.filter((e) => e.json).map((e) => [`${e.method} ${e.path()}`, e] as const))('%s: malformed JSON, unknown field, oversize', async (_n, e) => {

@@ -4,8 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { createKeys } from '../../controller/src/keys.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { testSigningKeyFile } from '../helpers/identity.js';
 import { waitUntil } from '../helpers/wait.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, agentBody, call, claimId } from './controller-harness.js';
+import { ENROLL_TOKEN, PLATFORM_TOKEN, agentBody, call, claimId } from './controller-harness.js';
 
 let redis: PrivateRedis;
 let proc: Spawned;
@@ -14,7 +15,8 @@ let url: string;
 const env = (redisUrl: string): Record<string, string> => ({
   HTTPAGENT_REDIS_URL: redisUrl,
   HTTPAGENT_LISTEN: '127.0.0.1:0',
-  HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+  HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
+  HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
   HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
   HTTPAGENT_KEY_PREFIX: 'proc',
   HTTPAGENT_LOG_LEVEL: 'info',

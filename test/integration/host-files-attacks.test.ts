@@ -17,10 +17,12 @@ import { lookupUser } from '../../src/agent/tasks/passwd.js';
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { silentLogger } from '../../src/shared/log.js';
+import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { track, type Spawned } from '../helpers/processes.js';
 import { newPublicKey } from '../helpers/ssh-keys.js';
 
-const TOKEN = 'platform-token-0123456789abcdef';
+/** A port token for the agent under test, minted in beforeAll. */
+let TOKEN = '';
 const swapperScript = fileURLToPath(new URL('../fixtures/race/swapper.mjs', import.meta.url));
 const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
 const asRoot = process.getuid?.() === 0;
@@ -126,19 +128,20 @@ describe.runIf(asRoot && nobody)('host file operations under a symlink-swapping 
     mkdirSync(join(tmp, 'roots/r'), { recursive: true });
     const config = agentConfigSchema.parse({
       agentId: 'race-agent',
-      platformToken: TOKEN,
-      agentToken: 'agent-token-0123456789abcdef',
       stateDir: join(tmp, 'state'),
       deleteRoots: join(tmp, 'roots/r'),
       authorizeUsers: 'nobody',
     });
     setHome(join(tmp, 'home'));
+    const signer = await createPortTokenSigner();
+    TOKEN = await signer.mint(config.agentId, { ttlSec: 300 });
     app = buildAgentServer(config, {
+      portKeys: await ringFor(tmp, signer),
       logger: silentLogger(),
       metrics: createAgentMetrics({ processMetrics: false }),
       tasksDir,
       scriptBaseEnv: scriptBaseEnv({ PATH: '/usr/bin:/bin' }),
-      jobs: { running: () => 0, draining: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
+      jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
       version: '0.0.0',
       startedAt: Date.now(),
       passwdFile: passwdFile(),

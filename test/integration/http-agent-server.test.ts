@@ -15,10 +15,17 @@ import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } f
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 import { runLightTask } from '../../src/agent/tasks/run-light-task.js';
 import { freePort } from '../helpers/ports.js';
+import { createPortTokenSigner, forgedTokens, ringFor, type PortTokenSigner } from '../helpers/port-tokens.js';
 import { newKeyBlob, newPublicKey, sshString } from '../helpers/ssh-keys.js';
+import type { PortKeyRing } from '../../src/agent/identity/port-key-ring.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const TOKEN = 'platform-token-0123456789abcdef';
+const AGENT_ID = 'agent-under-test';
+/** A port token for this agent, minted in beforeAll with the key the agent's portTokenKeysFile names. */
+let TOKEN = '';
+let signer: PortTokenSigner;
+let ring: PortKeyRing;
+const PLATFORM_TOKEN = 'platform-token-0123456789abcdef';
 const tasksDir = fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url));
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-http-'));
 const rootA = join(tmp, 'builds');
@@ -34,10 +41,12 @@ function makeDeps(overrides: Partial<AgentServerDeps> = {}): AgentServerDeps {
     logger: silentLogger(),
     metrics: createAgentMetrics({ processMetrics: true }),
     tasksDir,
-    scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin', HTTPAGENT_PLATFORM_TOKEN: TOKEN }),
+    scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin', HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN }),
+    portKeys: ring,
     jobs: {
       running: () => 2,
       draining: () => false,
+      revoked: () => false,
       controllerReachable: () => true,
       submitJob: async (spec) => {
         if (controllerDown) throw new Error('ECONNREFUSED');
@@ -69,10 +78,11 @@ beforeAll(async () => {
   mkdirSync(rootB);
   mkdirSync(home);
   writeFileSync(passwdFile, `root:x:0:0:root:${home}:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n`);
+  signer = await createPortTokenSigner();
+  ring = await ringFor(tmp, signer);
+  TOKEN = await signer.mint(AGENT_ID, { ttlSec: 300 });
   const config = agentConfigSchema.parse({
-    agentId: 'agent-under-test',
-    platformToken: TOKEN,
-    agentToken: 'agent-token-0123456789abcdef',
+    agentId: AGENT_ID,
     controllerUrl: 'http://controller.test:9890/',
     stateDir: join(tmp, 'state'),
     runConcurrency: 4,
@@ -86,8 +96,8 @@ beforeAll(async () => {
   });
   app = buildAgentServer(config, makeDeps());
   base = await listen(app);
-  // Second instance: metrics behind the token, no delete roots configured.
-  strictApp = buildAgentServer({ ...config, metricsPublic: false, deleteRoots: [] }, makeDeps());
+  // Second instance: metrics open to all (metricsPublic), no delete roots configured.
+  strictApp = buildAgentServer({ ...config, metricsPublic: true, deleteRoots: [] }, makeDeps());
   strictBase = await listen(strictApp);
 });
 
@@ -124,15 +134,23 @@ async function call(method: string, path: string, body?: unknown, opts: { token?
 }
 
 describe('service routes and auth', () => {
-  it('answers /healthz without a token', async () => {
+  it('answers /healthz without a token with liveness and state only', async () => {
     const r = await call('GET', '/healthz', undefined, { token: null });
     expect(r.status).toBe(200);
-    expect(r.json).toMatchObject({ status: 'ok', version: '9.9.9', commit: 'abc123', runningJobs: 2, controllerReachable: true, draining: false });
+    expect(r.json).toEqual({ ok: true, state: 'online' });
+  });
+
+  it('answers /healthz with a port token in full', async () => {
+    const r = await call('GET', '/healthz');
+    expect(r.status).toBe(200);
+    expect(r.json).toMatchObject({ ok: true, state: 'online', status: 'ok', agentId: AGENT_ID, version: '9.9.9', commit: 'abc123', runningJobs: 2, controllerReachable: true, draining: false, revoked: false });
     expect(r.json.uptimeSec).toBeGreaterThanOrEqual(4);
+    // A bad token on a public route is refused, not treated as none.
+    expect((await call('GET', '/healthz', undefined, { token: PLATFORM_TOKEN })).status).toBe(401);
   });
 
   it('refuses a missing, wrong or malformed token with 401 UNAUTHORIZED', async () => {
-    for (const token of [null, 'wrong-token-0123456789abcdef', TOKEN.slice(0, -1), '']) {
+    for (const token of [null, 'wrong-token-0123456789abcdef', TOKEN.slice(0, -1), '', PLATFORM_TOKEN, `${TOKEN}.x`]) {
       const r = await call('POST', '/v1/run', { task: 'true' }, { token });
       expect(r.status, String(token)).toBe(401);
       expect(r.json.error.code).toBe('UNAUTHORIZED');
@@ -144,12 +162,39 @@ describe('service routes and auth', () => {
     expect((await call('GET', '/v1/nothing')).json.error.code).toBe('NOT_FOUND');
   });
 
-  it('serves /metrics without a token by default and with the token when metricsPublic is false', async () => {
-    const open = await call('GET', '/metrics', undefined, { token: null });
-    expect(open.status).toBe(200);
-    expect(open.bytes.toString()).toContain('httpagent_process_cpu_user_seconds_total');
-    expect((await call('GET', '/metrics', undefined, { token: null, url: strictBase })).status).toBe(401);
-    expect((await call('GET', '/metrics', undefined, { url: strictBase })).status).toBe(200);
+  it('refuses port tokens for another agent, expired, too long-lived, unsigned, HS256 or signed by an unknown key', async () => {
+    const stranger = await createPortTokenSigner();
+    const now = Math.floor(Date.now() / 1000);
+    const forged = forgedTokens(AGENT_ID, signer.publicPem);
+    const refused: Record<string, string> = {
+      'for another agent': await signer.mint('agent-b'),
+      expired: await signer.mint(AGENT_ID, { iat: now - 400, ttlSec: 300 }),
+      'expired past the 30 s tolerance': await signer.mint(AGENT_ID, { iat: now - 100, exp: now - 31 }),
+      'lives longer than 300 s': await signer.mint(AGENT_ID, { ttlSec: 301 }),
+      'no iat and an exp too far off': await signer.mint(AGENT_ID, { iat: null, exp: now + 400 }),
+      'unknown key': await stranger.mint(AGENT_ID),
+      'unknown key, no kid': await stranger.mint(AGENT_ID, { kid: null }),
+      'unknown key under our kid': await stranger.mint(AGENT_ID, { kid: signer.kid }),
+      hs256: forged.hs256,
+      none: forged.none,
+    };
+    for (const [why, token] of Object.entries(refused)) {
+      const r = await call('POST', '/v1/run', { task: 'true' }, { token });
+      expect(r.status, why).toBe(401);
+      expect(r.json.error.code, why).toBe('UNAUTHORIZED');
+    }
+    // Within the rules: no kid (every key is tried), no iat with a near exp, expired but within the tolerance.
+    for (const token of [await signer.mint(AGENT_ID, { kid: null }), await signer.mint(AGENT_ID, { iat: null, exp: now + 60 }), await signer.mint(AGENT_ID, { iat: now - 100, exp: now - 10 })]) {
+      expect((await call('POST', '/v1/run', { task: 'true' }, { token })).status).toBe(200);
+    }
+  });
+
+  it('serves /metrics only with a token by default, and to anyone when metricsPublic is true', async () => {
+    expect((await call('GET', '/metrics', undefined, { token: null })).status).toBe(401);
+    const withToken = await call('GET', '/metrics');
+    expect(withToken.status).toBe(200);
+    expect(withToken.bytes.toString()).toContain('httpagent_process_cpu_user_seconds_total');
+    expect((await call('GET', '/metrics', undefined, { token: null, url: strictBase })).status).toBe(200);
   });
 
   it('maps oversize bodies to 413, bad JSON to 400 BAD_JSON and unknown fields to 400 naming them', async () => {

@@ -12,9 +12,11 @@ import { buildAgentServer } from '../../src/agent/port/agent-server.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const TOKEN = 'burst-token-0123456789abcdef';
+/** A port token for the agent under test, minted in beforeAll. */
+let TOKEN = '';
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-burst-'));
 let app: FastifyInstance;
 let base = '';
@@ -22,18 +24,19 @@ const dispatcher = new Agent({ connections: 600, pipelining: 1 });
 
 beforeAll(async () => {
   const config = agentConfigSchema.parse({
-    platformToken: TOKEN,
-    agentToken: 'agent-token-0123456789abcdef',
     stateDir: tmp,
     runConcurrency: 2,
     runQueue: 8,
   });
+  const signer = await createPortTokenSigner();
+  TOKEN = await signer.mint(config.agentId, { ttlSec: 300 });
   app = buildAgentServer(config, {
+    portKeys: await ringFor(tmp, signer),
     logger: silentLogger(),
     metrics: createAgentMetrics({ processMetrics: false }),
     tasksDir: fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url)),
     scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin' }),
-    jobs: { running: () => 0, draining: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
+    jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
     version: '0.0.0',
     startedAt: Date.now(),
   });

@@ -10,8 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { repoRoot } from '../helpers/processes.js';
 
-const AGENT_TOKEN = 'install-agent-token-0123456789';
-const PLATFORM_TOKEN = 'install-platform-token-0123456789';
+const ENROLL_TOKEN = 'install-enroll-token-0123456789';
+/** What install() passes as HTTPAGENT_ENROLL_TOKEN; a test empties it to see the refusal. */
+let enrollToken = ENROLL_TOKEN;
 const asRoot = process.getuid?.() === 0;
 
 let dir: string;
@@ -33,7 +34,7 @@ function makeSource(root: string, buildOk = true): void {
     `import { readFileSync } from 'node:fs';
 const [cmd, flag, , file] = process.argv.slice(2);
 if (cmd === '--version') { console.log('9.9.9'); process.exit(0); }
-if (cmd === 'agent' && flag === '--self-test') process.exit(/agentToken: "/.test(readFileSync(file, 'utf8')) ? 0 : 1);
+if (cmd === 'agent' && flag === '--self-test') process.exit(/enrollTokenFile: "/.test(readFileSync(file, 'utf8')) ? 0 : 1);
 process.exit(2);
 `,
   );
@@ -52,7 +53,7 @@ function install(prefix: string, ...args: string[]): Promise<Run> {
 function installFrom(from: string, prefix: string, ...args: string[]): Promise<Run> {
   const cmd = [join(repoRoot, 'install.sh'), '--prefix', prefix, '--no-service', '--source', from, ...args];
   // npm offline: the package has no dependencies, and nothing may reach for a registry (audit, notifier).
-  const env = { PATH: process.env.PATH ?? '', HOME: home, HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
+  const env = { PATH: process.env.PATH ?? '', HOME: home, HTTPAGENT_ENROLL_TOKEN: enrollToken, ...offlineNpmEnv() };
   // Without root, as the issue asks: the tests themselves run as root in CI containers.
   const [file, argv] = asRoot ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd]] : [cmd[0]!, cmd.slice(1)];
   return new Promise((resolve) => {
@@ -117,21 +118,24 @@ describe('install.sh --no-service into a user-owned prefix', { timeout: 300_000 
     expect(existsSync(p)).toBe(false);
   });
 
-  it('installs: numbered steps, a release, current, a 0600 config, no secret printed', async () => {
+  it('installs: numbered steps, a release, current, a config without tokens, a 0600 enrollment token file, no secret printed', async () => {
     const p = freshPrefix();
     const prefix = () => p;
     const r = await install(prefix());
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/^\[1\] checking requirements$/m);
     expect(r.out).toMatch(/^\[5\] /m);
-    expect(r.out).not.toContain(AGENT_TOKEN);
-    expect(r.out).not.toContain(PLATFORM_TOKEN);
+    expect(r.out).not.toContain(ENROLL_TOKEN);
     const current = readlinkSync(join(prefix(), 'current'));
     expect(current).toMatch(/^releases\/9\.9\.9-[0-9a-f]{12}$/);
     expect(existsSync(join(prefix(), current, 'dist/src/bin/httpagent.js'))).toBe(true);
     const config = join(prefix(), 'etc/httpagent.yaml');
     expect(statSync(config).mode & 0o777).toBe(0o600);
-    expect(readFileSync(config, 'utf8')).toContain(`agentToken: "${AGENT_TOKEN}"`);
+    expect(readFileSync(config, 'utf8')).toContain(`enrollTokenFile: "${prefix()}/var/enroll-token"`);
+    expect(readFileSync(config, 'utf8')).not.toContain(ENROLL_TOKEN);
+    // In the agent's state dir, so the agent can delete it once enrolled.
+    expect(statSync(join(prefix(), 'var/enroll-token')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(prefix(), 'var/enroll-token'), 'utf8').trim()).toBe(ENROLL_TOKEN);
     expect(readFileSync(config, 'utf8')).toContain(`stateDir: "${prefix()}/var"`);
     expect(readdirSync(join(prefix(), 'releases')).filter((n) => n.startsWith('.'))).toEqual([]);
     if (asRoot) expect(statSync(config).uid).toBe(65534);
@@ -174,12 +178,17 @@ describe('install.sh --no-service into a user-owned prefix', { timeout: 300_000 
     expect(existsSync(fresh)).toBe(false);
   });
 
-  it('rejects a missing token before changing anything', async () => {
+  it('rejects a host with neither a credential nor an enrollment token before changing anything', async () => {
     const fresh = freshPrefix();
-    const r = await install(fresh, '--agent-token', '');
-    expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(/agent token is required/);
-    expect(existsSync(fresh)).toBe(false);
+    enrollToken = '';
+    try {
+      const r = await install(fresh);
+      expect(r.code).not.toBe(0);
+      expect(r.out).toMatch(/has not enrolled yet: set HTTPAGENT_ENROLL_TOKEN/);
+      expect(existsSync(fresh)).toBe(false);
+    } finally {
+      enrollToken = ENROLL_TOKEN;
+    }
   });
 
   it('--uninstall removes what it made and keeps the logs; --purge removes those too', async () => {

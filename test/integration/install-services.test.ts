@@ -14,7 +14,7 @@ import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { waitUntil } from '../helpers/wait.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, startController, type Running } from './controller-harness.js';
+import { ENROLL_TOKEN, startController, type Running } from './controller-harness.js';
 import { startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
 const asRoot = process.getuid?.() === 0;
@@ -56,7 +56,7 @@ async function installation(): Promise<Installation> {
       '--user', 'root', '--controller-url', ctl.url, '--agent-id', agentId, '--listen', `127.0.0.1:${port}`, '--wait-sec', '120', ...args,
     ];
     // npm offline (see offline-npm.ts), should install.sh ever build here: it finds the release built.
-    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...offlineNpmEnv() };
+    const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN, ...offlineNpmEnv() };
     return new Promise<{ code: number; out: string }>((resolve) => {
       execFile(join(repoRoot, 'install.sh'), argv, { env, timeout: 300_000 }, (err, stdout, stderr) => {
         resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
@@ -78,12 +78,15 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 180_0
     await redis?.stop();
   });
 
-  it('installs, starts the programs and waits until the agent is online at the controller', async () => {
+  it('installs, starts the programs and waits until the agent has enrolled and answers on its port', async () => {
     const i = await installation();
     const r = await i.install();
     expect(r.code, r.out).toBe(0);
-    expect(r.out).toContain(`agent ${i.agentId} is online`);
-    expect(r.out).not.toContain(AGENT_TOKEN);
+    expect(r.out).toContain('enrolled; the agent is online');
+    expect(r.out).not.toContain(ENROLL_TOKEN);
+    // The host keeps its own credential, not the token that enrolled it.
+    expect(statSync(join(i.prefix, 'var/credential')).mode & 0o777).toBe(0o600);
+    await waitUntil('the enrollment token file deleted', () => !existsSync(join(i.prefix, 'var/enroll-token')));
     // The agent registers before supervisord's startsecs (2 s) have passed, so it may still say STARTING.
     const status = await waitUntil('the agent RUNNING', async () => {
       const out = (await i.sup.ctl('status', 'httpagent:httpagent-agent')).out;

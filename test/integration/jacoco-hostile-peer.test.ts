@@ -12,9 +12,12 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, encodeVarInt, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
+import { createPortTokenSigner, writePortKeysFile } from '../helpers/port-tokens.js';
 import { binJs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
 
-const TOKEN = 'hostile-token-0123456789abcdef';
+/** A port token for this agent, minted in beforeAll with the key its portTokenKeysFile names. */
+let TOKEN = '';
+const AGENT_ID = 'hostile-peer-agent';
 const MAX_BYTES = 8 * 1024 * 1024;
 const RSS_LIMIT_KB = 200 * 1024;
 const POOL = 5;
@@ -205,6 +208,8 @@ function coverageLeftovers(): string[] {
 
 beforeAll(async () => {
   const listen = `127.0.0.1:${await freePort()}`;
+  const signer = await createPortTokenSigner();
+  TOKEN = await signer.mint(AGENT_ID, { ttlSec: 600 });
   const proc = spawn(process.execPath, [binJs, 'agent'], {
     cwd: repoRoot,
     // Its own process group, killed as a whole in afterAll.
@@ -213,8 +218,10 @@ beforeAll(async () => {
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/root',
-      HTTPAGENT_AGENT_TOKEN: 'agent-token-0123456789abcdef',
-      HTTPAGENT_PLATFORM_TOKEN: TOKEN,
+      HTTPAGENT_AGENT_ID: AGENT_ID,
+      // Enrollment fails (no controller), so the job loop waits; the port serves on, its keys pinned.
+      HTTPAGENT_ENROLL_TOKEN: 'hostile-enroll-token-0123456789abcdef',
+      HTTPAGENT_PORT_TOKEN_KEYS_FILE: writePortKeysFile(tmp, signer),
       HTTPAGENT_LISTEN: listen,
       // Nothing listens there: the job loop retries in the background, the port serves on.
       HTTPAGENT_CONTROLLER_URL: `http://127.0.0.1:${await freePort()}`,

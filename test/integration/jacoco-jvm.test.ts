@@ -13,12 +13,14 @@ import { silentLogger } from '../../src/shared/log.js';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import { parseExecFile, probeHit } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
+import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { track, type Spawned } from '../helpers/processes.js';
 
 const AGENT_JAR = '/usr/share/java/org.jacoco.agent.jar';
 const CORE_JAR = '/usr/share/java/org.jacoco.core.jar';
 const haveJava = existsSync(AGENT_JAR) && existsSync(CORE_JAR) && existsSync('/usr/bin/javac');
-const TOKEN = 'jacoco-token-0123456789abcdef';
+/** A port token for the agent under test, minted in beforeAll. */
+let TOKEN = '';
 const sources = fileURLToPath(new URL('../fixtures/jacoco', import.meta.url));
 
 let tmp = '';
@@ -73,13 +75,16 @@ describe.skipIf(!haveJava)('JaCoCo dump from a real JVM', () => {
     jvm = track(proc);
     await jvm.waitFor(/READY/, 30_000);
 
-    const config = agentConfigSchema.parse({ platformToken: TOKEN, agentToken: 'agent-token-0123456789abcdef', stateDir: join(tmp, 'state') });
+    const config = agentConfigSchema.parse({ stateDir: join(tmp, 'state') });
+    const signer = await createPortTokenSigner();
+    TOKEN = await signer.mint(config.agentId, { ttlSec: 300 });
     app = buildAgentServer(config, {
+      portKeys: await ringFor(tmp, signer),
       logger: silentLogger(),
       metrics: createAgentMetrics({ processMetrics: false }),
       tasksDir: tmp,
       scriptBaseEnv: {},
-      jobs: { running: () => 0, draining: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
+      jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
       version: '0.0.0',
       startedAt: Date.now(),
     });

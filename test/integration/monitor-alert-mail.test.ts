@@ -52,7 +52,6 @@ const policy: AlertPolicy = { afterFailures: 3, recoverAfter: 2, repeatMs: 60_00
 /** One monitor's alert side, wired the way createMonitor wires it, with rounds run on demand. */
 function harness(extra: { name: string; path: string }[] = [], start: AlertState = emptyAlertState()) {
   const config = monitorConfigSchema.parse({
-    agentToken: 'a'.repeat(20),
     listen: base,
     smtpUrl: smtp.url,
     alertTo: ['ops@example.test'],

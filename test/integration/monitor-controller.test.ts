@@ -2,18 +2,18 @@
 // monitor, and a real SMTP server. Checks what the platform sees (GET /v1/agents, metrics history)
 // and what people receive by mail, through an agent failure, a monitor restart and an outage.
 // Each test starts its own stack, so any one of them runs alone and in any order.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import { testSigningKeyFile, TEST_ENROLL_TOKEN } from '../helpers/identity.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
 import { waitUntil } from '../helpers/wait.js';
 
-const AGENT_TOKEN = 'agent-token-monitor-test-0123';
 const PLATFORM_TOKEN = 'platform-token-monitor-test-0123';
 const AGENT_ID = 'mon-host-1';
 
@@ -28,7 +28,8 @@ interface AgentRow {
 /** Redis, controller, agent and monitor on private ports, with a real SMTP sink for the alerts. */
 async function startStack() {
   const dir = mkdtempSync(join(tmpdir(), 'monitor-ctl-'));
-  const [redis, smtp, ctlPort, agentPort] = await Promise.all([startRedis(), startSmtpSink(), freePort(), freePort()]);
+  // AOF: the agent's credential must outlive a Redis restart, as it would in production.
+  const [redis, smtp, ctlPort, agentPort] = await Promise.all([startRedis({ aof: true }), startSmtpSink(), freePort(), freePort()]);
   // Stopped however the test ends, also while the stack is still starting (a timeout).
   onTestFinished(() => s.stop());
   const ctlUrl = `http://127.0.0.1:${ctlPort}`;
@@ -37,7 +38,8 @@ async function startStack() {
     const c = spawnHttpagent(['controller'], {
       HTTPAGENT_REDIS_URL: redis.url,
       HTTPAGENT_LISTEN: `127.0.0.1:${ctlPort}`,
-      HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
+      HTTPAGENT_ENROLL_TOKEN: TEST_ENROLL_TOKEN,
+      HTTPAGENT_SIGNING_KEY_FILE: testSigningKeyFile(),
       HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
       HTTPAGENT_LOG_LEVEL: 'info',
     });
@@ -45,28 +47,40 @@ async function startStack() {
     await c.waitFor(/controller listening/);
     return c;
   };
+  /** The agent's state dir: its credential, which the monitor on the same host speaks with. */
+  const agentState = join(dir, 'agent');
   const startAgent = async (): Promise<Spawned> => {
+    // The first start enrolls with this file (and deletes it); later starts keep the credential.
+    writeFileSync(join(dir, 'enroll-token'), TEST_ENROLL_TOKEN, { mode: 0o600 });
     const a = spawnHttpagent(['agent'], {
       HTTPAGENT_AGENT_ID: AGENT_ID,
       HTTPAGENT_LISTEN: `127.0.0.1:${agentPort}`,
       HTTPAGENT_CONTROLLER_URL: ctlUrl,
-      HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
-      HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
-      HTTPAGENT_STATE_DIR: join(dir, 'agent'),
+      HTTPAGENT_ENROLL_TOKEN_FILE: join(dir, 'enroll-token'),
+      HTTPAGENT_STATE_DIR: agentState,
       HTTPAGENT_LOG_LEVEL: 'info',
     });
     s.agent = a;
     await a.waitFor(/agent started/);
     return a;
   };
-  /** A monitor checking every second; resolves once it has loaded its alert state and runs. */
-  const startMonitor = async (stateDir = 'monitor'): Promise<Spawned> => {
+  /**
+   * A monitor checking every second; resolves once it has loaded its alert state and runs. It shares the
+   * agent's state dir (the credential), or with `fresh` one holding only a copy of the credential (its
+   * local alert state lost).
+   */
+  const startMonitor = async (fresh?: string): Promise<Spawned> => {
+    let stateDir = agentState;
+    if (fresh) {
+      stateDir = join(dir, fresh);
+      mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+      copyFileSync(join(agentState, 'credential'), join(stateDir, 'credential'));
+    }
     const m = spawnHttpagent(['monitor'], {
       HTTPAGENT_AGENT_ID: AGENT_ID,
       HTTPAGENT_LISTEN: `127.0.0.1:${agentPort}`,
       HTTPAGENT_CONTROLLER_URL: ctlUrl,
-      HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
-      HTTPAGENT_STATE_DIR: join(dir, stateDir),
+      HTTPAGENT_STATE_DIR: stateDir,
       HTTPAGENT_METRICS_INTERVAL_SEC: '1',
       HTTPAGENT_CHECK_INTERVAL_SEC: '1',
       HTTPAGENT_CHECK_TIMEOUT_MS: '1000',
@@ -110,10 +124,25 @@ async function startStack() {
     });
   };
 
+  /** A port token for the agent's /metrics, minted while the controller is up (it outlives an outage). */
+  let portToken: Promise<string> | undefined;
+  const metricsToken = (): Promise<string> =>
+    (portToken ??= (async () => {
+      const res = await request(`${ctlUrl}/v1/agents/${AGENT_ID}/token`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${PLATFORM_TOKEN}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ ttlSec: 300 }),
+      });
+      const body = (await res.body.json()) as { token?: string };
+      if (res.statusCode !== 200 || !body.token) throw new Error(`port token: ${res.statusCode} ${JSON.stringify(body)}`);
+      return body.token;
+    })());
+
   /** Resolves once the monitor has checked the agent's /healthz `n` more times (a round, also while the controller is down). */
   const agentChecked = async (n: number): Promise<void> => {
+    const token = await metricsToken();
     const count = async () => {
-      const res = await request(`http://127.0.0.1:${agentPort}/metrics`, { headers: { authorization: `Bearer ${PLATFORM_TOKEN}` } });
+      const res = await request(`http://127.0.0.1:${agentPort}/metrics`, { headers: { authorization: `Bearer ${token}` } });
       const text = await res.body.text();
       return Number(/httpagent_http_request_duration_seconds_count\{method="GET",route="\/healthz",status="200"\} (\d+)/.exec(text)?.[1] ?? 0);
     };
@@ -144,6 +173,9 @@ async function startStack() {
   };
   await startController();
   await startAgent();
+  // The monitor speaks with the agent's credential: until the agent has enrolled it would have none, and
+  // its controller check would fail and alert.
+  await waitUntil('the agent enrolled', async () => existsSync(join(agentState, 'credential')));
   await startMonitor();
   return s;
 }
@@ -195,6 +227,7 @@ describe('monitor with the real controller', () => {
     const s = await startStack();
     const monitor = s.monitor!;
     await waitUntil('a first sample stored', async () => (await s.row())?.metrics);
+    await s.agentChecked(1); // mints the port token for the agent's /metrics while the controller is up
     const outageStart = Date.now();
     await s.redis.kill();
     // The controller answers 5xx without Redis: the monitor buffers from the first refused push.
@@ -211,7 +244,7 @@ describe('monitor with the real controller', () => {
     expect(s.subjects()).toEqual([`[httpagent] ${AGENT_ID}: FAILING controller`, `[httpagent] ${AGENT_ID}: RECOVERED controller`]);
     expect(monitor.proc.exitCode).toBeNull();
     expect(monitor.output()).toMatch(/"msg":"controller reachable"/);
-    // Redis lost the old history (no AOF): what it has from the outage came from the monitor's buffer.
+    // Nothing reached the controller during the outage: what it has from it came from the monitor's buffer.
     // The outage lasted at least five check rounds (two to alert, three more), so at least two metric rounds.
     const inOutage = await waitUntil('buffered samples flushed', async () => {
       const h = await s.platformGet<{ samples: { ts: number }[] }>(`/v1/agents/${AGENT_ID}/metrics?since=${outageStart}`);

@@ -2,7 +2,7 @@
 // (supervisor/httpagent.conf.in) with the real agent and a real controller: kill -9 recovery (running,
 // registered and claiming again), FATAL → alert mail, and the cron watchdog.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,7 +12,7 @@ import { freePort } from '../helpers/ports.js';
 import { repoRoot, track } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { waitUntil } from '../helpers/wait.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
+import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
 import {
   alive,
   makeFakePrefix,
@@ -43,13 +43,13 @@ beforeAll(async () => {
   const prefix = join(dir, 'prefix');
   makeFakePrefix(prefix);
   const config = join(dir, 'httpagent.json');
+  writeFileSync(join(dir, 'enroll-token'), ENROLL_TOKEN, { mode: 0o600 });
   writeFileSync(
     config,
     JSON.stringify({
       agentId: AGENT_ID,
       controllerUrl: ctl.url,
-      agentToken: AGENT_TOKEN,
-      platformToken: PLATFORM_TOKEN,
+      enrollTokenFile: join(dir, 'enroll-token'),
       listen: `127.0.0.1:${agentPort}`,
       stateDir: join(dir, 'state'),
       drainGraceSec: 5,
@@ -74,7 +74,10 @@ beforeAll(async () => {
     `[program:always-fails]\ncommand=/bin/sh -c "exit 3"\nautostart=true\nautorestart=true\nstartsecs=1\nstartretries=1\n`,
   );
   sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'httpagent.conf'), join(dir, 'broken.conf')]);
-});
+  // Enrolled before any kill -9: one landing between the controller's enroll and the credential's write
+  // would leave the id taken at the controller and the host without its credential.
+  await waitUntil('the agent enrolled', () => existsSync(join(dir, 'state', 'credential')), { timeoutMs: 60_000 });
+}, 120_000);
 
 afterAll(async () => {
   await sup?.shutdown();

@@ -1,6 +1,8 @@
 // Scheduled tasks against a real controller (private Redis): the scheduler's own guarantees in
 // process (idempotent fire, no overlap, one catch-up), then a real agent process firing every
 // second, restarted with kill -9 in between, and the jobs it queued read back from the controller.
+// Runs are queued and read through the agent API with the agent's own credential (POST and GET
+// /v1/agent/jobs): an agent holds no platform token.
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +16,8 @@ import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { waitUntil } from '../helpers/wait.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
+import { TEST_ENROLL_TOKEN } from '../helpers/identity.js';
+import { call, credentialFor, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
 let ctl: Running;
@@ -40,33 +43,32 @@ interface JobRow {
   finishedAt: string | null;
 }
 
-async function jobsWithPrefix(prefix: string): Promise<JobRow[]> {
+/**
+ * The runs `agentId` queued for itself under keys starting `prefix`: the controller files an agent's
+ * keys apart from the platform's (agent:<id>:<key>), so only the agent route can have made these.
+ */
+async function jobsWithPrefix(agentId: string, prefix: string): Promise<JobRow[]> {
   const r = await call<JobRow[]>(ctl.url, 'GET', '/v1/jobs?limit=1000');
-  return r.body.filter((j) => j.idempotencyKey?.startsWith(prefix));
+  return r.body.filter((j) => j.idempotencyKey?.startsWith(`agent:${agentId}:${prefix}`));
 }
 
-/** The scheduler's deps over real HTTP, as run-agent builds them. */
-function controllerDeps() {
+/** The scheduler's deps over real HTTP, as run-agent builds them: the agent API with `agentId`'s credential. */
+function controllerDeps(agentId: string) {
+  const asAgent = async (method: string, path: string, body?: unknown) => {
+    const r = await call(ctl.url, method, path, { body, token: await credentialFor(ctl.url, agentId) });
+    if (r.status >= 300) throw Object.assign(new Error(r.text), { code: r.body.error.code });
+    return r.body;
+  };
   return {
     logger: silentLogger(),
-    submitJob: async (job: JobSubmit) => {
-      const r = await call(ctl.url, 'POST', '/v1/jobs', { body: job });
-      if (r.status >= 300) throw Object.assign(new Error(r.text), { code: r.body.error.code });
-      return r.body as { id: string; state: string };
-    },
-    getJob: async (id: string) => {
-      const r = await call(ctl.url, 'GET', `/v1/jobs/${id}`);
-      if (r.status >= 300) throw Object.assign(new Error(r.text), { code: r.body.error.code });
-      return r.body as { state: string };
-    },
+    submitJob: async (job: JobSubmit) => (await asAgent('POST', '/v1/agent/jobs', job)) as { id: string; state: string },
+    getJob: async (id: string) => (await asAgent('GET', `/v1/agent/jobs/${id}`)) as { state: string },
   };
 }
 
 function unitConfig(agentId: string, extra: Record<string, unknown> = {}) {
   return agentConfigSchema.parse({
     agentId,
-    agentToken: AGENT_TOKEN,
-    platformToken: PLATFORM_TOKEN,
     stateDir: join(dir, agentId),
     schedules: [{ name: 'collect', cron: '*/5 * * * * *', task: 'noop', params: { what: 'logs' } }],
     ...extra,
@@ -77,29 +79,29 @@ describe('scheduler (in process, real controller)', () => {
   it('maps a fire time to one job, even from a restarted scheduler', async () => {
     const config = unitConfig('unit-a');
     const at = new Date('2030-01-01T00:00:05.000Z');
-    const first = createScheduler(config, controllerDeps());
+    const first = createScheduler(config, controllerDeps('unit-a'));
     const a = await first.fire('collect', at);
     await first.stop();
     expect(a).toMatchObject({ kind: 'queued', key: scheduleKey('unit-a', 'collect', at) });
     // A fresh scheduler (the agent restarted) with no memory of that run: same key, same job.
     rmSync(join(dir, 'unit-a'), { recursive: true, force: true });
-    const second = createScheduler(config, controllerDeps());
+    const second = createScheduler(config, controllerDeps('unit-a'));
     const b = await second.fire('collect', at);
     await second.stop();
     expect(b.kind === 'queued' && a.kind === 'queued' && b.jobId === a.jobId).toBe(true);
-    expect(await jobsWithPrefix('sched:unit-a:')).toHaveLength(1);
+    expect(await jobsWithPrefix('unit-a', 'sched:unit-a:')).toHaveLength(1);
   });
 
   it('skips a fire while the previous run of the schedule has not finished', async () => {
     const config = unitConfig('unit-b');
-    const s = createScheduler(config, controllerDeps());
+    const s = createScheduler(config, controllerDeps('unit-b'));
     const first = await s.fire('collect', new Date('2030-01-01T00:00:05.000Z'));
     // Nobody claims it, so it stays queued: the next fire must not add a second run.
     const next = await s.fire('collect', new Date('2030-01-01T00:00:10.000Z'));
     await s.stop();
     expect(first.kind).toBe('queued');
     expect(next).toEqual({ kind: 'busy', previousJobId: first.kind === 'queued' ? first.jobId : '' });
-    expect(await jobsWithPrefix('sched:unit-b:')).toHaveLength(1);
+    expect(await jobsWithPrefix('unit-b', 'sched:unit-b:')).toHaveLength(1);
   });
 
   it('runs one catch-up for fires missed while down, never a backlog', async () => {
@@ -108,10 +110,10 @@ describe('scheduler (in process, real controller)', () => {
       const config = unitConfig(agentId, { scheduleCatchUp: catchUp });
       // The last run was an hour ago: 720 fire times of */5 s were missed.
       writeScheduleState(scheduleStatePath(config.stateDir), { collect: { lastFire: new Date(Date.now() - 3600_000).toISOString() } });
-      const s = createScheduler(config, controllerDeps());
+      const s = createScheduler(config, controllerDeps(agentId));
       await s.start();
       await s.stop();
-      const jobs = await jobsWithPrefix(`sched:${agentId}:`);
+      const jobs = await jobsWithPrefix(agentId, `sched:${agentId}:`);
       expect(jobs).toHaveLength(catchUp ? 1 : 0);
     }
   });
@@ -127,11 +129,12 @@ describe('a real agent firing every second', () => {
     // Longer than the schedule's period, so runs would overlap if the scheduler let them.
     writeFileSync(join(tasks, 'tick'), '#!/bin/sh\necho "tick $HTTPAGENT_PARAM_N start"\nsleep 1.5\necho "tick done"\n');
     chmodSync(join(tasks, 'tick'), 0o755);
+    // Enrolls on the first start (and deletes the file); the restart keeps its credential.
+    writeFileSync(join(dir, 'enroll-token'), TEST_ENROLL_TOKEN, { mode: 0o600 });
     env = {
       HTTPAGENT_AGENT_ID: 'sched-agent',
       HTTPAGENT_CONTROLLER_URL: ctl.url,
-      HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
-      HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
+      HTTPAGENT_ENROLL_TOKEN_FILE: join(dir, 'enroll-token'),
       HTTPAGENT_LISTEN: `127.0.0.1:${await freePort()}`,
       HTTPAGENT_TASKS_DIR: tasks,
       HTTPAGENT_STATE_DIR: join(dir, 'agent-state'),
@@ -146,7 +149,7 @@ describe('a real agent firing every second', () => {
   });
 
   it('queues one job per fire time, never overlapping, logs kept, not doubled by a restart', async () => {
-    const succeeded = async () => (await jobsWithPrefix('sched:sched-agent:tick:')).filter((j) => j.state === 'succeeded').length;
+    const succeeded = async () => (await jobsWithPrefix('sched-agent', 'sched:sched-agent:tick:')).filter((j) => j.state === 'succeeded').length;
     agent = spawnHttpagent(['agent'], env);
     await agent.waitFor(/scheduler started/);
     // Two finished runs: the fires in between found the first one busy.
@@ -160,7 +163,7 @@ describe('a real agent firing every second', () => {
     await waitUntil('two more finished runs after the restart', async () => (await succeeded()) >= before + 2);
     expect(await agent.kill('SIGTERM')).toBe(0);
 
-    const jobs = await jobsWithPrefix('sched:sched-agent:tick:');
+    const jobs = await jobsWithPrefix('sched-agent', 'sched:sched-agent:tick:');
     expect(jobs.length).toBeGreaterThanOrEqual(3);
     const keys = new Set(jobs.map((j) => j.idempotencyKey));
     expect(keys.size).toBe(jobs.length);

@@ -16,7 +16,7 @@ import { offlineNpmEnv, runNpmCache } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, call, startController, type Running } from './controller-harness.js';
+import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
 import { WaitAbort, waitUntil } from '../helpers/wait.js';
 import { fileTail, startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
@@ -52,7 +52,7 @@ beforeAll(async () => {
   await seedRelease(prefix, await checkoutRelease());
   // Builds (install.sh's, should it build, and the agent's self-update) run npm ci from the run's cache only.
   npmEnv = offlineNpmEnv(await runNpmCache());
-  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN, HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN, ...npmEnv };
+  const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN, ...npmEnv };
   await run(join(repoRoot, 'install.sh'), ['--prefix', prefix, '--no-service', '--source', work], { env, timeout: 240_000 });
 
   const tasks = join(dir, 'tasks');
@@ -60,13 +60,14 @@ beforeAll(async () => {
   writeFileSync(join(tasks, 'work'), '#!/bin/sh\necho working\nsleep 1\necho done\n');
   chmodSync(join(tasks, 'work'), 0o755);
   const config = join(dir, 'agent.json');
+  // The agent enrolls with it on its first start and deletes it.
+  writeFileSync(join(dir, 'enroll-token'), ENROLL_TOKEN, { mode: 0o600 });
   writeFileSync(
     config,
     JSON.stringify({
       agentId: AGENT_ID,
       controllerUrl: ctl.url,
-      agentToken: AGENT_TOKEN,
-      platformToken: PLATFORM_TOKEN,
+      enrollTokenFile: join(dir, 'enroll-token'),
       listen: `127.0.0.1:${port}`,
       stateDir,
       tasksDir: tasks,
@@ -96,9 +97,11 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** The commit on the agent's full /healthz, read with a port token the controller mints for it. */
 async function healthCommit(): Promise<string | undefined> {
   try {
-    const res = await request(`http://127.0.0.1:${port}/healthz`);
+    const token = (await call(ctl.url, 'POST', `/v1/agents/${AGENT_ID}/token`, { body: {} })).body.token as string;
+    const res = await request(`http://127.0.0.1:${port}/healthz`, { headers: { authorization: `Bearer ${token}` } });
     return ((await res.body.json()) as { commit?: string }).commit ?? undefined;
   } catch {
     return undefined;

@@ -26,9 +26,10 @@ const git = promisify(execFile);
 const buildEnv = { PATH: process.env.PATH, HOME: process.env.HOME, ...offlineNpmEnv() };
 
 const FAKE_AGENT = `#!/usr/bin/env node
-// A stand-in agent with the release layout: --version, agent --self-test, agent (serves /healthz).
+// A stand-in agent with the release layout: --version, agent --self-test, agent (serves /healthz and,
+// once it listens, records its commit in the state dir as the real agent does for the update guard).
 import { createServer } from 'node:http';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -41,8 +42,12 @@ if (cmd === 'monitor') {
   process.on('SIGTERM', () => process.exit(0));
 } else {
 const commit = existsSync(join(root, 'UNHEALTHY')) ? 'not-the-new-commit' : readFileSync(join(root, 'COMMIT'), 'utf8').trim();
-createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ status: 'ok', version: '0.0.1', commit })); })
-  .listen(Number(process.env.OPS_TEST_AGENT_PORT), '127.0.0.1');
+createServer((req, res) => { res.setHeader('content-type', 'application/json'); res.end(JSON.stringify({ ok: true, state: 'online', commit })); })
+  .listen(Number(process.env.OPS_TEST_AGENT_PORT), '127.0.0.1', () => {
+    const dir = join(process.env.OPS_TEST_STATE_DIR, 'update');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'running.json'), JSON.stringify({ pid: process.pid, commit, startedAt: new Date().toISOString() }));
+  });
 process.on('SIGTERM', () => process.exit(0));
 }
 `;
@@ -115,8 +120,6 @@ async function installation(opts: { deadlineSec?: number } = {}) {
   const stateDir = join(dir, 'state');
   const configFile = join(dir, 'httpagent.yaml');
   const settings = {
-    agentToken: 'test-agent-token-0123456789',
-    platformToken: 'test-platform-token-0123456789',
     listen: `127.0.0.1:${port}`,
     stateDir,
     updateRemote: remote,
@@ -133,7 +136,7 @@ async function installation(opts: { deadlineSec?: number } = {}) {
   const config: AgentConfig = agentConfigSchema.parse(agentOnly);
   writeFileSync(
     join(dir, 'agent.conf'),
-    `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent\nautorestart=true\nstartsecs=1\nstartretries=3\nstopsignal=TERM\nstopasgroup=true\nenvironment=OPS_TEST_AGENT_PORT="${port}"\n` +
+    `[program:agent]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js agent\nautorestart=true\nstartsecs=1\nstartretries=3\nstopsignal=TERM\nstopasgroup=true\nenvironment=OPS_TEST_AGENT_PORT="${port}",OPS_TEST_STATE_DIR="${stateDir}"\n` +
       `[program:monitor]\ncommand=${process.execPath} ${prefix}/current/dist/src/bin/httpagent.js monitor\nautorestart=true\nstartsecs=1\n` +
       `environment=OPS_TEST_MONITOR_FILE="${join(dir, 'monitor-commit')}"\n`,
   );

@@ -42,7 +42,7 @@ describe('script files', () => {
 
   it('inlines each include once, in order, and leaves no directive behind', () => {
     const claim = loadScripts().find((s) => s.name === 'claim')!;
-    expect(claim.numberOfKeys).toBe(5);
+    expect(claim.numberOfKeys).toBe(6);
     expect(claim.lua).not.toMatch(/@include/);
     expect(claim.lua.match(/local function nowMs/g)).toHaveLength(1);
     expect(claim.lua.indexOf('local function finishJob')).toBeLessThan(claim.lua.indexOf('local function reapExpired'));

@@ -86,7 +86,7 @@ describe('options', () => {
   });
 
   it('derives the heartbeat TTL, buffer size and mounts from the config', () => {
-    const c = monitorConfigSchema.parse({ agentToken: 'a'.repeat(20), checkIntervalSec: '5', monitorMounts: '/data,/', metricsIntervalSec: 10 });
+    const c = monitorConfigSchema.parse({ checkIntervalSec: '5', monitorMounts: '/data,/', metricsIntervalSec: 10 });
     const o = compileMonitorOptions(c, { underSupervisor: true });
     expect(o.heartbeatTtlSec).toBe(15);
     expect(o.bufferMax).toBe(8640);
@@ -95,9 +95,9 @@ describe('options', () => {
   });
 
   it('rejects a process check without exactly one of pidfile or pattern', () => {
-    const r = monitorConfigSchema.safeParse({ agentToken: 'a'.repeat(20), extraChecks: [{ name: 'x', type: 'process' }] });
+    const r = monitorConfigSchema.safeParse({ extraChecks: [{ name: 'x', type: 'process' }] });
     expect(r.success).toBe(false);
-    const ok = monitorConfigSchema.safeParse({ agentToken: 'a'.repeat(20), extraChecks: '[{"name":"x","type":"process","pattern":"nginx"}]' });
+    const ok = monitorConfigSchema.safeParse({ extraChecks: '[{"name":"x","type":"process","pattern":"nginx"}]' });
     expect(ok.success).toBe(true);
   });
 });

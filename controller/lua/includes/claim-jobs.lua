@@ -1,7 +1,7 @@
--- Hands an agent up to `max` queued jobs under a lease (the body of claim-5.lua, shared with the fused
--- complete-claim-5.lua); see claim-5.lua for the rules. `c`: the claim's part of the ARGV table
+-- Hands an agent up to `max` queued jobs under a lease (the body of claim-6.lua, shared with the fused
+-- complete-claim-6.lua); see claim-6.lua for the rules. `c`: the claim's part of the ARGV table
 -- (agentId, max, memoTtlMs, reapLimit, wakeChannel, woken: re-run for a waiting long-poll).
--- Returns the table claim-5.lua answers, or {err = 'AGENT_UNKNOWN'}.
+-- Returns the table claim-6.lua answers, or {err = 'AGENT_UNKNOWN'}.
 --- @include "clock"
 --- @include "finish-job"
 --- @include "reap-expired"

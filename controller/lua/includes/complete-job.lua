@@ -2,20 +2,22 @@
 -- duplicate (changes nothing); any other epoch, or a job no longer running, is stale. A log tail riding
 -- on the result is applied first, like an append (overlap skipped, a start past the end not stored);
 -- a result whose log has still not all arrived is refused with the offset the controller holds, so no
--- job passes with its output missing. Shared by complete-claim-5.lua for single and batched completes.
--- `r`: one entry of complete-claim-5.lua's `results`; `tail`: its tail's bytes, nil when none rides along.
--- Returns 'accepted' | 'duplicate' | 'JOB_NOT_FOUND' | 'STALE_EPOCH', or 'LOG_INCOMPLETE', bytes held.
+-- job passes with its output missing. Shared by complete-claim-6.lua for single and batched completes.
+-- `r`: one entry of complete-claim-6.lua's `results`; `tail`: its tail's bytes, nil when none rides along;
+-- `agentId`: the caller (complete-claim-6.lua has refused another agent's lease before anything changed).
+-- Returns 'accepted' | 'duplicate' | 'JOB_NOT_FOUND' | 'STALE_EPOCH' | 'AGENT_MISMATCH', or
+-- 'LOG_INCOMPLETE', bytes held.
 --- @include "fence"
 --- @include "finish-job"
 --- @include "store-log"
-local function completeJob(base, leasesKey, r, tail, retentionSec, logCap, now)
+local function completeJob(base, leasesKey, r, tail, retentionSec, logCap, now, agentId)
   local id, epoch = r.id, r.epoch
   local jobKey = base .. 'job:' .. id
-  local j = redis.call('HMGET', jobKey, 'state', 'epoch', 'doneEpoch', 'logBytes', 'logBase', 'nsteps')
-  if j[1] and tonumber(j[3]) == epoch then
+  local j = redis.call('HMGET', jobKey, 'state', 'epoch', 'doneEpoch', 'logBytes', 'logBase', 'nsteps', 'agent')
+  if j[1] and tonumber(j[3]) == epoch and j[7] == agentId then
     return 'duplicate'
   end
-  local bad = fence(j[1], j[2], epoch)
+  local bad = fence(j[1], j[2], epoch, j[7], agentId)
   if bad then
     return bad
   end

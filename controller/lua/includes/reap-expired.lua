@@ -1,8 +1,8 @@
 -- Expired leases: the agent stopped renewing (dead, paused, partitioned). Each such job goes back to
--- its queue with its original score (so it keeps its place) until maxAttempts, then fails; a job whose
--- cancel was requested ends cancelled. The new epoch is only assigned by the next claim, and a job that
--- is no longer `running` fences off every call of the lost attempt.
+-- its queue (includes/requeue-job.lua) until maxAttempts, then fails; a job whose cancel was requested
+-- ends cancelled.
 -- Needs: clock.lua, finish-job.lua.
+--- @include "requeue-job"
 local function reapExpired(base, leasesKey, selectorsKey, now, limit, retentionSec, channel)
   local ids = redis.call('ZRANGEBYSCORE', leasesKey, '-inf', now, 'LIMIT', 0, limit)
   local wakes = {}
@@ -20,17 +20,9 @@ local function reapExpired(base, leasesKey, selectorsKey, now, limit, retentionS
         finishJob(base, leasesKey, jobKey, id, 'failed',
           'lease expired on agent ' .. agent .. ' after ' .. attempt .. ' attempts (maxAttempts ' .. j[3] .. ')', now, retentionSec)
       else
-        redis.call('HSET', jobKey, 'state', 'queued', 'lastError',
+        wakes[#wakes + 1] = '1\t' .. requeueJob(base, leasesKey, selectorsKey, jobKey, id,
+          {q = j[6], score = j[7], nsteps = j[8], sel = j[9], wake = j[10]},
           'lease expired on agent ' .. agent .. ' (attempt ' .. attempt .. ')')
-        -- The next attempt runs every step again: the lost attempt's step statuses no longer apply.
-        for i = 0, tonumber(j[8]) - 1 do
-          redis.call('HDEL', jobKey, 'st:' .. i)
-        end
-        redis.call('ZADD', base .. j[6], j[7], id)
-        if j[9] and j[9] ~= '' then
-          redis.call('SADD', selectorsKey, j[9])
-        end
-        wakes[#wakes + 1] = '1\t' .. j[10]
       end
     end
   end

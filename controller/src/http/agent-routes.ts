@@ -1,7 +1,9 @@
-// The agent API (bearer agent token): register, long-poll claim, heartbeat, and the per-job calls,
-// each lease-protected one fenced by epoch (see docs/agent-api.md).
+// The agent API (bearer: the agent's own credential, checked by auth-hooks.ts): register, long-poll
+// claim, heartbeat, the per-job calls, each lease-protected one fenced by epoch and by the lease's agent
+// (see docs/agent-api.md), and the submit of a job for the caller itself.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
+import { NotFoundError } from '../../../src/shared/errors.js';
 import { parseOr400 } from '../../../src/shared/http/validate.js';
 import {
   agentApiPaths,
@@ -16,17 +18,35 @@ import {
   type ClaimedJob,
 } from '../../../src/shared/protocol/agent-api.js';
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
-import type { LeaseStore } from '../lease-store.js';
+import type { PortKey } from '../../../src/shared/protocol/identity.js';
+import type { JobStore } from '../job-store.js';
+import type { Caller, LeaseStore } from '../lease-store.js';
+import type { SubmitQuota } from '../submit-quota.js';
 import type { Notifier } from '../wake-hub.js';
+import { agentMismatch, callerOf, verifiedCaller } from './auth-hooks.js';
+import { parseSubmission } from './platform-routes.js';
 
 const jobParams = z.strictObject({ id: jobIdSchema });
 
 export interface AgentRouteDeps {
   leases: LeaseStore;
+  jobs: JobStore;
   notifier: Notifier;
   longPollMs: number;
   logChunkMaxBytes: number;
+  /** Published at register, so a rotated signing key reaches agents. */
+  portKeys: PortKey[];
+  submitQuota: SubmitQuota;
 }
+
+/** A job an agent queues for itself is small (a schedule's run), so a host cannot fill Redis through this door. */
+export const AGENT_SUBMIT_MAX_BYTES = 64 * 1024;
+
+/**
+ * An agent's idempotency keys live apart from the platform's: a host cannot squat a key the platform will
+ * use (its submit would come back as the host's job), nor learn the platform's jobs by guessing keys.
+ */
+export const agentIdempotencyKey = (agentId: string, key: string): string => `agent:${agentId}:${key}`;
 
 /** Aborts when the client goes away before its answer was written. */
 function clientGone(reply: FastifyReply): AbortSignal {
@@ -43,7 +63,8 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   const labelCache = new Map<string, Record<string, string>>();
 
   /** Claims at once; if nothing matches and the agent may wait, sleeps until a wake-up or the deadline. */
-  const claimWithWait = async (agentId: string, max: number, claimId: string, waitMs: number, gone: AbortSignal): Promise<ClaimedJob[]> => {
+  const claimWithWait = async (caller: Caller, max: number, claimId: string, waitMs: number, gone: AbortSignal): Promise<ClaimedJob[]> => {
+    const { agentId } = caller;
     const deadline = Date.now() + waitMs;
     // Registered before the first try, so a job announced while that try runs is not missed.
     const waiter = waitMs > 0 ? notifier.register(agentId, labelCache.get(agentId) ?? null) : undefined;
@@ -51,7 +72,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
       // The first try is the agent speaking; later ones run for it after a wake-up, and the script
       // refuses them (silent) if the agent stopped heartbeating meanwhile (SIGSTOP, frozen VM, cut off).
       for (let woken = false; ; woken = true) {
-        const { jobs, labels, silent } = await leases.claim(agentId, max, claimId, woken);
+        const { jobs, labels, silent } = await leases.claim(caller, max, claimId, woken);
         if (labelCache.size > 100_000) labelCache.clear();
         labelCache.set(agentId, labels);
         if (silent) {
@@ -75,13 +96,40 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const { leaseMs, serverTime } = await leases.register(body);
     labelCache.set(body.agentId, body.labels);
     req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
-    return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime };
+    return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime, portKeys: deps.portKeys };
+  });
+
+  // A job for the caller itself (its schedules): never for another agent, never by labels.
+  app.post(agentApiPaths.submit, { bodyLimit: AGENT_SUBMIT_MAX_BYTES }, async (req, reply) => {
+    const caller = callerOf(req);
+    const raw = req.body;
+    if (typeof raw === 'object' && raw !== null && !Array.isArray(raw)) {
+      const body = raw as Record<string, unknown>;
+      if ('labels' in body) throw agentMismatch('a job by labels (it could run on other hosts)', caller);
+      if ('agent' in body && body.agent !== caller) throw agentMismatch(`the job's agent (${String(body.agent)})`, caller);
+    }
+    const spec = parseSubmission(raw, []);
+    await deps.submitQuota.take(caller);
+    const [r] = await deps.jobs.enqueue([
+      { ...spec, agent: caller, labels: undefined, idempotencyKey: spec.idempotencyKey === undefined ? undefined : agentIdempotencyKey(caller, spec.idempotencyKey) },
+    ]);
+    return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
+  });
+
+  // A job targeted at the caller, as the platform sees it: its schedules ask whether the last run is over.
+  // Any other job answers 404 like one that does not exist, so a host cannot probe the platform's ids.
+  app.get(agentApiPaths.job.route, async (req) => {
+    const caller = callerOf(req);
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    const view = await deps.jobs.get(id);
+    if (view.target.agent !== caller) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    return view;
   });
 
   app.post(agentApiPaths.claim, async (req, reply) => {
     const body = parseOr400(claimRequestSchema, req.body, 'body');
     const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
-    return { jobs: await claimWithWait(body.agentId, body.max, body.claimId, waitMs, clientGone(reply)) };
+    return { jobs: await claimWithWait(verifiedCaller(req), body.max, body.claimId, waitMs, clientGone(reply)) };
   });
 
   app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(parseOr400(heartbeatRequestSchema, req.body, 'body')));
@@ -89,12 +137,12 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   app.post(agentApiPaths.renew.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
     const body = parseOr400(renewRequestSchema, req.body, 'body');
-    return { status: await leases.renew(id, body.epoch) };
+    return { status: await leases.renew(id, body.epoch, callerOf(req)) };
   });
 
   app.post(agentApiPaths.step.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
-    return leases.step(id, parseOr400(stepUpdateSchema, req.body, 'body'));
+    return leases.step(id, parseOr400(stepUpdateSchema, req.body, 'body'), callerOf(req));
   });
 
   app.post(agentApiPaths.complete.route, async (req) => {
@@ -102,14 +150,14 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const body = parseOr400(completeRequestSchema, req.body, 'body');
     // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
     // a long-poll is a claim call).
-    const { duplicate, jobs } = await leases.complete(id, body);
+    const { duplicate, jobs } = await leases.complete(verifiedCaller(req), id, body);
     return { accepted: true, ...(duplicate ? { duplicate: true } : {}), ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
 
   // Batched complete: each result answered with its own status, the claim made whatever they are.
   app.post(agentApiPaths.completeBatch, async (req) => {
     const body = parseOr400(completeBatchRequestSchema, req.body, 'body');
-    const { results, jobs } = await leases.completeMany(body.results, body.claim, 'all');
+    const { results, jobs } = await leases.completeMany(verifiedCaller(req), body.results, body.claim, 'all');
     return { results, ...(body.claim ? { jobs: jobs ?? [] } : {}) };
   });
 
@@ -121,7 +169,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
       const { id } = parseOr400(jobParams, req.params, 'params');
       const q = parseOr400(logAppendQuerySchema, req.query, 'query');
       const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const r = await leases.appendLog(id, q.epoch, q.offset, bytes);
+      const r = await leases.appendLog(id, q.epoch, q.offset, bytes, callerOf(req));
       return { offset: r.offset, ...(r.cancel ? { cancel: true } : {}) };
     });
   });

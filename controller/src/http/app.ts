@@ -1,24 +1,23 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { createTokenCheck } from '../../../src/shared/http/auth.js';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import type { Logger } from '../../../src/shared/log.js';
-import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
 import type { RedisLike } from '../commands.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
+import { installAuth, type AuthOptions } from './auth-hooks.js';
+import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 
 export interface AppOptions {
-  agentToken: string;
-  platformToken: string;
   bodyLimitBytes: number;
 }
 
-export interface AppDeps extends PlatformDeps, AgentRouteDeps {
+export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps {
   redis: RedisLike;
   logger: Logger;
+  auth: AuthOptions;
 }
 
 export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
@@ -47,15 +46,7 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     defaultJson(req, text, done);
   });
 
-  const platformAuth = createTokenCheck(opts.platformToken);
-  const agentAuth = createTokenCheck(opts.agentToken);
-  // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer 16 MiB.
-  app.addHook('onRequest', async (req) => {
-    // The matched route's pattern, not the raw URL, so an encoded path cannot dodge the right check.
-    const path = req.routeOptions.url ?? req.url;
-    if (path.startsWith(AGENT_API_PREFIX)) agentAuth(req.headers.authorization);
-    else if (path.startsWith('/v1/')) platformAuth(req.headers.authorization);
-  });
+  installAuth(app, deps.auth);
 
   installErrorHandling(app, { classify: classifyRedisFailure });
 
@@ -69,7 +60,8 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   });
 
   platformRoutes(app, deps);
+  identityRoutes(app, deps);
   agentRoutes(app, deps);
-  monitorRoutes(app, deps.monitor);
+  monitorRoutes(app, deps);
   return app;
 }

@@ -1,4 +1,5 @@
-// Monitor storage endpoints on the agent API (bearer agent token): metrics, heartbeat, alert state.
+// Monitor storage endpoints on the agent API (bearer: the host's agent credential; the agentId named must
+// be the credential's own, auth-hooks.ts): metrics, heartbeat, alert state.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseOr400 } from '../../../src/shared/http/validate.js';
@@ -9,7 +10,8 @@ import type { MonitorStore } from '../monitor-store.js';
 
 const alertQuery = z.strictObject({ agentId: agentIdSchema });
 
-export function monitorRoutes(app: FastifyInstance, monitor: MonitorStore): void {
+export function monitorRoutes(app: FastifyInstance, deps: { monitor: MonitorStore }): void {
+  const { monitor } = deps;
   app.post(agentApiPaths.monitorMetrics, async (req) => monitor.pushMetrics(parseOr400(metricsPushSchema, req.body, 'body')));
 
   app.post(agentApiPaths.monitorHeartbeat, async (req) => monitor.heartbeat(parseOr400(monitorHeartbeatSchema, req.body, 'body')));

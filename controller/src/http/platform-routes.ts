@@ -30,7 +30,7 @@ const metricsQuery = z.strictObject({ since: z.coerce.number().int().min(0).defa
  * The one-step shorthand and the steps form are told apart by `steps`, so errors name the right fields.
  * `at` is the job's place in a batch ([] for a single job), prefixed to every issue's path.
  */
-function parseSubmission(body: unknown, at: number[]): JobSpec {
+export function parseSubmission(body: unknown, at: number[]): JobSpec {
   const isObject = typeof body === 'object' && body !== null && !Array.isArray(body);
   if (!isObject) throw invalidInput('body', [inputIssue(at.join('.'), 'invalid_type', 'expected a job object')]);
   const schema = 'steps' in body ? stepsForm : taskForm;

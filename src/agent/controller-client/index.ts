@@ -1,41 +1,50 @@
-// The agent's view of the controller: one transport, one object per resource.
+// The agent's view of the controller: one transport carrying the agent's credential, one object per
+// resource, and one place that notices the credential was revoked.
 import { agentsResource, type AgentsResource } from './agents.js';
 import { claimsResource, type ClaimsResource } from './claims.js';
 import { createControllerHttp, type ControllerHttp } from '../../shared/client/controller-http.js';
+import { credentialRevoked } from '../../shared/retry-policy.js';
 import { jobsResource, type JobsResource } from './jobs.js';
-import { platformJobsResource, type PlatformJobsResource } from '../../shared/client/platform-jobs.js';
+import { ownJobsResource, type OwnJobsResource } from './own-jobs.js';
 
 export { ControllerError, BadReplyError } from '../../shared/client/controller-http.js';
-export type { SubmitReply, LogSlice, PlatformJobsResource } from '../../shared/client/platform-jobs.js';
-export type { AgentView } from '../../shared/protocol/platform-api.js';
+export type { SubmitReply } from '../../shared/client/platform-jobs.js';
 
 export interface ControllerClient {
   agents: AgentsResource;
   claims: ClaimsResource;
   jobs: JobsResource;
-  /** Present when a platform token is configured. */
-  platform: PlatformJobsResource | undefined;
+  /** Jobs this agent queues for itself. */
+  own: OwnJobsResource;
   close(): Promise<void>;
 }
 
 export interface ControllerClientOptions {
   controllerUrl: string;
-  agentToken: string;
-  platformToken?: string | undefined;
+  /** The agent's credential (`ha1:...`), asked before each call: the agent may enroll after the client exists. */
+  credential: () => string;
   connections?: number;
+  /** Told of every reply saying the credential was revoked (the agent stops claiming on the first). */
+  onRevoked?: (err: unknown) => void;
 }
 
 export function createControllerClient(opts: ControllerClientOptions): ControllerClient {
-  const http = createControllerHttp({ baseUrl: opts.controllerUrl, token: opts.agentToken, connections: opts.connections });
-  let platformHttp: ControllerHttp | undefined;
-  if (opts.platformToken) platformHttp = createControllerHttp({ baseUrl: opts.controllerUrl, token: opts.platformToken, connections: 4 });
+  const inner = createControllerHttp({ baseUrl: opts.controllerUrl, token: opts.credential, connections: opts.connections });
+  const watch = <T>(p: Promise<T>): Promise<T> =>
+    p.catch((err: unknown) => {
+      if (credentialRevoked(err)) opts.onRevoked?.(err);
+      throw err;
+    });
+  const http: ControllerHttp = {
+    call: (path, schema, o) => watch(inner.call(path, schema, o)),
+    raw: (path, o) => watch(inner.raw(path, o)),
+    close: () => inner.close(),
+  };
   return {
     agents: agentsResource(http),
     claims: claimsResource(http),
     jobs: jobsResource(http),
-    platform: platformHttp ? platformJobsResource(platformHttp) : undefined,
-    close: async () => {
-      await Promise.all([http.close(), platformHttp?.close()]);
-    },
+    own: ownJobsResource(http),
+    close: () => http.close(),
   };
 }

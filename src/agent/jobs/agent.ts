@@ -4,13 +4,15 @@ import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { parseListen, type AgentConfig } from '../../shared/config/index.js';
 import { createControllerClient, type ControllerClient, type SubmitReply } from '../controller-client/index.js';
-import { HttpAgentError } from '../../shared/errors.js';
+import { credentialPath } from '../../shared/credential-file.js';
 import type { Logger } from '../../shared/log.js';
+import type { AgentIdentity } from '../identity/agent-identity.js';
+import type { PortKeyRing } from '../identity/port-key-ring.js';
 import type { AgentMetrics } from '../agent-metrics.js';
 import type { TaskGroups } from '../tasks/task-groups.js';
 import { readCommit, version } from '../../shared/package-info.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
-import type { JobSpec, JobSubmit } from '../../shared/protocol/job.js';
+import type { JobSpec, JobSubmit, JobView } from '../../shared/protocol/job.js';
 import { runClaimLoop } from './claim-loop.js';
 import { createClaimPause } from './claim-pause.js';
 import { createCompleteBatcher } from './complete-batcher.js';
@@ -23,11 +25,13 @@ import { createResultSpool, type ResultSpool } from './result-spool.js';
 import { createSlotPool } from './slot-pool.js';
 
 /**
- * starting: reading the spool · registering: waiting for the controller to take the registration ·
- * running: claiming and running jobs · draining: finishing what it holds, claiming nothing new ·
- * stopped: nothing runs; undelivered results stay spooled for the next start.
+ * starting: reading the spool · registering: enrolling if it has no credential yet, then waiting for
+ * the controller to take the registration · running: claiming and running jobs · draining: finishing
+ * what it holds, claiming nothing new · revoked: the controller revoked its credential; it calls the
+ * controller no more and waits for an operator, its port still up · stopped: nothing runs;
+ * undelivered results stay spooled for the next start.
  */
-export type AgentLifecycle = 'starting' | 'registering' | 'running' | 'draining' | 'stopped';
+export type AgentLifecycle = 'starting' | 'registering' | 'running' | 'draining' | 'revoked' | 'stopped';
 
 export type AgentJobConfig = AgentConfig & { tasksDir: string };
 
@@ -36,6 +40,11 @@ export interface AgentDeps {
   metrics: AgentMetrics;
   /** The environment scripts inherit (scriptBaseEnv(process.env) in production). */
   baseEnv: Record<string, string>;
+  /** The credential every controller call carries (enrolled first if there is none yet). */
+  identity: AgentIdentity;
+  /** Port-token keys: each registration brings the controller's current list. */
+  portKeys: PortKeyRing;
+  /** Built from the config and identity when absent. */
   client?: ControllerClient;
   /** Records each running step's process group, for run-agent.ts to kill on exit (task-groups.ts). */
   taskGroups?: TaskGroups | undefined;
@@ -50,6 +59,7 @@ export interface AgentStatus {
   undelivered: number;
   controllerReachable: boolean;
   draining: boolean;
+  revoked: boolean;
   /** Claims paused (self-update waiting for the running jobs); jobs already claimed run on. */
   paused: boolean;
 }
@@ -59,6 +69,8 @@ export interface Agent {
   readonly runningJobs: number;
   readonly controllerReachable: boolean;
   readonly draining: boolean;
+  /** The controller revoked this agent's credential (it stays so until restarted with a new one). */
+  readonly revoked: boolean;
   status(): AgentStatus;
   /** Reads the spool and starts registering; resolves without waiting for the controller. */
   start(): Promise<void>;
@@ -75,8 +87,10 @@ export interface Agent {
   resumeClaims(): void;
   /** Forced: kill every step's tree now; undelivered results stay spooled. */
   stop(): Promise<void>;
-  /** Queues a job for this agent at the controller (POST /v1/jobs with the platform token). */
+  /** Queues a job for this agent at the controller (POST /v1/agent/jobs, with the agent's own credential). */
   submitJob(spec: JobSubmit | JobSpec): Promise<SubmitReply>;
+  /** A job this agent queued for itself (GET /v1/agent/jobs/:id); rejects with JOB_NOT_FOUND once expired. */
+  getJob(id: string): Promise<JobView>;
 }
 
 /** How long a drain waits for results to reach an unreachable controller before leaving them spooled. */
@@ -95,7 +109,9 @@ async function within(p: Promise<unknown>, ms: number): Promise<boolean> {
 
 export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const logger = deps.logger.child({ component: 'jobs', agentId: config.agentId });
-  const client = deps.client ?? createControllerClient({ controllerUrl: config.controllerUrl, agentToken: config.agentToken ?? '', platformToken: config.platformToken, connections: config.concurrency + 8 });
+  const client =
+    deps.client ??
+    createControllerClient({ controllerUrl: config.controllerUrl, credential: deps.identity.bearer, connections: config.concurrency + 8, onRevoked: () => revoke() });
   const stopping = new AbortController(); // aborted when the agent stops for good
   const slots = createSlotPool(config.concurrency);
   const claimPause = createClaimPause();
@@ -104,6 +120,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const held = new Map<string, HeldLease>(); // running + finished-but-undelivered
   const work = new Set<Promise<unknown>>();
   let state: AgentLifecycle = 'starting';
+  let revoked = false;
   let reachable = false;
   let graceOver = false;
   let spool: ResultSpool | undefined;
@@ -127,7 +144,14 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const chunkMaxBytes = () => Math.min(registration.current?.logChunkMaxBytes ?? 1024 * 1024, 1024 * 1024);
 
   const facts = { agentId: config.agentId, port: parseListen(config.listen).port, version, commit: readCommit(), labels: config.labels, capacity: config.concurrency, leaseMs: config.leaseMs };
-  const registration = createRegistration({ agents: client.agents, request: () => buildRegisterRequest(facts), logger, signal: stopping.signal });
+  const registration = createRegistration({
+    agents: client.agents,
+    request: () => buildRegisterRequest(facts),
+    onRegistered: (res) => deps.portKeys.update(res.portKeys),
+    credentialFile: credentialPath(config.stateDir),
+    logger,
+    signal: stopping.signal,
+  });
   // Results of jobs ending together go to the controller as one batched complete-and-claim.
   const batcher = createCompleteBatcher({
     send: (req) => client.jobs.completeBatch(req),
@@ -212,11 +236,34 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
     );
   }
 
+  /**
+   * The platform revoked this agent (DELETE /v1/agents/:id) and re-queued its jobs elsewhere: stop them
+   * here (their results would be refused), claim nothing, call nothing. The port stays up, so the
+   * monitor and the operator see an agent that is alive but takes no work.
+   */
+  function revoke(): void {
+    if (revoked) return;
+    revoked = true;
+    logger.error(
+      { running: runs.size },
+      `the controller revoked this agent's credential (DELETE /v1/agents/${config.agentId}): it claims no more jobs and stops the ones it runs, which the controller queued again. To bring it back: delete ${credentialPath(config.stateDir)}, give it an enrollment token (enrollTokenFile) and restart it`,
+    );
+    if (state !== 'stopped') setState('revoked');
+    keeper?.stop();
+    for (const run of runs.values()) run.stop('stale');
+    // Wakes a claim loop waiting for a slot or at a pause gate; it sees the state and ends.
+    slots.wake();
+    claimPause.open();
+  }
+
   async function boot(): Promise<void> {
     try {
+      await deps.identity.ensure(stopping.signal);
       await registration.ensure();
-    } catch {
-      return; // stopped before the controller ever answered
+    } catch (err) {
+      // Stopped before the controller ever answered, or revoked; anything else is a bug worth a line.
+      if (!stopping.signal.aborted && !revoked) logger.error({ err }, 'cannot enroll or register; the agent takes no work until restarted');
+      return;
     }
     reachable = true;
     await track(deliverLeftovers());
@@ -254,6 +301,9 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
     get draining() {
       return state === 'draining';
     },
+    get revoked() {
+      return revoked;
+    },
     status: () => ({
       agentId: config.agentId,
       state,
@@ -262,6 +312,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       undelivered: held.size - runs.size,
       controllerReachable: reachable,
       draining: state === 'draining',
+      revoked,
       paused: claimPause.paused,
     }),
     async start() {
@@ -298,7 +349,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         claimPause.open(); // a paused claim loop sees the drain and ends
         // Tell the controller now (operators watch `httpagent agents` during a drain); tracked so the
         // agent does not exit before it was said.
-        if (keeper) void track(keeper.beat());
+        if (keeper && !revoked) void track(keeper.beat());
         const graceEnd = Date.now() + config.drainGraceSec * 1000;
         // A claim in flight is not aborted: wait for it and run whatever it brings.
         await claimLoop;
@@ -346,11 +397,12 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       claimPause.resume();
     },
     async submitJob(spec) {
-      if (!client.platform) throw new HttpAgentError('PLATFORM_TOKEN_UNSET', 'this agent has no platform token (HTTPAGENT_PLATFORM_TOKEN) to forward jobs with');
-      // For this agent by id: labels could only make the job match no one. JSON drops undefined fields.
+      // For this agent by id (the controller refuses labels here: they could only make the job match
+      // no one). JSON drops undefined fields.
       const { labels: _labels, ...rest } = spec;
-      return client.platform.submit(JSON.parse(JSON.stringify({ ...rest, agent: config.agentId })) as JobSubmit);
+      return client.own.submit(JSON.parse(JSON.stringify({ ...rest, agent: config.agentId })) as JobSubmit);
     },
+    getJob: (id) => client.own.get(id),
   };
   return agent;
 }

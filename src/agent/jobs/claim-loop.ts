@@ -3,7 +3,7 @@
 // error reuses its claimId, so a reply lost on the wire never orphans a job.
 import { randomUUID } from 'node:crypto';
 import type { ClaimsResource } from '../controller-client/claims.js';
-import { RETRY, decide } from '../../shared/retry-policy.js';
+import { RETRY, credentialRevoked, decide } from '../../shared/retry-policy.js';
 import { withRetry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
@@ -75,6 +75,7 @@ async function claimOnce(opts: ClaimLoopOptions, max: number): Promise<ClaimedJo
         backoff: RETRY.claim.backoff,
         // No abort signal: a claim is never cut off (see claims.ts); stopping ends it through the judge.
         judge: (err, attempt) => {
+          if (credentialRevoked(err)) return 'give-up'; // the agent stops claiming for good (agent.ts)
           const d = decide(err);
           if (d === 'reregister') {
             opts.registration.invalidate();
@@ -92,6 +93,6 @@ async function claimOnce(opts: ClaimLoopOptions, max: number): Promise<ClaimedJo
       },
     );
   } catch {
-    return []; // given up while stopping (logged above)
+    return []; // given up while stopping (logged above), or revoked
   }
 }

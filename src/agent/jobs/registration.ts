@@ -1,7 +1,7 @@
 // Registers the agent with the controller, and again whenever the controller says it does not know us
 // (its Redis lost the agent, or the registration expired while we were cut off).
 import type { AgentsResource } from '../controller-client/agents.js';
-import { RETRY, decide } from '../../shared/retry-policy.js';
+import { RETRY, credentialRevoked, decide, unauthorized } from '../../shared/retry-policy.js';
 import { withRetry } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
 import { hostname, networkInterfaces } from 'node:os';
@@ -15,7 +15,18 @@ export interface Registration {
   readonly current: RegisterResponse | undefined;
 }
 
-export function createRegistration(opts: { agents: AgentsResource; request: () => RegisterRequest; logger: Logger; signal: AbortSignal }): Registration {
+export interface RegistrationOptions {
+  agents: AgentsResource;
+  request: () => RegisterRequest;
+  /** Told of each registration before it is used (the port keys it carries). */
+  onRegistered?: (res: RegisterResponse) => Promise<void>;
+  /** The credential file, named in the line logged when the controller refuses the credential. */
+  credentialFile: string;
+  logger: Logger;
+  signal: AbortSignal;
+}
+
+export function createRegistration(opts: RegistrationOptions): Registration {
   let current: RegisterResponse | undefined;
   let pending: Promise<RegisterResponse> | undefined;
 
@@ -23,6 +34,7 @@ export function createRegistration(opts: { agents: AgentsResource; request: () =
     withRetry(
       async () => {
         const res = await opts.agents.register(opts.request(), opts.signal);
+        await opts.onRegistered?.(res);
         current = res;
         opts.logger.info({ leaseMs: res.leaseMs, longPollMs: res.longPollMs }, 'registered with the controller');
         return res;
@@ -31,10 +43,19 @@ export function createRegistration(opts: { agents: AgentsResource; request: () =
         backoff: RETRY.register.backoff,
         signal: opts.signal,
         judge: (err, attempt) => {
-          // A refusal (bad token, bad labels) will not fix itself, but the operator may fix the
-          // controller: keep trying, slowly, and say so loudly.
+          // Revoked for good: the agent stops calling (agent.ts), so there is nothing to wait for.
+          if (credentialRevoked(err)) return 'give-up';
+          // A refusal (unknown credential, bad labels) will not fix itself, but the operator may fix the
+          // host or the controller: keep trying, slowly, and say what to fix.
           const transient = decide(err) === 'retry';
-          if (!transient || attempt === 0 || attempt % 10 === 0) opts.logger[transient ? 'warn' : 'error']({ err, attempt }, 'cannot register with the controller; retrying');
+          if (transient && attempt !== 0 && attempt % 10 !== 0) return 'retry';
+          if (transient) opts.logger.warn({ err, attempt }, 'cannot register with the controller; retrying');
+          else if (unauthorized(err) && attempt % 10 === 0)
+            opts.logger.error(
+              { attempt },
+              `the controller does not accept this agent's credential (${opts.credentialFile}): it was issued by another controller, or the controller lost its record. Remove the file and give the agent an enrollment token (enrollTokenFile) to enroll again; retrying`,
+            );
+          else if (!unauthorized(err)) opts.logger.error({ err, attempt }, 'the controller refused the registration; retrying');
           return transient ? 'retry' : { retry: RETRY.registerRefused.backoff };
         },
       },

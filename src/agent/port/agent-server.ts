@@ -5,13 +5,13 @@ import type { AgentConfig } from '../../shared/config/agent-config.js';
 import { createAuthorizeHelpers } from '../tasks/authorize-helper.js';
 import { compileDeleteRoots } from '../tasks/delete-paths.js';
 import { createRunPool, type RunPool } from '../tasks/run-pool.js';
-import { createTokenCheck } from '../../shared/http/auth.js';
 import { frameworkErrors, installErrorHandling } from '../../shared/http/error-handler.js';
 import type { AgentServerDeps, RouteContext } from './route-context.js';
 import { registerAuthorizeRoutes } from './authorize-route.js';
 import { registerDeleteRoute } from './delete-route.js';
 import { registerJacocoRoute } from './jacoco-route.js';
 import { registerJobsRoute } from './jobs-route.js';
+import { createPortTokenCheck } from './port-token.js';
 import { registerRunRoute } from './run-route.js';
 import { registerServiceRoutes } from './service-routes.js';
 
@@ -19,8 +19,12 @@ export type { AgentJobsView, AgentServerDeps, RouteContext } from './route-conte
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** Served without the platform token (/healthz, /openapi.json, /metrics when metricsPublic). */
+    /** Served without a port token (/healthz, /openapi.json, /metrics when metricsPublic). */
     public?: boolean;
+  }
+  interface FastifyRequest {
+    /** A valid port token came with the request (a public route may then say more). */
+    portToken: boolean;
   }
 }
 
@@ -42,16 +46,20 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
     authorizeHelpers: createAuthorizeHelpers({ logger: deps.logger }),
   };
   app.addHook('onClose', () => ctx.authorizeHelpers.close());
-  const checkToken = createTokenCheck(config.platformToken);
+  const checkToken = createPortTokenCheck({ agentId: config.agentId, keys: deps.portKeys });
 
   // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
 
   // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer anything.
+  // A public route may be called without a token, but a token that comes must be good: a caller with a
+  // bad one learns so instead of getting the anonymous answer.
+  app.decorateRequest('portToken', false);
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config.public) return;
-    checkToken(request.headers.authorization);
+    if (request.routeOptions.config.public && request.headers.authorization === undefined) return;
+    await checkToken(request.headers.authorization);
+    request.portToken = true;
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -7,6 +7,7 @@ import {
   deleteResponseSchema,
   errorBodySchema,
   healthResponseSchema,
+  publicHealthResponseSchema,
   jacocoRequestSchema,
   jacocoSavedResponseSchema,
   jobAcceptedResponseSchema,
@@ -26,8 +27,8 @@ interface Operation {
 }
 
 const operations: Operation[] = [
-  { method: 'get', path: '/healthz', summary: 'Liveness, version, running jobs, controller reachability', public: true, ok: { status: 200, schema: healthResponseSchema, description: 'healthy' }, errors: [] },
-  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (token optional, see metricsPublic)', ok: { status: 200, contentType: 'text/plain', description: 'Prometheus text format' }, errors: [401] },
+  { method: 'get', path: '/healthz', summary: 'Liveness and state; with a port token also version, running jobs, controller reachability', public: true, ok: { status: 200, schema: z.union([publicHealthResponseSchema, healthResponseSchema]), description: 'healthy (the short form without a token)' }, errors: [401] },
+  { method: 'get', path: '/metrics', summary: 'Prometheus metrics (a port token unless metricsPublic)', ok: { status: 200, contentType: 'text/plain', description: 'Prometheus text format' }, errors: [401] },
   { method: 'get', path: '/openapi.json', summary: 'This document', public: true, ok: { status: 200, description: 'OpenAPI 3.1' }, errors: [] },
   { method: 'post', path: '/v1/run', summary: 'Run an allow-listed task synchronously', body: runRequestSchema, ok: { status: 200, schema: runResponseSchema, description: 'the task ran (any exit code)' }, errors: [400, 401, 413, 429] },
   { method: 'post', path: '/v1/delete', summary: 'Delete files or trees inside deleteRoots', body: deleteRequestSchema, ok: { status: 200, schema: deleteResponseSchema, description: 'a result per path' }, errors: [400, 401, 403, 413] },
@@ -66,8 +67,9 @@ export function buildOpenApi(info: { version: string }): Record<string, unknown>
   return {
     openapi: '3.1.0',
     info: { title: 'httpagent agent port', version: info.version },
-    components: { securitySchemes: { platformToken: { type: 'http', scheme: 'bearer' } } },
-    security: [{ platformToken: [] }],
+    // A port token: an EdDSA JWT for this agent from the controller's POST /v1/agents/{id}/token.
+    components: { securitySchemes: { portToken: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+    security: [{ portToken: [] }],
     paths,
   };
 }

@@ -4,6 +4,7 @@ import type { AgentConfig } from '../../shared/config/agent-config.js';
 import type { Logger } from '../../shared/log.js';
 import type { JobSpec } from '../../shared/protocol/job.js';
 import type { AgentMetrics } from '../agent-metrics.js';
+import type { PortKeyRing } from '../identity/port-key-ring.js';
 import type { AuthorizeHelpers } from '../tasks/authorize-helper.js';
 import type { RunPool } from '../tasks/run-pool.js';
 import type { TaskGroups } from '../tasks/task-groups.js';
@@ -16,6 +17,8 @@ export interface AgentJobsView {
   running(): number;
   /** True once SIGTERM started draining: no new claims. */
   draining(): boolean;
+  /** True once the controller revoked this agent's credential: nothing is claimed any more. */
+  revoked(): boolean;
   /** The last controller call succeeded (register, claim or heartbeat). */
   controllerReachable(): boolean;
   /** Queues a heavy job at the controller, targeted at this agent; rejects with HttpAgentError on refusal. */
@@ -31,6 +34,8 @@ export interface AgentServerDeps {
   /** Environment scripts inherit: scriptBaseEnv(process.env), without HTTPAGENT_* settings. */
   scriptBaseEnv: Record<string, string>;
   jobs: AgentJobsView;
+  /** The keys port tokens are checked against. */
+  portKeys: PortKeyRing;
   version: string;
   commit?: string | undefined;
   /** Process start, ms since epoch (for uptime). */

@@ -8,7 +8,11 @@ export const errorBodySchema = z.object({
   error: z.looseObject({ code: z.string(), message: z.string() }),
 });
 
-export const healthResponseSchema = z.object({
+/** GET /healthz without a token: alive, and whether the agent takes work (a revoked one does not). */
+export const publicHealthResponseSchema = z.strictObject({ ok: z.literal(true), state: z.enum(['online', 'draining']) });
+
+/** GET /healthz with a port token. */
+export const healthResponseSchema = publicHealthResponseSchema.extend({
   status: z.literal('ok'),
   agentId: z.string(),
   version: z.string(),
@@ -17,6 +21,8 @@ export const healthResponseSchema = z.object({
   runningJobs: z.number().int(),
   draining: z.boolean(),
   controllerReachable: z.boolean(),
+  /** The controller revoked this agent's credential: it claims nothing and waits for an operator. */
+  revoked: z.boolean(),
   lightTasks: z.object({ active: z.number().int(), queued: z.number().int() }),
 });
 

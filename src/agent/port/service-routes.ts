@@ -4,19 +4,28 @@ import type { RouteContext } from './route-context.js';
 import { buildOpenApi } from './openapi.js';
 
 export function registerServiceRoutes(app: FastifyInstance, { config, deps, runPool }: RouteContext): void {
-  app.get('/healthz', { config: { public: true } }, async () => ({
-    status: 'ok' as const,
-    agentId: config.agentId,
-    version: deps.version,
-    commit: deps.commit ?? null,
-    uptimeSec: Math.round((Date.now() - deps.startedAt) / 1000),
-    runningJobs: deps.jobs.running(),
-    draining: deps.jobs.draining(),
-    controllerReachable: deps.jobs.controllerReachable(),
-    lightTasks: { active: runPool.active(), queued: runPool.queued() },
-  }));
+  // Without a token: alive, and whether it takes work. Version, commit and load tell an attacker which
+  // exploit to pick and when the host is busy, so they are for token holders only.
+  app.get('/healthz', { config: { public: true } }, async (request) => {
+    const state = deps.jobs.draining() || deps.jobs.revoked() ? ('draining' as const) : ('online' as const);
+    if (!request.portToken) return { ok: true as const, state };
+    return {
+      ok: true as const,
+      state,
+      status: 'ok' as const,
+      agentId: config.agentId,
+      version: deps.version,
+      commit: deps.commit ?? null,
+      uptimeSec: Math.round((Date.now() - deps.startedAt) / 1000),
+      runningJobs: deps.jobs.running(),
+      draining: deps.jobs.draining(),
+      controllerReachable: deps.jobs.controllerReachable(),
+      revoked: deps.jobs.revoked(),
+      lightTasks: { active: runPool.active(), queued: runPool.queued() },
+    };
+  });
 
-  // Metrics carry no secrets and scrapers rarely hold tokens; metricsPublic=false asks for the token anyway.
+  // Metrics tell how busy the host is and what it runs: a token unless metricsPublic says the network is trusted.
   app.get('/metrics', { config: { public: config.metricsPublic } }, async (_request, reply) => {
     const text = await deps.metrics.registry.metrics();
     return reply.type(deps.metrics.registry.contentType).send(text);

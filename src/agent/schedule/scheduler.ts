@@ -8,9 +8,9 @@ import { readScheduleState, scheduleStatePath, writeScheduleState, type Schedule
 
 export interface SchedulerDeps {
   logger: Logger;
-  /** Queues a job at the controller (run-agent: `agent.submitJob`, which targets this agent). */
+  /** Queues a job for this agent (run-agent: `agent.submitJob`, POST /v1/agent/jobs with the agent's credential). */
   submitJob(job: JobSubmit): Promise<{ id: string; state: string }>;
-  /** A job's current state (platform GET /v1/jobs/:id); rejects with code NOT_FOUND once it expired. */
+  /** A job's current state (GET /v1/agent/jobs/:id); rejects with code JOB_NOT_FOUND once it expired. */
   getJob(id: string): Promise<{ state: string }>;
   now?: () => number;
 }

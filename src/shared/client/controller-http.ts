@@ -17,7 +17,8 @@ export class BadReplyError extends HttpAgentError {
 
 export interface ControllerHttpOptions {
   baseUrl: string;
-  token: string;
+  /** The bearer; a function is asked before each call (an agent's credential arrives after it enrolls). */
+  token: string | (() => string);
   /** Sockets to the controller: long-polls hold one each, so heartbeats and logs need spares. */
   connections?: number;
 }
@@ -44,7 +45,8 @@ export function createControllerHttp(opts: ControllerHttpOptions): ControllerHtt
   const base = new URL(opts.baseUrl);
   const pool = new Pool(base.origin, { connections: opts.connections ?? 16, keepAliveTimeout: 60_000, pipelining: 1 });
   const prefix = base.pathname.replace(/\/$/, '');
-  const auth = `Bearer ${opts.token}`;
+  const token = opts.token;
+  const auth = typeof token === 'string' ? () => `Bearer ${token}` : () => `Bearer ${token()}`;
 
   async function raw(path: string, o: RequestOptions = {}): Promise<Dispatcher.ResponseData> {
     const qs = o.query
@@ -53,7 +55,7 @@ export function createControllerHttp(opts: ControllerHttpOptions): ControllerHtt
           .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(String(v))}`)
           .join('&')
       : '';
-    const headers: Record<string, string> = { authorization: auth };
+    const headers: Record<string, string> = { authorization: auth() };
     let body: string | Buffer | undefined;
     if (o.json !== undefined) {
       headers['content-type'] = 'application/json';

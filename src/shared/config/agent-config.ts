@@ -21,11 +21,21 @@ export const agentConfigSchema = z.strictObject({
   agentId: agentIdSchema.default(agentIdFromHostname(hostname())),
   controllerUrl: urlField().default('http://127.0.0.1:9890'),
   listen: listenSchema.default('0.0.0.0:9889'),
-  agentToken: tokenField(),
-  platformToken: tokenField(),
+  /**
+   * A file holding an enrollment token, read only while the agent has no credential (install.sh
+   * writes it). After enrolling the agent deletes it: the token would enroll any other id.
+   */
+  enrollTokenFile: z.string().min(1).optional(),
+  /** The enrollment token itself, from HTTPAGENT_ENROLL_TOKEN only (development; see agentEnvOnly). */
+  enrollToken: tokenField().optional(),
+  /**
+   * PEM SPKI Ed25519 public keys port tokens must be signed with, for a platform that signs its own;
+   * unset: the keys the controller hands out at enrollment and registration.
+   */
+  portTokenKeysFile: z.string().min(1).optional(),
   /** Allow-listed task executables; the repo's scripts/ when unset. */
   tasksDir: z.string().min(1).optional(),
-  /** Spooled logs and results, saved coverage, update state. */
+  /** The credential, port keys, spooled logs and results, saved coverage, update state. */
   stateDir: z.string().min(1).default('./var/agent'),
   /** Heavy jobs run at once. */
   concurrency: intField(1, 1024).default(4),
@@ -55,8 +65,8 @@ export const agentConfigSchema = z.strictObject({
   deleteRoots: listField().default([]),
   /** Users whose authorized_keys POST /v1/authorize may change. */
   authorizeUsers: listField().default([]),
-  /** GET /metrics without the platform token (conventional on a private network); false requires it. */
-  metricsPublic: boolField().default(true),
+  /** GET /metrics without a port token (a scraper on a trusted network); by default it needs one. */
+  metricsPublic: boolField().default(false),
   /** POST /v1/coverage/jacoco: deadline for the whole dump (connect to last byte), not an idle timeout. */
   jacocoTimeoutSec: intField(1, 600).default(30),
   /** Largest reply read from a JaCoCo agent; spooled to stateDir/coverage, so it costs disk, not memory. */
@@ -93,3 +103,17 @@ export const agentConfigSchema = z.strictObject({
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
+
+/**
+ * Settings the agent and the monitor refused since each host got its own identity: a shared secret
+ * in a test server's config or environment is readable by whatever runs there (/proc/<pid>/environ).
+ */
+export const retiredAgentSettings: Readonly<Record<string, string>> = {
+  agentToken: 'each agent has its own credential now: it enrolls once with enrollTokenFile (or HTTPAGENT_ENROLL_TOKEN) and keeps <stateDir>/credential; remove agentToken',
+  platformToken: 'an agent holds no platform secret: the platform calls its port with a port token from POST /v1/agents/<id>/token, and schedules queue through the agent API; remove platformToken',
+};
+
+/** Settings the agent takes from its environment only. */
+export const agentEnvOnly: Readonly<Record<string, string>> = {
+  enrollToken: 'a token in a file left on the host would enroll any agent id; put it in the file named by enrollTokenFile (deleted once the agent enrolled) or in HTTPAGENT_ENROLL_TOKEN',
+};

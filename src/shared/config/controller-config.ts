@@ -1,6 +1,6 @@
 // The controller's settings: where Redis is, who may call, and how long things are kept.
 import { z } from 'zod';
-import { intField, listField, listenSchema, logLevelField, redisUrlField, tokenField } from './fields.js';
+import { intField, listField, listenSchema, logLevelField, redisUrlField, strongTokenField } from './fields.js';
 
 export const controllerConfigSchema = z.strictObject({
   /** Redis to keep the inbox in; `npm start` starts a private one when this is unset. */
@@ -10,8 +10,29 @@ export const controllerConfigSchema = z.strictObject({
   /** All keys live under this prefix inside one {hash tag}, so every script's keys share a slot. */
   keyPrefix: z.string().regex(/^[A-Za-z0-9_-]{1,32}$/, 'expected 1-32 of [A-Za-z0-9_-]').default('httpagent'),
   listen: listenSchema.default('0.0.0.0:9890'),
-  agentToken: tokenField(),
-  platformToken: tokenField(),
+  /** The platform API's bearer token. Never equal to an enrollment token (checked at start). */
+  platformToken: strongTokenField(),
+  /**
+   * Enrollment tokens: whoever holds one may enroll a new agent id (never take over a live one). Several
+   * for rotation (comma separated in HTTPAGENT_ENROLL_TOKEN); none: enrollment is off.
+   */
+  enrollToken: listField(strongTokenField()).default([]),
+  /** A file of enrollment tokens (one per line or comma separated), added to enrollToken; read at start. */
+  enrollTokenFile: z.string().min(1).optional(),
+  /**
+   * PEM file of Ed25519 private keys (PKCS#8) that sign port tokens; several blocks for rotation: the
+   * first signs, all are published to agents. Unset: the controller mints no port tokens.
+   */
+  signingKeyFile: z.string().min(1).optional(),
+  /** Metric bytes one agent's monitor may store per minute (429 MONITOR_QUOTA past it). */
+  monitorQuotaBytesPerMin: intField(1024, 1024 * 1024 * 1024).default(1024 * 1024),
+  /**
+   * The most metric bytes kept per host (its oldest samples go first): with the quota, what one host, even
+   * a hostile one, can make Redis hold. A day of 1 KiB samples every 10 s is ~8.5 MiB.
+   */
+  monitorHistoryMaxBytes: intField(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
+  /** Jobs one agent may queue for itself per minute (POST /v1/agent/jobs; 429 SUBMIT_QUOTA past it). */
+  agentSubmitPerMin: intField(1, 100_000).default(60),
   /** Upper bound on the lease an agent may ask for; also the default. */
   leaseMs: intField(1000, 3_600_000).default(10_000),
   /** How long a claim waits for a job before answering empty. */

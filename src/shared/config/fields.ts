@@ -68,6 +68,17 @@ export const redisUrlField = () => z.url({ protocol: /^rediss?$/, error: 'expect
 export const tokenField = () =>
   z.string().regex(/^[\x21-\x7e]{16,512}$/, 'expected a token of 16-512 printable characters without spaces');
 
+/**
+ * A token the controller accepts from others (platform, enrollment): at least 24 characters and not one
+ * character repeated, so a placeholder (`changeme`, `xxxxxxxx...`) or a short guessable token refuses to
+ * start instead of guarding the fleet.
+ */
+export const strongTokenField = () =>
+  z
+    .string()
+    .regex(/^[\x21-\x7e]{24,512}$/, 'expected a token of 24-512 printable characters without spaces')
+    .refine((s) => !/^(.)\1*$/.test(s), 'a token of one repeated character is a placeholder, not a secret');
+
 /** JSON in the environment, structured in a file (for lists of objects such as schedules). */
 export const jsonField = <T extends z.ZodType>(schema: T) =>
   fromString((s) => {

@@ -3,7 +3,7 @@ import { agentConfigSchema } from './agent-config.js';
 import { controllerConfigSchema } from './controller-config.js';
 import { monitorConfigSchema } from './monitor-config.js';
 
-export { agentConfigSchema, type AgentConfig, type Schedule } from './agent-config.js';
+export { agentConfigSchema, agentEnvOnly, retiredAgentSettings, type AgentConfig, type Schedule } from './agent-config.js';
 export { controllerConfigSchema, type ControllerConfig } from './controller-config.js';
 export { monitorConfigSchema, type MonitorConfig } from './monitor-config.js';
 export { loadConfig, envNameFor, ENV_PREFIX } from './load-config.js';

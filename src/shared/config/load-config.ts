@@ -21,6 +21,13 @@ export interface LoadSources {
   otherKeys?: readonly string[];
   /** HTTPAGENT_* variables that are not settings (e.g. HTTPAGENT_PARAM_* given to scripts). */
   ignoreEnv?: (name: string) => boolean;
+  /**
+   * Settings this process no longer takes, each with what replaced it: set in the file or the
+   * environment, they are refused (a secret left behind must not sit unused where it can be read).
+   */
+  retired?: Readonly<Record<string, string>>;
+  /** Settings taken from the environment only: written in a file they are refused, with the reason. */
+  envOnly?: Readonly<Record<string, string>>;
 }
 
 function readFile(file: string): Record<string, unknown> {
@@ -52,9 +59,12 @@ export function loadConfig<S extends z.ZodObject>(schema: S, sources: LoadSource
   const origin = new Map<string, string>(); // key -> how the user spelled it, for messages
 
   const merged: Record<string, unknown> = {};
+  const retired = sources.retired ?? {};
   if (sources.file) {
     const data = readFile(sources.file);
     for (const [k, v] of Object.entries(data)) {
+      if (Object.hasOwn(retired, k)) throw new ConfigError(`${sources.file}: ${k} is no longer a setting of this process: ${retired[k]}`);
+      if (sources.envOnly && Object.hasOwn(sources.envOnly, k)) throw new ConfigError(`${sources.file}: ${k} may not be written in a file: ${sources.envOnly[k]}`);
       if (!known.has(k)) {
         throw new ConfigError(`${sources.file}: unknown key "${k}"${suggest(k, known)}`);
       }
@@ -67,6 +77,8 @@ export function loadConfig<S extends z.ZodObject>(schema: S, sources: LoadSource
   for (const [name, value] of Object.entries(sources.env)) {
     if (!name.startsWith(ENV_PREFIX) || value === undefined) continue;
     if (sources.ignoreEnv?.(name)) continue;
+    const gone = Object.keys(retired).find((k) => envNameFor(k) === name);
+    if (gone) throw new ConfigError(`${name}: no longer a setting of this process: ${retired[gone]}`);
     const key = byEnv.get(name);
     if (!key) throw new ConfigError(`${name}: unknown setting${suggest(name, new Set(byEnv.keys()))}`);
     if (!keys.includes(key)) continue;

@@ -1,7 +1,7 @@
 // The monitor's settings: it shares the agent's file and variables and adds only these.
 import { z } from 'zod';
 import { agentIdSchema } from '../protocol/ids.js';
-import { intField, jsonField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
+import { intField, jsonField, listField, listenSchema, logLevelField, urlField } from './fields.js';
 
 const checkName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'check names are 1-64 of [A-Za-z0-9_.:-]');
 
@@ -28,11 +28,12 @@ export const extraCheckSchema = z.discriminatedUnion('type', [
 export type ExtraCheck = z.infer<typeof extraCheckSchema>;
 
 export const monitorConfigSchema = z.strictObject({
+  /** The agent's id; by default the one in the agent's credential (<stateDir>/credential). */
   agentId: agentIdSchema.optional(),
   controllerUrl: urlField().default('http://127.0.0.1:9890'),
   /** Where the agent listens; the monitor checks its /healthz there. */
   listen: listenSchema.default('127.0.0.1:9889'),
-  agentToken: tokenField(),
+  /** The agent's state directory: the monitor speaks to the controller with the agent's credential in it. */
   stateDir: z.string().min(1).default('./var/agent'),
   metricsIntervalSec: intField(1, 3600).default(10),
   logLevel: logLevelField().default('info'),

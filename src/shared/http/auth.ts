@@ -19,3 +19,25 @@ export function createTokenCheck(token: string): TokenCheck {
     if (!timingSafeEqual(given, expected) || !m) throw new UnauthorizedError();
   };
 }
+
+/**
+ * A check that passes when the header carries any of `tokens` (several accepted at once: rotation).
+ * Every token is compared, whichever matches, so the time taken does not say which one did; with no
+ * tokens nothing passes.
+ */
+export function createTokenListCheck(tokens: readonly string[]): TokenCheck {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  const expected = tokens.map(digest);
+  return (authorization) => {
+    const m = BEARER.exec(authorization ?? '');
+    const given = digest(m?.[1] ?? '');
+    let ok = false;
+    for (const e of expected) ok = timingSafeEqual(given, e) || ok;
+    if (!ok || !m) throw new UnauthorizedError();
+  };
+}
+
+/** The token of a `Bearer <token>` header, or undefined when the header is missing or malformed. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return BEARER.exec(authorization ?? '')?.[1];
+}

@@ -1,15 +1,19 @@
-// The agent API between agent and controller (bearer HTTPAGENT_AGENT_TOKEN). Both sides validate
-// with these schemas; docs/agent-api.md explains the semantics.
+// The agent API between agent and controller (bearer: the agent's own credential, identity.ts). Both
+// sides validate with these schemas; docs/agent-api.md explains the semantics.
 import { z } from 'zod';
 import { labelsSchema } from '../config/fields.js';
 import { agentIdSchema as agentId, jobIdSchema as jobId } from './ids.js';
 import { stepSpecSchema, stepStateSchema } from './job.js';
+import { portKeySchema } from './identity.js';
 import { idPath } from './paths.js';
 
 const epoch = z.number().int().min(1);
 
-/** online: claiming · draining: finishing what it has, claims nothing new · offline: not seen lately. */
-export const agentStateSchema = z.enum(['online', 'draining', 'offline']);
+/**
+ * online: claiming · draining: finishing what it has, claims nothing new · offline: not seen lately ·
+ * revoked: its credential was revoked (DELETE /v1/agents/:id); it can call nothing until enrolled again.
+ */
+export const agentStateSchema = z.enum(['online', 'draining', 'offline', 'revoked']);
 export type AgentState = z.infer<typeof agentStateSchema>;
 
 export const registerRequestSchema = z.strictObject({
@@ -33,6 +37,8 @@ export const registerResponseSchema = z.object({
   /** Largest log chunk the controller takes in one append. */
   logChunkMaxBytes: z.number().int(),
   serverTime: z.number().int(),
+  /** The controller's port-token keys now (the first signs): a rotated key reaches agents on re-register. */
+  portKeys: z.array(portKeySchema).max(8),
 });
 export type RegisterResponse = z.infer<typeof registerResponseSchema>;
 
@@ -194,16 +200,20 @@ export const completeBatchResponseSchema = z.object({
 export type CompleteBatchResponse = z.infer<typeof completeBatchResponseSchema>;
 
 /**
- * The agent API's paths on the controller (bearer agent token); the controller's routes are these same
- * strings. Register, claim and heartbeat take a JSON body; the per-job calls take the job id in the path
- * (the log append carries epoch and offset in the query and the raw bytes as an
- * application/octet-stream body).
+ * The agent API's paths on the controller; the controller's routes are these same strings. Enroll takes
+ * an enrollment token, every other path the agent's own credential. Register, claim and heartbeat take a
+ * JSON body; the per-job calls take the job id in the path (the log append carries epoch and offset in
+ * the query and the raw bytes as an application/octet-stream body).
  */
-/** Every agent API path starts with this: the controller asks for the agent token on exactly these. */
+/** Every agent API path starts with this: the controller asks for an agent credential on exactly these (but enroll). */
 export const AGENT_API_PREFIX = '/v1/agent/';
 
 export const agentApiPaths = {
+  /** Bearer an enrollment token: mints the agent's credential (identity.ts). */
+  enroll: '/v1/agent/enroll',
   register: '/v1/agent/register',
+  /** Queue a job for the caller itself (a JobSubmit without labels, `agent` absent or its own id). */
+  submit: '/v1/agent/jobs',
   claim: '/v1/agent/claim',
   heartbeat: '/v1/agent/heartbeat',
   renew: idPath('/v1/agent/jobs/:id/renew'),
@@ -211,6 +221,8 @@ export const agentApiPaths = {
   step: idPath('/v1/agent/jobs/:id/step'),
   complete: idPath('/v1/agent/jobs/:id/complete'),
   completeBatch: '/v1/agent/complete',
+  /** GET: a job targeted at the caller (404 for any other), as the platform's GET /v1/jobs/:id shows it. */
+  job: idPath('/v1/agent/jobs/:id'),
   monitorMetrics: '/v1/agent/monitor/metrics',
   monitorHeartbeat: '/v1/agent/monitor/heartbeat',
   monitorAlertState: '/v1/agent/monitor/alert-state',

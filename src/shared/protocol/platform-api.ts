@@ -2,6 +2,8 @@
 // the controller registers and the clients request, and the agent list it answers.
 import { z } from 'zod';
 import { agentStateSchema } from './agent-api.js';
+import { agentIdSchema } from './ids.js';
+import { credentialInfoSchema } from './identity.js';
 import { idPath } from './paths.js';
 
 export const platformApiPaths = {
@@ -11,9 +13,25 @@ export const platformApiPaths = {
   jobLog: idPath('/v1/jobs/:id/log'),
   jobCancel: idPath('/v1/jobs/:id/cancel'),
   agents: '/v1/agents',
+  /** DELETE: revoke the agent's credential at once and re-queue the jobs it holds. */
+  agent: idPath('/v1/agents/:id'),
   /** The id is an agent id: the host samples its monitor pushed. */
   agentMetrics: idPath('/v1/agents/:id/metrics'),
+  /** POST: a short-lived port token for that one agent (identity.ts). */
+  agentToken: idPath('/v1/agents/:id/token'),
 } as const;
+
+/**
+ * DELETE /v1/agents/:id: `requeued` counts the jobs it held that went back to their queues, `cancelled`
+ * those whose cancel was already requested (they end cancelled rather than run again).
+ */
+export const revokeResponseSchema = z.object({
+  agentId: agentIdSchema,
+  revoked: z.literal(true),
+  requeued: z.number().int().min(0),
+  cancelled: z.number().int().min(0),
+});
+export type RevokeResponse = z.infer<typeof revokeResponseSchema>;
 
 /** online: heartbeat key alive · lapsed: seen before, heartbeat expired · unknown: never seen. */
 export const monitorStateSchema = z.enum(['online', 'lapsed', 'unknown']);
@@ -40,5 +58,7 @@ export const agentViewSchema = z.looseObject({
   monitorChecks: z.record(z.string(), z.boolean()).nullable(),
   /** The monitor's latest host sample, as it sent it. */
   metrics: z.record(z.string(), z.unknown()).nullable(),
+  /** When its credential was issued and last used (ms since the epoch); null when it holds none (revoked). */
+  credential: credentialInfoSchema.nullable(),
 });
 export type AgentView = z.infer<typeof agentViewSchema>;

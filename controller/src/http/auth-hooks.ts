@@ -1,0 +1,95 @@
+// Who may call what on the controller: the platform token on the platform API, an enrollment token on
+// enroll, and on every other agent API path the agent's own credential, with every agent id the request
+// names (body, query, path) required to be the credential's own.
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { HttpAgentError } from '../../../src/shared/errors.js';
+import { bearerToken, createTokenCheck, createTokenListCheck } from '../../../src/shared/http/auth.js';
+import { AGENT_API_PREFIX, agentApiPaths } from '../../../src/shared/protocol/agent-api.js';
+import { parseCredential } from '../../../src/shared/protocol/identity.js';
+import { UnauthorizedError } from '../../../src/shared/errors.js';
+import type { CredentialCheck } from '../credential-check.js';
+import { hashSecret } from '../credential-store.js';
+import type { Caller } from '../lease-store.js';
+
+export interface AuthOptions {
+  platformToken: string;
+  enrollTokens: readonly string[];
+  credentials: CredentialCheck;
+  /**
+   * Benchmarks only: take the agent id from the credential without checking the secret or the ids the
+   * request names, to measure what the checks cost. Set only by code (bench/lib/unchecked-controller.ts):
+   * no setting, file or environment variable reaches it.
+   */
+  skipAgentChecks?: boolean;
+}
+
+const callers = new WeakMap<FastifyRequest, Caller>();
+
+/** The agent a request on the agent API speaks for and its secret's hash, as its credential proved. */
+export function verifiedCaller(req: FastifyRequest): Caller {
+  const caller = callers.get(req);
+  // A route of the agent API reached without the hook having run is a bug, never a reason to trust the body.
+  if (caller === undefined) throw new HttpAgentError('INTERNAL', 'agent API route reached without a verified caller');
+  return caller;
+}
+
+/** The agent id a request on the agent API speaks for, as its credential proved. */
+export function callerOf(req: FastifyRequest): string {
+  return verifiedCaller(req).agentId;
+}
+
+export function agentMismatch(what: string, caller: string): HttpAgentError {
+  return new HttpAgentError('AGENT_MISMATCH', `${what} is not ${caller}, the agent this credential belongs to`);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Buffer.isBuffer(v) && !Array.isArray(v);
+
+/**
+ * Every agent id a request names, by where: `agentId` at the top of the body, in a complete's `claim`,
+ * in the query and among path parameters. Values that are not strings are left to validation (400).
+ */
+function namedAgentIds(req: FastifyRequest): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  const add = (where: string, v: unknown) => {
+    if (typeof v === 'string') out.push([where, v]);
+  };
+  if (isObject(req.body)) {
+    add('body agentId', req.body.agentId);
+    if (isObject(req.body.claim)) add('body claim.agentId', req.body.claim.agentId);
+  }
+  if (isObject(req.query)) add('query agentId', req.query.agentId);
+  if (isObject(req.params)) add('path agentId', req.params.agentId);
+  return out;
+}
+
+export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
+  const platformAuth = createTokenCheck(opts.platformToken);
+  const enrollAuth = createTokenListCheck(opts.enrollTokens);
+  const isAgentPath = (req: FastifyRequest): boolean => {
+    // The matched route's pattern, not the raw URL, so an encoded path cannot dodge the right check.
+    const path = req.routeOptions.url ?? req.url;
+    return path.startsWith(AGENT_API_PREFIX) && path !== agentApiPaths.enroll;
+  };
+
+  // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer 16 MiB.
+  app.addHook('onRequest', async (req) => {
+    const path = req.routeOptions.url ?? req.url;
+    if (path === agentApiPaths.enroll) enrollAuth(req.headers.authorization);
+    else if (path.startsWith(AGENT_API_PREFIX)) {
+      if (opts.skipAgentChecks) {
+        const cred = parseCredential(bearerToken(req.headers.authorization) ?? '');
+        if (!cred) throw new UnauthorizedError();
+        callers.set(req, { agentId: cred.agentId, credentialHash: hashSecret(cred.secret) });
+      } else {
+        callers.set(req, await opts.credentials.verify(req.headers.authorization));
+      }
+    } else if (path.startsWith('/v1/')) platformAuth(req.headers.authorization);
+  });
+
+  // After parsing, before any route: a credential speaks for its own agent only.
+  app.addHook('preHandler', async (req) => {
+    if (opts.skipAgentChecks || !isAgentPath(req)) return;
+    const agentId = callerOf(req);
+    for (const [where, id] of namedAgentIds(req)) if (id !== agentId) throw agentMismatch(`the ${where} (${id})`, agentId);
+  });
+}
