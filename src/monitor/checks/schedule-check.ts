@@ -51,7 +51,8 @@ export function scheduleObservation(r: ScheduleRun): Observation {
   return {
     name: scheduleCheckName(r.schedule),
     ok: r.state !== 'failed',
-    detail: r.state === 'failed' ? `run ${r.jobId} failed at ${at}${r.error ? `: ${r.error}` : ''}` : `run ${r.jobId} ${r.state} at ${at}`,
+    // The job id says where the whole story is: its log at the controller.
+    detail: r.state === 'failed' ? `run ${r.jobId} failed at ${at}${r.error ? `: ${r.error}` : ''} (httpagent job logs ${r.jobId})` : `run ${r.jobId} ${r.state} at ${at}`,
     afterFailures: 1,
     recoverAfter: 1,
   };
