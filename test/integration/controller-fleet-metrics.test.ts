@@ -1,7 +1,7 @@
 // GET /metrics on the controller: the fleet's numbers read from Redis (real controllers on a private
 // Redis, real HTTP), so two controllers over one inbox report the same fleet; jobs by state and queue,
-// lease expiries, scheduled runs filed under their schedule, agents and monitors by state, and the
-// platform token required unless metricsPublic is set.
+// lease expiries, scheduled runs filed under their schedule, agents and monitors by state, the platform
+// token required unless metricsPublic is set, and a scrape whose Redis work does not grow with the jobs.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { scheduleKey } from '../../src/shared/protocol/schedule-key.js';
 import { parsePromText, sampleOf, type Samples } from '../helpers/prom-text.js';
@@ -158,6 +158,34 @@ describe('GET /metrics: the fleet, from Redis', () => {
       const r = await call(c1.url, 'GET', '/metrics', { token });
       expect(r.status).toBe(401);
       expect(JSON.parse(r.text).error.code).toBe('UNAUTHORIZED');
+    }
+  });
+
+  it("costs the same Redis work per scrape whatever number of finished jobs Redis keeps", async () => {
+    const c4 = await startController(redis.url);
+    try {
+      await register('fm-b1', {}, 60_000, c4);
+      const redisCmd = c4.clients.command;
+      // The commands the fleet script reads with (the reapers' sweeps use others), counted by Redis itself:
+      // calls made inside a script are counted per command.
+      const READS = ['zcard', 'zrange', 'hmget', 'hget', 'hgetall', 'exists', 'smembers'];
+      const scrapeCalls = async () => {
+        await redisCmd.call('CONFIG', 'RESETSTAT');
+        expect((await call(c4.url, 'GET', '/metrics')).status).toBe(200);
+        const info = await redisCmd.info('commandstats');
+        return READS.reduce((n, c) => n + Number(new RegExp(`^cmdstat_${c}:calls=(\\d+)`, 'm').exec(info)?.[1] ?? 0), 0);
+      };
+      const before = await scrapeCalls();
+      expect(before).toBeGreaterThan(0);
+      const ids = (await call(c4.url, 'POST', '/v1/jobs', { body: Array.from({ length: 300 }, () => ({ task: 'noop' })) })).body.map((j: { id: string }) => j.id) as string[];
+      for (let i = 0; i < ids.length; i += 50) {
+        await Promise.all(ids.slice(i, i + 50).map(async (id) => expect((await call(c4.url, 'POST', `/v1/jobs/${id}/cancel`)).status).toBe(200)));
+      }
+      const m = await metrics(c4);
+      expect(sampleOf(m, 'httpagent_fleet_jobs_finished_total', { state: 'cancelled', queue: 'any' })).toBe(300);
+      expect(await scrapeCalls()).toBe(before);
+    } finally {
+      await c4.close();
     }
   });
 });
