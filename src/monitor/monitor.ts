@@ -146,7 +146,8 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
       observations = [];
     }
     const summary: Record<string, boolean> = {};
-    for (const ob of observations) summary[ob.name.slice(0, 128)] = ob.ok;
+    // Schedules as of the last round: this round's runs are read only once the heartbeat went through.
+    for (const ob of [...observations, ...schedules.known()]) summary[ob.name.slice(0, 128)] = ob.ok;
     let hbError: unknown;
     try {
       await client.heartbeat(o.heartbeatTtlSec, summary);

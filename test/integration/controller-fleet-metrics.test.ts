@@ -188,4 +188,32 @@ describe('GET /metrics: the fleet, from Redis', () => {
       await c4.close();
     }
   });
+
+  it('a host inventing schedule names gets at most 100 of them filed, counted and exported', async () => {
+    const c5 = await startController(redis.url, { agentSubmitPerMin: 1000 });
+    try {
+      await register('fm-x1', {}, 60_000, c5);
+      const token = await credentialFor(c5.url, 'fm-x1');
+      const at = new Date('2026-01-01T00:00:00.000Z');
+      for (let i = 0; i < 105; i += 35) {
+        await Promise.all(
+          Array.from({ length: 35 }, async (_, k) => {
+            const body = { task: 'noop', idempotencyKey: scheduleKey('fm-x1', `made-up-${i + k}`, at) };
+            expect((await call(c5.url, 'POST', '/v1/agent/jobs', { body, token })).status).toBe(201);
+          }),
+        );
+      }
+      for (let jobs = await claim('fm-x1', 50, c5); jobs.length > 0; jobs = await claim('fm-x1', 50, c5)) {
+        await Promise.all(jobs.map((j) => complete(j, 'failed', 'exit 1', c5)));
+      }
+      const r = await call(c5.url, 'GET', '/v1/agent/monitor/schedule-runs?agentId=fm-x1', { token });
+      expect(r.body.runs).toHaveLength(100);
+      const m = await metrics(c5);
+      const series = [...m.keys()].filter((k) => k.startsWith('httpagent_fleet_schedule_runs_total{') && k.includes('agent="fm-x1"'));
+      expect(series).toHaveLength(100);
+      expect(sampleOf(m, 'httpagent_fleet_jobs_finished_total', { state: 'failed', queue: 'agent:fm-x1' })).toBe(105);
+    } finally {
+      await c5.close();
+    }
+  });
 });

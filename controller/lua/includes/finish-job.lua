@@ -16,9 +16,11 @@ local function finishJob(base, leasesKey, jobKey, id, state, err, now, retention
   end
   -- The queue goes last in the field: a selector may hold ':' but never '|'.
   redis.call('HINCRBY', base .. 'stats', 'finished|' .. state .. '|' .. string.sub(j[1] or 'q:?', 3), 1)
-  if j[2] and j[2] ~= '' then
+  local runs = j[2] and j[2] ~= '' and base .. 'sched:' .. j[3]
+  -- A host names its own schedules: past 100 of them nothing new is filed, so a host inventing names
+  -- grows neither this hash, nor the counters, nor /metrics without bound.
+  if runs and (redis.call('HGET', runs, j[2]) or redis.call('HLEN', runs) < 100) then
     redis.call('HINCRBY', base .. 'stats', 'sched|' .. state .. '|' .. j[3] .. '|' .. j[2], 1)
-    local runs = base .. 'sched:' .. j[3]
     -- Bounded: an error is the job's (already bounded) error text, cut again for this copy.
     redis.call('HSET', runs, j[2], cjson.encode({jobId = id, state = state, finishedAt = now, error = string.sub(err or '', 1, 500)}))
     redis.call('EXPIRE', runs, retentionSec)
