@@ -44,7 +44,7 @@ export function createFleetMetrics(run: RunScript, keys: Keys, opts: FleetMetric
       const lapsed = gauge('httpagent_fleet_monitor_lapsed', '1 when the host monitor stopped heartbeating, 0 while it does (hosts with a monitor, not revoked)', ['agent']);
       const expiries = counter('httpagent_fleet_lease_expiries_total', 'Leases that expired (the agent stopped renewing), by agent', ['agent']);
       const schedRuns = counter('httpagent_fleet_schedule_runs_total', 'Finished runs of agent schedules, by final state', ['agent', 'schedule', 'state']);
-      const schedFailed = gauge('httpagent_fleet_schedule_last_run_failed', '1 when the last finished run of the schedule did not succeed', ['agent', 'schedule']);
+      const schedFailed = gauge('httpagent_fleet_schedule_last_run_failed', '1 when the last finished run of the schedule failed (a cancelled run is not a failure)', ['agent', 'schedule']);
       const schedAt = gauge('httpagent_fleet_schedule_last_run_timestamp_seconds', 'When the last run of the schedule finished', ['agent', 'schedule']);
 
       leases.set(f.leases);
@@ -59,15 +59,15 @@ export function createFleetMetrics(run: RunScript, keys: Keys, opts: FleetMetric
       for (const a of f.agents) {
         byState.set(a.state, (byState.get(a.state) ?? 0) + 1);
         lastSeen.set({ agent: a.id }, a.lastSeenAt / 1000);
-        // A revoked host was retired on purpose: neither its silence nor its monitor's is news.
+        // A revoked host was retired on purpose: neither its silence, its monitor's nor its schedules are news.
         if (a.state !== 'revoked') {
           byMonitor.set(a.monitor, (byMonitor.get(a.monitor) ?? 0) + 1);
           agentUp.set({ agent: a.id }, a.state === 'offline' ? 0 : 1);
           if (a.monitor !== 'none') lapsed.set({ agent: a.id }, a.monitor === 'lapsed' ? 1 : 0);
-        }
-        for (const s of a.schedules) {
-          schedFailed.set({ agent: a.id, schedule: s.name }, s.state === 'succeeded' ? 0 : 1);
-          schedAt.set({ agent: a.id, schedule: s.name }, s.finishedAt / 1000);
+          for (const s of a.schedules) {
+            schedFailed.set({ agent: a.id, schedule: s.name }, s.state === 'failed' ? 1 : 0);
+            schedAt.set({ agent: a.id, schedule: s.name }, s.finishedAt / 1000);
+          }
         }
       }
       for (const s of AGENT_STATES) agents.set({ state: s }, byState.get(s) ?? 0);
