@@ -8,7 +8,10 @@ import type { Keys } from './keys.js';
 export interface FleetMetricsOptions {
   /** An agent unseen this long counts offline (the setting GET /v1/agents uses too). */
   offlineAfterMs: number;
-  /** Running jobs looked at per scrape to count them by queue (the total is exact whatever this is). */
+  /**
+   * Running jobs looked at per scrape to count them by queue (the total is exact whatever this is):
+   * one HGET each inside the script, so 10,000 keep a scrape to a few milliseconds of Redis time.
+   */
   maxLeases?: number;
 }
 
@@ -21,7 +24,7 @@ const AGENT_STATES = ['online', 'draining', 'offline', 'revoked'] as const;
 const MONITOR_STATES = ['alive', 'lapsed', 'none'] as const;
 
 export function createFleetMetrics(run: RunScript, keys: Keys, opts: FleetMetricsOptions): FleetMetrics {
-  const args = { offlineAfterMs: opts.offlineAfterMs, maxLeases: opts.maxLeases ?? 50_000 };
+  const args = { offlineAfterMs: opts.offlineAfterMs, maxLeases: opts.maxLeases ?? 10_000 };
   const scriptKeys = [keys.base, keys.agents, keys.leases, keys.selectors, keys.monitorSeen, keys.stats] as const;
 
   return {
