@@ -12,11 +12,14 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, encodeVarInt, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
-import { createPortTokenSigner, writePortKeysFile } from '../helpers/port-tokens.js';
+import { createPortTokenSigner, writePortKeysFile, type PortTokenSigner } from '../helpers/port-tokens.js';
 import { binJs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
 
-/** A port token for this agent, minted in beforeAll with the key its portTokenKeysFile names. */
-let TOKEN = '';
+/** Mints port tokens for this agent with the key its portTokenKeysFile names (a fresh one per call: they live 5 minutes at most). */
+let signer: PortTokenSigner;
+const bearer = async () => `Bearer ${await signer.mint(AGENT_ID, { ttlSec: 300 })}`;
+/** /healthz with a credential: without one it says only ok or draining. */
+const health = async (): Promise<any> => (await fetch(`${base}/healthz`, { headers: { authorization: await bearer() } })).json();
 const AGENT_ID = 'hostile-peer-agent';
 const MAX_BYTES = 8 * 1024 * 1024;
 const RSS_LIMIT_KB = 200 * 1024;
@@ -132,7 +135,7 @@ interface DumpAnswer {
 async function dump(body: Record<string, unknown>, dispatcher?: Dispatcher): Promise<DumpAnswer> {
   const res = await request(`${base}/v1/coverage/jacoco`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    headers: { authorization: await bearer(), 'content-type': 'application/json' },
     body: JSON.stringify(body),
     ...(dispatcher ? { dispatcher } : {}),
   });
@@ -208,8 +211,7 @@ function coverageLeftovers(): string[] {
 
 beforeAll(async () => {
   const listen = `127.0.0.1:${await freePort()}`;
-  const signer = await createPortTokenSigner();
-  TOKEN = await signer.mint(AGENT_ID, { ttlSec: 600 });
+  signer = await createPortTokenSigner();
   const proc = spawn(process.execPath, [binJs, 'agent'], {
     cwd: repoRoot,
     // Its own process group, killed as a whole in afterAll.
@@ -277,13 +279,13 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     let answered = false;
     const answer = dump({ port: endless.port }).finally(() => (answered = true));
     await busy; // the agent has read a megabyte and is parsing the rest as fast as the peer sends it
-    const health = await probe.timed(); // single shot
+    const probed = await probe.timed(); // single shot
     const inFlight = !answered;
     probe.close();
     const r = await answer; // before any assertion, so a failure here leaves no dump holding a pool slot
     await endless.closed;
 
-    expect(health.status).toBe(200);
+    expect(probed.status).toBe(200);
     expect(inFlight).toBe(true);
     expect([r.status, r.json.error.code]).toEqual([413, 'COVERAGE_TOO_LARGE']);
   });
@@ -314,7 +316,7 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     // The agent hung up on every peer (none of them ever stops on its own).
     await Promise.all(peers.map((p) => p.closed));
     expect(isAlive(pid)).toBe(true);
-    const after = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<any>);
+    const after = await health();
     expect(after).toMatchObject({ status: 'ok', lightTasks: { active: 0, queued: 0 } });
     expect(coverageLeftovers()).toEqual([]);
     // Every JaCoCo socket and spool fd was closed (bounded poll: the job loop's controller retries open and
@@ -330,7 +332,7 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     const inFlight = Array.from({ length: POOL }, () => dump({ port: slow.port }));
     // Bounded poll until all of them hold a slot and their sockets are open.
     for (let i = 0; ; i++) {
-      const h = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<any>);
+      const h = await health();
       if (h.lightTasks.active === POOL && slow.accepted.length === POOL) break;
       if (i > 200) throw new Error(`pool never filled: ${JSON.stringify(h.lightTasks)}`);
       await new Promise((r) => setTimeout(r, 10));
