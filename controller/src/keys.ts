@@ -37,7 +37,7 @@ export interface Keys {
    * schedule ever seen, so it is bounded by the fleet, not by the jobs.
    */
   stats: string;
-  /** HASH schedule name -> JSON {jobId, state, finishedAt, error}: each schedule's last finished run. */
+  /** HASH schedule name -> JSON {jobId, state, finishedAt, error}: each schedule's last finished run (100 at most). */
   scheduleRuns(agentId: string): string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
