@@ -10,10 +10,12 @@
 
   ARGV[1] {wakeChannel: string, wakeMessage: string,
            jobs: [{id: string, idem?: string, queue: string, selector?: string, wake: string, priority: int,
-                   maxAttempts: int, timeoutSec?: int, steps: json, stepCount: int, target: json}]}
+                   maxAttempts: int, timeoutSec?: int, steps: json, stepCount: int, target: json,
+                   schedule?: {agentId: string, name: string}}]}
           idem: the idempotency key · queue: the queue key after the prefix (q:any | q:agent:<id> |
           q:sel:<selector>) · selector: for q:sel: queues · wake: the target its wake-up names
-          · steps, target: stored as given (JSON text)
+          · steps, target: stored as given (JSON text) · schedule: the agent's schedule this job is a
+          run of (includes/finish-job.lua files its outcome under it)
 
   Returns {jobs: [{id: string, state: string, created: bool}]}
           in the order given; created false: the job already held for that idempotency key
@@ -44,7 +46,10 @@ for i, job in ipairs(a.jobs) do
       'priority', job.priority, 'maxAttempts', job.maxAttempts, 'timeoutSec', job.timeoutSec or '',
       'nsteps', job.stepCount, 'steps', job.steps, 'target', job.target,
       'q', job.queue, 'sel', sel, 'wake', job.wake, 'score', fmt(score), 'idem', idem,
-      'createdAt', now, 'logBytes', 0, 'logKept', 0, 'logBase', 0)
+      'createdAt', now, 'queuedAt', now, 'logBytes', 0, 'logKept', 0, 'logBase', 0)
+    if job.schedule then
+      redis.call('HSET', base .. 'job:' .. id, 'sched', job.schedule.name, 'schedAgent', job.schedule.agentId)
+    end
     redis.call('ZADD', base .. job.queue, fmt(score), id)
     if sel ~= '' then
       redis.call('SADD', KEYS[3], sel)

@@ -3,8 +3,8 @@
   expired (see includes/reap-expired.lua) and trims the recent-jobs index (retention window, 100k entries).
   Atomic, so any number of controllers may run it at once.
 
-  KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key> and the job's queue (q:…) are
-                     built from it (same hash tag, same slot)
+  KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the job's queue (q:…) and the
+                     counters stats and sched:<agentId> are built from it (same hash tag, same slot)
   KEYS[2] leases     ZSET job id -> lease expiry (ms)
   KEYS[3] selectors  SET of label selectors that have a queue
   KEYS[4] recent     ZSET job id -> createdAt

@@ -49,8 +49,11 @@ export function newJobId(): string {
   return id;
 }
 
+/** A job to queue; `schedule`: the agent's schedule it is a run of (its outcome is filed under it). */
+export type EnqueueSpec = JobSpec & { schedule?: { agentId: string; name: string } | undefined };
+
 export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opts: JobStoreOptions) {
-  const enqueue = async (specs: JobSpec[]): Promise<EnqueueResult[]> => {
+  const enqueue = async (specs: EnqueueSpec[]): Promise<EnqueueResult[]> => {
     const jobs: ScriptArgs<'enqueue'>['jobs'] = [];
     const wakes = new Map<string, number>();
     for (const spec of specs) {
@@ -69,6 +72,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
         steps: JSON.stringify(spec.steps),
         stepCount: spec.steps.length,
         target: JSON.stringify(target),
+        ...(spec.schedule ? { schedule: spec.schedule } : {}),
       });
     }
     const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');

@@ -31,6 +31,14 @@ export interface Keys {
   monitorQuota(agentId: string): string;
   /** Jobs an agent queued for itself in the current minute (expires with the minute). */
   submitQuota(agentId: string): string;
+  /**
+   * HASH of fleet counters for /metrics, kept by the scripts (never by a scan): `finished|<state>|<queue>`,
+   * `leaseExpired|<agentId>`, `sched|<state>|<agentId>|<schedule>`. One field per queue, agent and
+   * schedule ever seen, so it is bounded by the fleet, not by the jobs.
+   */
+  stats: string;
+  /** HASH schedule name -> JSON {jobId, state, finishedAt, error}: each schedule's last finished run (100 at most). */
+  scheduleRuns(agentId: string): string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
   /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
@@ -66,6 +74,8 @@ export function createKeys(prefix: string): Keys {
     credentialUse: `${base}cred-used`,
     monitorQuota: (id) => `${base}mon:quota:${id}`,
     submitQuota: (id) => `${base}submit-quota:${id}`,
+    stats: `${base}stats`,
+    scheduleRuns: (id) => `${base}sched:${id}`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
   };

@@ -124,11 +124,31 @@ export const scriptContracts = {
           steps: z.string(),
           stepCount: int,
           target: z.string(),
+          schedule: z.strictObject({ agentId: z.string(), name: z.string() }).optional(),
         }),
       ),
     }),
     reply: z.strictObject({
       jobs: luaArray(z.strictObject({ id: z.string(), state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']), created: z.boolean() })),
+    }),
+  },
+  fleetMetrics: {
+    args: z.strictObject({ offlineAfterMs: int, maxLeases: int }),
+    reply: z.strictObject({
+      now: int,
+      leases: int,
+      leasesCounted: int,
+      queues: luaArray(z.strictObject({ queue: z.string(), queued: int, running: int, headWaitMs: int.optional() })),
+      agents: luaArray(
+        z.strictObject({
+          id: z.string(),
+          state: z.enum(['online', 'draining', 'offline', 'revoked']),
+          lastSeenAt: int,
+          monitor: z.enum(['alive', 'lapsed', 'none']),
+          schedules: luaArray(z.strictObject({ name: z.string(), state: z.enum(['succeeded', 'failed', 'cancelled']), finishedAt: int })),
+        }),
+      ),
+      stats: luaArray(z.string()),
     }),
   },
   heartbeat: {

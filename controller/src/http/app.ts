@@ -3,6 +3,8 @@ import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import type { Logger } from '../../../src/shared/log.js';
 import type { RedisLike } from '../commands.js';
+import { createTokenCheck } from '../../../src/shared/http/auth.js';
+import type { FleetMetrics } from '../fleet-metrics.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { installAuth, type AuthOptions } from './auth-hooks.js';
@@ -18,6 +20,9 @@ export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps {
   redis: RedisLike;
   logger: Logger;
   auth: AuthOptions;
+  fleetMetrics: FleetMetrics;
+  /** Serve /metrics without the platform token (a scraper on a trusted network); off by default. */
+  metricsPublic: boolean;
 }
 
 export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
@@ -57,6 +62,14 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     } catch {
       return reply.code(503).send({ ok: false, redis: 'unreachable' });
     }
+  });
+
+  // The fleet's numbers name every host and schedule: the platform token unless metricsPublic is set.
+  const metricsAuth = createTokenCheck(deps.auth.platformToken);
+  app.get('/metrics', async (req, reply) => {
+    if (!deps.metricsPublic) metricsAuth(req.headers.authorization);
+    const { text, contentType } = await deps.fleetMetrics.render();
+    return reply.type(contentType).send(text);
   });
 
   platformRoutes(app, deps);

@@ -1,6 +1,6 @@
 // The controller's settings: where Redis is, who may call, and how long things are kept.
 import { z } from 'zod';
-import { intField, listField, listenSchema, logLevelField, redisUrlField, strongTokenField } from './fields.js';
+import { boolField, intField, listField, listenSchema, logLevelField, redisUrlField, strongTokenField } from './fields.js';
 
 export const controllerConfigSchema = z.strictObject({
   /** Redis to keep the inbox in; `npm start` starts a private one when this is unset. */
@@ -51,6 +51,11 @@ export const controllerConfigSchema = z.strictObject({
   reapIntervalMs: intField(10, 60_000).default(250),
   /** Default attempts for a job whose lease keeps expiring. */
   maxAttempts: intField(1, 100).default(3),
+  /**
+   * Serve GET /metrics (the fleet in Prometheus text) without the platform token. Off: a scraper sends
+   * the platform token as a bearer. Turn on only where the scraper's network is trusted.
+   */
+  metricsPublic: boolField().default(false),
   logLevel: logLevelField().default('info'),
 });
 
