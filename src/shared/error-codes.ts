@@ -112,6 +112,9 @@ export const errorCodes = {
   // Self-update outcomes (recorded in the update state file and mailed, not sent over HTTP).
   UPDATE_BUILD_FAILED: { retryable: false, source: 'self-update', meaning: 'fetching, installing or building the new commit failed; the agent stays on its release' },
   UPDATE_SELF_TEST_FAILED: { retryable: false, source: 'self-update', meaning: "the new release's self-test failed; the agent stays on its release" },
+  UPDATE_UNSIGNED: { retryable: false, source: 'self-update', meaning: 'the head commit is not signed by a key in updateAllowedSigners; it is not built, and not tried again' },
+  UPDATE_DOWNGRADE: { retryable: false, source: 'self-update', meaning: 'the head commit has a lower package.json version than the running release, or the branch was rewound to an older commit; refused unless updateAllowDowngrade' },
+  UPDATE_SIGNERS_UNREADABLE: { retryable: true, source: 'self-update', meaning: 'updateAllowedSigners cannot be read; no commit is built until it can (checked again at the next tick)' },
   UPDATE_GUARD_FAILED: { retryable: false, source: 'self-update', meaning: 'the new release did not become healthy and was rolled back' },
 } as const satisfies Record<string, ErrorCodeSpec>;
 

@@ -103,6 +103,13 @@ export const agentConfigSchema = z.strictObject({
   updateGuard: z.enum(['spawn', 'external']).default('spawn'),
   /** Releases kept besides the current one (for rollback by hand). */
   updateKeepReleases: intField(1, 50).default(3),
+  /**
+   * An SSH allowed-signers file (git's gpg.ssh.allowedSignersFile format): only a head commit signed by a
+   * key listed there is built. Unset: any commit the remote serves is built (see README, Self-update).
+   */
+  updateAllowedSigners: z.string().min(1).optional(),
+  /** Build a head whose package.json version is lower than the running one, or that the branch was rewound to. */
+  updateAllowDowngrade: boolField().default(false),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
