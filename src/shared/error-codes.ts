@@ -51,10 +51,13 @@ export const errorCodes = {
   BAD_JSON: { http: 400, retryable: false, source: 'any server', meaning: 'the body is not valid JSON, or is empty with a JSON content type where a body is required' },
   BAD_CONTENT_LENGTH: { http: 400, retryable: false, source: 'any server', meaning: 'the body length does not match Content-Length' },
   BAD_URL: { http: 400, retryable: false, source: 'any server', meaning: 'a path segment is not valid percent-encoding or is longer than the server takes' },
+  BAD_HTTP: { http: 400, retryable: false, source: 'any server', meaning: 'the bytes are not an HTTP/1.1 request the server can parse; the connection is closed' },
   UNAUTHORIZED: { http: 401, exit: EXIT.unauthorized, retryable: false, source: 'any server', meaning: 'the bearer token is missing, malformed or not the one this API takes (on the agent API: not a live credential of an enrolled agent)' },
   NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'any server', meaning: 'no route for this method and path' },
-  BODY_TOO_LARGE: { http: 413, retryable: false, source: 'any server', meaning: 'the body is larger than bodyLimitBytes (a log append: logChunkMaxBytes)' },
+  REQUEST_TIMEOUT: { http: 408, retryable: true, source: 'any server', meaning: 'the headers did not arrive within httpHeadersTimeoutMs, or the whole request within httpRequestTimeoutMs; the connection is closed' },
+  BODY_TOO_LARGE: { http: 413, retryable: false, source: 'any server', meaning: 'the body is larger than bodyLimitBytes (a log append: logChunkMaxBytes); the connection is closed without reading the rest' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, source: 'any server', meaning: 'the body is not application/json' },
+  HEADERS_TOO_LARGE: { http: 431, retryable: false, source: 'any server', meaning: 'the request headers are larger than the server takes (16 KiB); the connection is closed' },
   OVERLOADED: { http: 429, retryable: true, source: 'any server', meaning: 'a pool or queue is full; retry after the Retry-After header' },
   INTERNAL: { http: 500, retryable: false, source: 'any server', meaning: 'a bug: the server logged the details; the reply has none' },
 
@@ -109,6 +112,9 @@ export const errorCodes = {
   // Self-update outcomes (recorded in the update state file and mailed, not sent over HTTP).
   UPDATE_BUILD_FAILED: { retryable: false, source: 'self-update', meaning: 'fetching, installing or building the new commit failed; the agent stays on its release' },
   UPDATE_SELF_TEST_FAILED: { retryable: false, source: 'self-update', meaning: "the new release's self-test failed; the agent stays on its release" },
+  UPDATE_UNSIGNED: { retryable: false, source: 'self-update', meaning: 'the head commit is not signed by a key in updateAllowedSigners; it is not built, and not tried again' },
+  UPDATE_DOWNGRADE: { retryable: false, source: 'self-update', meaning: 'the head commit has a lower package.json version than the running release, or the branch was rewound to an older commit; refused unless updateAllowDowngrade' },
+  UPDATE_SIGNERS_UNREADABLE: { retryable: true, source: 'self-update', meaning: 'updateAllowedSigners cannot be read; no commit is built until it can (checked again at the next tick)' },
   UPDATE_GUARD_FAILED: { retryable: false, source: 'self-update', meaning: 'the new release did not become healthy and was rolled back' },
 } as const satisfies Record<string, ErrorCodeSpec>;
 

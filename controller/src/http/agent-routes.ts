@@ -135,7 +135,8 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     return view;
   });
 
-  app.post(agentApiPaths.claim, async (req, reply) => {
+  // A claim may wait longPollMs for a job before it answers: its own silence bound, not the server's.
+  app.post(agentApiPaths.claim, { config: { handlerTimeoutMs: deps.longPollMs + 30_000 } }, async (req, reply) => {
     const body = parseOr400(claimRequestSchema, req.body, 'body');
     const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
     return { jobs: await claimWithWait(verifiedCaller(req), body.max, body.claimId, waitMs, clientGone(reply)) };

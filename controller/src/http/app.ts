@@ -1,5 +1,7 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { HttpLimitSettings } from '../../../src/shared/config/http-limits.js';
+import { createConnectionGuard } from '../../../src/shared/http/connection-guard.js';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import type { Logger } from '../../../src/shared/log.js';
 import type { RedisLike } from '../commands.js';
@@ -12,7 +14,7 @@ import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 
-export interface AppOptions {
+export interface AppOptions extends HttpLimitSettings {
   bodyLimitBytes: number;
 }
 
@@ -26,7 +28,9 @@ export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps {
 }
 
 export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
+  const guard = createConnectionGuard(opts, deps.logger);
   const app = fastify({
+    ...guard.options,
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -34,9 +38,6 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     // Path ids are agent ids (up to 128 characters) and job ids; fastify's default of 100 would refuse some.
     routerOptions: { maxParamLength: 256 },
     frameworkErrors,
-    // Agents long-poll for up to two minutes on kept-alive connections.
-    keepAliveTimeout: 130_000,
-    requestTimeout: 0,
     // While closing, requests on open connections are still served (Redis is quit only after the
     // server closed); waiting claims are released by the preClose hook.
     return503OnClosing: false,
@@ -54,6 +55,7 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   installAuth(app, deps.auth);
 
   installErrorHandling(app, { classify: classifyRedisFailure });
+  guard.install(app);
 
   app.get('/healthz', async (_req, reply) => {
     try {

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpAgentError } from '../../../src/shared/errors.js';
+import { awaitServerSilence } from '../../../src/shared/http/connection-guard.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
 import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
@@ -100,10 +101,13 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
         const final = (FINAL_STATES as readonly JobState[]).includes(cur.state);
         if (final && cur.bytes.length < LOG_PAGE_BYTES) return;
         if (cur.bytes.length === 0) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, FOLLOW_POLL_MS);
-            gone.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-          });
+          // A quiet job sends nothing for as long as it likes; only the writes are under the idle timeout.
+          await awaitServerSilence(reply, new Promise<void>((resolve) => {
+            // The listener goes with the wait: left on the signal, one piled up every poll of a long follow.
+            const onGone = () => { clearTimeout(t); resolve(); };
+            const t = setTimeout(() => { gone.signal.removeEventListener('abort', onGone); resolve(); }, FOLLOW_POLL_MS);
+            gone.signal.addEventListener('abort', onGone, { once: true });
+          }));
         }
         if (gone.signal.aborted) return;
         cur = await jobs.readLog(id, offset, LOG_PAGE_BYTES);

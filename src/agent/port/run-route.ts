@@ -8,7 +8,8 @@ import type { RouteContext } from './route-context.js';
 import { runRequestSchema } from './schemas.js';
 
 export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }: RouteContext): void {
-  app.post('/v1/run', async (request, reply): Promise<LightTaskResult> => {
+  // Silent while queued and running: bounded by runTimeoutSec and the pool, not by the idle timeout.
+  app.post('/v1/run', { config: { handlerTimeoutMs: 0 } }, async (request, reply): Promise<LightTaskResult> => {
     const body = parseOr400(runRequestSchema, request.body);
     if (body.timeoutSec !== undefined && body.timeoutSec > config.runTimeoutSec) {
       throw invalidInput('body', [inputIssue('timeoutSec', 'too_big', `at most ${config.runTimeoutSec} on this agent (runTimeoutSec)`)]);

@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { agentIdFromHostname, agentIdSchema } from '../protocol/ids.js';
 import { paramsSchema } from '../protocol/job.js';
 import { boolField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
+import { httpLimitFields } from './http-limits.js';
 
 export const scheduleSchema = z.strictObject({
   /** Stable name: part of each run's idempotency key. */
@@ -61,6 +62,8 @@ export const agentConfigSchema = z.strictObject({
   /** Cap of each captured stream of a light task. */
   outputCapBytes: intField(1024).default(1024 * 1024),
   bodyLimitBytes: intField(1024).default(1024 * 1024),
+  // Platform callers hold a connection per light task at most; 512 leaves file descriptors for tasks' pipes.
+  ...httpLimitFields({ keepAliveTimeoutMs: 10_000, maxConnections: 512 }),
   /** Roots under which POST /v1/delete may remove things. */
   deleteRoots: listField().default([]),
   /** Users whose authorized_keys POST /v1/authorize may change. */
@@ -100,6 +103,13 @@ export const agentConfigSchema = z.strictObject({
   updateGuard: z.enum(['spawn', 'external']).default('spawn'),
   /** Releases kept besides the current one (for rollback by hand). */
   updateKeepReleases: intField(1, 50).default(3),
+  /**
+   * An SSH allowed-signers file (git's gpg.ssh.allowedSignersFile format): only a head commit signed by a
+   * key listed there is built. Unset: any commit the remote serves is built (see README, Self-update).
+   */
+  updateAllowedSigners: z.string().min(1).optional(),
+  /** Build a head whose package.json version is lower than the running one, or that the branch was rewound to. */
+  updateAllowDowngrade: boolField().default(false),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
