@@ -8,6 +8,7 @@ import { loadControllerSecrets, type ControllerSecrets } from './controller-secr
 import { createCredentialCheck, DEFAULT_CREDENTIAL_CHECK, type CredentialCheckOptions } from './credential-check.js';
 import { createCredentialStore } from './credential-store.js';
 import { buildApp } from './http/app.js';
+import { createJobList } from './job-list.js';
 import { createJobStore } from './job-store.js';
 import { createKeys } from './keys.js';
 import { createLeaseStore } from './lease-store.js';
@@ -76,6 +77,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     redis: deps.redis,
     logger,
     jobs,
+    jobList: createJobList(deps.redis, keys),
     agents,
     monitor,
     leases,

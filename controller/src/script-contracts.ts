@@ -124,6 +124,7 @@ export const scriptContracts = {
           steps: z.string(),
           stepCount: int,
           target: z.string(),
+          indexes: z.array(z.string()),
         }),
       ),
     }),
@@ -157,7 +158,7 @@ export const scriptContracts = {
     reply: z.strictObject({ kept: int }),
   },
   reap: {
-    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string() }),
+    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string(), trimIndexes: int }),
     reply: z.strictObject({ expired: int }),
   },
   register: {

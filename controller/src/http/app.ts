@@ -1,13 +1,18 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
+import { installServiceHeader } from '../../../src/shared/http/service-header.js';
 import type { Logger } from '../../../src/shared/log.js';
+import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
+import { servicePaths } from '../../../src/shared/protocol/platform-api.js';
+import { version } from '../../../src/shared/package-info.js';
 import type { RedisLike } from '../commands.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { installAuth, type AuthOptions } from './auth-hooks.js';
 import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
+import { buildControllerOpenApi } from './platform-openapi.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 
 export interface AppOptions {
@@ -49,8 +54,9 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   installAuth(app, deps.auth);
 
   installErrorHandling(app, { classify: classifyRedisFailure });
+  installServiceHeader(app, 'controller');
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get(servicePaths.health, async (_req, reply) => {
     try {
       await deps.redis.ping();
       return { ok: true, redis: 'ok' };
@@ -58,6 +64,9 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
       return reply.code(503).send({ ok: false, redis: 'unreachable' });
     }
   });
+
+  const openapi = buildControllerOpenApi({ version });
+  app.get(servicePaths.openapi, async () => openapi);
 
   platformRoutes(app, deps);
   identityRoutes(app, deps);
