@@ -51,7 +51,9 @@ export async function watchJob(o: WatchOptions): Promise<JobView> {
     const decoder = new StringDecoder('utf8');
     let offset = 0;
     for (;;) {
-      const body = await withRetry(() => o.platform.follow(o.id, offset), retry);
+      // The signal aborts the request, not only our reading of it: a stream left open would hold the
+      // connection pool's close (and so the exit after Ctrl-C) until the job ended.
+      const body = await withRetry(() => o.platform.follow(o.id, offset, signal), retry);
       const onAbort = () => body.destroy();
       signal.addEventListener('abort', onAbort, { once: true });
       try {

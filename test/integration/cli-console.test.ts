@@ -49,8 +49,10 @@ describe('httpagent console', { timeout: 180_000 }, () => {
     const logs = await cli(['job', 'logs', id]);
     expect(logs.code).toBe(0);
     expect(logs.out).toContain('out: logged');
+    // --follow: the same log, then the outcome (on stderr), which is also its exit status.
     const follow = await cli(['job', 'logs', id, '--follow']);
-    expect(follow.out).toBe(logs.out);
+    expect(follow.code).toBe(0);
+    expect(follow.out).toBe(`${logs.out}httpagent: job ${id} succeeded\n`);
   });
 
   it('cancel stops a running job; --wait on it exits 3 (cancelled)', async () => {

@@ -12,7 +12,7 @@ import { repoRoot, spawnHttpagent, track, type Spawned } from '../helpers/proces
 
 /** tsx by path: npm start runs in a directory of its own, where a bare `tsx` does not resolve. */
 const TSX = join(repoRoot, 'node_modules/tsx/dist/loader.mjs');
-const TOKENS = { HTTPAGENT_AGENT_TOKEN: 'agent-token-0123456789abcdef', HTTPAGENT_PLATFORM_TOKEN: 'platform-token-0123456789abcdef' };
+const TOKENS = { HTTPAGENT_PLATFORM_TOKEN: 'platform-token-0123456789abcdef' };
 const started: Spawned[] = [];
 const dirs: string[] = [];
 afterAll(async () => {

@@ -63,8 +63,8 @@ export interface PlatformJobsResource {
   list(req?: JobListRequest): Promise<JobListPage>;
   get(id: string): Promise<JobView>;
   log(id: string, offset?: number): Promise<LogSlice>;
-  /** The log from `offset`, streamed until the job ends (follow=1). */
-  follow(id: string, offset?: number): Promise<Readable>;
+  /** The log from `offset`, streamed until the job ends (follow=1); `signal` ends the request itself. */
+  follow(id: string, offset?: number, signal?: AbortSignal): Promise<Readable>;
   cancel(id: string): Promise<z.infer<typeof cancelReplySchema>>;
   retry(id: string, req?: RetryRequest): Promise<RetryReply>;
   agents(): Promise<AgentView[]>;
@@ -107,8 +107,8 @@ export function platformJobsResource(http: ControllerHttp): PlatformJobsResource
       const bytes = Buffer.from(await res.body.arrayBuffer());
       return { bytes, nextOffset: nextOffsetFrom(res.headers, paths.jobLog(id)) };
     },
-    async follow(id, offset = 0) {
-      const res = await http.raw(paths.jobLog(id), { query: { offset, follow: 1 }, timeoutMs: 60_000 });
+    async follow(id, offset = 0, signal) {
+      const res = await http.raw(paths.jobLog(id), { query: { offset, follow: 1 }, timeoutMs: 60_000, signal });
       return res.body;
     },
     cancel: (id) => http.call(paths.jobCancel(id), cancelReplySchema, { method: 'POST', json: {} }),
