@@ -1,8 +1,10 @@
 // GET /v1/jobs over the job indexes (lua/includes/job-index.lua): each filter names a sorted set of job
-// ids by createdAt, so a page is a range read of one set (O(log n + page)), or of the intersection of
-// several, built for the request and dropped after it. Only "id contains" scans, and it scans ids inside
-// Redis (ZSCAN MATCH), never job records. Pages run newest first; the cursor is the last job shown.
-import { randomBytes } from 'node:crypto';
+// ids by createdAt, so a page is a range read of one set (O(log n + page)). Several filters: the smallest
+// of their sets is read newest first in chunks, each chunk checked against the others with one ZMSCORE
+// each, until the page is full (a bounded number of entries per request: past it, a short page and a
+// cursor). Several states: the states' sets read side by side and merged. Only "id contains" scans, and it
+// scans ids inside Redis (ZSCAN MATCH), never job records. Pages run newest first; the cursor is the
+// last job shown (or examined).
 import { jobStateSchema, type JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike } from './commands.js';
 import { jobMatches, type JobCursor, type JobFilter } from './job-filter.js';
@@ -13,12 +15,17 @@ export interface JobPage {
   jobs: JobView[];
   /** Where the next page starts; undefined on the last page. */
   next: JobCursor | undefined;
-  /** Jobs the filter matches (without the cursor), as the indexes count them. */
-  total: number;
+  /**
+   * Jobs the filter matches (without the cursor), as the indexes count them; undefined where counting
+   * would cost more than the page (several filters together).
+   */
+  total: number | undefined;
 }
 
-/** How long a set built for one request may outlive it, should the request die half way. */
-const TEMP_TTL_MS = 10_000;
+/** Entries of the driving index one request examines at most when several filters combine. */
+export const LIST_SCAN_MAX = 20_000;
+/** Entries read (and checked against the other indexes) per round trip. */
+const CHUNK = 500;
 /** Entries one ZSCAN call looks at: 100,000 ids take five round trips. */
 const SCAN_COUNT = 20_000;
 
@@ -39,18 +46,18 @@ function pairs(flat: string[]): Entry[] {
 }
 
 export function createJobList(redis: RedisLike, keys: Keys) {
-  /** The sets whose intersection is the filter (time and id text aside); `union`: states to merge first. */
-  const setsFor = (f: JobFilter): { sets: string[]; union: string[] } => {
+  /** `sets`: indexes every match is in; `anyOf`: the states' indexes a match is in one of (several states). */
+  const planFor = (f: JobFilter): { sets: string[]; anyOf: string[] } => {
     const sets: string[] = [];
-    let union: string[] = [];
+    let anyOf: string[] = [];
     const states = f.states ? [...new Set(f.states)] : [];
     if (states.length === 1) sets.push(keys.jobsInState(states[0]!));
-    else if (states.length > 1 && states.length < jobStateSchema.options.length) union = states.map((s) => keys.jobsInState(s));
+    else if (states.length > 1 && states.length < jobStateSchema.options.length) anyOf = states.map((s) => keys.jobsInState(s));
     if (f.agent) sets.push(keys.jobIndex(jobIndexNames.agent(f.agent)));
     if (f.task) sets.push(keys.jobIndex(jobIndexNames.task(f.task)));
     for (const [k, v] of Object.entries(f.labels ?? {})) sets.push(keys.jobIndex(jobIndexNames.label(k, v)));
-    if (sets.length === 0 && union.length === 0) sets.push(keys.recent);
-    return { sets, union };
+    if (sets.length === 0 && anyOf.length === 0) sets.push(keys.recent);
+    return { sets, anyOf };
   };
 
   const timeRange = (f: JobFilter) => ({ min: f.since !== undefined ? String(f.since) : '-inf', max: f.until !== undefined ? `(${f.until}` : '+inf' });
@@ -74,66 +81,93 @@ export function createJobList(redis: RedisLike, keys: Keys) {
     return out.slice(0, limit);
   };
 
-  /** Every id of `key` containing `text`, within [since, until), newest first. */
-  const scanIds = async (key: string, f: JobFilter, text: string): Promise<Entry[]> => {
-    const found = new Map<string, Entry>();
+  /** Which of `entries` are in every one of `sets` and (when given) in one of `anyOf`: one ZMSCORE per set. */
+  const members = async (entries: Entry[], sets: string[], anyOf: string[]): Promise<Entry[]> => {
+    if (entries.length === 0 || (sets.length === 0 && anyOf.length === 0)) return entries;
+    const ids = entries.map((e) => e.id);
+    const [all, any] = await Promise.all([
+      Promise.all(sets.map((k) => redis.zmscore(k, ...ids))),
+      Promise.all(anyOf.map((k) => redis.zmscore(k, ...ids))),
+    ]);
+    return entries.filter((_e, i) => all.every((s) => s[i] !== null) && (any.length === 0 || any.some((s) => s[i] !== null)));
+  };
+
+  /** Every id of `key` containing `text`, within [since, until). */
+  const scanIds = async (key: string, f: JobFilter, text: string, into: Map<string, Entry>): Promise<void> => {
     let cursor = '0';
     do {
       const [next, flat] = await redis.zscan(key, cursor, 'MATCH', `*${text}*`, 'COUNT', SCAN_COUNT);
       cursor = next;
       // ZSCAN may return an entry twice (the set was rehashed between calls): the map keeps one.
-      for (const e of pairs(flat)) if ((f.since === undefined || e.score >= f.since) && (f.until === undefined || e.score < f.until)) found.set(e.id, e);
+      for (const e of pairs(flat)) if ((f.since === undefined || e.score >= f.since) && (f.until === undefined || e.score < f.until)) into.set(e.id, e);
     } while (cursor !== '0');
-    return [...found.values()].sort((a, b) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
   };
 
   /** The job records, pipelined; an index entry whose job expired (or changed since) is left out. */
-  const hydrate = async (ids: string[], f: JobFilter): Promise<JobView[]> => {
-    const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.job(id))));
+  const hydrate = async (entries: Entry[], f: JobFilter): Promise<JobView[]> => {
+    const hashes = await Promise.all(entries.map((e) => redis.hgetall(keys.job(e.id))));
     return hashes.flatMap((h, i) => {
       if (!h.state) return [];
-      const view = toJobView(ids[i]!, h);
+      const view = toJobView(entries[i]!.id, h);
       return jobMatches(view, f) ? [view] : [];
     });
   };
 
-  const list = async (f: JobFilter, limit: number, cursor?: JobCursor): Promise<JobPage> => {
-    const { sets, union } = setsFor(f);
-    const temps: string[] = [];
-    const temp = (what: string) => {
-      const k = keys.jobIndex(`tmp:${what}:${randomBytes(8).toString('hex')}`);
-      temps.push(k);
-      return k;
-    };
-    try {
-      const parts = [...sets];
-      if (union.length) {
-        const u = temp('u');
-        await redis.call('ZUNIONSTORE', u, union.length, ...union, 'AGGREGATE', 'MAX');
-        await redis.pexpire(u, TEMP_TTL_MS);
-        parts.push(u);
-      }
-      let source = parts[0]!;
-      if (parts.length > 1) {
-        source = temp('i');
-        await redis.call('ZINTERSTORE', source, parts.length, ...parts, 'AGGREGATE', 'MAX');
-        await redis.pexpire(source, TEMP_TTL_MS);
-      }
-      if (f.idContains) {
-        const all = await scanIds(source, f, f.idContains);
-        const rest = cursor ? all.filter((e) => olderThan(e, cursor)) : all;
-        const page = rest.slice(0, limit);
-        const last = page[page.length - 1];
-        return { jobs: await hydrate(page.map((e) => e.id), f), total: all.length, next: rest.length > limit && last ? { createdAt: last.score, id: last.id } : undefined };
-      }
-      const { min, max } = timeRange(f);
-      const [page, total] = await Promise.all([rangeAfter(source, f, limit + 1, cursor), redis.zcount(source, min, max)]);
-      const shown = page.slice(0, limit);
-      const last = shown[shown.length - 1];
-      return { jobs: await hydrate(shown.map((e) => e.id), f), total, next: page.length > limit && last ? { createdAt: last.score, id: last.id } : undefined };
-    } finally {
-      if (temps.length) await redis.del(...temps);
+  const newestFirst = (a: Entry, b: Entry) => b.score - a.score || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0);
+
+  /** `limit` + 1 matches at most (the extra one says a next page exists), or fewer and where the scan stopped. */
+  interface Found {
+    matches: Entry[];
+    /** Set when the scan stopped at its bound before the page filled: the next request resumes after it. */
+    stoppedAt?: Entry;
+    total: number | undefined;
+  }
+
+  const find = async (f: JobFilter, limit: number, cursor: JobCursor | undefined): Promise<Found> => {
+    const { sets, anyOf } = planFor(f);
+    const { min, max } = timeRange(f);
+    if (f.idContains) {
+      // Scan the smallest index (or each state's), then check the few ids found against the rest.
+      const cards = await Promise.all(sets.map((k) => redis.zcard(k)));
+      const smallest = sets.length ? sets[cards.indexOf(Math.min(...cards))]! : undefined;
+      const found = new Map<string, Entry>();
+      for (const k of smallest ? [smallest] : anyOf) await scanIds(k, f, f.idContains, found);
+      const all = (await members([...found.values()], sets.filter((k) => k !== smallest), smallest ? anyOf : [])).sort(newestFirst);
+      return { matches: (cursor ? all.filter((e) => olderThan(e, cursor)) : all).slice(0, limit + 1), total: all.length };
     }
+    if (sets.length === 1 && anyOf.length === 0) {
+      const [matches, total] = await Promise.all([rangeAfter(sets[0]!, f, limit + 1, cursor), redis.zcount(sets[0]!, min, max)]);
+      return { matches, total };
+    }
+    if (sets.length === 0) {
+      // Several states alone: each state's index read as far as a page, merged.
+      const [lists, counts] = await Promise.all([Promise.all(anyOf.map((k) => rangeAfter(k, f, limit + 1, cursor))), Promise.all(anyOf.map((k) => redis.zcount(k, min, max)))]);
+      return { matches: lists.flat().sort(newestFirst).slice(0, limit + 1), total: counts.reduce((a, b) => a + b, 0) };
+    }
+    // Several filters: the smallest index drives, the others are checked chunk by chunk.
+    const cards = await Promise.all(sets.map((k) => redis.zcard(k)));
+    const driver = sets[cards.indexOf(Math.min(...cards))]!;
+    const checks = sets.filter((k) => k !== driver);
+    const matches: Entry[] = [];
+    let pos = cursor;
+    for (let examined = 0; ; ) {
+      const chunk = await rangeAfter(driver, f, CHUNK, pos);
+      for (const e of await members(chunk, checks, anyOf)) {
+        matches.push(e);
+        if (matches.length > limit) return { matches, total: undefined };
+      }
+      examined += chunk.length;
+      if (chunk.length < CHUNK) return { matches, total: undefined };
+      pos = { createdAt: chunk[chunk.length - 1]!.score, id: chunk[chunk.length - 1]!.id };
+      if (examined >= LIST_SCAN_MAX) return { matches, stoppedAt: chunk[chunk.length - 1]!, total: undefined };
+    }
+  };
+
+  const list = async (f: JobFilter, limit: number, cursor?: JobCursor): Promise<JobPage> => {
+    const { matches, stoppedAt, total } = await find(f, limit, cursor);
+    const shown = matches.slice(0, limit);
+    const last = matches.length > limit ? shown[shown.length - 1] : stoppedAt;
+    return { jobs: await hydrate(shown, f), total, next: last ? { createdAt: last.score, id: last.id } : undefined };
   };
 
   return { list };

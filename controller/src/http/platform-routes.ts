@@ -93,7 +93,7 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
       q.limit,
       q.cursor ? parseCursor(q.cursor) : undefined,
     );
-    void reply.header(TOTAL_COUNT_HEADER, String(page.total));
+    if (page.total !== undefined) void reply.header(TOTAL_COUNT_HEADER, String(page.total));
     if (page.next) void reply.header(NEXT_CURSOR_HEADER, formatCursor(page.next));
     return page.jobs;
   });
