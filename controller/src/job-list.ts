@@ -2,9 +2,9 @@
 // ids by createdAt, so a page is a range read of one set (O(log n + page)). Several filters: the smallest
 // of their sets is read newest first in chunks, each chunk checked against the others with one ZMSCORE
 // each, until the page is full (a bounded number of entries per request: past it, a short page and a
-// cursor). Several states: the states' sets read side by side and merged. Only "id contains" scans, and it
-// scans ids inside Redis (ZSCAN MATCH), never job records. Pages run newest first; the cursor is the
-// last job shown (or examined).
+// cursor). Several states: the states' sets read side by side and merged. "Id contains" reads ids the
+// same bounded way (never job records). Pages run newest first; the cursor is the last job shown (or
+// examined).
 import { jobStateSchema, type JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike } from './commands.js';
 import { jobMatches, type JobCursor, type JobFilter } from './job-filter.js';
@@ -22,12 +22,12 @@ export interface JobPage {
   total: number | undefined;
 }
 
-/** Entries of the driving index one request examines at most when several filters combine. */
+/** Entries of the driving index one request examines at most when several filters combine, or for `q`. */
 export const LIST_SCAN_MAX = 20_000;
 /** Entries read (and checked against the other indexes) per round trip. */
 const CHUNK = 500;
-/** Entries one ZSCAN call looks at: 100,000 ids take five round trips. */
-const SCAN_COUNT = 20_000;
+/** Ids read per round trip for an id search, most of them dropped at once by the text test. */
+const ID_CHUNK = 2000;
 
 interface Entry {
   id: string;
@@ -92,17 +92,6 @@ export function createJobList(redis: RedisLike, keys: Keys) {
     return entries.filter((_e, i) => all.every((s) => s[i] !== null) && (any.length === 0 || any.some((s) => s[i] !== null)));
   };
 
-  /** Every id of `key` containing `text`, within [since, until). */
-  const scanIds = async (key: string, f: JobFilter, text: string, into: Map<string, Entry>): Promise<void> => {
-    let cursor = '0';
-    do {
-      const [next, flat] = await redis.zscan(key, cursor, 'MATCH', `*${text}*`, 'COUNT', SCAN_COUNT);
-      cursor = next;
-      // ZSCAN may return an entry twice (the set was rehashed between calls): the map keeps one.
-      for (const e of pairs(flat)) if ((f.since === undefined || e.score >= f.since) && (f.until === undefined || e.score < f.until)) into.set(e.id, e);
-    } while (cursor !== '0');
-  };
-
   /** The job records, pipelined; an index entry whose job expired (or changed since) is left out. */
   const hydrate = async (entries: Entry[], f: JobFilter): Promise<JobView[]> => {
     const hashes = await Promise.all(entries.map((e) => redis.hgetall(keys.job(e.id))));
@@ -123,17 +112,38 @@ export function createJobList(redis: RedisLike, keys: Keys) {
     total: number | undefined;
   }
 
+  /**
+   * The smallest of `sets` (or the recent index) read newest first in chunks; each entry kept when
+   * `pick` takes it and the other indexes hold it. Stops at limit + 1 matches, or at LIST_SCAN_MAX
+   * entries examined (then where it stopped, for the next request to resume from).
+   */
+  const drive = async (f: JobFilter, sets: string[], anyOf: string[], limit: number, cursor: JobCursor | undefined, pick: (e: Entry) => boolean, chunkSize: number): Promise<Found> => {
+    const cards = await Promise.all(sets.map((k) => redis.zcard(k)));
+    const driver = sets.length ? sets[cards.indexOf(Math.min(...cards))]! : keys.recent;
+    const checks = sets.filter((k) => k !== driver);
+    const matches: Entry[] = [];
+    let pos = cursor;
+    for (let examined = 0; ; ) {
+      const chunk = await rangeAfter(driver, f, chunkSize, pos);
+      for (const e of await members(chunk.filter(pick), checks, anyOf)) {
+        matches.push(e);
+        if (matches.length > limit) return { matches, total: undefined };
+      }
+      examined += chunk.length;
+      if (chunk.length < chunkSize) return { matches, total: undefined };
+      const last = chunk[chunk.length - 1]!;
+      pos = { createdAt: last.score, id: last.id };
+      if (examined >= LIST_SCAN_MAX) return { matches, stoppedAt: last, total: undefined };
+    }
+  };
+
   const find = async (f: JobFilter, limit: number, cursor: JobCursor | undefined): Promise<Found> => {
     const { sets, anyOf } = planFor(f);
     const { min, max } = timeRange(f);
     if (f.idContains) {
-      // Scan the smallest index (or each state's), then check the few ids found against the rest.
-      const cards = await Promise.all(sets.map((k) => redis.zcard(k)));
-      const smallest = sets.length ? sets[cards.indexOf(Math.min(...cards))]! : undefined;
-      const found = new Map<string, Entry>();
-      for (const k of smallest ? [smallest] : anyOf) await scanIds(k, f, f.idContains, found);
-      const all = (await members([...found.values()], sets.filter((k) => k !== smallest), smallest ? anyOf : [])).sort(newestFirst);
-      return { matches: (cursor ? all.filter((e) => olderThan(e, cursor)) : all).slice(0, limit + 1), total: all.length };
+      // Ids are random: text in them is found only by reading them, newest first, a bounded stretch a request.
+      const text = f.idContains;
+      return drive(f, sets, anyOf, limit, cursor, (e) => e.id.includes(text), ID_CHUNK);
     }
     if (sets.length === 1 && anyOf.length === 0) {
       const [matches, total] = await Promise.all([rangeAfter(sets[0]!, f, limit + 1, cursor), redis.zcount(sets[0]!, min, max)]);
@@ -145,22 +155,7 @@ export function createJobList(redis: RedisLike, keys: Keys) {
       return { matches: lists.flat().sort(newestFirst).slice(0, limit + 1), total: counts.reduce((a, b) => a + b, 0) };
     }
     // Several filters: the smallest index drives, the others are checked chunk by chunk.
-    const cards = await Promise.all(sets.map((k) => redis.zcard(k)));
-    const driver = sets[cards.indexOf(Math.min(...cards))]!;
-    const checks = sets.filter((k) => k !== driver);
-    const matches: Entry[] = [];
-    let pos = cursor;
-    for (let examined = 0; ; ) {
-      const chunk = await rangeAfter(driver, f, CHUNK, pos);
-      for (const e of await members(chunk, checks, anyOf)) {
-        matches.push(e);
-        if (matches.length > limit) return { matches, total: undefined };
-      }
-      examined += chunk.length;
-      if (chunk.length < CHUNK) return { matches, total: undefined };
-      pos = { createdAt: chunk[chunk.length - 1]!.score, id: chunk[chunk.length - 1]!.id };
-      if (examined >= LIST_SCAN_MAX) return { matches, stoppedAt: chunk[chunk.length - 1]!, total: undefined };
-    }
+    return drive(f, sets, anyOf, limit, cursor, () => true, CHUNK);
   };
 
   const list = async (f: JobFilter, limit: number, cursor?: JobCursor): Promise<JobPage> => {

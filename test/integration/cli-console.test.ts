@@ -1,14 +1,15 @@
 // The console against a real controller and agent: submit --wait, status, logs, cancel, agents, and
-// the exit codes of its errors.
+// the exit codes of its errors; token ID and agents remove ID.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent } from '../helpers/processes.js';
-import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
+import { startJobSystem, type AgentHandle, type JobSystem } from '../helpers/job-system.js';
 
 let sys: JobSystem;
+let cliAgent: AgentHandle;
 beforeAll(async () => {
   sys = await startJobSystem({ leaseMs: 2000 });
-  await sys.startAgent('cli-agent', { HTTPAGENT_LABELS: 'role=cli' });
+  cliAgent = await sys.startAgent('cli-agent', { HTTPAGENT_LABELS: 'role=cli' });
 });
 afterAll(async () => sys?.stop());
 
@@ -91,5 +92,30 @@ describe('httpagent console', { timeout: 180_000 }, () => {
     expect(missing.code).toBe(5);
     expect(usage.code).toBe(2);
     expect(pair.code).toBe(2);
+  });
+
+  it('token ID opens that agent\'s port; agents remove ID revokes it', async () => {
+    const extra = await sys.startAgent('cli-revoked', { HTTPAGENT_LABELS: 'role=cli-revoked' });
+    const minted = await cli(['token', 'cli-revoked']);
+    expect(minted.code).toBe(0);
+    const token = minted.out.trim();
+    expect(token).toMatch(/^[\w-]+\.[\w-]+\.[\w-]+$/);
+    const health = await fetch(`${extra.url}/healthz`, { headers: { authorization: `Bearer ${token}` } });
+    expect(await health.json()).toMatchObject({ agentId: 'cli-revoked', revoked: false });
+    // Another agent's port refuses it: the token names its agent.
+    const other = await fetch(`${cliAgent.url}/v1/run`, { method: 'POST', headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' }, body: '{"task":"noop"}' });
+    expect(other.status).toBe(401);
+    const json = await cli(['token', 'cli-revoked', '--ttl', '60', '--json']);
+    expect(JSON.parse(json.out)).toMatchObject({ token: expect.any(String), expiresAt: expect.any(Number) });
+    expect((await cli(['token', 'cli-nobody'])).code).toBe(5);
+    expect((await cli(['token', 'cli-revoked', '--ttl', '9999'])).code).toBe(2);
+
+    const removed = await cli(['agents', 'remove', 'cli-revoked']);
+    expect(removed.code).toBe(0);
+    expect(removed.out).toMatch(/^revoked cli-revoked: 0 jobs re-queued, 0 cancelled$/m);
+    const listed = JSON.parse((await cli(['agents', '--json'])).out) as { id: string; state: string }[];
+    expect(listed.find((a) => a.id === 'cli-revoked')?.state).toBe('revoked');
+    // Revoked: no port token for it any more.
+    expect((await cli(['token', 'cli-revoked'])).code).toBe(5);
   });
 });

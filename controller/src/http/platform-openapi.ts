@@ -71,11 +71,11 @@ const operations: ApiOperation[] = [
     description:
       `Every filter narrows. A page holds at most \`limit\` jobs; when more follow, the \`${NEXT_CURSOR_HEADER}\` header ` +
       'holds the cursor of the next page. Each filter is an index, so a page costs about the same however many jobs there are. ' +
-      `\`${TOTAL_COUNT_HEADER}\` counts the matches, except when several filters combine (state and label, say), where one request ` +
-      'examines at most 20,000 jobs of the smallest index: a rare combination may answer a short (even empty) page with a cursor, ' +
+      `\`${TOTAL_COUNT_HEADER}\` counts the matches, except for \`q\` and when several filters combine (state and label, say), where one ` +
+      'request examines at most 20,000 jobs of the smallest index: a rare match may answer a short (even empty) page with a cursor, ' +
       'so go on until the cursor header is absent. A page may also hold fewer jobs when some changed or expired while it was read.',
     query: jobListQuerySchema,
-    ok: [{ status: 200, description: 'the jobs of this page', json: jobListReplySchema, headers: { [NEXT_CURSOR_HEADER]: 'the cursor of the next page, absent on the last', [TOTAL_COUNT_HEADER]: 'how many jobs the filter matches, every page together (absent when several filters combine)' } }],
+    ok: [{ status: 200, description: 'the jobs of this page', json: jobListReplySchema, headers: { [NEXT_CURSOR_HEADER]: 'the cursor of the next page, absent on the last', [TOTAL_COUNT_HEADER]: 'how many jobs the filter matches, every page together (absent for q and when several filters combine)' } }],
     errors: ['BAD_REQUEST', 'REDIS_UNAVAILABLE'],
     examples: [
       { name: 'failed-recently', summary: 'failed or cancelled jobs since a time', query: { state: 'failed,cancelled', since: '2026-01-01T00:00:00Z', limit: '20' }, status: 200 },

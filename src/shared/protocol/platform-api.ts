@@ -124,8 +124,8 @@ export const JOB_CURSOR = /^(\d{1,16})\.([A-Za-z0-9_-]{1,64})$/;
 /**
  * GET /v1/jobs, newest first. Every filter narrows; a page holds at most `limit` jobs and the reply's
  * `x-next-cursor` header, when present, continues after its last job (x-total-count: all the matches,
- * when one filter or only states are given). Several filters combined examine a bounded number of jobs
- * per request, so such a page may be short (even empty) and still carry a cursor.
+ * when one filter or only states are given). `q`, and several filters combined, examine a bounded number
+ * of jobs per request, so such a page may be short (even empty) and still carry a cursor.
  */
 export const jobListQuerySchema = z.strictObject({
   /** One state or several, comma-separated. */
@@ -157,7 +157,7 @@ export type JobListQuery = z.infer<typeof jobListQuerySchema>;
 export const jobListReplySchema = z.array(jobViewSchema);
 /** The reply header that continues a list. */
 export const NEXT_CURSOR_HEADER = 'x-next-cursor';
-/** The reply header counting the jobs the filter matches, every page together (absent when several filters combine). */
+/** The reply header counting the jobs the filter matches, every page together (absent for q and when several filters combine). */
 export const TOTAL_COUNT_HEADER = 'x-total-count';
 
 export const jobParamsSchema = z.strictObject({ id: jobIdSchema });
