@@ -27,7 +27,9 @@ export const LIST_SCAN_MAX = 20_000;
 /** Entries read (and checked against the other indexes) per round trip. */
 const CHUNK = 500;
 /** Ids read per round trip for an id search, most of them dropped at once by the text test. */
-const ID_CHUNK = 2000;
+const ID_CHUNK = 2500;
+/** Ids an id search reads at most per request: every id is random, so each one must be read to be tested. */
+export const ID_SCAN_MAX = 5000;
 
 interface Entry {
   id: string;
@@ -114,10 +116,19 @@ export function createJobList(redis: RedisLike, keys: Keys) {
 
   /**
    * The smallest of `sets` (or the recent index) read newest first in chunks; each entry kept when
-   * `pick` takes it and the other indexes hold it. Stops at limit + 1 matches, or at LIST_SCAN_MAX
+   * `pick` takes it and the other indexes hold it. Stops at limit + 1 matches, or at `scanMax`
    * entries examined (then where it stopped, for the next request to resume from).
    */
-  const drive = async (f: JobFilter, sets: string[], anyOf: string[], limit: number, cursor: JobCursor | undefined, pick: (e: Entry) => boolean, chunkSize: number): Promise<Found> => {
+  const drive = async (
+    f: JobFilter,
+    sets: string[],
+    anyOf: string[],
+    limit: number,
+    cursor: JobCursor | undefined,
+    pick: (e: Entry) => boolean,
+    chunkSize: number,
+    scanMax: number,
+  ): Promise<Found> => {
     const cards = await Promise.all(sets.map((k) => redis.zcard(k)));
     const driver = sets.length ? sets[cards.indexOf(Math.min(...cards))]! : keys.recent;
     const checks = sets.filter((k) => k !== driver);
@@ -133,7 +144,7 @@ export function createJobList(redis: RedisLike, keys: Keys) {
       if (chunk.length < chunkSize) return { matches, total: undefined };
       const last = chunk[chunk.length - 1]!;
       pos = { createdAt: last.score, id: last.id };
-      if (examined >= LIST_SCAN_MAX) return { matches, stoppedAt: last, total: undefined };
+      if (examined >= scanMax) return { matches, stoppedAt: last, total: undefined };
     }
   };
 
@@ -143,7 +154,7 @@ export function createJobList(redis: RedisLike, keys: Keys) {
     if (f.idContains) {
       // Ids are random: text in them is found only by reading them, newest first, a bounded stretch a request.
       const text = f.idContains;
-      return drive(f, sets, anyOf, limit, cursor, (e) => e.id.includes(text), ID_CHUNK);
+      return drive(f, sets, anyOf, limit, cursor, (e) => e.id.includes(text), ID_CHUNK, ID_SCAN_MAX);
     }
     if (sets.length === 1 && anyOf.length === 0) {
       const [matches, total] = await Promise.all([rangeAfter(sets[0]!, f, limit + 1, cursor), redis.zcount(sets[0]!, min, max)]);
@@ -155,7 +166,7 @@ export function createJobList(redis: RedisLike, keys: Keys) {
       return { matches: lists.flat().sort(newestFirst).slice(0, limit + 1), total: counts.reduce((a, b) => a + b, 0) };
     }
     // Several filters: the smallest index drives, the others are checked chunk by chunk.
-    return drive(f, sets, anyOf, limit, cursor, () => true, CHUNK);
+    return drive(f, sets, anyOf, limit, cursor, () => true, CHUNK, LIST_SCAN_MAX);
   };
 
   const list = async (f: JobFilter, limit: number, cursor?: JobCursor): Promise<JobPage> => {
