@@ -9,6 +9,7 @@ import { createCredentialCheck, DEFAULT_CREDENTIAL_CHECK, type CredentialCheckOp
 import { createCredentialStore } from './credential-store.js';
 import { buildApp } from './http/app.js';
 import { createFleetMetrics } from './fleet-metrics.js';
+import { createJobList } from './job-list.js';
 import { createJobStore } from './job-store.js';
 import { createKeys } from './keys.js';
 import { createLeaseStore } from './lease-store.js';
@@ -77,6 +78,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     redis: deps.redis,
     logger,
     jobs,
+    jobList: createJobList(deps.redis, keys),
     agents,
     monitor,
     leases,

@@ -125,6 +125,7 @@ export const scriptContracts = {
           stepCount: int,
           target: z.string(),
           schedule: z.strictObject({ agentId: z.string(), name: z.string() }).optional(),
+          indexes: z.array(z.string()),
         }),
       ),
     }),
@@ -177,7 +178,7 @@ export const scriptContracts = {
     reply: z.strictObject({ kept: int }),
   },
   reap: {
-    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string() }),
+    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string(), trimIndexes: int }),
     reply: z.strictObject({ expired: int }),
   },
   register: {

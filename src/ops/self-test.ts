@@ -44,7 +44,12 @@ export function runSelfTest(config: AgentConfig, root: string = packageRoot): Se
       return `${dir} is readable`;
     }),
     check('schedules', () => {
-      for (const s of config.schedules) new Cron(s.cron, { paused: true, ...(s.timezone ? { timezone: s.timezone } : {}) }).stop();
+      for (const s of config.schedules) {
+        // nextRun computes a date in the zone: a pattern and zone that parse apart can still fail together.
+        const cron = new Cron(s.cron, { paused: true, ...(s.timezone ? { timezone: s.timezone } : {}) });
+        cron.nextRun();
+        cron.stop();
+      }
       new Cron(config.updateCron, { paused: true }).stop();
       return `${config.schedules.length} schedule(s) and updateCron parse`;
     }),

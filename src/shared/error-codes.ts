@@ -7,27 +7,30 @@
  * Exit statuses, the same in every process (agent, monitor, controller, update-guard,
  * supervisor-listener) and in the console: a bad setting or bad arguments exit 2 everywhere, so a
  * supervisor or an install script tells "fix the config" from "it crashed" without knowing which
- * process it ran. 3-5 and 130 are the console's own outcomes.
+ * process it ran. 3-6 are the console's own outcomes; a job's outcome maps to 0 (succeeded), 1 (failed)
+ * and 3 (cancelled), so a script holding a job id reads the outcome from `httpagent job wait ID`'s status.
  */
 export const EXIT = {
   ok: 0,
   failed: 1,
   usage: 2,
-  unreachable: 3,
+  cancelled: 3,
   unauthorized: 4,
   notFound: 5,
-  cancelled: 130,
+  unreachable: 6,
+  interrupted: 130,
 } as const;
 
 /** What each exit status means, for the docs. */
 export const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
   ok: 'success (the console: the job succeeded)',
   failed: 'any other failure (the console: the job failed)',
-  usage: 'a bad setting (CONFIG_INVALID) or bad arguments (USAGE), in every process and the console',
-  unreachable: 'console: the controller is unreachable',
+  usage: 'a bad setting (CONFIG_INVALID), bad arguments (USAGE), or a console pointed at something that is not a controller (NOT_A_CONTROLLER), in every process and the console',
+  cancelled: 'console: the job was cancelled (`job wait`, `job submit --wait`, `job logs --follow`)',
   unauthorized: 'console: the controller refused the platform token',
   notFound: 'console: no such job (or route)',
-  cancelled: 'console: the job was cancelled while `--wait` watched it',
+  unreachable: 'console: the controller is unreachable',
+  interrupted: 'console: stopped by Ctrl-C while watching a job (the job goes on)',
 };
 
 /** Who raises a code: which API answers with it, or which process fails with it. */
@@ -82,6 +85,7 @@ export const errorCodes = {
   // The controller (platform API and agent API).
   JOB_NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'controller', meaning: 'no such job (or it expired after retentionSec)' },
   AGENT_UNKNOWN: { http: 404, retryable: false, source: 'controller', meaning: 'the controller has no record of this agent; register again' },
+  JOB_NOT_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job is still queued or running, so it cannot be retried yet' },
   JOB_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job already succeeded or failed, so it cannot be cancelled' },
   STALE_EPOCH: { http: 409, retryable: false, source: 'controller', meaning: 'another attempt owns the job; stop working on it and report nothing more' },
   LOG_OFFSET_GAP: { http: 416, retryable: false, source: 'controller', meaning: 'the log chunk starts past the end of the log; resend from `expected`' },
@@ -101,12 +105,14 @@ export const errorCodes = {
   // Callers of another process's API (agent, monitor, console): never sent, raised locally.
   CONTROLLER_UNREACHABLE: { http: 502, exit: EXIT.unreachable, retryable: true, source: 'client', meaning: 'the controller refused the connection, reset it or did not answer in time' },
   CONTROLLER_BAD_REPLY: { http: 502, retryable: false, source: 'client', meaning: "the controller's reply does not match the API (another version, or a proxy in between)" },
+  NOT_A_CONTROLLER: { http: 502, exit: EXIT.usage, retryable: false, source: 'client', meaning: "the address answers as an httpagent agent's port, not a controller: HTTPAGENT_CONTROLLER_URL names the wrong port" },
   UPSTREAM_UNREACHABLE: { http: 502, retryable: true, source: 'client', meaning: 'the monitor could not reach the agent or the controller' },
   NOT_ENROLLED: { http: 503, retryable: true, source: 'client', meaning: "the monitor found no usable credential in the agent's stateDir (the agent has not enrolled yet); samples wait in its buffer" },
 
   // Processes and the console.
   CONFIG_INVALID: { exit: EXIT.usage, retryable: false, source: 'process', meaning: 'a setting is missing, malformed or unknown; the message names it' },
   USAGE: { exit: EXIT.usage, retryable: false, source: 'console', meaning: 'bad command-line arguments, or a setting the command needs is unset' },
+  REDIS_UNREACHABLE: { exit: EXIT.failed, retryable: false, source: 'process', meaning: 'the controller never reached Redis at start-up; the message names the URL (without its password) and the last failure' },
   UNKNOWN_SCHEDULE: { retryable: false, source: 'process', meaning: 'a scheduled run was fired by a name the agent has no schedule for' },
 
   // Self-update outcomes (recorded in the update state file and mailed, not sent over HTTP).

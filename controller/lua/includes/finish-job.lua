@@ -1,11 +1,13 @@
 -- Puts a job in a final state. From here on the job, its log and its idempotency key live only
--- retentionSec more, so finished work never grows Redis without bound.
+-- retentionSec more, so finished work never grows Redis without bound. It moves to its final state's index.
 -- The fleet counters for /metrics are kept here, the one door to a final state: base .. 'stats' counts
 -- finished jobs by state and queue and scheduled runs by agent, schedule and state; a scheduled run
 -- (fields sched, schedAgent set by enqueue-4.lua) also becomes its schedule's last run in
 -- base .. 'sched:' .. agentId, which the monitor reads to alert on a failing schedule.
+--- @include "job-index"
 local function finishJob(base, leasesKey, jobKey, id, state, err, now, retentionSec)
-  local j = redis.call('HMGET', jobKey, 'q', 'sched', 'schedAgent')
+  local j = redis.call('HMGET', jobKey, 'q', 'sched', 'schedAgent', 'state', 'createdAt')
+  indexState(base, id, j[4], state, j[5])
   redis.call('HSET', jobKey, 'state', state, 'finishedAt', now, 'error', err or '')
   redis.call('ZREM', leasesKey, id)
   redis.call('EXPIRE', jobKey, retentionSec)

@@ -3,7 +3,11 @@ import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } 
 import type { HttpLimitSettings } from '../../../src/shared/config/http-limits.js';
 import { createConnectionGuard } from '../../../src/shared/http/connection-guard.js';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
+import { installServiceHeader } from '../../../src/shared/http/service-header.js';
 import type { Logger } from '../../../src/shared/log.js';
+import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
+import { servicePaths } from '../../../src/shared/protocol/platform-api.js';
+import { version } from '../../../src/shared/package-info.js';
 import type { RedisLike } from '../commands.js';
 import { createTokenCheck } from '../../../src/shared/http/auth.js';
 import type { FleetMetrics } from '../fleet-metrics.js';
@@ -12,6 +16,7 @@ import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { installAuth, type AuthOptions } from './auth-hooks.js';
 import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
+import { buildControllerOpenApi } from './platform-openapi.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 
 export interface AppOptions extends HttpLimitSettings {
@@ -56,8 +61,9 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
 
   installErrorHandling(app, { classify: classifyRedisFailure });
   guard.install(app);
+  installServiceHeader(app, 'controller');
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get(servicePaths.health, async (_req, reply) => {
     try {
       await deps.redis.ping();
       return { ok: true, redis: 'ok' };
@@ -73,6 +79,8 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     const { text, contentType } = await deps.fleetMetrics.render();
     return reply.type(contentType).send(text);
   });
+  const openapi = buildControllerOpenApi({ version });
+  app.get(servicePaths.openapi, async () => openapi);
 
   platformRoutes(app, deps);
   identityRoutes(app, deps);

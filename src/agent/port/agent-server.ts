@@ -7,6 +7,7 @@ import { compileDeleteRoots } from '../tasks/delete-paths.js';
 import { createRunPool, type RunPool } from '../tasks/run-pool.js';
 import { createConnectionGuard } from '../../shared/http/connection-guard.js';
 import { frameworkErrors, installErrorHandling } from '../../shared/http/error-handler.js';
+import { installServiceHeader } from '../../shared/http/service-header.js';
 import type { AgentServerDeps, RouteContext } from './route-context.js';
 import { registerAuthorizeRoutes } from './authorize-route.js';
 import { registerDeleteRoute } from './delete-route.js';
@@ -55,6 +56,7 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
   // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
+  installServiceHeader(app, 'agent');
 
   // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer anything.
   // A public route may be called without a token, but a token that comes must be good: a caller with a

@@ -3,16 +3,17 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { agentIdFromHostname, agentIdSchema } from '../protocol/ids.js';
 import { paramsSchema } from '../protocol/job.js';
-import { boolField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
+import { boolField, cronField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, timezoneField, tokenField, urlField } from './fields.js';
 import { httpLimitFields } from './http-limits.js';
 
 export const scheduleSchema = z.strictObject({
   /** Stable name: part of each run's idempotency key. */
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-  cron: z.string().min(1),
+  cron: cronField(),
   task: z.string().min(1),
   params: paramsSchema.default({}),
-  timezone: z.string().optional(),
+  /** Checked when the config loads: a misspelt zone would otherwise leave the agent with no schedules. */
+  timezone: timezoneField().optional(),
   timeoutSec: z.number().int().positive().optional(),
 });
 export type Schedule = z.infer<typeof scheduleSchema>;
@@ -87,7 +88,7 @@ export const agentConfigSchema = z.strictObject({
   updateRemote: z.string().min(1).optional(),
   updateBranch: z.string().regex(/^[A-Za-z0-9_.\/-]{1,200}$/).default('main'),
   /** When to look for a new commit (croner pattern; 5 or 6 fields). */
-  updateCron: z.string().min(1).default('* * * * *'),
+  updateCron: cronField().default('* * * * *'),
   /** How long a new release has to answer /healthz with its commit before it is rolled back. */
   updateDeadlineSec: intField(5, 3600).default(120),
   /** idle: switch only at a moment no job runs; drain: stop claiming and wait for running jobs. */
