@@ -4,7 +4,7 @@
 // garbage after a good start. Also: `host` aimed at an address that is not allowed. The agent is a real
 // `httpagent agent` process; the peers are real TCP servers in this file.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,8 @@ const POOL = 5;
 const DEADLINE_SEC = 5;
 
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-hostile-'));
+// It is the agent's tasksDir: a root agent refuses one its task user cannot reach.
+chmodSync(tmp, 0o755);
 let agent: Spawned | undefined;
 let base = '';
 const servers: Server[] = [];
