@@ -1,7 +1,6 @@
 // Running one allow-listed task synchronously for POST /v1/run: output captured up to a cap per stream,
 // and a timeout, a caller who hung up or the agent's shutdown stops the whole process group.
-import { HttpAgentError, ValidationError } from '../../shared/errors.js';
-import type { TaskLauncher } from './task-launcher.js';
+import { taskStartFailure, type TaskLauncher } from './task-launcher.js';
 import { killTree } from './task-process.js';
 
 export interface LightTaskOptions {
@@ -50,11 +49,6 @@ class CappedBuffer {
   }
 }
 
-function startFailure(task: string, errno: string | undefined): HttpAgentError {
-  if (errno === 'E2BIG') return new ValidationError('params: too large together to pass as environment variables (E2BIG)');
-  return new HttpAgentError('TASK_START_FAILED', `task "${task}" could not be started (${errno ?? 'unknown error'})`);
-}
-
 /**
  * Throws UnknownTaskError (400) before spawning when the task is not allow-listed, TaskNeedsRootError
  * (403) for a root task on an agent that is not root, ValidationError (400) for params no process can
@@ -93,7 +87,7 @@ export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskRes
     const result = await ended;
     if (stopping) await stopping;
     // No pid: the task never started. Answering 200 with no exit code would read as "ran, said nothing".
-    if (result.errno !== undefined) throw startFailure(opts.task, result.errno);
+    if (result.errno !== undefined) throw taskStartFailure(opts.task, result.errno);
     return {
       exitCode: result.code,
       signal: result.signal,

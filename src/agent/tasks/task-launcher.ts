@@ -6,7 +6,7 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { HttpAgentError } from '../../shared/errors.js';
+import { HttpAgentError, ValidationError } from '../../shared/errors.js';
 import { emptyTaskManifest, type RunAs, type TaskManifest } from '../../shared/config/task-manifest.js';
 import type { TaskAccount } from './task-account.js';
 import type { TaskGroups } from './task-groups.js';
@@ -56,11 +56,17 @@ export interface TaskLauncher {
   /**
    * Plans and spawns the task: no shell, params as env and JSON on stdin, detached so that it leads a
    * process group a timeout or stop kills whole (and a drain's signal to the agent's group spares).
-   * Throws what plan throws; a kernel refusal (ENOENT, E2BIG) comes as the child's 'error' event with
-   * no pid. node's spawn, not execa: execa costs about 1.5 ms of CPU per spawn, most of an agent's time
+   * Throws what plan throws, and taskStartFailure's error when the kernel refuses at once (E2BIG is
+   * thrown by spawn itself); a later refusal comes as the child's 'error' event with no pid. node's spawn, not execa: execa costs about 1.5 ms of CPU per spawn, most of an agent's time
    * on a short step, and callers capture, kill and wait by themselves.
    */
   start(task: string, params?: Record<string, string>, extra?: Record<string, string>): StartedTask;
+}
+
+/** Params too large for execve are the caller's fault (400); any other refusal to start is ours (500). */
+export function taskStartFailure(task: string, errno: string | undefined, cause?: unknown): HttpAgentError {
+  if (errno === 'E2BIG') return new ValidationError('params: too large together to pass as environment variables (E2BIG)');
+  return new HttpAgentError('TASK_START_FAILED', `task "${task}" could not be started (${errno ?? 'unknown error'})`, { cause });
 }
 
 const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -132,7 +138,12 @@ export function createTaskLauncher(opts: TaskLauncherOptions): TaskLauncher {
     plan,
     start(task, params, extra) {
       const command = plan(task, params, extra);
-      const child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      let child: TaskChild;
+      try {
+        child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+      } catch (err) {
+        throw taskStartFailure(task, (err as NodeJS.ErrnoException).code, err);
+      }
       const release = opts.groups?.track(child.pid) ?? (() => undefined);
       // A script that does not read stdin closes it early; that EPIPE is not the task's failure.
       child.stdin.on('error', () => undefined);
