@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, encodeVarInt, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
 import { createPortTokenSigner, writePortKeysFile } from '../helpers/port-tokens.js';
-import { binJs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
+import { agentTestEnv, binJs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
 
 /** A port token for this agent, minted in beforeAll with the key its portTokenKeysFile names. */
 let TOKEN = '';
@@ -211,13 +211,14 @@ function coverageLeftovers(): string[] {
 beforeAll(async () => {
   const listen = `127.0.0.1:${await freePort()}`;
   const signer = await createPortTokenSigner();
-  TOKEN = await signer.mint(AGENT_ID, { ttlSec: 600 });
+  TOKEN = await signer.mint(AGENT_ID, { ttlSec: 300 }); // the longest an agent accepts
   const proc = spawn(process.execPath, [binJs, 'agent'], {
     cwd: repoRoot,
     // Its own process group, killed as a whole in afterAll.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
+    // agentTestEnv: as root, its tasks run as the tests' task user.
+    env: agentTestEnv({
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/root',
       HTTPAGENT_AGENT_ID: AGENT_ID,
@@ -235,7 +236,7 @@ beforeAll(async () => {
       HTTPAGENT_JACOCO_TIMEOUT_SEC: String(DEADLINE_SEC),
       HTTPAGENT_JACOCO_MAX_BYTES: String(MAX_BYTES),
       HTTPAGENT_JACOCO_HOSTS: '127.0.0.3',
-    },
+    }),
   });
   agent = track(proc);
   base = `http://${listen}`;
@@ -316,7 +317,7 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     // The agent hung up on every peer (none of them ever stops on its own).
     await Promise.all(peers.map((p) => p.closed));
     expect(isAlive(pid)).toBe(true);
-    const after = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<any>);
+    const after = await fetch(`${base}/healthz`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.json() as Promise<any>);
     expect(after).toMatchObject({ status: 'ok', lightTasks: { active: 0, queued: 0 } });
     expect(coverageLeftovers()).toEqual([]);
     // Every JaCoCo socket and spool fd was closed (bounded poll: the job loop's controller retries open and
@@ -332,7 +333,7 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     const inFlight = Array.from({ length: POOL }, () => dump({ port: slow.port }));
     // Bounded poll until all of them hold a slot and their sockets are open.
     for (let i = 0; ; i++) {
-      const h = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<any>);
+      const h = await fetch(`${base}/healthz`, { headers: { authorization: `Bearer ${TOKEN}` } }).then((r) => r.json() as Promise<any>);
       if (h.lightTasks.active === POOL && slow.accepted.length === POOL) break;
       if (i > 200) throw new Error(`pool never filled: ${JSON.stringify(h.lightTasks)}`);
       await new Promise((r) => setTimeout(r, 10));
