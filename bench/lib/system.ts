@@ -123,6 +123,9 @@ export async function startAgent(controllerUrl: string, id: string, extra: Recor
     HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
     HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
     HTTPAGENT_STATE_DIR: stateDir,
+    // Run as root, the agent starts tasks as its taskUser through setpriv (part of what is measured);
+    // nobody exists on every host, httpagent-task only where install.sh made it.
+    ...(process.getuid?.() === 0 ? { HTTPAGENT_TASK_USER: 'nobody' } : {}),
     ...extra,
   }, nodeArgs);
   const url = `http://127.0.0.1:${port}`;
