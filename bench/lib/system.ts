@@ -132,6 +132,9 @@ export async function startAgent(controllerUrl: string, id: string, extra: Recor
     // Pinned: the port takes tokens from this key even when no controller is there to hand it out.
     HTTPAGENT_PORT_TOKEN_KEYS_FILE: writePortKeysFile(stateDir, await benchSigner()),
     HTTPAGENT_STATE_DIR: stateDir,
+    // Run as root, the agent starts tasks as its taskUser through setpriv (part of what is measured);
+    // nobody exists on every host, httpagent-task only where install.sh made it.
+    ...(process.getuid?.() === 0 ? { HTTPAGENT_TASK_USER: 'nobody' } : {}),
     ...extra,
   }, nodeArgs);
   const url = `http://127.0.0.1:${port}`;

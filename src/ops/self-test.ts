@@ -4,6 +4,7 @@ import { accessSync, constants, mkdirSync, rmSync, statSync, writeFileSync } fro
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import type { AgentConfig } from '../shared/config/agent-config.js';
+import { loadTaskManifest } from '../shared/config/task-manifest.js';
 import { packageRoot, readCommit, version } from '../shared/package-info.js';
 
 export interface SelfTestCheck {
@@ -42,6 +43,10 @@ export function runSelfTest(config: AgentConfig, root: string = packageRoot): Se
       if (!statSync(dir).isDirectory()) throw new Error(`${dir} is not a directory`);
       accessSync(dir, constants.R_OK | constants.X_OK);
       return `${dir} is readable`;
+    }),
+    check('task-manifest', () => {
+      const { manifest, file } = loadTaskManifest(config.tasksDir ?? join(root, 'scripts'));
+      return file ? `${file}: ${Object.keys(manifest.tasks).length} task(s)` : 'no tasks.yaml: every task runs as the task user';
     }),
     check('schedules', () => {
       for (const s of config.schedules) {

@@ -73,6 +73,8 @@ export const errorCodes = {
   HOME_MISSING: { http: 409, retryable: false, source: 'agent port', meaning: "the user's home directory does not exist" },
   UNSAFE_HOME: { http: 409, retryable: false, source: 'agent port', meaning: "the user's home is not a directory the user owns (or is writable by others), so nothing is written into it" },
   AUTHORIZE_FAILED: { http: 500, retryable: true, source: 'agent port', meaning: 'the helper that edits authorized_keys as the target user crashed, timed out or answered nonsense (the reason is logged)' },
+  TASK_NEEDS_ROOT: { http: 403, retryable: false, source: 'agent port', meaning: 'tasks.yaml says the task runs as root and the agent is not root; it is never run as another account instead' },
+  AUTHORIZE_NEEDS_ROOT: { http: 403, retryable: false, source: 'agent port', meaning: "the agent is not root, so it can change only its own user's authorized_keys" },
   TASK_START_FAILED: { http: 500, retryable: false, source: 'agent port', meaning: 'the kernel would not start the task script (not executable, bad interpreter line)' },
   UNSAFE_SSH_DIR: { http: 409, retryable: false, source: 'agent port', meaning: '~/.ssh or authorized_keys is a symlink or not a plain directory or file' },
   JACOCO_UNREACHABLE: { http: 502, retryable: true, source: 'agent port', meaning: 'no JaCoCo agent listens at the port' },

@@ -28,6 +28,8 @@ beforeAll(async () => {
   redis = await startRedis();
   ctl = await startController(redis.url, { longPollMs: 1000 });
   dir = mkdtempSync(join(tmpdir(), 'httpagent-sched-'));
+  // A root agent runs the task as its task user, which must reach tasks/ inside dir.
+  chmodSync(dir, 0o755);
 });
 
 afterAll(async () => {

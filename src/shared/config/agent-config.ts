@@ -5,6 +5,7 @@ import { agentIdFromHostname, agentIdSchema } from '../protocol/ids.js';
 import { paramsSchema } from '../protocol/job.js';
 import { boolField, cronField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, timezoneField, tokenField, urlField } from './fields.js';
 import { httpLimitFields } from './http-limits.js';
+import { taskEnvSchema } from './task-manifest.js';
 
 export const scheduleSchema = z.strictObject({
   /** Stable name: part of each run's idempotency key. */
@@ -35,8 +36,15 @@ export const agentConfigSchema = z.strictObject({
    * unset: the keys the controller hands out at enrollment and registration.
    */
   portTokenKeysFile: z.string().min(1).optional(),
-  /** Allow-listed task executables; the repo's scripts/ when unset. */
+  /** Allow-listed task executables and their tasks.yaml; the repo's scripts/ when unset. */
   tasksDir: z.string().min(1).optional(),
+  /**
+   * The account tasks run as when the agent is root (install.sh creates it). An agent that is not root
+   * cannot switch: its tasks run as itself, and it says so at start.
+   */
+  taskUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'expected a user name').default('httpagent-task'),
+  /** Operator settings for every task, over tasks.yaml's env (SERVICE_ROOTS, LOG_ROOTS, UPLOAD_URLS...). */
+  taskEnv: jsonField(taskEnvSchema).default({}),
   /** The credential, port keys, spooled logs and results, saved coverage, update state. */
   stateDir: z.string().min(1).default('./var/agent'),
   /** Heavy jobs run at once. */
