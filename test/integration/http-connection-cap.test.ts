@@ -14,6 +14,7 @@ import { createLogger } from '../../src/shared/log.js';
 import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { rawConnect, type RawConnection } from '../helpers/raw-http.js';
 import { waitUntil } from '../helpers/wait.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 
 const CAP = 20;
 const OVER = 50;
@@ -39,8 +40,7 @@ beforeAll(async () => {
   app = buildAgentServer(config, {
     logger: createLogger({ level: 'warn', destination: sink }),
     metrics: createAgentMetrics(),
-    tasksDir: tmp,
-    scriptBaseEnv: {},
+    tasks: sameUserTasks(tmp),
     portKeys: await ringFor(tmp, await createPortTokenSigner()),
     jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'unused' }) },
     version: '0.0.0',

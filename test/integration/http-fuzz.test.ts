@@ -16,13 +16,13 @@ import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import { buildAgentServer } from '../../src/agent/port/agent-server.js';
-import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
 import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { errorCodes, isErrorCode } from '../../src/shared/error-codes.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { ENROLL_TOKEN, PLATFORM_TOKEN, agentBody, call, credentialFor, startController, type Running } from './controller-harness.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 
 const SEED = 0x11_2026;
 /** Requests per route (method + path pattern). */
@@ -91,8 +91,7 @@ beforeAll(async () => {
   agentApp = buildAgentServer(config, {
     logger: silentLogger(),
     metrics: createAgentMetrics(),
-    tasksDir: fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url)),
-    scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin' }),
+    tasks: sameUserTasks(fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url)), { hostEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
     portKeys: await ringFor(tmp, signer),
     jobs: {
       running: () => 0,
