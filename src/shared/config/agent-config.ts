@@ -35,6 +35,11 @@ export const agentConfigSchema = z.strictObject({
   portTokenKeysFile: z.string().min(1).optional(),
   /** Allow-listed task executables; the repo's scripts/ when unset. */
   tasksDir: z.string().min(1).optional(),
+  /**
+   * The account tasks run as when the agent is root (install.sh creates it). An agent that is not root
+   * cannot switch: its tasks run as itself, and it says so at start.
+   */
+  taskUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'expected a user name').default('httpagent-task'),
   /** The credential, port keys, spooled logs and results, saved coverage, update state. */
   stateDir: z.string().min(1).default('./var/agent'),
   /** Heavy jobs run at once. */
