@@ -156,6 +156,14 @@ restore_as_svc() {
   as_svc sh -c 'if [ -f "$1.install-backup" ]; then mv -fT -- "$1.install-backup" "$1"; else rm -f -- "$1"; fi' sh "$1"
 }
 
+# Where the private work directory goes: $TMPDIR only when no other user could rename or replace entries
+# in it (dir_ok), else /tmp (root's, sticky).
+work_base() {
+  local b="${TMPDIR:-/tmp}"
+  dir_ok "$b" || b=/tmp
+  printf '%s' "$b"
+}
+
 cleanup_work() { [ -n "${WORK:-}" ] && rm -rf -- "$WORK"; return 0; }
 # The run succeeded: the copies kept for a rollback go.
 drop_backups() {
@@ -1099,7 +1107,7 @@ main() {
   TASK_HOME="$SYSROOT/var/lib/$TASK_USER"
 
   if [ "$UNINSTALL" = 1 ]; then
-    WORK=$(mktemp -d "${TMPDIR:-/tmp}/httpagent-install.XXXXXX")
+    WORK=$(mktemp -d "$(work_base)/httpagent-install.XXXXXX")
     trap cleanup_work EXIT
     # Bare, not `uninstall || ...`: set -e must stay on inside it, so a refusal stops everything.
     uninstall
@@ -1127,7 +1135,7 @@ main() {
   # Self-update on a root install needs a place the agent may write its releases: app/ (see the head).
   CODE_ROOT=$PREFIX
   if [ -n "$UPDATE_REMOTE" ] && [ "$MY_UID" = 0 ] && [ "$NO_SERVICE" = 0 ] && [ "$SVC_USER" != root ]; then CODE_ROOT="$PREFIX/app"; fi
-  WORK=$(mktemp -d "${TMPDIR:-/tmp}/httpagent-install.XXXXXX")
+  WORK=$(mktemp -d "$(work_base)/httpagent-install.XXXXXX")
   trap cleanup_work EXIT
 
   trap rollback ERR

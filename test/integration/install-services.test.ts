@@ -68,7 +68,7 @@ async function installation(): Promise<Installation> {
   return { dir, sysroot, prefix, agentId, sup, install };
 }
 
-describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 180_000 }, () => {
+describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 600_000 }, () => {
   beforeAll(async () => {
     redis = await startRedis();
     ctl = await startController(redis.url, { longPollMs: 1000 });
