@@ -10,7 +10,7 @@ export interface RollbackReport {
   reason: string;
   /** What the guard did to get the agent running again, one line each. */
   actions: string[];
-  /** Whether /healthz reports the old release again, and what was seen last. */
+  /** Whether the old release is up again (/healthz answering, running.json on its commit), and what was seen last. */
   serving: boolean;
   seen: string;
   /** What to do when it does not serve (the command to run, the log to read). */

@@ -187,10 +187,10 @@ async function start(program: SupervisedProgram, was: string, log: Logger): Prom
 async function waitForRelease(url: string, stateDir: string, commit: string | undefined, bad: string, deps: GuardDeps, actions: string[], log: Logger): Promise<{ serving: boolean; seen: string }> {
   const deadline = Date.now() + (deps.recoverMs ?? 60_000);
   let startedAgain = false;
-  let seen = 'did not answer';
+  let seen = 'showed no agent up on a recorded commit';
   for (;;) {
     const now = await probeCommit(url, stateDir);
-    if (now !== undefined) seen = `reports commit ${now}`;
+    if (now !== undefined) seen = `answers, and the agent up runs commit ${now}`;
     if (now !== undefined && (commit ? now === commit : now !== bad)) return { serving: true, seen };
     if (Date.now() > deadline) return { serving: false, seen: `${seen} ${Math.round((deps.recoverMs ?? 60_000) / 1000)} s after the rollback` };
     if (deps.program && !startedAgain) {
