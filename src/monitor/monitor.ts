@@ -13,6 +13,7 @@ import { createMonitorCredential } from './monitor-credential.js';
 import type { MonitorOptions } from './monitor-options.js';
 import { createCheckRunner, type CheckRunner } from './run-checks.js';
 import { createScheduleCheck } from './checks/schedule-check.js';
+import { createSetupNotices } from './setup-notices.js';
 import { createSampleBuffer } from './sample-buffer.js';
 
 /**
@@ -51,7 +52,7 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
   const client = deps.client ?? createMonitorClient({ baseUrl: o.controllerUrl, credential: createMonitorCredential(o.stateDir), timeoutMs: o.timeoutMs, signal: stopping.signal });
   const mailer = deps.mailer ?? createMailer({ smtpUrl: o.smtpUrl, from: o.alertFrom, to: o.alertTo, logger: log, timeoutMs: o.timeoutMs });
   const notifier: Notifier = createNotifier({ host: o.agentId, groupMs: o.groupMs, mailer, logger: log });
-  const checks = deps.checks ?? createCheckRunner(o);
+  const checks = deps.checks ?? createCheckRunner(o, undefined, createSetupNotices({ stateDir: o.stateDir, host: o.agentId, mailer, logger: log }));
   const schedules = createScheduleCheck(o.schedules, () => client.getScheduleRuns());
   const buffer = createSampleBuffer<HostFigures>(o.bufferMax);
   const statePath = alertStatePath(o.stateDir);
