@@ -31,7 +31,8 @@ async function oursRound(c: number, n: number, round: number): Promise<Measureme
   return withRedis(async (redis) => {
     const controller = await startController(redis.url);
     const platform = platformClient(controller.url, 4);
-    const agent = await startAgent(controller.url, `spawn-${c}-${round}`, { HTTPAGENT_TASKS_DIR: benchTasksDir, HTTPAGENT_CONCURRENCY: String(c), HTTPAGENT_LOG_LEVEL: 'error' });
+    // /metrics without a port token: the bench reads its finished-job count there (127.0.0.1 only).
+    const agent = await startAgent(controller.url, `spawn-${c}-${round}`, { HTTPAGENT_TASKS_DIR: benchTasksDir, HTTPAGENT_CONCURRENCY: String(c), HTTPAGENT_LOG_LEVEL: 'error', HTTPAGENT_METRICS_PUBLIC: 'true' });
     const admin = redis.client();
     try {
       // Warm-up: the agent registered, its claim loop and the script path are hot.

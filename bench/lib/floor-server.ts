@@ -7,8 +7,8 @@
 import Fastify from 'fastify';
 import { Redis } from 'ioredis';
 
-/** The list the log floor pushes into; the bench deletes it after each round. */
-export const FLOOR_LOG_KEY = 'bench:floor:log';
+/** The list the log floor pushes into (bench/lib/floor.ts reads it back and deletes it after each round). */
+const FLOOR_LOG_KEY = 'bench:floor:log';
 const CHUNK_LIMIT = 2 * 1024 * 1024;
 
 const redisUrl = process.argv[2];
