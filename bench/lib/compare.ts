@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Build } from './figure.js';
-import { median } from './rounds.js';
+import { MIN_ROUNDS_TO_CONCLUDE, median } from './rounds.js';
 import type { Measurement, RoundsResult } from './rounds.js';
 
 const run = promisify(execFile);
@@ -72,7 +72,8 @@ export function differences(records: RoundsResult[], ours: string, theirs: strin
       const m = median(ratios);
       const min = Math.min(...ratios);
       const max = Math.max(...ratios);
-      out.push({ figure: rec.figure, measurement: rec.label, value: key, unit, ours: median(x), theirs: median(y), ratio: { median: m, min, max }, verdict: verdict(min, max, m, dir) });
+      const v = ratios.length < MIN_ROUNDS_TO_CONCLUDE ? `too few rounds (${ratios.length}) to conclude` : verdict(min, max, m, dir);
+      out.push({ figure: rec.figure, measurement: rec.label, value: key, unit, ours: median(x), theirs: median(y), ratio: { median: m, min, max }, verdict: v });
     }
   }
   return out;

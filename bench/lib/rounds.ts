@@ -104,6 +104,8 @@ export interface RatioTarget {
  * share of the median.
  */
 export const WIDE_IQR = 0.25;
+/** Fewer rounds than this say nothing either way: two rounds agree on a direction half the time by chance. */
+export const MIN_ROUNDS_TO_CONCLUDE = 3;
 
 const meets = (x: number, t: RatioTarget): boolean => (t.op === '≥' ? x >= t.value : x <= t.value);
 
@@ -131,6 +133,7 @@ export function ratioStats(ours: number[], anchor: number[], target?: RatioTarge
   } else {
     conclusive = (spread.q3 - spread.q1) / m <= WIDE_IQR;
   }
+  if (ratios.length < MIN_ROUNDS_TO_CONCLUDE) conclusive = false;
   return { n: ratios.length, ratios, ratio: { median: m, ...spread }, conclusive, met };
 }
 
@@ -166,7 +169,9 @@ export function roundsRow(res: RoundsResult, o: RowSpec): Row {
   const notes = [o.note];
   if (stats && !stats.conclusive) {
     notes.push(
-      o.ratioTarget
+      stats.n < MIN_ROUNDS_TO_CONCLUDE
+        ? `too few rounds (${stats.n}) to conclude`
+        : o.ratioTarget
         ? `spread too wide to conclude: per-round ratios ${stats.ratio.min.toFixed(3)}–${stats.ratio.max.toFixed(3)} lie on both sides of the target`
         : `spread too wide to conclude: per-round ratios ${stats.ratio.min.toFixed(3)}–${stats.ratio.max.toFixed(3)} (IQR over ${WIDE_IQR * 100} % of the median)`,
     );
