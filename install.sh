@@ -258,6 +258,19 @@ switch_current() {
   changed "current -> releases/$RELEASE_ID$was"
 }
 
+# Puts `httpagent` on the PATH: /usr/local/bin for a root install with services, <prefix>/bin otherwise.
+# A wrapper rather than a symlink to the .js file: it runs the current release with the Node found now,
+# whatever `node` a later PATH would find, and needs no execute bit on the release's files.
+install_cli() {
+  local bin="$PREFIX/bin/httpagent"
+  [ "$(id -u)" = 0 ] && [ "$NO_SERVICE" = 0 ] && bin="$SYSROOT/usr/local/bin/httpagent"
+  local wrapper
+  wrapper=$(printf '#!/bin/bash\n# written by install.sh: the httpagent command of the install at %s\nexec %q %q "$@"' \
+    "$PREFIX" "$NODE_BIN" "$PREFIX/current/dist/src/bin/httpagent.js")
+  install_file "$bin" "$wrapper" 755 "httpagent command" || true
+  MANIFEST_ENTRIES+=("file $bin")
+}
+
 template_path() {
   local tpl="$PREFIX/releases/$RELEASE_ID/supervisor/$1"
   [ -f "$tpl" ] || tpl="$SOURCE/supervisor/$1" # a dry run has not built the release
@@ -375,7 +388,7 @@ uninstall() {
     need_cmd supervisorctl && supctl update >/dev/null 2>&1 || true
     [ -d /run/systemd/system ] && systemctl daemon-reload >/dev/null 2>&1 || true
   fi
-  for p in current releases etc var .install-manifest; do
+  for p in current releases etc var bin .install-manifest; do
     [ -e "$PREFIX/$p" ] || [ -L "$PREFIX/$p" ] || continue
     act rm -rf -- "${PREFIX:?}/$p" && info "removed $PREFIX/$p"
   done
@@ -471,6 +484,7 @@ main() {
   write_config
   build_release
   switch_current
+  install_cli
   install_services
   write_manifest
   trap - ERR

@@ -17,6 +17,8 @@ import { repoRoot } from '../test/helpers/processes.js';
 import { agentChecks } from './figures/agent-checks.js';
 import { burst } from './figures/burst.js';
 import { footprint } from './figures/footprint.js';
+import { jacocoFlood } from './figures/jacoco-flood.js';
+import { jobList } from './figures/job-list.js';
 import { lightRun } from './figures/light-run.js';
 import { logStream } from './figures/log-stream.js';
 import { manyAgents } from './figures/many-agents.js';
@@ -26,7 +28,7 @@ import { redelivery } from './figures/redelivery.js';
 import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
-const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample];
+const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, jacocoFlood, jobList];
 
 /** The other commit's temporary worktree with --compare, removed at the end (or on Ctrl-C). */
 let otherBuild: TempBuild | undefined;

@@ -3,7 +3,9 @@
   set and the agent learns it from its next heartbeat, renew or log reply; if its lease expires first,
   the reaper ends the job cancelled. Final: nothing changes.
 
-  KEYS[1] base    prefix {<prefix>}: — the job's queue (q:…), log:<id> and idem:<key> are built from it
+  KEYS[1] base    prefix {<prefix>}: — the job's queue (q:…), log:<id>, idem:<key>, the counters
+                  stats and sched:<agentId> and the job indexes (jx:s:<state>, jx:<name>, jx:sets;
+                  includes/job-index.lua) are built from it
   KEYS[2] job     the job's hash
   KEYS[3] leases  ZSET job id -> lease expiry (ms)
 

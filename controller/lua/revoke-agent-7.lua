@@ -6,8 +6,9 @@
   credential. From the moment this runs, a claim by the agent is refused (claim-6.lua checks the
   credential) and every call of its leases is stale.
 
-  KEYS[1] base        prefix {<prefix>}: — job:<id>, log:<id>, idem:<key> and the job's queue (q:…) are
-                      built from it (same hash tag, same slot)
+  KEYS[1] base        prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the job's queue (q:…), the
+                      counters stats and sched:<agentId> and the job indexes (jx:s:<state>, jx:<name>,
+                      jx:sets; includes/job-index.lua) are built from it (same hash tag, same slot)
   KEYS[2] credential  the agent's live credential (JSON {hash, issuedAt})
   KEYS[3] revoked     the hash of its last revoked credential
   KEYS[4] used        HASH agentId -> when its credential was last used

@@ -8,6 +8,8 @@ import { loadControllerSecrets, type ControllerSecrets } from './controller-secr
 import { createCredentialCheck, DEFAULT_CREDENTIAL_CHECK, type CredentialCheckOptions } from './credential-check.js';
 import { createCredentialStore } from './credential-store.js';
 import { buildApp } from './http/app.js';
+import { createFleetMetrics } from './fleet-metrics.js';
+import { createJobList } from './job-list.js';
 import { createJobStore } from './job-store.js';
 import { createKeys } from './keys.js';
 import { createLeaseStore } from './lease-store.js';
@@ -76,6 +78,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     redis: deps.redis,
     logger,
     jobs,
+    jobList: createJobList(deps.redis, keys),
     agents,
     monitor,
     leases,
@@ -88,6 +91,8 @@ export async function buildController(config: ControllerConfig, deps: Controller
     credentialCheck,
     portTokens,
     revoker: createRevoker(run, keys, { retentionSec: config.retentionSec }),
+    fleetMetrics: createFleetMetrics(run, keys, { offlineAfterMs: config.offlineAfterMs }),
+    metricsPublic: config.metricsPublic,
     auth: {
       platformToken: config.platformToken,
       enrollTokens: secrets.enrollTokens,

@@ -28,6 +28,8 @@ export const jobRecordSchema = z.object({
   logBytes: int,
   logTruncated: z.string().optional(),
   idem: z.string().optional(),
+  /** Set by a retry on the job it made (job-store.ts retry). */
+  retryOf: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
@@ -72,5 +74,6 @@ export function toJobView(id: string, hash: Record<string, string>): JobView {
     logBytes: rec.logBytes,
     logTruncated: rec.logTruncated === '1',
     idempotencyKey: rec.idem || null,
+    ...(rec.retryOf ? { retryOf: rec.retryOf } : {}),
   };
 }

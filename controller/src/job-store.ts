@@ -1,11 +1,11 @@
 // The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { NotFoundError } from '../../src/shared/errors.js';
-import { jobStateSchema, type JobSpec, type JobState, type JobView } from '../../src/shared/protocol/job.js';
+import { HttpAgentError, NotFoundError } from '../../src/shared/errors.js';
+import { FINAL_STATES, jobStateSchema, type JobSpec, type JobState, type JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike, RunScript } from './commands.js';
-import { queueFor, type Keys } from './keys.js';
-import { toJobView } from './job-record.js';
+import { jobIndexNames, queueFor, type Keys } from './keys.js';
+import { jobRecordSchema, toJobView } from './job-record.js';
 import type { ScriptArgs } from './script-contracts.js';
 
 export interface EnqueueResult {
@@ -49,8 +49,11 @@ export function newJobId(): string {
   return id;
 }
 
+/** A job to queue; `schedule`: the agent's schedule it is a run of (its outcome is filed under it). */
+export type EnqueueSpec = JobSpec & { schedule?: { agentId: string; name: string } | undefined };
+
 export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opts: JobStoreOptions) {
-  const enqueue = async (specs: JobSpec[]): Promise<EnqueueResult[]> => {
+  const enqueue = async (specs: EnqueueSpec[]): Promise<EnqueueResult[]> => {
     const jobs: ScriptArgs<'enqueue'>['jobs'] = [];
     const wakes = new Map<string, number>();
     for (const spec of specs) {
@@ -69,6 +72,12 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
         steps: JSON.stringify(spec.steps),
         stepCount: spec.steps.length,
         target: JSON.stringify(target),
+        ...(spec.schedule ? { schedule: spec.schedule } : {}),
+        indexes: [
+          ...new Set(spec.steps.map((s) => jobIndexNames.task(s.task))),
+          ...Object.entries(target.labels ?? {}).map(([k, v]) => jobIndexNames.label(k, v)),
+          ...(target.agent ? [jobIndexNames.agent(target.agent)] : []),
+        ],
       });
     }
     const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
@@ -82,19 +91,30 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return toJobView(id, hash);
   };
 
-  /** Newest first; `state` filters. Reads at most a few pages of the recent index. */
-  const list = async (limit: number, state?: JobState): Promise<JobView[]> => {
-    const out: JobView[] = [];
-    const page = Math.max(limit, 100);
-    for (let start = 0; out.length < limit && start < 20 * page; start += page) {
-      const ids = await redis.zrevrange(keys.recent, start, start + page - 1);
-      if (ids.length === 0) break;
-      const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.job(id))));
-      hashes.forEach((h, i) => {
-        if (out.length < limit && h.state && (!state || h.state === state)) out.push(toJobView(ids[i]!, h));
-      });
+  /** What a retry of `id` queues: its steps, target, priority, attempts and timeout. Final jobs only. */
+  const retrySpec = async (id: string): Promise<JobSpec> => {
+    const hash = await redis.hgetall(keys.job(id));
+    if (!hash.state) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    const rec = jobRecordSchema.parse(hash);
+    if (!FINAL_STATES.includes(rec.state)) {
+      throw new HttpAgentError('JOB_NOT_FINAL', `job ${id} is ${rec.state}: only a finished job can be retried`, { details: { state: rec.state } });
     }
-    return out;
+    return {
+      steps: rec.steps,
+      agent: rec.target.agent,
+      labels: rec.target.labels,
+      priority: rec.priority,
+      maxAttempts: rec.maxAttempts,
+      timeoutSec: rec.timeoutSec ?? undefined,
+    };
+  };
+
+  /**
+   * Records which job a retry made. Written after the enqueue, outside its script: until then the new
+   * job shows no retryOf, which costs nothing but the link.
+   */
+  const markRetry = async (id: string, of: string): Promise<void> => {
+    await redis.hset(keys.job(id), 'retryOf', of);
   };
 
   const cancel = async (id: string): Promise<JobState> => {
@@ -122,7 +142,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return { bytes, state, truncated };
   };
 
-  return { enqueue, get, list, cancel, readLog };
+  return { enqueue, get, retrySpec, markRetry, cancel, readLog };
 }
 
 export type JobStore = ReturnType<typeof createJobStore>;

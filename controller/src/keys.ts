@@ -31,6 +31,20 @@ export interface Keys {
   monitorQuota(agentId: string): string;
   /** Jobs an agent queued for itself in the current minute (expires with the minute). */
   submitQuota(agentId: string): string;
+  /**
+   * HASH of fleet counters for /metrics, kept by the scripts (never by a scan): `finished|<state>|<queue>`,
+   * `leaseExpired|<agentId>`, `sched|<state>|<agentId>|<schedule>`. One field per queue, agent and
+   * schedule ever seen, so it is bounded by the fleet, not by the jobs.
+   */
+  stats: string;
+  /** HASH schedule name -> JSON {jobId, state, finishedAt, error}: each schedule's last finished run (100 at most). */
+  scheduleRuns(agentId: string): string;
+  /** ZSET job id -> createdAt of the jobs in one state (includes/job-index.lua). */
+  jobsInState(state: string): string;
+  /** ZSET job id -> createdAt of one named job index (jobIndexNames). */
+  jobIndex(name: string): string;
+  /** SET of the named job indexes that exist, for the sweeper's trim. */
+  jobIndexSets: string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
   /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
@@ -66,6 +80,11 @@ export function createKeys(prefix: string): Keys {
     credentialUse: `${base}cred-used`,
     monitorQuota: (id) => `${base}mon:quota:${id}`,
     submitQuota: (id) => `${base}submit-quota:${id}`,
+    stats: `${base}stats`,
+    scheduleRuns: (id) => `${base}sched:${id}`,
+    jobsInState: (state) => `${base}jx:s:${state}`,
+    jobIndex: (name) => `${base}jx:${name}`,
+    jobIndexSets: `${base}jx:sets`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
   };
@@ -90,3 +109,14 @@ export function queueFor(target: { agent?: string | undefined; labels?: Record<s
   if (selector) return { queue: `q:sel:${selector}`, selector, wake: `l:${selector}` };
   return { queue: 'q:any', selector: '', wake: '*' };
 }
+
+/**
+ * The named job indexes (includes/job-index.lua) a job joins at enqueue: each of its tasks, each target
+ * label, its target agent; the agent that claims it joins `agent` too. Names never contain ':' after
+ * the kind, so `s:<state>` (the state indexes) cannot collide with them.
+ */
+export const jobIndexNames = {
+  task: (task: string) => `t:${task}`,
+  label: (key: string, value: string) => `l:${key}=${value}`,
+  agent: (id: string) => `a:${id}`,
+};

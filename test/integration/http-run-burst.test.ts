@@ -11,7 +11,7 @@ import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { buildAgentServer } from '../../src/agent/port/agent-server.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
-import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -34,8 +34,7 @@ beforeAll(async () => {
     portKeys: await ringFor(tmp, signer),
     logger: silentLogger(),
     metrics: createAgentMetrics({ processMetrics: false }),
-    tasksDir: fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url)),
-    scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin' }),
+    tasks: sameUserTasks(fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url)), { hostEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
     jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
     version: '0.0.0',
     startedAt: Date.now(),

@@ -139,6 +139,11 @@ describe('install.sh --no-service into a user-owned prefix', { timeout: 300_000 
     expect(readFileSync(config, 'utf8')).toContain(`stateDir: "${prefix()}/var"`);
     expect(readdirSync(join(prefix(), 'releases')).filter((n) => n.startsWith('.'))).toEqual([]);
     if (asRoot) expect(statSync(config).uid).toBe(65534);
+    // `httpagent` on the PATH: <prefix>/bin without root, running the current release.
+    const bin = join(prefix(), 'bin/httpagent');
+    expect(statSync(bin).mode & 0o777).toBe(0o755);
+    const version = await new Promise<string>((resolve, reject) => execFile(bin, ['--version'], (err, stdout) => (err ? reject(err) : resolve(stdout))));
+    expect(version.trim()).toBe('9.9.9');
   });
 
   it('a second run changes nothing and says so', async () => {

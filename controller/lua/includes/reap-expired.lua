@@ -13,6 +13,8 @@ local function reapExpired(base, leasesKey, selectorsKey, now, limit, retentionS
     if j[1] == 'running' then
       local attempt = tonumber(j[2])
       local agent = j[5] or '?'
+      -- /metrics: a host whose leases keep expiring is dying, frozen or cut off.
+      redis.call('HINCRBY', base .. 'stats', 'leaseExpired|' .. agent, 1)
       if j[4] == '1' then
         finishJob(base, leasesKey, jobKey, id, 'cancelled',
           'cancelled; agent ' .. agent .. ' did not confirm before its lease expired', now, retentionSec)

@@ -3,9 +3,13 @@
 -- next attempt runs every step again). The new epoch is only assigned by the next claim; meanwhile the
 -- job is no longer `running`, which fences off every call of the lost attempt.
 -- `j`: the job's fields nsteps, q, score, sel (as read by the caller). Returns the wake target to announce.
+-- queuedAt restarts: /metrics measures how long the head of a queue has waited since it (re)entered it.
+--- @include "clock"
+--- @include "job-index"
 local function requeueJob(base, leasesKey, selectorsKey, jobKey, id, j, reason)
   redis.call('ZREM', leasesKey, id)
-  redis.call('HSET', jobKey, 'state', 'queued', 'lastError', reason)
+  indexState(base, id, 'running', 'queued', redis.call('HGET', jobKey, 'createdAt'))
+  redis.call('HSET', jobKey, 'state', 'queued', 'lastError', reason, 'queuedAt', nowMs())
   for i = 0, tonumber(j.nsteps) - 1 do
     redis.call('HDEL', jobKey, 'st:' .. i)
   end

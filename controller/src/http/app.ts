@@ -1,16 +1,25 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { HttpLimitSettings } from '../../../src/shared/config/http-limits.js';
+import { createConnectionGuard } from '../../../src/shared/http/connection-guard.js';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
+import { installServiceHeader } from '../../../src/shared/http/service-header.js';
 import type { Logger } from '../../../src/shared/log.js';
+import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
+import { servicePaths } from '../../../src/shared/protocol/platform-api.js';
+import { version } from '../../../src/shared/package-info.js';
 import type { RedisLike } from '../commands.js';
+import { createTokenCheck } from '../../../src/shared/http/auth.js';
+import type { FleetMetrics } from '../fleet-metrics.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { installAuth, type AuthOptions } from './auth-hooks.js';
 import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
+import { buildControllerOpenApi } from './platform-openapi.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 
-export interface AppOptions {
+export interface AppOptions extends HttpLimitSettings {
   bodyLimitBytes: number;
 }
 
@@ -18,10 +27,15 @@ export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps {
   redis: RedisLike;
   logger: Logger;
   auth: AuthOptions;
+  fleetMetrics: FleetMetrics;
+  /** Serve /metrics without the platform token (a scraper on a trusted network); off by default. */
+  metricsPublic: boolean;
 }
 
 export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
+  const guard = createConnectionGuard(opts, deps.logger);
   const app = fastify({
+    ...guard.options,
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
     logController: new LogController({ disableRequestLogging: true }),
@@ -29,9 +43,6 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     // Path ids are agent ids (up to 128 characters) and job ids; fastify's default of 100 would refuse some.
     routerOptions: { maxParamLength: 256 },
     frameworkErrors,
-    // Agents long-poll for up to two minutes on kept-alive connections.
-    keepAliveTimeout: 130_000,
-    requestTimeout: 0,
     // While closing, requests on open connections are still served (Redis is quit only after the
     // server closed); waiting claims are released by the preClose hook.
     return503OnClosing: false,
@@ -49,8 +60,10 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   installAuth(app, deps.auth);
 
   installErrorHandling(app, { classify: classifyRedisFailure });
+  guard.install(app);
+  installServiceHeader(app, 'controller');
 
-  app.get('/healthz', async (_req, reply) => {
+  app.get(servicePaths.health, async (_req, reply) => {
     try {
       await deps.redis.ping();
       return { ok: true, redis: 'ok' };
@@ -58,6 +71,16 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
       return reply.code(503).send({ ok: false, redis: 'unreachable' });
     }
   });
+
+  // The fleet's numbers name every host and schedule: the platform token unless metricsPublic is set.
+  const metricsAuth = createTokenCheck(deps.auth.platformToken);
+  app.get('/metrics', async (req, reply) => {
+    if (!deps.metricsPublic) metricsAuth(req.headers.authorization);
+    const { text, contentType } = await deps.fleetMetrics.render();
+    return reply.type(contentType).send(text);
+  });
+  const openapi = buildControllerOpenApi({ version });
+  app.get(servicePaths.openapi, async () => openapi);
 
   platformRoutes(app, deps);
   identityRoutes(app, deps);

@@ -1,15 +1,31 @@
-// The platform API (bearer platform token): submit, read, follow and cancel jobs; list agents.
+// The platform API (bearer platform token): submit, list, read, follow, cancel and retry jobs; list
+// agents and their metrics. Every query, path and body is validated with the schemas in
+// src/shared/protocol, which /openapi.json is generated from (platform-openapi.ts).
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpAgentError } from '../../../src/shared/errors.js';
+import { awaitServerSilence } from '../../../src/shared/http/connection-guard.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
-import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
-import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
-import { platformApiPaths as paths } from '../../../src/shared/protocol/platform-api.js';
+import { FINAL_STATES, jobSubmitSchema, normaliseJob, type JobSpec, type JobState, type WaitingReason } from '../../../src/shared/protocol/job.js';
+import {
+  agentParamsSchema,
+  jobListQuerySchema,
+  jobParamsSchema,
+  logQuerySchema,
+  metricsQuerySchema,
+  NEXT_CURSOR_HEADER,
+  TOTAL_COUNT_HEADER,
+  platformApiPaths as paths,
+  retryRequestSchema,
+} from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
+import { formatCursor, parseCursor } from '../job-filter.js';
+import type { JobList } from '../job-list.js';
 import type { JobStore } from '../job-store.js';
+import { queueFor } from '../keys.js';
 import type { MonitorStore } from '../monitor-store.js';
+import type { Notifier } from '../wake-hub.js';
 
 const MAX_BATCH = 10_000;
 /** Largest slice of a log one GET returns; clients page on with X-Log-Next-Offset. */
@@ -17,14 +33,6 @@ const LOG_PAGE_BYTES = 4 * 1024 * 1024;
 const FOLLOW_POLL_MS = 200;
 
 const [stepsForm, taskForm] = jobSubmitSchema.options;
-const jobParams = z.strictObject({ id: jobIdSchema });
-const agentParams = z.strictObject({ id: agentIdSchema });
-const logQuery = z.strictObject({
-  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  follow: z.enum(['0', '1', 'true', 'false']).optional(),
-});
-const listQuery = z.strictObject({ state: jobStateSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
-const metricsQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
 
 /**
  * The one-step shorthand and the steps form are told apart by `steps`, so errors name the right fields.
@@ -39,12 +47,30 @@ export function parseSubmission(body: unknown, at: number[]): JobSpec {
 
 export interface PlatformDeps {
   jobs: JobStore;
+  jobList: JobList;
   agents: AgentDirectory;
   monitor: MonitorStore;
+  notifier: Notifier;
 }
 
 export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   const { jobs } = deps;
+
+  /**
+   * Why a queued job for `target` would wait with nobody to take it. A claim waiting on this controller
+   * that could take it answers at once; otherwise the registry of agents decides.
+   */
+  const whyWaiting = async (target: { agent?: string | undefined; labels?: Record<string, string> | undefined }): Promise<WaitingReason | undefined> => {
+    if (deps.notifier.hasWaiterFor(queueFor(target).wake)) return undefined;
+    return deps.agents.whyWaiting(target);
+  };
+
+  /** One job in, its reply out (201 new, 200 for an idempotency key seen before), with `waiting` when it applies. */
+  const submitOne = async (spec: JobSpec) => {
+    const [r] = await jobs.enqueue([spec]);
+    const waiting = r!.state === 'queued' ? await whyWaiting(spec) : undefined;
+    return { created: r!.created, body: { id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true as const }), ...(waiting ? { waiting } : {}) } };
+  };
 
   app.post(paths.jobs, async (req, reply) => {
     if (Array.isArray(req.body)) {
@@ -57,19 +83,31 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
       const results = await jobs.enqueue(specs);
       return reply.code(201).send(results.map((r) => ({ id: r.id, state: r.state, ...(r.created ? {} : { duplicate: true }) })));
     }
-    const [r] = await jobs.enqueue([parseSubmission(req.body, [])]);
-    return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
+    const { created, body } = await submitOne(parseSubmission(req.body, []));
+    return reply.code(created ? 201 : 200).send(body);
   });
 
-  app.get(paths.jobs, async (req) => {
-    const q = parseOr400(listQuery, req.query, 'query');
-    return jobs.list(q.limit, q.state);
+  app.get(paths.jobs, async (req, reply) => {
+    const q = parseOr400(jobListQuerySchema, req.query, 'query');
+    const page = await deps.jobList.list(
+      { states: q.state, agent: q.agent, labels: q.label, task: q.task, idContains: q.q, since: q.since, until: q.until },
+      q.limit,
+      q.cursor ? parseCursor(q.cursor) : undefined,
+    );
+    if (page.total !== undefined) void reply.header(TOTAL_COUNT_HEADER, String(page.total));
+    if (page.next) void reply.header(NEXT_CURSOR_HEADER, formatCursor(page.next));
+    return page.jobs;
   });
 
-  app.get(paths.job.route, async (req) => jobs.get(parseOr400(jobParams, req.params, 'params').id));
+  app.get(paths.job.route, async (req) => {
+    const job = await jobs.get(parseOr400(jobParamsSchema, req.params, 'params').id);
+    if (job.state !== 'queued') return job;
+    const waiting = await whyWaiting(job.target);
+    return waiting ? { ...job, waiting } : job;
+  });
 
   app.post(paths.jobCancel.route, async (req) => {
-    const { id } = parseOr400(jobParams, req.params, 'params');
+    const { id } = parseOr400(jobParamsSchema, req.params, 'params');
     if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
     const state = await jobs.cancel(id);
     if (state === 'succeeded' || state === 'failed') {
@@ -78,9 +116,19 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return { id, state, cancelRequested: state === 'running' };
   });
 
+  // A new job with the old one's spec: the first run keeps its log and outcome, the retry gets its own.
+  app.post(paths.jobRetry.route, async (req, reply) => {
+    const { id } = parseOr400(jobParamsSchema, req.params, 'params');
+    const body = req.body === undefined || req.body === null ? {} : parseOr400(retryRequestSchema, req.body, 'body');
+    const spec = await jobs.retrySpec(id);
+    const { created, body: out } = await submitOne({ ...spec, ...(body.priority !== undefined ? { priority: body.priority } : {}), idempotencyKey: body.idempotencyKey });
+    if (created) await jobs.markRetry(out.id, id);
+    return reply.code(created ? 201 : 200).send({ ...out, retryOf: id });
+  });
+
   app.get(paths.jobLog.route, async (req, reply) => {
-    const { id } = parseOr400(jobParams, req.params, 'params');
-    const q = parseOr400(logQuery, req.query, 'query');
+    const { id } = parseOr400(jobParamsSchema, req.params, 'params');
+    const q = parseOr400(logQuerySchema, req.query, 'query');
     const first = await jobs.readLog(id, q.offset, LOG_PAGE_BYTES);
     void reply.type('text/plain; charset=utf-8').header('x-log-truncated', String(first.truncated)).header('x-job-state', first.state);
     if (q.follow !== '1' && q.follow !== 'true') {
@@ -100,10 +148,13 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
         const final = (FINAL_STATES as readonly JobState[]).includes(cur.state);
         if (final && cur.bytes.length < LOG_PAGE_BYTES) return;
         if (cur.bytes.length === 0) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, FOLLOW_POLL_MS);
-            gone.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-          });
+          // A quiet job sends nothing for as long as it likes; only the writes are under the idle timeout.
+          await awaitServerSilence(reply, new Promise<void>((resolve) => {
+            // The listener goes with the wait: left on the signal, one piled up every poll of a long follow.
+            const onGone = () => { clearTimeout(t); resolve(); };
+            const t = setTimeout(() => { gone.signal.removeEventListener('abort', onGone); resolve(); }, FOLLOW_POLL_MS);
+            gone.signal.addEventListener('abort', onGone, { once: true });
+          }));
         }
         if (gone.signal.aborted) return;
         cur = await jobs.readLog(id, offset, LOG_PAGE_BYTES);
@@ -115,8 +166,8 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   app.get(paths.agents, async () => deps.agents.list());
 
   app.get(paths.agentMetrics.route, async (req) => {
-    const { id } = parseOr400(agentParams, req.params, 'params');
-    const q = parseOr400(metricsQuery, req.query, 'query');
-    return { samples: await deps.monitor.history(id, q.since) };
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
+    const q = parseOr400(metricsQuerySchema, req.query, 'query');
+    return { samples: await deps.monitor.history(id, q.since ?? 0) };
   });
 }
