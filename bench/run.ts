@@ -1,14 +1,19 @@
-// `npm run bench [-- --quick] [-- --only=pickup,burst] [-- --agent-checks=off]`: runs every benchmark, each starting the services
-// it needs (private redis-server, private sshd, controller and agents as processes from dist/), prints
-// one table of figures beside their anchors and writes bench/results.json.
+// `npm run bench [-- --quick] [-- --only=pickup,burst] [-- --rounds=N] [-- --compare REV] [-- --agent-checks=off]`:
+// runs every benchmark, each starting the services it needs (private redis-server, private sshd,
+// controller and agents as processes from dist/), prints one table of figures beside their anchors
+// (interleaved rounds: median ratio, spread, CPU per job), writes bench/results.json and appends the run
+// to bench/history.jsonl. With --compare REV the interleaved figures measure this checkout against REV.
 import { writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
-import { cpus, freemem, loadavg, totalmem } from 'node:os';
+import { freemem, loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import type { BenchContext, Figure } from './lib/figure.js';
+import type { BenchContext, Build, Figure } from './lib/figure.js';
+import { differences, prepareBuild, renderDifferences, type TempBuild } from './lib/compare.js';
+import { appendHistory, commitOf, historyFigures, historyFile, machine as machineInfo } from './lib/history.js';
 import { renderTable, ratio, type Row } from './lib/report.js';
+import type { RoundsResult } from './lib/rounds.js';
 import { stopAllSshd } from './lib/sshd.js';
 import { killLeftovers, setAgentChecks, stopEverything } from './lib/system.js';
+import { repoRoot } from '../test/helpers/processes.js';
 import { agentChecks } from './figures/agent-checks.js';
 import { burst } from './figures/burst.js';
 import { footprint } from './figures/footprint.js';
@@ -25,25 +30,59 @@ import { throughput } from './figures/throughput.js';
 
 const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, jacocoFlood, jobList];
 
+/** The other commit's temporary worktree with --compare, removed at the end (or on Ctrl-C). */
+let otherBuild: TempBuild | undefined;
+
 // Ctrl-C mid-run: stop the private Redis, sshd, controllers and agents rather than orphan them.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {
   process.once(sig, () => {
     process.stderr.write(`\n${sig}: stopping what the benchmarks started\n`);
-    void Promise.allSettled([stopEverything(), stopAllSshd()]).finally(() => process.exit(130));
+    void Promise.allSettled([stopEverything(), stopAllSshd(), otherBuild?.remove()]).finally(() => process.exit(130));
   });
+}
+
+/** `--name=value` or `--name value`. */
+function option(name: string): string | undefined {
+  const i = process.argv.findIndex((a) => a === name || a.startsWith(`${name}=`));
+  if (i < 0) return undefined;
+  return process.argv[i]!.includes('=') ? process.argv[i]!.slice(name.length + 1) : process.argv[i + 1];
 }
 
 async function main(): Promise<number> {
   const quick = process.argv.includes('--quick');
-  const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7).split(',');
+  const only = option('--only')?.split(',');
+  const compareRev = option('--compare');
+  const rounds = Number(option('--rounds') ?? (quick ? 3 : 5));
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    process.stderr.write('--rounds wants a whole number ≥ 1\n');
+    return 2;
+  }
   // Every figure against controllers that do not check agent credentials (bench/lib/unchecked-controller.ts),
   // for an A/B by hand; the agent-checks figure does both sides itself.
   if (process.argv.includes('--agent-checks=off')) setAgentChecks(false);
-  const selected = only ? figures.filter((f) => only.includes(f.name)) : figures;
+  let selected = only ? figures.filter((f) => only.includes(f.name)) : figures;
+  // Only figures measured in interleaved rounds can run on two builds side by side.
+  if (compareRev) selected = selected.filter((f) => f.interleaved);
   if (selected.length === 0) {
-    process.stderr.write(`no benchmark named ${only?.join(',')}; known: ${figures.map((f) => f.name).join(', ')}\n`);
+    process.stderr.write(`no benchmark named ${only?.join(',')}${compareRev ? ' that runs in interleaved rounds' : ''}; known: ${figures.map((f) => `${f.name}${f.interleaved ? '*' : ''}`).join(', ')} (* interleaved)\n`);
     return 2;
   }
+  const head = commitOf(repoRoot);
+  const builds: Build[] = [{ label: `${head.commit.slice(0, 8)}${head.dirty ? '+changes' : ''}`, root: repoRoot }];
+  if (compareRev) {
+    otherBuild = await prepareBuild(repoRoot, compareRev, (m) => process.stderr.write(`[compare] ${m}\n`));
+    builds.push(otherBuild);
+  }
+  try {
+    return await runFigures(selected, { quick, rounds, builds, head });
+  } finally {
+    await otherBuild?.remove();
+  }
+}
+
+async function runFigures(selected: Figure[], o: { quick: boolean; rounds: number; builds: Build[]; head: { commit: string; dirty: boolean } }): Promise<number> {
+  const { quick } = o;
+  const records: RoundsResult[] = [];
   const rows: Row[] = [];
   const details: Record<string, Record<string, unknown>> = {};
   const failures: Record<string, string> = {};
@@ -55,6 +94,10 @@ async function main(): Promise<number> {
     details[fig.name] = detail;
     const ctx: BenchContext = {
       quick,
+      figure: fig.name,
+      rounds: o.rounds,
+      builds: o.builds,
+      recordRounds: (r) => void records.push(r),
       log: (m) => process.stderr.write(`[${fig.name}] ${m}\n`),
       detail: (k, v) => void (detail[k] = v),
     };
@@ -74,37 +117,37 @@ async function main(): Promise<number> {
     detail.seconds = (Date.now() - started) / 1000;
   }
   const seconds = (Date.now() - t0) / 1000;
-  const machine = {
-    cores: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    memTotalGiB: +(totalmem() / 2 ** 30).toFixed(1),
-    memFreeGiB: +(freemem() / 2 ** 30).toFixed(1),
-    node: process.version,
-    redis: redisVersion(),
-    // Other work on the machine moves the figures, p99s most: the 1-minute load average around the run.
-    loadAverage: { before: +loadBefore.toFixed(2), after: +loadavg()[0]!.toFixed(2) },
-  };
+  const load = { before: +loadBefore.toFixed(2), after: +loadavg()[0]!.toFixed(2) };
+  const machine = { ...machineInfo(), memFreeGiB: +(freemem() / 2 ** 30).toFixed(1) };
   const table = renderTable(rows);
   const notes = rows.filter((r) => r.note).map((r) => `- ${r.bench} / ${r.figure}: ${r.note}`);
   process.stdout.write(`\n${table}\n\n${notes.join('\n')}\n\n`);
+  const [ours, theirs] = o.builds;
+  const diffs = theirs ? differences(records, ours!.label, theirs.label) : [];
+  if (theirs) process.stdout.write(`${ours!.label} against ${theirs.label}, ${o.rounds} interleaved rounds each:\n\n${renderDifferences(diffs, ours!.label, theirs.label)}\n\n`);
   process.stdout.write(
-    `${quick ? 'quick run' : 'full run'} in ${seconds.toFixed(0)} s on ${machine.cores} cores (${machine.cpu}), ${machine.memTotalGiB} GiB, node ${machine.node}, redis ${machine.redis}; load average ${machine.loadAverage.before} before, ${machine.loadAverage.after} after\n`,
+    // Other work on the machine moves the figures, p99s most: the 1-minute load average around the run.
+    `${quick ? 'quick run' : 'full run'}, ${o.rounds} rounds, in ${seconds.toFixed(0)} s on ${machine.cpus} cores (${machine.model}), ${machine.memGiB} GiB, node ${machine.node}, redis ${machine.redis}; load average ${load.before} before, ${load.after} after\n`,
   );
   const out = fileURLToPath(new URL('./results.json', import.meta.url));
   writeFileSync(
     out,
-    JSON.stringify({ at: new Date().toISOString(), quick, seconds, machine, rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), details, failures }, null, 2) + '\n',
+    JSON.stringify({ at: new Date().toISOString(), quick, rounds: o.rounds, builds: o.builds.map((b) => b.label), seconds, machine, loadAverage: load, rows: rows.map((r) => ({ ...r, ratio: ratio(r) })), roundsDetail: records, differences: diffs, details, failures }, null, 2) + '\n',
   );
-  process.stdout.write(`wrote ${out}\n`);
+  appendHistory({
+    date: new Date().toISOString(),
+    commit: o.head.commit,
+    dirty: o.head.dirty,
+    quick,
+    rounds: o.rounds,
+    ...(theirs ? { compare: { rev: theirs.label, commit: (theirs as TempBuild).commit, figures: diffs } } : {}),
+    seconds,
+    machine,
+    load,
+    figures: historyFigures(rows),
+  });
+  process.stdout.write(`wrote ${out}, appended to ${historyFile}\n`);
   return Object.keys(failures).length > 0 ? 1 : 0;
-}
-
-function redisVersion(): string {
-  try {
-    return /v=(\S+)/.exec(execFileSync('redis-server', ['--version'], { encoding: 'utf8' }))?.[1] ?? 'unknown';
-  } catch {
-    return 'not installed';
-  }
 }
 
 function fmt(x: number | null): string {

@@ -4,7 +4,8 @@
 import { benchTasksDir, sleep, until, type Figure } from '../lib/figure.js';
 import { summarize } from '../lib/stats.js';
 import { platformClient } from '../lib/proto-client.js';
-import { cpuSeconds, rssMb, spawnDist, startAgent, startController, withRedis, stop } from '../lib/system.js';
+import { rssMb, spawnDist, startAgent, startController, withRedis, stop } from '../lib/system.js';
+import { cpuSecondsOf } from '../lib/cpu-time.js';
 
 export const footprint: Figure = {
   name: 'footprint',
@@ -28,7 +29,7 @@ export const footprint: Figure = {
         await sleep(ctx.quick ? 5000 : 15_000); // past start-up: module loading, first rounds, the first major GC
         const pids = { agent: agent.proc.proc.pid!, monitor: monitor.proc.pid! };
         if (monitor.proc.exitCode !== null) throw new Error(`monitor exited: ${monitor.output().slice(-2000)}`);
-        const before = { agent: await cpuSeconds(pids.agent), monitor: await cpuSeconds(pids.monitor) };
+        const before = { agent: await cpuSecondsOf(pids.agent), monitor: await cpuSecondsOf(pids.monitor) };
         const t0 = Date.now();
         // RSS sampled through the window: the figure is its highest value, the median goes in the note.
         const samples = { agent: [] as number[], monitor: [] as number[] };
@@ -40,8 +41,8 @@ export const footprint: Figure = {
         }
         const secs = (Date.now() - t0) / 1000;
         const cpu = {
-          agent: (100 * ((await cpuSeconds(pids.agent)) - before.agent)) / secs,
-          monitor: (100 * ((await cpuSeconds(pids.monitor)) - before.monitor)) / secs,
+          agent: (100 * ((await cpuSecondsOf(pids.agent)) - before.agent)) / secs,
+          monitor: (100 * ((await cpuSecondsOf(pids.monitor)) - before.monitor)) / secs,
         };
         const agentRss = summarize(samples.agent);
         const monitorRss = summarize(samples.monitor);

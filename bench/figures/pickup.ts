@@ -1,12 +1,18 @@
 // Figure 2: pickup latency of an idle agent. An agent-protocol client long-polls a controller process;
 // each sample times POST /v1/jobs from its start to the claim reply arriving. Anchor: an idle BullMQ
-// worker on the same Redis, add() to processor entry.
+// worker, add() to processor entry. Interleaved rounds, each side on a fresh private Redis; CPU per
+// pickup of every process involved (Redis included) beside the latencies.
 import { Pool } from 'undici';
 import { bullmqPickup } from '../lib/bullmq-anchor.js';
-import { sleep, type Figure } from '../lib/figure.js';
+import { benchProcess, perUnit, redisSource, startCpuMeter } from '../lib/cpu-time.js';
+import { sleep, type BenchContext, type Figure } from '../lib/figure.js';
 import { platformClient, protoClient } from '../lib/proto-client.js';
+import { interleave, roundsRow, type Measurement } from '../lib/rounds.js';
 import { summarize, now, type Summary } from '../lib/stats.js';
 import { startController, withRedis, stop } from '../lib/system.js';
+
+/** Pickups before the measured ones: they warm up sockets, JIT and script cache. */
+const PICKUP_WARM = 20;
 
 /** Samples pickup latency against a running controller: one parked long-poll per sample. */
 export async function samplePickup(controllerUrl: string, agentId: string, samples: number): Promise<Summary> {
@@ -15,14 +21,13 @@ export async function samplePickup(controllerUrl: string, agentId: string, sampl
   try {
     await proto.register(agentId, 1);
     const out: number[] = [];
-    const WARM = 20;
-    for (let i = 0; i < samples + WARM; i++) {
+    for (let i = 0; i < samples + PICKUP_WARM; i++) {
       const claim = proto.claim(agentId, 1, 30_000);
       await sleep(15); // the claim is parked at the controller by now (its first try found nothing)
       const t0 = now();
       const [jobs] = await Promise.all([claim.then((j) => ({ jobs: j, t: now() })), platform.submit({ task: 'true' })]);
       if (jobs.jobs.length !== 1) throw new Error(`claim answered ${jobs.jobs.length} jobs`);
-      if (i >= WARM) out.push(jobs.t - t0); // the first few warm up sockets, JIT and script cache
+      if (i >= PICKUP_WARM) out.push(jobs.t - t0); // the first few warm up sockets, JIT and script cache
       await proto.complete(agentId, jobs.jobs[0]!, 0);
     }
     return summarize(out);
@@ -71,33 +76,60 @@ export async function submitLatency(controllerUrl: string, samples: number): Pro
   }
 }
 
-export const pickup: Figure = {
-  name: 'pickup',
-  async run(ctx) {
-    const n = ctx.quick ? 50 : 300;
-    return withRedis(async (redis) => {
-      const controller = await startController(redis.url);
-      let ours: Summary;
-      let context = '';
-      try {
-        ours = await samplePickup(controller.url, 'pickup-agent', n);
+/** Ours, one round; the first also measures what a pickup is made of (submit alone, a busy controller). */
+async function oursRound(ctx: BenchContext, n: number, round: number): Promise<Measurement> {
+  return withRedis(async (redis) => {
+    const controller = await startController(redis.url);
+    const admin = redis.client();
+    try {
+      const meter = await startCpuMeter([{ label: 'controller', pid: controller.proc.proc.pid! }, benchProcess(), await redisSource(admin)]);
+      const s = await samplePickup(controller.url, `pickup-agent-${round}`, n);
+      const cpu = perUnit(await meter.stop(), n + PICKUP_WARM);
+      if (round === 0) {
         const submit = await submitLatency(controller.url, n);
         ctx.detail('submitOnly', submit);
-        ctx.log(`POST /v1/jobs alone: median ${submit.median.toFixed(2)} ms, p99 ${submit.p99.toFixed(2)} ms`);
         const busy = await pickupWhileBusy(controller.url, Math.ceil(n / 2));
         ctx.detail('whileControllerBusy', busy);
-        context = `; POST /v1/jobs alone ${submit.median.toFixed(2)} ms median; the same pickup with the controller serving ~500 other requests/s: ${busy.median.toFixed(2)} ms median, p99 ${busy.p99.toFixed(2)} ms`;
-      } finally {
-        await stop(controller.proc);
+        ctx.log(`POST /v1/jobs alone: median ${submit.median.toFixed(2)} ms; pickup with the controller serving ~500 other requests/s: median ${busy.median.toFixed(2)} ms, p99 ${busy.p99.toFixed(2)} ms`);
       }
-      const bull = summarize(await bullmqPickup(redis.url, n));
-      ctx.detail('httpagent', ours);
-      ctx.detail('bullmq', bull);
-      const note = `${n} samples; ours: POST /v1/jobs start → long-poll claim reply at an agent-protocol client (controller is a separate process); BullMQ: queue.add → idle worker's processor${context}`;
-      return [
-        { bench: 'pickup', figure: 'idle agent pickup median', unit: 'ms', ours: ours.median, anchor: bull.median, anchorName: 'BullMQ', target: '≤ 2 ms', met: ours.median <= 2, note },
-        { bench: 'pickup', figure: 'idle agent pickup p99', unit: 'ms', ours: ours.p99, anchor: bull.p99, anchorName: 'BullMQ', target: '≤ 10 ms', met: ours.p99 <= 10 },
-      ];
+      return { values: { median: s.median, p99: s.p99 }, cpu: cpu.total, detail: { summary: s, cpuUsPerPickup: cpu.by } };
+    } finally {
+      admin.disconnect();
+      await stop(controller.proc);
+    }
+  });
+}
+
+async function bullmqRound(n: number): Promise<Measurement> {
+  return withRedis(async (redis) => {
+    const admin = redis.client();
+    try {
+      const meter = await startCpuMeter([benchProcess(), await redisSource(admin)]);
+      const s = summarize(await bullmqPickup(redis.url, n));
+      const cpu = perUnit(await meter.stop(), n);
+      return { values: { median: s.median, p99: s.p99 }, cpu: cpu.total, detail: { summary: s, cpuUsPerPickup: cpu.by } };
+    } finally {
+      admin.disconnect();
+    }
+  });
+}
+
+export const pickup: Figure = {
+  name: 'pickup',
+  interleaved: true,
+  async run(ctx) {
+    const n = ctx.quick ? 50 : 300;
+    const res = await interleave(ctx, {
+      label: 'idle pickup',
+      cpuUnit: 'µs/job',
+      better: { median: 'lower', p99: 'lower' },
+      ours: (round) => oursRound(ctx, n, round),
+      anchors: { BullMQ: () => bullmqRound(n) },
     });
+    const note = `${n} samples per side and round; ours: POST /v1/jobs start → long-poll claim reply at an agent-protocol client (controller is a separate process); BullMQ: queue.add → idle worker's processor (both in the bench process). CPU per pickup: controller + bench process + redis-server (ours), bench process + redis-server (BullMQ), idle waits included`;
+    return [
+      roundsRow(res, { bench: 'pickup', figure: 'idle agent pickup median', unit: 'ms', key: 'median', anchor: 'BullMQ', target: 'ratio ≤ 1.0', ratioTarget: { op: '≤', value: 1 }, note }),
+      roundsRow(res, { bench: 'pickup', figure: 'idle agent pickup p99', unit: 'ms', key: 'p99', anchor: 'BullMQ', target: 'ratio ≤ 2.0', ratioTarget: { op: '≤', value: 2 } }),
+    ];
   },
 };

@@ -1,13 +1,17 @@
 // Figure 3: no-op jobs end to end through the controller and the agent protocol, at concurrency 1 and
-// 50, vs a BullMQ worker at the same concurrency on the same Redis. Both sides drain a queue filled
-// beforehand; neither spawns anything, so this measures the queue and protocol path alone.
+// 50, vs a BullMQ worker at the same concurrency, and at concurrency 1 vs the physical floor (one HTTP
+// round trip whose route does one EVALSHA, bench/lib/floor.ts). Every side drains a queue filled
+// beforehand on a fresh private Redis, in interleaved rounds; nothing spawns, so this measures the queue
+// and protocol path alone. CPU per job counts every process involved, Redis included.
 import { bullmqThroughput } from '../lib/bullmq-anchor.js';
+import { benchProcess, perUnit, redisSource, startCpuMeter, type CpuSpent } from '../lib/cpu-time.js';
 import type { Figure } from '../lib/figure.js';
+import { noopFloor } from '../lib/floor.js';
 import { platformClient, protoClient } from '../lib/proto-client.js';
 import type { Row } from '../lib/report.js';
-import { commandStats, statsDelta } from '../lib/redis-stats.js';
+import { interleave, roundsRow, type Measurement } from '../lib/rounds.js';
 import { now } from '../lib/stats.js';
-import { cpuSeconds, startController, withRedis, stop } from '../lib/system.js';
+import { startController, withRedis, stop } from '../lib/system.js';
 import type { ClaimedJob } from '../../src/shared/protocol/agent-api.js';
 
 /** Batched completes in flight at once: while one is on the wire the next one fills up. */
@@ -67,68 +71,82 @@ export async function drainWithProtocol(controllerUrl: string, agentId: string, 
   }
 }
 
+/** Ours, one round: a controller process on a fresh Redis, a warm-up drain, then n jobs drained by the bench's protocol client. */
+async function oursRound(c: number, n: number, warm: number, round: number): Promise<Measurement> {
+  return withRedis(async (redis) => {
+    const controller = await startController(redis.url);
+    const platform = platformClient(controller.url, 4);
+    const admin = redis.client();
+    try {
+      // Warm-up through the same controller (JIT, sockets, script cache), then the measured queue.
+      await platform.enqueueMany(warm, { task: 'noop' });
+      await drainWithProtocol(controller.url, `warm-${c}-${round}`, c, warm);
+      await platform.enqueueMany(n, { task: 'noop' });
+      // The bench process is the agent here (the protocol client), as it is BullMQ's worker on the other side.
+      const meter = await startCpuMeter([{ label: 'controller', pid: controller.proc.proc.pid! }, benchProcess(), await redisSource(admin)]);
+      const rate = await drainWithProtocol(controller.url, `tp-${c}-${round}`, c, n);
+      const cpu = perUnit(await meter.stop(), n);
+      return { values: { rate }, cpu: cpu.total, detail: { n, cpuUsPerJob: cpu.by } };
+    } finally {
+      admin.disconnect();
+      await platform.close();
+      await stop(controller.proc);
+    }
+  });
+}
+
+/** BullMQ, one round: a fresh Redis, a warm-up drain, then n jobs drained by a Worker in the bench process. */
+async function bullmqRound(c: number, n: number, warm: number): Promise<Measurement> {
+  return withRedis(async (redis) => {
+    const admin = redis.client();
+    try {
+      await bullmqThroughput(redis.url, c, warm);
+      const sources = [benchProcess(), await redisSource(admin)];
+      let meter: Awaited<ReturnType<typeof startCpuMeter>> | undefined;
+      let spent: CpuSpent | undefined;
+      const rate = await bullmqThroughput(redis.url, c, n, {
+        start: async () => void (meter = await startCpuMeter(sources)),
+        end: async () => void (spent = await meter!.stop()),
+      });
+      const cpu = perUnit(spent!, n);
+      return { values: { rate }, cpu: cpu.total, detail: { n, cpuUsPerJob: cpu.by } };
+    } finally {
+      admin.disconnect();
+    }
+  });
+}
+
 export const throughput: Figure = {
   name: 'throughput',
+  interleaved: true,
   async run(ctx) {
     const rows: Row[] = [];
     for (const c of [1, 50]) {
-      const n = ctx.quick ? (c === 1 ? 1000 : 3000) : c === 1 ? 5000 : 20_000;
-      ctx.log(`concurrency ${c}: ${n} jobs each side, after a warm-up`);
-      // A fresh Redis per concurrency keeps the two sides' leftovers (finished jobs) from weighing on each other.
-      let cpu = { controller: NaN, benchClient: NaN };
-      const [ours, bull, redisUs] = await withRedis(async (redis) => {
-        const controller = await startController(redis.url);
-        const platform = platformClient(controller.url, 4);
-        const admin = redis.client();
-        let rate: number;
-        let oursUs: number;
-        try {
-          // Warm-up through the same controller (JIT, sockets, script cache), then the measured queue.
-          const warm = ctx.quick ? 1000 : 3000;
-          await platform.enqueueMany(warm, { task: 'noop' });
-          await drainWithProtocol(controller.url, `warm-${c}`, c, warm);
-          await platform.enqueueMany(n, { task: 'noop' });
-          const s0 = await commandStats(admin);
-          const cpu0 = await cpuSeconds(controller.proc.proc.pid!);
-          const self0 = process.cpuUsage();
-          rate = await drainWithProtocol(controller.url, `tp-${c}`, c, n);
-          const selfCpu = process.cpuUsage(self0);
-          const cpuUsPerJob = (cpu = { controller: ((await cpuSeconds(controller.proc.proc.pid!)) - cpu0) * 1e6 / n, benchClient: (selfCpu.user + selfCpu.system) / n });
-          ctx.detail(`c${c}-cpu-us-per-job`, cpuUsPerJob);
-          ctx.log(`CPU per job (µs): controller ${cpuUsPerJob.controller.toFixed(0)}, bench client ${cpuUsPerJob.benchClient.toFixed(0)}`);
-          const d = statsDelta(s0, await commandStats(admin));
-          ctx.detail(`c${c}-redis-httpagent`, d);
-          oursUs = d.total / n;
-        } finally {
-          await platform.close();
-          await stop(controller.proc);
-        }
-        await bullmqThroughput(redis.url, c, ctx.quick ? 1000 : 3000); // the same warm-up for the anchor
-        const s1 = await commandStats(admin);
-        const b = await bullmqThroughput(redis.url, c, n);
-        const d = statsDelta(s1, await commandStats(admin));
-        ctx.detail(`c${c}-redis-bullmq`, d);
-        admin.disconnect();
-        return [rate, b, { httpagent: oursUs, bullmq: d.total / n }];
+      const n = ctx.quick ? (c === 1 ? 1000 : 3000) : c === 1 ? 3000 : 10_000;
+      const warm = ctx.quick ? 500 : 2000;
+      ctx.log(`concurrency ${c}: ${n} jobs per side per round, after a warm-up of ${warm}`);
+      const res = await interleave(ctx, {
+        label: `no-op c=${c}`,
+        cpuUnit: 'µs/job',
+        better: { rate: 'higher' },
+        ours: (round) => oursRound(c, n, warm, round),
+        anchors: {
+          BullMQ: () => bullmqRound(c, n, warm),
+          // The floor is defined one job at a time: with 50 in flight a design batches, and the floor with it.
+          ...(c === 1 ? { floor: () => noopFloor(n, warm) } : {}),
+        },
       });
-      ctx.detail(`c${c}`, { n, httpagent: ours, bullmq: bull, redisUsPerJob: redisUs });
-      ctx.log(`Redis CPU per job while draining (commandstats, µs): httpagent ${redisUs.httpagent.toFixed(1)}, BullMQ ${redisUs.bullmq.toFixed(1)}`);
-      rows.push({
-        bench: 'throughput',
-        figure: `no-op jobs end to end, concurrency ${c}`,
-        unit: 'jobs/s',
-        ours,
-        anchor: bull,
-        anchorName: 'BullMQ',
-        target: 'ratio ≥ 1.0',
-        met: ours / bull >= 1,
-        note:
-          c === 50
-            ? `CPU per job at c=50: controller ${cpu.controller.toFixed(0)} µs, client ${cpu.benchClient.toFixed(0)} µs, Redis ${redisUs.httpagent.toFixed(0)} µs (BullMQ's Redis ${redisUs.bullmq.toFixed(0)} µs); all on the same cores`
-            : c === 1
-            ? `${n} (c=1) / ${ctx.quick ? 3000 : 20_000} (c=50) jobs queued first, after a warm-up drain on each side; ours: one agent-protocol client (in the bench process) claims up to its free slots, then completes-and-claims-next in one HTTP round trip to one controller process (c=1: one result per call; c=50: the ready results batched, POST /v1/agent/complete, at most two batches in flight); BullMQ: one Worker at the same concurrency with a no-op processor`
-            : undefined,
-      });
+      const figure = `no-op jobs end to end, concurrency ${c}`;
+      const note =
+        c === 1
+          ? `${n} (c=1) / ${ctx.quick ? 3000 : 10_000} (c=50) jobs queued first on a fresh Redis per side and round, after a warm-up drain; ours: one agent-protocol client (in the bench process) claims up to its free slots, then completes-and-claims-next in one HTTP round trip to one controller process (c=1: one result per call; c=50: the ready results batched, POST /v1/agent/complete, at most two batches in flight); BullMQ: one Worker at the same concurrency with a no-op processor, in the bench process; floor: per job one HTTP POST to a fastify route in its own process that does one EVALSHA of a no-op script. CPU per job: controller + bench process + redis-server (ours), bench process + redis-server (BullMQ), floor server + bench process + redis-server (floor)`
+          : undefined;
+      rows.push(
+        roundsRow(res, { bench: 'throughput', figure, unit: 'jobs/s', key: 'rate', anchor: 'BullMQ', target: c === 1 ? 'ratio ≥ 0.6' : 'ratio ≥ 1.2', ratioTarget: { op: '≥', value: c === 1 ? 0.6 : 1.2 }, note }),
+      );
+      if (c === 1) {
+        rows.push(roundsRow(res, { bench: 'throughput', figure: `${figure}, against the floor`, unit: 'jobs/s', key: 'rate', anchor: 'floor', anchorName: 'HTTP + EVALSHA floor', target: 'ratio ≥ 0.8', ratioTarget: { op: '≥', value: 0.8 } }));
+      }
     }
     return rows;
   },

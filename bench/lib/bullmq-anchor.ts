@@ -37,8 +37,14 @@ export async function bullmqPickup(redisUrl: string, samples: number): Promise<n
   return out;
 }
 
-/** n no-op jobs queued first, then a worker at `concurrency` drains them: jobs/s. */
-export async function bullmqThroughput(redisUrl: string, concurrency: number, n: number): Promise<number> {
+/** Called around the timed drain, e.g. to start and stop a CPU meter (the fill is not part of it). */
+export interface DrainHooks {
+  start?(): Promise<void>;
+  end?(): Promise<void>;
+}
+
+/** n no-op jobs queued first, then a worker (in this process) at `concurrency` drains them: jobs/s. */
+export async function bullmqThroughput(redisUrl: string, concurrency: number, n: number, hooks: DrainHooks = {}): Promise<number> {
   const name = `tp-${concurrency}-${Date.now()}`;
   const queue = new Queue(name, { connection: connection(redisUrl) });
   for (let i = 0; i < n; i += 1000) {
@@ -47,6 +53,7 @@ export async function bullmqThroughput(redisUrl: string, concurrency: number, n:
   let done = 0;
   let finish: () => void = () => {};
   const all = new Promise<void>((r) => (finish = r));
+  await hooks.start?.();
   const t0 = now();
   const worker = new Worker(
     name,
@@ -60,6 +67,7 @@ export async function bullmqThroughput(redisUrl: string, concurrency: number, n:
   });
   await all;
   const secs = (now() - t0) / 1000;
+  await hooks.end?.();
   await worker.close();
   await queue.obliterate({ force: true });
   await queue.close();

@@ -1,10 +1,27 @@
 // What every benchmark module exports: a name and a run that starts its own services and returns rows.
 import { fileURLToPath } from 'node:url';
 import type { Row } from './report.js';
+import type { RoundsResult } from './rounds.js';
+
+/** A compiled checkout whose dist/ the bench starts controllers and agents from. */
+export interface Build {
+  /** How the report names it: "working tree" for this checkout, the revision for --compare. */
+  label: string;
+  /** The checkout's root (its dist/ is what runs). */
+  root: string;
+}
 
 export interface BenchContext {
-  /** The smaller version: every figure, fewer samples, the whole run under a minute. */
+  /** The smaller version: every figure, fewer samples and rounds. */
   quick: boolean;
+  /** The figure's name (rounds are recorded under it). */
+  figure: string;
+  /** Interleaved rounds per side (bench/lib/rounds.ts): 5 in a full run, 3 with --quick, or --rounds=N. */
+  rounds: number;
+  /** This checkout first; with --compare REV, REV's build too, and rounds measure ours on each. */
+  builds: Build[];
+  /** Keeps a figure's rounds for results.json, bench/history.jsonl and --compare (rounds.ts calls it). */
+  recordRounds(result: RoundsResult): void;
   /** Progress and side figures (printed as the run goes, kept in results.json). */
   log(message: string): void;
   /** Extra detail for results.json (raw summaries, settings used). */
@@ -13,6 +30,8 @@ export interface BenchContext {
 
 export interface Figure {
   name: string;
+  /** Measures in interleaved rounds (bench/lib/rounds.ts), so --compare can run it on two builds. */
+  interleaved?: boolean;
   run(ctx: BenchContext): Promise<Row[]>;
 }
 

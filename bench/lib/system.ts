@@ -14,7 +14,16 @@ import { startRedis, type PrivateRedis } from '../../test/helpers/redis-server.j
 export const PLATFORM_TOKEN = 'bench-platform-token-0123456789';
 /** Agents (and the bench's protocol client) enroll with it and then present their own credential. */
 export const ENROLL_TOKEN = 'bench-enroll-token-0123456789';
-export const distBin = join(repoRoot, 'dist/src/bin/httpagent.js');
+/**
+ * The checkout whose dist/ the bench starts processes from: this one, or, while a `--compare REV` round
+ * measures the other commit, that commit's temporary worktree (bench/lib/compare.ts). Rounds run one side
+ * at a time, so one setting, set and reset around each side by bench/lib/rounds.ts, is enough.
+ */
+let buildRoot = repoRoot;
+export function useBuild(root: string | undefined): void {
+  buildRoot = root ?? repoRoot;
+}
+const distBin = (): string => join(buildRoot, 'dist/src/bin/httpagent.js');
 const uncheckedEntry = join(repoRoot, 'bench/lib/unchecked-controller.ts');
 
 let keyFile: string | undefined;
@@ -49,12 +58,17 @@ export function setAgentChecks(on: boolean): void {
 const started = new Set<Spawned>();
 
 export function spawnDist(args: string[], env: Record<string, string>, nodeArgs: string[] = []): Spawned {
-  return spawnEntry(distBin, env, nodeArgs, args);
+  return spawnEntry(distBin(), env, nodeArgs, args);
+}
+
+/** A bench helper process from TypeScript source (the floor server, the log poster), tracked like the rest. */
+export function spawnBenchScript(file: string, args: string[]): Spawned {
+  return spawnEntry(file, {}, ['--import', 'tsx'], args);
 }
 
 function spawnEntry(entry: string, env: Record<string, string>, nodeArgs: string[] = [], args: string[] = []): Spawned {
   const proc = spawn(process.execPath, [...nodeArgs, entry, ...args], {
-    cwd: repoRoot,
+    cwd: buildRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -183,13 +197,4 @@ export async function rssMb(pid: number): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
   const m = status.match(/VmRSS:\s+(\d+) kB/);
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** CPU seconds (user + system) a process has used, from /proc/<pid>/stat. */
-export async function cpuSeconds(pid: number): Promise<number> {
-  const { readFile } = await import('node:fs/promises');
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
-  return ticks / 100; // USER_HZ is 100 on Linux
 }
