@@ -31,6 +31,14 @@ export interface Keys {
   monitorQuota(agentId: string): string;
   /** Jobs an agent queued for itself in the current minute (expires with the minute). */
   submitQuota(agentId: string): string;
+  /** A stored release bundle's record (the bundle itself is a file under releaseDir, never in Redis). */
+  release(version: string): string;
+  /** ZSET version -> when it was stored (ms). */
+  releases: string;
+  /** A release channel: latest, previous, canaryPercent, canaryLabels. */
+  releaseChannel(name: string): string;
+  /** SET of every channel name a release was rolled out to. */
+  releaseChannels: string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
   /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
@@ -66,6 +74,10 @@ export function createKeys(prefix: string): Keys {
     credentialUse: `${base}cred-used`,
     monitorQuota: (id) => `${base}mon:quota:${id}`,
     submitQuota: (id) => `${base}submit-quota:${id}`,
+    release: (version) => `${base}release:${version}`,
+    releases: `${base}releases`,
+    releaseChannel: (name) => `${base}release-channel:${name}`,
+    releaseChannels: `${base}release-channels`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
   };

@@ -9,12 +9,13 @@ import { installAuth, type AuthOptions } from './auth-hooks.js';
 import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
+import { releaseRoutes, type ReleaseRouteDeps } from './release-routes.js';
 
 export interface AppOptions {
   bodyLimitBytes: number;
 }
 
-export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps {
+export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps, ReleaseRouteDeps {
   redis: RedisLike;
   logger: Logger;
   auth: AuthOptions;
@@ -63,5 +64,6 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   identityRoutes(app, deps);
   agentRoutes(app, deps);
   monitorRoutes(app, deps);
+  releaseRoutes(app, deps);
   return app;
 }
