@@ -174,6 +174,17 @@ describe('bad input is refused whole, with its code', () => {
     expect(await refusal(unsigned, { maxBytes: 100 })).toBe('BUNDLE_TOO_LARGE');
   });
 
+  it('release-tool.js bundle packs a built release, one line per phase off a terminal, the file last', async () => {
+    const tool = join(repoRoot, 'src', 'bin', 'release-tool.js');
+    const out = join(dir, 'cli-out');
+    const { stdout } = await run(process.execPath, [tool, 'bundle', '--source', repoRoot, '--out', out, '--release', release, '--sign-key', trusted.key]);
+    const lines = stdout.trim().split('\n');
+    expect(lines.slice(0, 3)).toEqual(['hashing', 'signing', 'writing']);
+    expect(lines).toHaveLength(5);
+    expect(lines[4]).toBe(join(out, `httpagent-9.8.7-c0ffee000000-linux-${process.arch}.tar.gz`));
+    expect((await readBundle(lines[4]!, { allowedSigners: signers })).signedBy).toBe('release-key@release.test');
+  });
+
   it('release-tool.js verify-bundle prints the code and exits non-zero', async () => {
     const tool = join(repoRoot, 'src', 'bin', 'release-tool.js');
     const ok = await run(process.execPath, [tool, 'verify-bundle', '--bundle', signed, '--allowed-signers', signers]);
