@@ -121,11 +121,21 @@ export const bundleFleet: Figure = {
           return running !== undefined && running.commit !== null && running.pid === a.proc?.pid;
         };
         const startDeadline = Date.now() + 300_000;
-        while (!(await Promise.all(agents.map(healthy))).every(Boolean)) {
-          if (Date.now() > startDeadline) throw new Error('the fleet did not start within 5 minutes');
+        let up = await Promise.all(agents.map(healthy));
+        while (!up.every(Boolean) && Date.now() < startDeadline) {
           await sleep(500);
+          up = await Promise.all(agents.map(healthy));
         }
-        ctx.log(`${n} agents up on release A in ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadavg()[0]!.toFixed(1)})`);
+        // A machine that cannot start them all in 5 minutes is measured with the ones it started, and says so.
+        const late = agents.filter((_, i) => !up[i]);
+        for (const a of late) {
+          agents.splice(agents.indexOf(a), 1);
+          a.restarts = -1;
+          a.proc?.removeAllListeners('exit');
+          a.proc?.kill('SIGKILL');
+        }
+        const fleet = agents.length;
+        ctx.log(`${fleet}/${n} agents up on release A in ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadavg()[0]!.toFixed(1)})${late.length ? `; ${late.length} not up within 5 minutes, left out of the figure` : ''}`);
 
         // Work for every agent through the update: a 1 s job per agent every ~4 s.
         const ids: string[] = [];
@@ -147,17 +157,17 @@ export const bundleFleet: Figure = {
         if (res.statusCode !== 201) throw new Error(`PUT answered ${res.statusCode}: ${await res.body.text()}`);
         await res.body.dump();
         const movedAt = new Map<string, number>();
-        const hardStop = putAt + Math.max(BOUND_MS, 600_000);
-        while (movedAt.size < n && Date.now() < hardStop) {
+        const hardStop = putAt + 2.5 * BOUND_MS; // past the bound only to say how far the machine got
+        while (movedAt.size < fleet && Date.now() < hardStop) {
           for (const a of agents) if (!movedAt.has(a.id) && readUpdateState(updateStatePath(a.stateDir)).confirmed === B) movedAt.set(a.id, Date.now() - putAt);
           await sleep(250);
         }
         feeding = false;
         await feeder.catch(() => undefined);
         const times = [...movedAt.values()].sort((x, y) => x - y);
-        const allMs = movedAt.size === n ? times[times.length - 1]! : null;
+        const allMs = movedAt.size === fleet ? times[times.length - 1]! : null;
         const inBound = times.filter((t) => t <= BOUND_MS).length;
-        ctx.log(`${movedAt.size}/${n} agents confirmed on the new bundle; ${inBound} within 2 minutes; last at ${allMs === null ? 'never (stopped waiting)' : `${(allMs / 1000).toFixed(1)} s`}`);
+        ctx.log(`${movedAt.size}/${fleet} agents confirmed on the new bundle; ${inBound} within 2 minutes; last at ${allMs === null ? 'never (stopped waiting)' : `${(allMs / 1000).toFixed(1)} s`}`);
 
         // Every job submitted must end succeeded: none lost or failed by the switch.
         const finalDeadline = Date.now() + 180_000;
@@ -168,12 +178,12 @@ export const bundleFleet: Figure = {
           await sleep(1000);
         }
         const notSucceeded = states.filter((s) => s !== 'succeeded').length;
-        ctx.detail('fleet', { agents: n, movedMs: times, restarts: agents.map((a) => a.restarts), jobs: ids.length, notSucceeded, registryHits, bundleBytes: bundleBytes.length, load: loadavg() });
+        ctx.detail('fleet', { agents: n, started: fleet, movedMs: times, restarts: agents.map((a) => a.restarts), jobs: ids.length, notSucceeded, registryHits, bundleBytes: bundleBytes.length, load: loadavg() });
         await platform.close();
-        const note = `${n} agents on one machine (load ${loadavg()[0]!.toFixed(1)}), one signed ${(bundleBytes.length / 1024 / 1024).toFixed(0)} MiB bundle PUT to the channel; clock: PUT → each guard confirmed the new commit; ${ids.length} jobs flowing (1 s each)`;
-        const whole = allMs === null ? `${movedAt.size}/${n} moved; the rest did not finish` : '';
+        const note = `${fleet} agents${fleet < n ? ` (of ${n} asked; the rest did not start within 5 minutes)` : ''} on one machine (load ${loadavg()[0]!.toFixed(1)}), one signed ${(bundleBytes.length / 1024 / 1024).toFixed(0)} MiB bundle PUT to the channel; clock: PUT → each guard confirmed the new commit; ${ids.length} jobs flowing (1 s each)`;
+        const whole = allMs === null ? `${movedAt.size}/${fleet} moved; the rest did not finish` : '';
         return [
-          { bench: 'bundle-fleet', figure: `${n} agents moved to a new bundle`, unit: 's', ours: allMs === null ? null : allMs / 1000, anchor: null, anchorName: null, target: '≤ 120 s', met: allMs !== null && allMs <= BOUND_MS, note: whole ? `${note}; ${whole}` : note },
+          { bench: 'bundle-fleet', figure: `${fleet} agents moved to a new bundle`, unit: 's', ours: allMs === null ? null : allMs / 1000, anchor: null, anchorName: null, target: '≤ 120 s', met: allMs !== null && allMs <= BOUND_MS, note: whole ? `${note}; ${whole}` : note },
           { bench: 'bundle-fleet', figure: 'agents on the new bundle within 2 min', unit: 'agents', ours: inBound, anchor: null, anchorName: null, target: `= ${n}`, met: inBound === n },
           { bench: 'bundle-fleet', figure: 'npm registry requests during the rollout', unit: 'requests', ours: registryHits, anchor: null, anchorName: null, target: '= 0', met: registryHits === 0 },
           { bench: 'bundle-fleet', figure: 'jobs lost or failed through the rollout', unit: 'jobs', ours: notSucceeded, anchor: null, anchorName: null, target: '= 0', met: notSucceeded === 0 },
