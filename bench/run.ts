@@ -15,6 +15,7 @@ import { stopAllSshd } from './lib/sshd.js';
 import { killLeftovers, setAgentChecks, stopEverything } from './lib/system.js';
 import { repoRoot } from '../test/helpers/processes.js';
 import { agentChecks } from './figures/agent-checks.js';
+import { bundleFleet } from './figures/bundle-fleet.js';
 import { burst } from './figures/burst.js';
 import { footprint } from './figures/footprint.js';
 import { jacocoFlood } from './figures/jacoco-flood.js';
@@ -28,7 +29,7 @@ import { redelivery } from './figures/redelivery.js';
 import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
-const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, jacocoFlood, jobList];
+const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, jacocoFlood, jobList, bundleFleet];
 
 /** The other commit's temporary worktree with --compare, removed at the end (or on Ctrl-C). */
 let otherBuild: TempBuild | undefined;

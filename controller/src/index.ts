@@ -15,6 +15,7 @@ import { createKeys } from './keys.js';
 import { createLeaseStore } from './lease-store.js';
 import { createMonitorStore } from './monitor-store.js';
 import { createPortTokenMinter } from './port-tokens.js';
+import { createReleaseStore } from './release-store.js';
 import { followRevocations } from './revocation-feed.js';
 import { createRevoker } from './revoker.js';
 import { createSubmitQuota } from './submit-quota.js';
@@ -93,6 +94,11 @@ export async function buildController(config: ControllerConfig, deps: Controller
     revoker: createRevoker(run, keys, { retentionSec: config.retentionSec }),
     fleetMetrics: createFleetMetrics(run, keys, { offlineAfterMs: config.offlineAfterMs }),
     metricsPublic: config.metricsPublic,
+    releases: createReleaseStore(deps.redis, run, keys, {
+      releaseDir: config.releaseDir,
+      maxBytes: config.releaseMaxBytes,
+      allowedSigners: config.releaseAllowedSigners,
+    }),
     auth: {
       platformToken: config.platformToken,
       enrollTokens: secrets.enrollTokens,

@@ -45,6 +45,14 @@ export interface Keys {
   jobIndex(name: string): string;
   /** SET of the named job indexes that exist, for the sweeper's trim. */
   jobIndexSets: string;
+  /** A stored release bundle's record (the bundle itself is a file under releaseDir, never in Redis). */
+  release(version: string): string;
+  /** ZSET version -> when it was stored (ms). */
+  releases: string;
+  /** A release channel: latest, previous, canaryPercent, canaryLabels. */
+  releaseChannel(name: string): string;
+  /** SET of every channel name a release was rolled out to. */
+  releaseChannels: string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
   /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
@@ -85,6 +93,10 @@ export function createKeys(prefix: string): Keys {
     jobsInState: (state) => `${base}jx:s:${state}`,
     jobIndex: (name) => `${base}jx:${name}`,
     jobIndexSets: `${base}jx:sets`,
+    release: (version) => `${base}release:${version}`,
+    releases: `${base}releases`,
+    releaseChannel: (name) => `${base}release-channel:${name}`,
+    releaseChannels: `${base}release-channels`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
   };

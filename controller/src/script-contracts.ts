@@ -206,6 +206,26 @@ export const scriptContracts = {
     args: z.strictObject({ agentId: z.string(), retentionSec: int, wakeChannel: z.string(), revokeChannel: z.string() }),
     reply: z.strictObject({ requeued: int, cancelled: int }),
   },
+  rolloutRelease: {
+    args: z.strictObject({
+      version: z.string(),
+      channel: z.string(),
+      canaryPercent: int,
+      canaryLabels: z.string(),
+      release: z
+        .strictObject({
+          version: z.string(),
+          commit: z.string(),
+          arch: z.string(),
+          sha256: z.string(),
+          size: int,
+          signed: z.string(),
+          uploadedAt: z.string(),
+        })
+        .optional(),
+    }),
+    reply: z.strictObject({ latest: z.string(), previous: z.string().optional() }),
+  },
   step: {
     args: z.strictObject({ epoch: int, index: int, status: z.string(), agentId: z.string() }),
     reply: cancel,

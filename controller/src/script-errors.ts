@@ -14,13 +14,16 @@ export const scriptErrorCodeSchema = z.enum([
   'CREDENTIAL_REVOKED',
   'AGENT_NOT_FOUND',
   'MONITOR_QUOTA',
+  'RELEASE_EXISTS',
+  'RELEASE_NOT_FOUND',
 ]);
 export type ScriptErrorCode = z.infer<typeof scriptErrorCodeSchema>;
 
-/** Names the job or agent in the message. */
+/** Names the job, agent or release in the message. */
 export interface ScriptErrorContext {
   jobId?: string | undefined;
   agentId?: string | undefined;
+  version?: string | undefined;
 }
 
 /** `n`: the bytes the controller holds for the two log codes; the seconds to wait for MONITOR_QUOTA. */
@@ -51,6 +54,10 @@ export function scriptError(code: ScriptErrorCode, ctx: ScriptErrorContext = {},
       return new HttpAgentError('CREDENTIAL_REVOKED', `the credential of agent ${ctx.agentId ?? '(unnamed)'} was revoked; stop, and enroll again only when the platform says so`);
     case 'AGENT_NOT_FOUND':
       return new NotFoundError('AGENT_NOT_FOUND', `no agent ${ctx.agentId ?? '(unnamed)'}: never enrolled nor registered`);
+    case 'RELEASE_EXISTS':
+      return new HttpAgentError('RELEASE_EXISTS', `release ${ctx.version ?? '(unnamed)'} is stored with other content; publish a new version`);
+    case 'RELEASE_NOT_FOUND':
+      return new NotFoundError('RELEASE_NOT_FOUND', `no release ${ctx.version ?? '(unnamed)'} is stored`);
     case 'MONITOR_QUOTA':
       return new HttpAgentError('MONITOR_QUOTA', `agent ${ctx.agentId ?? '(unnamed)'} stored its minute's share of metric bytes; retry later`, {
         retryAfterSec: n ?? 60,

@@ -16,6 +16,7 @@ export const scriptFiles = {
   register: { file: 'register-2.lua', numberOfKeys: 2 },
   renew: { file: 'renew-2.lua', numberOfKeys: 2 },
   revokeAgent: { file: 'revoke-agent-7.lua', numberOfKeys: 7 },
+  rolloutRelease: { file: 'rollout-release-4.lua', numberOfKeys: 4 },
   step: { file: 'step-1.lua', numberOfKeys: 1 },
 } as const;
 

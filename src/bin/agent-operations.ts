@@ -7,6 +7,7 @@ import { createScheduler, type Scheduler } from '../agent/schedule/scheduler.js'
 import { createAlertMailer } from '../ops/ops-mail.js';
 import { loadMailSettings } from '../ops/mail-settings.js';
 import { createSelfUpdater, type JobActivity, type SelfUpdater } from '../ops/self-updater.js';
+import type { ReleaseChannel } from '../ops/bundle-source.js';
 
 export interface AgentOperationsDeps {
   logger: Logger;
@@ -28,6 +29,8 @@ export interface JobLoop {
   getJob(id: string): Promise<Pick<JobView, 'state'>>;
   pauseClaims(): Promise<void>;
   resumeClaims(): void;
+  /** The release channel with the agent's credential (updateSource: bundle). */
+  readonly releases?: ReleaseChannel;
 }
 
 /** Self-update's view of the job loop: quiet means no job runs and, once paused, none can start. */
@@ -55,6 +58,7 @@ export async function startAgentOperations(config: AgentConfig, deps: AgentOpera
     configFile: deps.configFile,
     alert: createAlertMailer(loadMailSettings(deps.configFile, deps.env, logger), logger),
     jobs: jobActivityOf(deps.agent),
+    releases: deps.agent.releases,
     exit: deps.exit,
   });
   updater.start();

@@ -1,6 +1,7 @@
-// Self-update: on a croner schedule, fetch the configured branch; a new commit is built and
-// self-tested beside the running release, then `current` is switched at a quiet moment and the agent
-// exits so its supervisor starts the new release. A detached guard rolls back if it is not healthy.
+// Self-update: on a croner schedule, fetch the configured branch (git) or ask the controller's release
+// channel (bundle, bundle-source.ts); a new release is built or unpacked and self-tested beside the
+// running one, then `current` is switched at a quiet moment and the agent exits so its supervisor starts
+// the new release. A detached guard rolls back if it is not healthy.
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
@@ -9,6 +10,7 @@ import type { AgentConfig } from '../shared/config/agent-config.js';
 import type { CodeOf } from '../shared/error-codes.js';
 import type { Logger } from '../shared/log.js';
 import { packageRoot as runningRoot, readCommit } from '../shared/package-info.js';
+import { createBundleSource, type BundleOutcome, type ReleaseChannel } from './bundle-source.js';
 import type { AlertFn } from './ops-mail.js';
 import { DEFAULT_BUILD_STEPS, ReleaseBuildError, fetchHead, prepareRelease, preparedRelease, releaseName } from './release-builder.js';
 import { currentRelease, prefixOfRelease, pruneReleases, releaseCommit, releaseLayout, switchCurrent } from './release-layout.js';
@@ -39,9 +41,11 @@ export interface SelfUpdaterDeps {
   /** The running release; default: this package's root. */
   packageRoot?: string | undefined;
   buildSteps?: readonly string[][] | undefined;
+  /** The controller's release channel, with the agent's credential: what updateSource bundle follows. */
+  releases?: ReleaseChannel | undefined;
 }
 
-/** disabled: no remote or not an installed release · up-to-date · known-bad: the head failed or was refused before · refused: unsigned or older, not built · failed: this try failed · deferred: jobs were running · switched: exiting for the new release · pending: a switch awaits its guard. */
+/** disabled: no remote (git) or channel (bundle), or not an installed release · up-to-date · known-bad: the head failed or was refused before · refused: unsigned or older (git), or the channel's bundle or answer was refused (bundle), not built · failed: this try failed · deferred: jobs were running · switched: exiting for the new release · pending: a switch awaits its guard. */
 export type UpdateOutcome =
   | { kind: 'disabled'; reason: string }
   | { kind: 'up-to-date'; commit: string }
@@ -50,7 +54,8 @@ export type UpdateOutcome =
   | { kind: 'failed'; commit: string; code: CodeOf<'UPDATE_BUILD_FAILED' | 'UPDATE_SELF_TEST_FAILED' | 'UPDATE_GUARD_FAILED'> }
   | { kind: 'deferred'; commit: string }
   | { kind: 'switched'; commit: string }
-  | { kind: 'pending'; commit: string };
+  | { kind: 'pending'; commit: string }
+  | Extract<BundleOutcome, { kind: 'refused' }>;
 
 export interface SelfUpdater {
   start(): void;
@@ -68,9 +73,19 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
   let cron: Cron | undefined;
   let stopped = false;
   let inFlight: Promise<UpdateOutcome> | undefined;
+  const bundleMode = config.updateSource === 'bundle';
+  const bundles = bundleMode && deps.releases
+    ? createBundleSource(config, { logger: deps.logger, channel: deps.releases, alert: deps.alert, env: deps.env, configFile: deps.configFile, stateFile })
+    : undefined;
+  /** Why self-update is off, or undefined when it is on. */
+  const offReason = (): string | undefined => {
+    if (bundleMode) return bundles ? undefined : 'updateSource is bundle but the agent has no release channel';
+    return config.updateRemote ? undefined : 'updateRemote is not set';
+  };
 
   async function check(): Promise<UpdateOutcome> {
-    if (!config.updateRemote) return { kind: 'disabled', reason: 'updateRemote is not set' };
+    const off = offReason();
+    if (off) return { kind: 'disabled', reason: off };
     if (!prefix) return { kind: 'disabled', reason: `${root} is not an installed release (<prefix>/releases/<id>)` };
     const layout = releaseLayout(prefix);
     const state = readUpdateState(stateFile);
@@ -81,7 +96,14 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       writeUpdateState(stateFile, { ...state, pending: undefined });
     }
 
-    const head = await fetchHead(cacheDir, config.updateRemote, config.updateBranch);
+    if (bundles) {
+      const cur = currentRelease(layout);
+      const offer = await bundles.prepare(layout, (cur && releaseCommit(cur)) ?? readCommit());
+      if (offer.kind !== 'ready') return offer.kind === 'failed' ? { kind: 'failed', commit: offer.commit, code: offer.code } : offer;
+      return quiesceAndSwitch(log.child({ commit: offer.commit, version: offer.version }), offer.commit, offer.dir, cur ?? root, layout, prefix);
+    }
+
+    const head = await fetchHead(cacheDir, config.updateRemote!, config.updateBranch);
     const cur = currentRelease(layout);
     const running = (cur && releaseCommit(cur)) ?? readCommit();
     if (head === running) return { kind: 'up-to-date', commit: head };
@@ -142,6 +164,10 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       return { kind: 'failed', commit: head, code: e.code };
     }
 
+    return quiesceAndSwitch(clog, head, dir, cur ?? root, layout, prefix);
+  }
+
+  async function quiesceAndSwitch(clog: Logger, head: string, dir: string, from: string, layout: ReturnType<typeof releaseLayout>, prefix: string): Promise<UpdateOutcome> {
     if (stopped) return { kind: 'deferred', commit: head }; // the agent is shutting down anyway
     // Quiesce: no new claims, then either switch now (no job runs) or, in drain mode, wait for the jobs.
     // Idle mode judges "no job runs" before pausing: pause() waits for the claim in flight (a long-poll),
@@ -150,7 +176,7 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     const busy = deps.jobs.running() > 0;
     await deps.jobs.pause();
     try {
-      return await switchWhenQuiet(clog, head, dir, cur ?? root, layout, prefix, busy);
+      return await switchWhenQuiet(clog, head, dir, from, layout, prefix, busy);
     } catch (err) {
       // An abandoned switch must not leave the agent paused for good: it claims again.
       deps.jobs.resume();
@@ -205,7 +231,7 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     if (stopped) return;
     try {
       const outcome = await checkNow();
-      if (outcome.kind !== 'up-to-date' && outcome.kind !== 'known-bad') log.info({ outcome }, 'update check');
+      if (outcome.kind !== 'up-to-date' && outcome.kind !== 'known-bad' && outcome.kind !== 'refused') log.info({ outcome }, 'update check');
     } catch (err) {
       log.warn({ err }, 'update check failed; trying again at the next tick');
     }
@@ -221,8 +247,9 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
 
   return {
     start() {
-      if (!config.updateRemote) {
-        log.info('self-update off (updateRemote is not set)');
+      const off = offReason();
+      if (off) {
+        log.info(`self-update off (${off})`);
         return;
       }
       if (!prefix) {
@@ -235,10 +262,13 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
         log.error({ cron: config.updateCron, reason: (err as Error).message }, 'self-update off: updateCron is not a valid pattern');
         return;
       }
-      log.info(
-        { remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, prefix, signers: config.updateAllowedSigners ?? null, allowDowngrade: config.updateAllowDowngrade },
-        config.updateAllowedSigners ? 'self-update on (signed commits only)' : 'self-update on (unsigned: any commit the remote serves is built)',
-      );
+      if (bundleMode) log.info({ channel: config.updateChannel, cron: config.updateCron, prefix, signers: config.updateAllowedSigners ?? null }, 'self-update on (release bundles)');
+      else {
+        log.info(
+          { remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, prefix, signers: config.updateAllowedSigners ?? null, allowDowngrade: config.updateAllowDowngrade },
+          config.updateAllowedSigners ? 'self-update on (signed commits only)' : 'self-update on (unsigned: any commit the remote serves is built)',
+        );
+      }
     },
     async stop() {
       stopped = true;

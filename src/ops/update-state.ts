@@ -34,9 +34,23 @@ export type RefusedUpdate = z.infer<typeof refusedUpdateSchema>;
 /** Refused heads remembered (newest last); a remote cycling through more than this gets re-alerted. */
 export const REFUSED_KEPT = 50;
 
+
+export const refusedBundleSchema = z.object({
+  sha256: z.string(),
+  version: z.string(),
+  code: z.string(),
+  detail: z.string(),
+  at: z.string(),
+});
+export type RefusedBundle = z.infer<typeof refusedBundleSchema>;
+/** Refused bundles remembered (newest last): a channel offering more bad ones than this gets re-alerted. */
+export const REFUSED_BUNDLES_KEPT = 50;
+
 export const updateStateSchema = z.object({
   /** Heads refused before any build (unsigned, older): never tried, nor alerted about, again. */
   refused: z.array(refusedUpdateSchema).optional(),
+  /** Bundles refused (bad sha256, signature, architecture...): never downloaded, nor alerted about, again. */
+  refusedBundles: z.array(refusedBundleSchema).optional(),
   failed: failedUpdateSchema.optional(),
   pending: pendingSwitchSchema.optional(),
   /** The last commit seen healthy after a switch. */

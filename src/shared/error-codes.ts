@@ -34,7 +34,7 @@ export const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
 };
 
 /** Who raises a code: which API answers with it, or which process fails with it. */
-export type ErrorSource = 'any server' | 'agent port' | 'controller' | 'client' | 'process' | 'console' | 'self-update';
+export type ErrorSource = 'any server' | 'agent port' | 'controller' | 'client' | 'process' | 'console' | 'self-update' | 'release bundle';
 
 export interface ErrorCodeSpec {
   /** HTTP status of a reply carrying this code; absent for codes that never travel over HTTP. */
@@ -104,6 +104,10 @@ export const errorCodes = {
   SUBMIT_QUOTA: { http: 429, retryable: true, source: 'controller', meaning: 'the agent queued agentSubmitPerMin jobs for itself this minute (POST /v1/agent/jobs); retry after the Retry-After header' },
   SIGNING_KEY_UNSET: { http: 503, retryable: false, source: 'controller', meaning: 'port tokens need signingKeyFile (HTTPAGENT_SIGNING_KEY_FILE), and it is not set' },
 
+  RELEASES_DISABLED: { http: 503, retryable: false, source: 'controller', meaning: 'the release channel is off: the controller has no releaseDir' },
+  RELEASE_NOT_FOUND: { http: 404, retryable: false, source: 'controller', meaning: 'no release of that version is stored (or its bundle file is gone from releaseDir)' },
+  RELEASE_EXISTS: { http: 409, retryable: false, source: 'controller', meaning: 'that version is stored with other content (another sha256); a version is published once' },
+
   // Callers of another process's API (agent, monitor, console): never sent, raised locally.
   CONTROLLER_UNREACHABLE: { http: 502, exit: EXIT.unreachable, retryable: true, source: 'client', meaning: 'the controller refused the connection, reset it or did not answer in time' },
   CONTROLLER_BAD_REPLY: { http: 502, retryable: false, source: 'client', meaning: "the controller's reply does not match the API (another version, or a proxy in between)" },
@@ -124,6 +128,17 @@ export const errorCodes = {
   UPDATE_DOWNGRADE: { retryable: false, source: 'self-update', meaning: 'the head commit has a lower package.json version than the running release, or the branch was rewound to an older commit; refused unless updateAllowDowngrade' },
   UPDATE_SIGNERS_UNREADABLE: { retryable: true, source: 'self-update', meaning: 'updateAllowedSigners cannot be read; no commit is built until it can (checked again at the next tick)' },
   UPDATE_GUARD_FAILED: { retryable: false, source: 'self-update', meaning: 'the new release did not become healthy and was rolled back' },
+
+  // Release bundles (src/shared/bundle): raised by the verifier wherever a bundle is read (install.sh through
+  // release-tool.js, the agent's bundle updates, the controller's PUT /v1/releases/:version, which answers with them).
+  BUNDLE_TRUNCATED: { http: 422, retryable: false, source: 'release bundle', meaning: 'the bundle ends early (a half-downloaded file): its gzip stream or tar archive is cut short, or it is shorter than the channel said' },
+  BUNDLE_MALFORMED: { http: 422, retryable: false, source: 'release bundle', meaning: 'not a release bundle: not gzip, a broken tar header, no manifest first, or a manifest that does not parse' },
+  BUNDLE_TAMPERED: { http: 422, retryable: false, source: 'release bundle', meaning: "a file's sha256, size, type or mode differs from the manifest, a file is missing or extra, a path leaves the bundle, or the whole file's sha256 is not the one the channel announced" },
+  BUNDLE_UNSIGNED: { http: 422, retryable: false, source: 'release bundle', meaning: 'allowed signers are configured and the bundle carries no signature' },
+  BUNDLE_BAD_SIGNATURE: { http: 422, retryable: false, source: 'release bundle', meaning: "the bundle's signature does not verify against the allowed signers (another key, or a manifest changed after signing)" },
+  BUNDLE_WRONG_ARCH: { http: 422, retryable: false, source: 'release bundle', meaning: 'the bundle was built for another platform or architecture than this host' },
+  BUNDLE_TOO_LARGE: { http: 413, retryable: false, source: 'release bundle', meaning: 'the bundle, or what it unpacks to, is larger than the configured bound' },
+  BUNDLE_SIGNERS_UNREADABLE: { http: 503, retryable: true, source: 'release bundle', meaning: 'the allowed-signers file cannot be read, or ssh-keygen cannot be run; nothing is accepted until it can' },
 } as const satisfies Record<string, ErrorCodeSpec>;
 
 /** Every code the project may raise. An error class given anything else fails the type check. */

@@ -11,7 +11,7 @@ import { repoRoot } from '../helpers/processes.js';
 
 function sources(dir: string): { file: string; text: string }[] {
   return readdirSync(join(repoRoot, dir), { recursive: true, withFileTypes: true })
-    .filter((e) => e.isFile() && e.name.endsWith('.ts'))
+    .filter((e) => e.isFile() && (e.name.endsWith('.ts') || e.name.endsWith('.js')))
     .map((e) => {
       const file = join(e.parentPath, e.name);
       return { file: file.slice(repoRoot.length), text: readFileSync(file, 'utf8') };

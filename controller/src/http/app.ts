@@ -18,12 +18,13 @@ import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { buildControllerOpenApi } from './platform-openapi.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
+import { releaseRoutes, type ReleaseRouteDeps } from './release-routes.js';
 
 export interface AppOptions extends HttpLimitSettings {
   bodyLimitBytes: number;
 }
 
-export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps {
+export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps, ReleaseRouteDeps {
   redis: RedisLike;
   logger: Logger;
   auth: AuthOptions;
@@ -86,5 +87,6 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   identityRoutes(app, deps);
   agentRoutes(app, deps);
   monitorRoutes(app, deps);
+  releaseRoutes(app, deps);
   return app;
 }

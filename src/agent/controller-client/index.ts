@@ -6,6 +6,7 @@ import { createControllerHttp, type ControllerHttp } from '../../shared/client/c
 import { credentialRevoked } from '../../shared/retry-policy.js';
 import { jobsResource, type JobsResource } from './jobs.js';
 import { ownJobsResource, type OwnJobsResource } from './own-jobs.js';
+import { releasesResource, type ReleasesResource } from './releases.js';
 
 export { ControllerError, BadReplyError } from '../../shared/client/controller-http.js';
 export type { SubmitReply } from '../../shared/client/platform-jobs.js';
@@ -16,6 +17,8 @@ export interface ControllerClient {
   jobs: JobsResource;
   /** Jobs this agent queues for itself. */
   own: OwnJobsResource;
+  /** The release channel (bundle self-update). */
+  releases: ReleasesResource;
   close(): Promise<void>;
 }
 
@@ -45,6 +48,7 @@ export function createControllerClient(opts: ControllerClientOptions): Controlle
     claims: claimsResource(http),
     jobs: jobsResource(http),
     own: ownJobsResource(http),
+    releases: releasesResource(http, { controllerUrl: opts.controllerUrl, credential: opts.credential }),
     close: () => http.close(),
   };
 }

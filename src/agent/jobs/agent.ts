@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import pLimit from 'p-limit';
 import { parseListen, type AgentConfig } from '../../shared/config/index.js';
 import { createControllerClient, type ControllerClient, type SubmitReply } from '../controller-client/index.js';
+import type { ReleasesResource } from '../controller-client/releases.js';
 import { credentialPath } from '../../shared/credential-file.js';
 import type { Logger } from '../../shared/log.js';
 import type { AgentIdentity } from '../identity/agent-identity.js';
@@ -89,6 +90,8 @@ export interface Agent {
   submitJob(spec: JobSubmit | JobSpec): Promise<SubmitReply>;
   /** A job this agent queued for itself (GET /v1/agent/jobs/:id); rejects with JOB_NOT_FOUND once expired. */
   getJob(id: string): Promise<JobView>;
+  /** The release channel, with this agent's credential (bundle self-update). */
+  readonly releases: ReleasesResource;
 }
 
 /** How long a drain waits for results to reach an unreachable controller before leaving them spooled. */
@@ -399,6 +402,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
       return client.own.submit(JSON.parse(JSON.stringify({ ...rest, agent: config.agentId })) as JobSubmit);
     },
     getJob: (id) => client.own.get(id),
+    releases: client.releases,
   };
   return agent;
 }

@@ -119,6 +119,17 @@ export const agentConfigSchema = z.strictObject({
   updateAllowedSigners: z.string().min(1).optional(),
   /** Build a head whose package.json version is lower than the running one, or that the branch was rewound to. */
   updateAllowDowngrade: boolField().default(false),
+  /**
+   * git: build the head of updateRemote's updateBranch on the host · bundle: follow the controller's release
+   * channel (updateChannel) and install the verified bundle it offers, no registry and no build on the host.
+   */
+  updateSource: z.enum(['git', 'bundle']).default('git'),
+  /** The release channel a bundle-updating agent follows. */
+  updateChannel: z.string().regex(/^[a-z0-9][a-z0-9_-]{0,31}$/, 'expected 1-32 of [a-z0-9_-]').default('stable'),
+  /** Largest bundle the agent downloads. */
+  updateBundleMaxBytes: intField(1024 * 1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
+  /** The whole download of a bundle, first byte to last. */
+  updateDownloadTimeoutSec: intField(5, 3600).default(600),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

@@ -60,6 +60,15 @@ export const controllerConfigSchema = z.strictObject({
    * the platform token as a bearer. Turn on only where the scraper's network is trusted.
    */
   metricsPublic: boolField().default(false),
+  /**
+   * Where bundles PUT on /v1/releases/:version are kept (files, never Redis: Redis holds their records).
+   * Unset: the release channel is off (503 RELEASES_DISABLED).
+   */
+  releaseDir: z.string().min(1).optional(),
+  /** Largest bundle a PUT may upload (413 BUNDLE_TOO_LARGE past it); one of this project is ~30 MiB. */
+  releaseMaxBytes: intField(1024 * 1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
+  /** An SSH allowed-signers file: set, an upload must be signed by a key in it (422 BUNDLE_UNSIGNED otherwise). */
+  releaseAllowedSigners: z.string().min(1).optional(),
   logLevel: logLevelField().default('info'),
 });
 

@@ -1,0 +1,213 @@
+// Figure: a fleet on one machine moves to a new release bundle through the controller's release channel.
+// N real agents (50; BENCH_FLEET_AGENTS to change it, quick: 10), each in its own install prefix
+// (releases/ hard-linked from one release of this run's dist), each under a restart loop standing in for
+// supervisord (start `current` again when the agent exits), updateSource bundle polling every 5 s. Jobs
+// keep arriving for every agent; one signed bundle is PUT; the clock runs until every agent's guard has
+// confirmed the new commit. Figures: seconds to the whole fleet, requests to the npm registry (a counting
+// HTTP server stands in for it: any request counts), jobs not succeeded. Measured in one run; if the
+// machine cannot finish in the bound, the row says how many agents got there.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { request } from 'undici';
+import { packBundle } from '../../src/ops/bundle-pack.js';
+import { releaseLayout, switchCurrent } from '../../src/ops/release-layout.js';
+import { readRunningAgent } from '../../src/ops/running-agent.js';
+import { readUpdateState, updateStatePath } from '../../src/ops/update-state.js';
+import { newSigningKey, writeAllowedSigners } from '../../test/helpers/bundles.js';
+import { freePort } from '../../test/helpers/ports.js';
+import { quickRelease } from '../../test/helpers/quick-release.js';
+import { benchTasksDir, sleep, type Figure } from '../lib/figure.js';
+import { platformClient } from '../lib/proto-client.js';
+import { ENROLL_TOKEN, PLATFORM_TOKEN, startController, withRedis } from '../lib/system.js';
+
+const run = promisify(execFile);
+const A = 'a1'.repeat(20);
+const B = 'b2'.repeat(20);
+const BOUND_MS = 120_000;
+
+interface FleetAgent {
+  id: string;
+  prefix: string;
+  stateDir: string;
+  config: string;
+  proc?: ChildProcess;
+  restarts: number;
+}
+
+export const bundleFleet: Figure = {
+  name: 'bundle-fleet',
+  async run(ctx) {
+    const n = ctx.quick ? 10 : Number(process.env.BENCH_FLEET_AGENTS ?? 50);
+    const dir = mkdtempSync(join(tmpdir(), 'httpagent-bench-fleet-'));
+    let registryHits = 0;
+    const registry = createServer((_req, res) => {
+      registryHits++;
+      res.writeHead(503).end();
+    });
+    await new Promise<void>((r) => registry.listen(0, '127.0.0.1', () => r()));
+    const registryUrl = `http://127.0.0.1:${(registry.address() as { port: number }).port}/`;
+    const agents: FleetAgent[] = [];
+    let stopping = false;
+    try {
+      return await withRedis(async (redis) => {
+        const controller = await startController(redis.url, { HTTPAGENT_RELEASE_DIR: join(dir, 'controller-releases'), HTTPAGENT_LOG_LEVEL: 'warn' });
+        const platform = platformClient(controller.url, 4);
+        const key = await newSigningKey(dir, 'release-key');
+        const signers = writeAllowedSigners(join(dir, 'allowed_signers'), [key]);
+        const base = await quickRelease(join(dir, 'base', A.slice(0, 12)), A);
+        const tree = await quickRelease(join(dir, 'tree'), B);
+        const packed = await packBundle({ releaseDir: tree, outDir: join(dir, 'bundles'), signingKey: key.key });
+        const bundleBytes = readFileSync(packed.file);
+        ctx.log(`bundle ${packed.file} (${(bundleBytes.length / 1024 / 1024).toFixed(1)} MiB, ${packed.manifest.files.length} entries)`);
+
+        for (let i = 0; i < n; i++) {
+          const id = `fleet-${i}`;
+          const prefix = join(dir, id);
+          mkdirSync(join(prefix, 'releases'), { recursive: true });
+          // Hard links: N prefixes of release A for the disk space of one.
+          await run('cp', ['-al', base, join(prefix, 'releases', A.slice(0, 12))]);
+          switchCurrent(releaseLayout(prefix), join(prefix, 'releases', A.slice(0, 12)));
+          const stateDir = join(prefix, 'state');
+          const config = join(prefix, 'agent.json');
+          writeFileSync(join(prefix, 'enroll-token'), ENROLL_TOKEN, { mode: 0o600 });
+          writeFileSync(
+            config,
+            JSON.stringify({
+              agentId: id,
+              controllerUrl: controller.url,
+              enrollTokenFile: join(prefix, 'enroll-token'),
+              listen: `127.0.0.1:${await freePort()}`,
+              stateDir,
+              tasksDir: benchTasksDir,
+              concurrency: 2,
+              drainGraceSec: 30,
+              logLevel: 'warn',
+              updateSource: 'bundle',
+              updateAllowedSigners: signers,
+              updateCron: '*/5 * * * * *',
+              updateDeadlineSec: 300,
+              updatePrefix: prefix,
+            }),
+            { mode: 0o600 },
+          );
+          agents.push({ id, prefix, stateDir, config, restarts: 0 });
+        }
+
+        // The restart loop supervisord would be: an agent that exits is started again from `current`.
+        const supervise = (a: FleetAgent): void => {
+          if (stopping) return;
+          const child = spawn(process.execPath, [join(a.prefix, 'current', 'dist', 'src', 'bin', 'httpagent.js'), 'agent', '--config', a.config], {
+            env: { PATH: process.env.PATH ?? '', HOME: a.prefix, npm_config_registry: registryUrl, npm_config_update_notifier: 'false' },
+            stdio: ['ignore', 'ignore', 'ignore'],
+          });
+          a.proc = child;
+          child.once('exit', () => {
+            if (stopping) return;
+            a.restarts++;
+            setTimeout(() => supervise(a), 500);
+          });
+        };
+        const t0 = Date.now();
+        for (const a of agents) {
+          supervise(a);
+          await sleep(200); // a start wave the machine can take
+        }
+        const healthy = async (a: FleetAgent): Promise<boolean> => {
+          const running = readRunningAgent(a.stateDir);
+          return running !== undefined && running.commit !== null && running.pid === a.proc?.pid;
+        };
+        const startDeadline = Date.now() + 300_000;
+        let up = await Promise.all(agents.map(healthy));
+        while (!up.every(Boolean) && Date.now() < startDeadline) {
+          await sleep(500);
+          up = await Promise.all(agents.map(healthy));
+        }
+        // A machine that cannot start them all in 5 minutes is measured with the ones it started, and says so.
+        const late = agents.filter((_, i) => !up[i]);
+        for (const a of late) {
+          agents.splice(agents.indexOf(a), 1);
+          a.restarts = -1;
+          a.proc?.removeAllListeners('exit');
+          a.proc?.kill('SIGKILL');
+        }
+        const fleet = agents.length;
+        ctx.log(`${fleet}/${n} agents up on release A in ${((Date.now() - t0) / 1000).toFixed(1)} s (load ${loadavg()[0]!.toFixed(1)})${late.length ? `; ${late.length} not up within 5 minutes, left out of the figure` : ''}`);
+
+        // Work for every agent through the update: a 1 s job per agent every ~4 s.
+        const ids: string[] = [];
+        let feeding = true;
+        const feeder = (async () => {
+          while (feeding) {
+            const reply = (await platform.submit(agents.map((a) => ({ task: 'sleep', params: { sec: '1' }, agent: a.id })))) as Array<{ id: string }>;
+            ids.push(...reply.map((r) => r.id));
+            await sleep(4000);
+          }
+        })();
+
+        const putAt = Date.now();
+        const res = await request(`${controller.url}/v1/releases/${packed.manifest.version}-${B.slice(0, 12)}`, {
+          method: 'PUT',
+          headers: { authorization: `Bearer ${PLATFORM_TOKEN}`, 'content-type': 'application/gzip' },
+          body: bundleBytes,
+        });
+        if (res.statusCode !== 201) throw new Error(`PUT answered ${res.statusCode}: ${await res.body.text()}`);
+        await res.body.dump();
+        const movedAt = new Map<string, number>();
+        const hardStop = putAt + 2.5 * BOUND_MS; // past the bound only to say how far the machine got
+        while (movedAt.size < fleet && Date.now() < hardStop) {
+          for (const a of agents) if (!movedAt.has(a.id) && readUpdateState(updateStatePath(a.stateDir)).confirmed === B) movedAt.set(a.id, Date.now() - putAt);
+          await sleep(250);
+        }
+        feeding = false;
+        await feeder.catch(() => undefined);
+        const times = [...movedAt.values()].sort((x, y) => x - y);
+        const allMs = movedAt.size === fleet ? times[times.length - 1]! : null;
+        const inBound = times.filter((t) => t <= BOUND_MS).length;
+        ctx.log(`${movedAt.size}/${fleet} agents confirmed on the new bundle; ${inBound} within 2 minutes; last at ${allMs === null ? 'never (stopped waiting)' : `${(allMs / 1000).toFixed(1)} s`}`);
+
+        // Every job submitted must end succeeded: none lost or failed by the switch.
+        const finalDeadline = Date.now() + 180_000;
+        let states: string[] = [];
+        for (;;) {
+          states = await Promise.all(ids.map(async (id) => String((await platform.job(id)).state)));
+          if (states.every((s) => ['succeeded', 'failed', 'cancelled'].includes(s)) || Date.now() > finalDeadline) break;
+          await sleep(1000);
+        }
+        const notSucceeded = states.filter((s) => s !== 'succeeded').length;
+        ctx.detail('fleet', { agents: n, started: fleet, movedMs: times, restarts: agents.map((a) => a.restarts), jobs: ids.length, notSucceeded, registryHits, bundleBytes: bundleBytes.length, load: loadavg() });
+        await platform.close();
+        const note = `${fleet} agents${fleet < n ? ` (of ${n} asked; the rest did not start within 5 minutes)` : ''} on one machine (load ${loadavg()[0]!.toFixed(1)}), one signed ${(bundleBytes.length / 1024 / 1024).toFixed(0)} MiB bundle PUT to the channel; clock: PUT → each guard confirmed the new commit; ${ids.length} jobs flowing (1 s each)`;
+        const whole = allMs === null ? `${movedAt.size}/${fleet} moved; the rest did not finish` : '';
+        return [
+          { bench: 'bundle-fleet', figure: `${fleet} agents moved to a new bundle`, unit: 's', ours: allMs === null ? null : allMs / 1000, anchor: null, anchorName: null, target: '≤ 120 s', met: allMs !== null && allMs <= BOUND_MS, note: whole ? `${note}; ${whole}` : note },
+          { bench: 'bundle-fleet', figure: 'agents on the new bundle within 2 min', unit: 'agents', ours: inBound, anchor: null, anchorName: null, target: `= ${n}`, met: inBound === n },
+          { bench: 'bundle-fleet', figure: 'npm registry requests during the rollout', unit: 'requests', ours: registryHits, anchor: null, anchorName: null, target: '= 0', met: registryHits === 0 },
+          { bench: 'bundle-fleet', figure: 'jobs lost or failed through the rollout', unit: 'jobs', ours: notSucceeded, anchor: null, anchorName: null, target: '= 0', met: notSucceeded === 0 },
+        ];
+      });
+    } finally {
+      stopping = true;
+      await Promise.all(
+        agents.map(
+          (a) =>
+            new Promise<void>((resolve) => {
+              const p = a.proc;
+              if (!p || p.exitCode !== null || p.signalCode !== null) return resolve();
+              const kill = setTimeout(() => p.kill('SIGKILL'), 40_000);
+              p.once('exit', () => {
+                clearTimeout(kill);
+                resolve();
+              });
+              p.kill('SIGTERM');
+            }),
+        ),
+      );
+      await new Promise((r) => registry.close(r));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};

@@ -1,0 +1,52 @@
+--[[
+  Stores a release's record (when given) and makes it the latest on a channel, with its canary. The
+  release the channel had before stays its previous one, for the agents outside the canary; rolling the
+  same release out again (a wider canary, a promotion to everyone) keeps that previous release.
+
+  KEYS[1] release   HASH of the release: version, commit, arch, sha256, size, signed, uploadedAt
+  KEYS[2] channel   HASH of the channel: latest, previous, canaryPercent, canaryLabels
+  KEYS[3] releases  ZSET version -> when it was stored (ms)
+  KEYS[4] channels  SET of every channel name rolled out to
+
+  ARGV[1] {version: string, channel: string, canaryPercent: int, canaryLabels: json,
+           release?: {version: string, commit: string, arch: string, sha256: string, size: int,
+                      signed: string, uploadedAt: string}}
+          release: absent for a rollout of a stored release · canaryLabels: {} for none
+
+  Returns {latest: string, previous?: string}
+  or {err: 'RELEASE_EXISTS' | 'RELEASE_NOT_FOUND'} (the version is stored with another sha256; a rollout
+  of a version not stored).
+]]
+--- @include "clock"
+
+local a = cjson.decode(ARGV[1])
+if a.release then
+  local had = redis.call('HGET', KEYS[1], 'sha256')
+  if had and had ~= a.release.sha256 then return cjson.encode({err = 'RELEASE_EXISTS'}) end
+  local fields = {}
+  for k, v in pairs(a.release) do
+    fields[#fields + 1] = k
+    fields[#fields + 1] = v
+  end
+  redis.call('HSET', KEYS[1], unpack(fields))
+  redis.call('ZADD', KEYS[3], nowMs(), a.version)
+elseif redis.call('EXISTS', KEYS[1]) == 0 then
+  return cjson.encode({err = 'RELEASE_NOT_FOUND'})
+end
+
+local latest = redis.call('HGET', KEYS[2], 'latest')
+local previous = redis.call('HGET', KEYS[2], 'previous')
+if latest and latest ~= a.version then
+  previous = latest
+  redis.call('HSET', KEYS[2], 'previous', latest)
+end
+if previous == a.version then
+  -- Rolled back to the release the others run: nobody is left on a previous one.
+  previous = false
+  redis.call('HDEL', KEYS[2], 'previous')
+end
+redis.call('SADD', KEYS[4], a.channel)
+redis.call('HSET', KEYS[2], 'latest', a.version, 'canaryPercent', a.canaryPercent, 'canaryLabels', a.canaryLabels)
+local reply = {latest = a.version}
+if previous then reply.previous = previous end
+return cjson.encode(reply)

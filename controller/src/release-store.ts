@@ -1,0 +1,179 @@
+// The release channel's store: bundle files under releaseDir (streamed there, bounded, verified with the
+// same verifier hosts use), their records and the channels' rollouts in Redis, and which release a given
+// agent is offered (the canary is decided here, from the agent id's hash and its registered labels).
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { z } from 'zod';
+import { BundleError, releaseId } from '../../src/shared/bundle/bundle-manifest.js';
+import { readBundle } from '../../src/shared/bundle/bundle-reader.js';
+import { HttpAgentError } from '../../src/shared/errors.js';
+import { releasePaths, type ChannelView, type LatestReply, type ReleaseInfo, type Rollout } from '../../src/shared/protocol/releases.js';
+import type { RedisLike, RunScript } from './commands.js';
+import type { Keys } from './keys.js';
+
+export interface ReleaseStoreOptions {
+  releaseDir: string | undefined;
+  maxBytes: number;
+  allowedSigners: string | undefined;
+  /** An upload that sends nothing for this long is dropped (the controller's server has no request timeout: claims long-poll). */
+  idleTimeoutMs?: number;
+}
+
+const labels = z.record(z.string(), z.string());
+const releaseRecordSchema = z.object({
+  version: z.string(),
+  commit: z.string(),
+  arch: z.string(),
+  sha256: z.string(),
+  size: z.coerce.number().int(),
+  signed: z.enum(['true', 'false']).transform((s) => s === 'true'),
+  uploadedAt: z.string(),
+});
+const channelRecordSchema = z.object({
+  latest: z.string(),
+  previous: z.string().optional(),
+  canaryPercent: z.coerce.number().int(),
+  canaryLabels: z.string().transform((s) => labels.parse(JSON.parse(s))),
+});
+
+/** Which 1% an agent falls in, from its id alone: the same agents are the canary of every rollout. */
+export function canaryBucket(agentId: string): number {
+  return createHash('sha256').update(agentId).digest().readUInt32BE(0) % 100;
+}
+
+function matchesSelector(agentLabels: Record<string, string>, selector: Record<string, string>): boolean {
+  const keys = Object.keys(selector);
+  return keys.length > 0 && keys.every((k) => agentLabels[k] === selector[k]);
+}
+
+export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys, opts: ReleaseStoreOptions) {
+  const dir = (): string => {
+    if (!opts.releaseDir) throw new HttpAgentError('RELEASES_DISABLED', 'the release channel is off: set releaseDir on the controller');
+    return opts.releaseDir;
+  };
+  const fileOf = (info: { version: string; sha256: string }) => join(dir(), `${info.version}.${info.sha256.slice(0, 16)}.tar.gz`);
+
+  async function getRelease(version: string): Promise<ReleaseInfo | undefined> {
+    const hash = await redis.hgetall(keys.release(version));
+    if (Object.keys(hash).length === 0) return undefined;
+    return releaseRecordSchema.parse(hash);
+  }
+
+  async function getChannel(name: string): Promise<ChannelView | undefined> {
+    const hash = await redis.hgetall(keys.releaseChannel(name));
+    if (Object.keys(hash).length === 0) return undefined;
+    const c = channelRecordSchema.parse(hash);
+    return { channel: name, latest: c.latest, previous: c.previous ?? null, canaryPercent: c.canaryPercent, canaryLabels: c.canaryLabels };
+  }
+
+  async function rolloutTo(version: string, rollout: Rollout, release?: ReleaseInfo): Promise<{ release: ReleaseInfo; channel: ChannelView }> {
+    await run(
+      'rolloutRelease',
+      [keys.release(version), keys.releaseChannel(rollout.channel), keys.releases, keys.releaseChannels],
+      {
+        version,
+        channel: rollout.channel,
+        canaryPercent: rollout.canaryPercent,
+        canaryLabels: JSON.stringify(rollout.canaryLabels),
+        ...(release ? { release: { ...release, signed: String(release.signed) } } : {}),
+      },
+      { version },
+    );
+    const [stored, channel] = await Promise.all([getRelease(version), getChannel(rollout.channel)]);
+    if (!stored || !channel) throw new HttpAgentError('INTERNAL', `release ${version} vanished while it was rolled out`);
+    return { release: stored, channel };
+  }
+
+  /** Streams the body to a file, verifies it as a bundle of `version`, then records and rolls it out. */
+  async function put(version: string, body: Readable, rollout: Rollout): Promise<{ release: ReleaseInfo; channel: ChannelView }> {
+    const base = dir();
+    mkdirSync(base, { recursive: true });
+    const upload = join(base, `.upload-${randomBytes(8).toString('hex')}`);
+    let bytes = 0;
+    let idle: NodeJS.Timeout | undefined;
+    const idleMs = opts.idleTimeoutMs ?? 60_000;
+    const bound = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        bytes += chunk.length;
+        idle?.refresh();
+        if (bytes > opts.maxBytes) return cb(new BundleError('BUNDLE_TOO_LARGE', `the bundle is more than releaseMaxBytes (${opts.maxBytes})`));
+        cb(null, chunk);
+      },
+    });
+    try {
+      idle = setTimeout(() => bound.destroy(new HttpAgentError('BAD_REQUEST', `the upload sent nothing for ${idleMs} ms`)), idleMs);
+      await pipeline(body, bound, createWriteStream(upload, { flags: 'wx', mode: 0o640 }));
+      clearTimeout(idle);
+      const info = await readBundle(upload, { arch: null, maxBytes: opts.maxBytes, ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}) });
+      const id = releaseId(info.manifest);
+      if (id !== version) throw new HttpAgentError('BAD_REQUEST', `the bundle is release ${id}, not ${version}`);
+      const release: ReleaseInfo = {
+        version,
+        commit: info.manifest.commit,
+        arch: info.manifest.arch,
+        sha256: info.sha256,
+        size: info.bytes,
+        signed: info.signed,
+        uploadedAt: new Date().toISOString(),
+      };
+      const had = await getRelease(version);
+      if (had && had.sha256 !== release.sha256) throw new HttpAgentError('RELEASE_EXISTS', `release ${version} is stored with other content; publish a new version`);
+      // Named by its hash: an upload of other content under the same version can never replace the file.
+      renameSync(upload, fileOf(release));
+      return await rolloutTo(version, rollout, had ?? release);
+    } catch (err) {
+      clearTimeout(idle);
+      rmSync(upload, { force: true });
+      if (err instanceof BundleError) throw new HttpAgentError(err.code, err.message, { cause: err });
+      throw err;
+    }
+  }
+
+  async function rolloutStored(version: string, rollout: Rollout) {
+    return rolloutTo(version, rollout);
+  }
+
+  /** The release `agentId` should run on `channel`: latest when it is in the canary (or there is none), else previous. */
+  async function latestFor(agentId: string, channelName: string): Promise<LatestReply> {
+    const channel = await getChannel(channelName);
+    if (!channel) return { channel: channelName, canary: false, release: null };
+    let canary = channel.canaryPercent >= 100 || canaryBucket(agentId) < channel.canaryPercent;
+    if (!canary && Object.keys(channel.canaryLabels).length > 0) {
+      // The labels the agent registered with, not any it claims now.
+      const raw = await redis.hget(keys.agent(agentId), 'labels');
+      const agentLabels = raw ? labels.safeParse(JSON.parse(raw)) : undefined;
+      canary = agentLabels?.success === true && matchesSelector(agentLabels.data, channel.canaryLabels);
+    }
+    const version = canary ? channel.latest : channel.previous;
+    const release = version ? await getRelease(version) : undefined;
+    return {
+      channel: channelName,
+      canary: canary && channel.canaryPercent < 100,
+      release: release ? { ...release, path: releasePaths.bundle(release.version) } : null,
+    };
+  }
+
+  /** The bundle's file for a download; RELEASE_NOT_FOUND when unknown or gone from disk. */
+  async function bundleFile(version: string): Promise<{ path: string; size: number; sha256: string }> {
+    const release = await getRelease(version);
+    const path = release ? fileOf(release) : undefined;
+    if (!release || !path || !existsSync(path)) throw new HttpAgentError('RELEASE_NOT_FOUND', `no release ${version} is stored`);
+    return { path, size: statSync(path).size, sha256: release.sha256 };
+  }
+
+  async function list(): Promise<{ releases: ReleaseInfo[]; channels: ChannelView[] }> {
+    const versions = await redis.zrange(keys.releases, '0', '-1');
+    const releases = (await Promise.all(versions.map(getRelease))).filter((r): r is ReleaseInfo => r !== undefined);
+    // SCAN would visit every slot of a Cluster: the rollout script keeps the channel names in a set.
+    const names = await redis.smembers(keys.releaseChannels);
+    const channels = (await Promise.all(names.map(getChannel))).filter((c): c is ChannelView => c !== undefined);
+    return { releases, channels };
+  }
+
+  return { put, rollout: rolloutStored, latestFor, bundleFile, list, enabled: () => opts.releaseDir !== undefined };
+}
+
+export type ReleaseStore = ReturnType<typeof createReleaseStore>;
