@@ -20,6 +20,8 @@ const AGENT_ID = 'sched-mon-1';
 describe('alerts on scheduled runs', () => {
   it('one incident per failing schedule, recovery on the next success; a killed monitor shows lapsed', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sched-alerts-'));
+    // Open to the task user a root agent runs its tasks as (it refuses a tasksDir it could not reach).
+    chmodSync(dir, 0o755);
     const [redis, smtp, ctlPort, agentPort] = await Promise.all([startRedis(), startSmtpSink(), freePort(), freePort()]);
     const procs: Spawned[] = [];
     onTestFinished(async () => {

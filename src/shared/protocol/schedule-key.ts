@@ -2,8 +2,10 @@
 // it (the same fire always maps to the same job); the controller reads the schedule's name back from it,
 // so a run's outcome is filed under its schedule for the monitor and /metrics.
 
-/** Schedule names (config) and agent ids share this alphabet, neither holds ':'. */
-const SCHEDULE_KEY = /^sched:([A-Za-z0-9_.-]{1,128}):([A-Za-z0-9_.-]{1,64}):(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)$/;
+import { AGENT_ID_PATTERN } from './ids.js';
+
+/** Schedule names (config) share the agent ids' alphabet; neither holds ':'. */
+const SCHEDULE_KEY = new RegExp(`^sched:(${AGENT_ID_PATTERN.source.slice(1, -1)}):([A-Za-z0-9_.-]{1,64}):(\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d\\.\\d{3}Z)$`);
 
 export function scheduleKey(agentId: string, name: string, at: Date): string {
   return `sched:${agentId}:${name}:${at.toISOString()}`;
