@@ -4,7 +4,7 @@
 // example that works against this agent. Secrets are generated once into ./var/dev-secrets (platform
 // token, enrollment token, port-token signing key); the agent enrolls with a copy of the enrollment token.
 // Ctrl-C stops everything it started.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -141,6 +141,17 @@ async function httpOk(url: string, token?: string): Promise<Response | undefined
   return res.ok ? res : undefined;
 }
 
+/**
+ * A root agent runs tasks as taskUser (httpagent-task, which install.sh creates). On a development machine
+ * without that account, npm start as root runs them as `nobody` rather than stop: still not root, and
+ * not the agent's own user.
+ */
+function devTaskUser(env: NodeJS.ProcessEnv): Record<string, string> {
+  if (process.getuid?.() !== 0 || env.HTTPAGENT_TASK_USER) return {};
+  if (spawnSync('id', ['-u', 'httpagent-task'], { stdio: 'ignore' }).status === 0) return {};
+  return { HTTPAGENT_TASK_USER: 'nobody' };
+}
+
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const { values } = parseArgs({ args: argv, options: { port: { type: 'string' }, 'agent-port': { type: 'string' }, redis: { type: 'string' }, help: { type: 'boolean', short: 'h' } }, strict: true });
   if (values.help) {
@@ -230,6 +241,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     if (!existsSync(join(agentState, 'credential'))) copyFileSync(secrets.enrollTokenFile, enrollCopy);
     const agentEnv = {
       ...common,
+      ...devTaskUser(common),
       HTTPAGENT_CONTROLLER_URL: controllerUrl,
       HTTPAGENT_LISTEN: `127.0.0.1:${agentPort.port}`,
       HTTPAGENT_STATE_DIR: agentState,

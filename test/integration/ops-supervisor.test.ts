@@ -2,7 +2,7 @@
 // (supervisor/httpagent.conf.in) with the real agent and a real controller: kill -9 recovery (running,
 // registered and claiming again), FATAL → alert mail, and the cron watchdog (a dead supervisord, FATAL programs).
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,6 +14,7 @@ import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
 import {
+import { asRoot, TEST_TASK_USER } from '../helpers/task-user.js';
   alive,
   makeFakePrefix,
   renderTemplate,
@@ -36,6 +37,8 @@ const AGENT_ID = 'supervised-agent';
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-ops-'));
+  // A root agent runs tasks as the tests' task user, and refuses a tasks dir that user cannot reach.
+  chmodSync(dir, 0o755);
   smtp = await startSmtp();
   redis = await startRedis();
   ctl = await startController(redis.url, { longPollMs: 1000 });
@@ -53,6 +56,7 @@ beforeAll(async () => {
       listen: `127.0.0.1:${agentPort}`,
       stateDir: join(dir, 'state'),
       drainGraceSec: 5,
+      ...(asRoot ? { taskUser: TEST_TASK_USER } : {}),
       smtpUrl: smtp.url,
       alertTo: ['ops@example.test'],
     }),
