@@ -13,8 +13,8 @@ import { repoRoot, track } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
-import {
 import { asRoot, TEST_TASK_USER } from '../helpers/task-user.js';
+import {
   alive,
   makeFakePrefix,
   renderTemplate,
