@@ -11,6 +11,7 @@ import { stopAllSshd } from './lib/sshd.js';
 import { killLeftovers, setAgentChecks, stopEverything } from './lib/system.js';
 import { agentChecks } from './figures/agent-checks.js';
 import { burst } from './figures/burst.js';
+import { dashboard } from './figures/dashboard.js';
 import { footprint } from './figures/footprint.js';
 import { lightRun } from './figures/light-run.js';
 import { logStream } from './figures/log-stream.js';
@@ -21,7 +22,7 @@ import { redelivery } from './figures/redelivery.js';
 import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
-const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample];
+const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, dashboard];
 
 // Ctrl-C mid-run: stop the private Redis, sshd, controllers and agents rather than orphan them.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

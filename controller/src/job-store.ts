@@ -1,11 +1,12 @@
-// The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
+// The platform's side of the inbox: enqueue (one or a batch, atomically), read, retry, cancel, read logs
+// (listing is job-query.ts).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
-import { NotFoundError } from '../../src/shared/errors.js';
-import { jobStateSchema, type JobSpec, type JobState, type JobView } from '../../src/shared/protocol/job.js';
+import { HttpAgentError, NotFoundError } from '../../src/shared/errors.js';
+import { FINAL_STATES, jobStateSchema, type JobSpec, type JobState, type JobView } from '../../src/shared/protocol/job.js';
 import type { RedisLike, RunScript } from './commands.js';
-import { queueFor, type Keys } from './keys.js';
-import { toJobView } from './job-record.js';
+import { jobIndexNames, queueFor, type Keys } from './keys.js';
+import { jobRecordSchema, toJobView } from './job-record.js';
 import type { ScriptArgs } from './script-contracts.js';
 
 export interface EnqueueResult {
@@ -57,6 +58,12 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
       const target = { ...(spec.agent ? { agent: spec.agent } : {}), ...(spec.labels && Object.keys(spec.labels).length ? { labels: spec.labels } : {}) };
       const q = queueFor(target);
       wakes.set(q.wake, (wakes.get(q.wake) ?? 0) + 1);
+      const tasks = [...new Set(spec.steps.map((st) => st.task))];
+      const indexes = [
+        ...tasks.map(jobIndexNames.task),
+        ...Object.entries(target.labels ?? {}).map(([k, v]) => jobIndexNames.label(k, v)),
+        ...(target.agent ? [jobIndexNames.agent(target.agent)] : []),
+      ];
       jobs.push({
         id: newJobId(),
         ...(spec.idempotencyKey ? { idem: spec.idempotencyKey } : {}),
@@ -69,6 +76,8 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
         steps: JSON.stringify(spec.steps),
         stepCount: spec.steps.length,
         target: JSON.stringify(target),
+        tasks: tasks.join(','),
+        indexes,
       });
     }
     const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
@@ -82,19 +91,22 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return toJobView(id, hash);
   };
 
-  /** Newest first; `state` filters. Reads at most a few pages of the recent index. */
-  const list = async (limit: number, state?: JobState): Promise<JobView[]> => {
-    const out: JobView[] = [];
-    const page = Math.max(limit, 100);
-    for (let start = 0; out.length < limit && start < 20 * page; start += page) {
-      const ids = await redis.zrevrange(keys.recent, start, start + page - 1);
-      if (ids.length === 0) break;
-      const hashes = await Promise.all(ids.map((id) => redis.hgetall(keys.job(id))));
-      hashes.forEach((h, i) => {
-        if (out.length < limit && h.state && (!state || h.state === state)) out.push(toJobView(ids[i]!, h));
-      });
+  /** What a retry of `id` queues: its steps, target, priority, attempts and timeout. Final jobs only. */
+  const retrySpec = async (id: string): Promise<JobSpec> => {
+    const hash = await redis.hgetall(keys.job(id));
+    if (!hash.state) throw new NotFoundError('JOB_NOT_FOUND', `no job ${id}`);
+    const rec = jobRecordSchema.parse(hash);
+    if (!FINAL_STATES.includes(rec.state)) {
+      throw new HttpAgentError('JOB_NOT_FINAL', `job ${id} is ${rec.state}: only a finished job can be retried`, { details: { state: rec.state } });
     }
-    return out;
+    return {
+      steps: rec.steps,
+      ...(rec.target.agent ? { agent: rec.target.agent } : {}),
+      ...(rec.target.labels ? { labels: rec.target.labels } : {}),
+      priority: rec.priority,
+      maxAttempts: rec.maxAttempts,
+      ...(rec.timeoutSec !== null ? { timeoutSec: rec.timeoutSec } : {}),
+    };
   };
 
   const cancel = async (id: string): Promise<JobState> => {
@@ -122,7 +134,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return { bytes, state, truncated };
   };
 
-  return { enqueue, get, list, cancel, readLog };
+  return { enqueue, get, retrySpec, cancel, readLog };
 }
 
 export type JobStore = ReturnType<typeof createJobStore>;

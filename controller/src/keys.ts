@@ -31,6 +31,18 @@ export interface Keys {
   monitorQuota(agentId: string): string;
   /** Jobs an agent queued for itself in the current minute (expires with the minute). */
   submitQuota(agentId: string): string;
+  /** STREAM of dashboard events (includes/job-events.lua, event-stream.ts). */
+  events: string;
+  /** ZSET job id -> createdAt of the jobs in one state. */
+  jobsInState(state: string): string;
+  /** ZSET job id -> createdAt of a named job index (see jobIndexNames). */
+  jobIndex(name: string): string;
+  /** SET of the named job indexes that exist, for the sweeper's trim. */
+  jobIndexSets: string;
+  /** HASH of one minute's counters (minute = ms / 60000). */
+  stats(minute: number): string;
+  /** HASH of one dashboard session, by the SHA-256 of its cookie (the cookie itself is never stored). */
+  session(idHash: string): string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
   /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
@@ -66,6 +78,12 @@ export function createKeys(prefix: string): Keys {
     credentialUse: `${base}cred-used`,
     monitorQuota: (id) => `${base}mon:quota:${id}`,
     submitQuota: (id) => `${base}submit-quota:${id}`,
+    events: `${base}events`,
+    jobsInState: (state) => `${base}jx:s:${state}`,
+    jobIndex: (name) => `${base}jx:${name}`,
+    jobIndexSets: `${base}jx:sets`,
+    stats: (minute) => `${base}stats:${minute}`,
+    session: (idHash) => `${base}sess:${idHash}`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
   };
@@ -90,3 +108,13 @@ export function queueFor(target: { agent?: string | undefined; labels?: Record<s
   if (selector) return { queue: `q:sel:${selector}`, selector, wake: `l:${selector}` };
   return { queue: 'q:any', selector: '', wake: '*' };
 }
+
+/**
+ * The named indexes a job joins at enqueue besides its state's (includes/job-events.lua): each of its
+ * tasks (t:), each target label (l:k=v) and its target agent (a:; the agent that claims it joins too).
+ */
+export const jobIndexNames = {
+  task: (task: string) => `t:${task}`,
+  label: (key: string, value: string) => `l:${key}=${value}`,
+  agent: (id: string) => `a:${id}`,
+};

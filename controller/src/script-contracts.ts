@@ -124,6 +124,8 @@ export const scriptContracts = {
           steps: z.string(),
           stepCount: int,
           target: z.string(),
+          tasks: z.string(),
+          indexes: z.array(z.string()),
         }),
       ),
     }),
@@ -137,6 +139,7 @@ export const scriptContracts = {
       state: z.enum(['online', 'draining']),
       running: int,
       ttlSec: int,
+      quietMs: int,
       leases: z.array(z.strictObject({ id: z.string(), epoch: int })),
     }),
     reply: z.strictObject({ now: int, leases: z.record(z.string(), z.enum(['ok', 'cancel', 'stale'])) }),
@@ -157,7 +160,7 @@ export const scriptContracts = {
     reply: z.strictObject({ kept: int }),
   },
   reap: {
-    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string() }),
+    args: z.strictObject({ limit: int, retentionSec: int, wakeChannel: z.string(), trimIndexes: int }),
     reply: z.strictObject({ expired: int }),
   },
   register: {
@@ -186,7 +189,7 @@ export const scriptContracts = {
     reply: z.strictObject({ requeued: int, cancelled: int }),
   },
   step: {
-    args: z.strictObject({ epoch: int, index: int, status: z.string(), agentId: z.string() }),
+    args: z.strictObject({ jobId: z.string(), epoch: int, index: int, state: z.string(), status: z.string(), agentId: z.string() }),
     reply: cancel,
   },
 } satisfies Record<ScriptName, ScriptContract>;

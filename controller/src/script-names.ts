@@ -15,7 +15,7 @@ export const scriptFiles = {
   register: { file: 'register-2.lua', numberOfKeys: 2 },
   renew: { file: 'renew-2.lua', numberOfKeys: 2 },
   revokeAgent: { file: 'revoke-agent-7.lua', numberOfKeys: 7 },
-  step: { file: 'step-1.lua', numberOfKeys: 1 },
+  step: { file: 'step-2.lua', numberOfKeys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;

@@ -6,6 +6,7 @@
 --- @include "finish-job"
 --- @include "reap-expired"
 --- @include "store-log"
+--- @include "job-events"
 local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, retentionSec, logCap)
   local agent = redis.call('HMGET', agentKey, 'labels', 'leaseMs', 'lastSeenAt', 'heartbeatAt')
   if not agent[2] then
@@ -93,7 +94,7 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, re
     redis.call('ZREM', queues[best], id)
     peek(best)
     local jobKey = base .. 'job:' .. id
-    local j = redis.call('HMGET', jobKey, 'state', 'epoch', 'attempt', 'steps', 'timeoutSec', 'logBytes')
+    local j = redis.call('HMGET', jobKey, 'state', 'epoch', 'attempt', 'steps', 'timeoutSec', 'logBytes', 'createdAt')
     if j[1] == 'queued' then
       local epoch = tonumber(j[2]) + 1
       local attempt = tonumber(j[3]) + 1
@@ -105,6 +106,14 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, re
       end
       redis.call('HSET', jobKey, 'state', 'running', 'epoch', epoch, 'attempt', attempt, 'agent', agentId,
         'startedAt', now, 'leaseMs', leaseMs, 'logBase', logBase)
+      indexState(base, id, 'queued', 'running', j[7])
+      indexJob(base, 'a:' .. agentId, id, j[7])
+      if attempt == 1 then
+        -- Pickup latency: from submission to the first claim (later attempts wait for a lease to expire).
+        countStat(base, now, 'picked')
+        countStat(base, now, 'pickupMs', now - tonumber(j[7]))
+      end
+      emitEvent(base, {type = 'job', id = id, state = 'running', agent = agentId, attempt = attempt})
       leases[#leases + 1] = now + leaseMs
       leases[#leases + 1] = id
       emit(id, epoch, attempt, j[4], j[5], 0)

@@ -19,6 +19,7 @@ import {
 } from '../../../src/shared/protocol/agent-api.js';
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import type { PortKey } from '../../../src/shared/protocol/identity.js';
+import type { EventLog } from '../event-stream.js';
 import type { JobStore } from '../job-store.js';
 import type { Caller, LeaseStore } from '../lease-store.js';
 import type { SubmitQuota } from '../submit-quota.js';
@@ -32,6 +33,7 @@ export interface AgentRouteDeps {
   leases: LeaseStore;
   jobs: JobStore;
   notifier: Notifier;
+  events: EventLog;
   longPollMs: number;
   logChunkMaxBytes: number;
   /** Published at register, so a rotated signing key reaches agents. */
@@ -95,6 +97,7 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const body = parseOr400(registerRequestSchema, req.body, 'body');
     const { leaseMs, serverTime } = await leases.register(body);
     labelCache.set(body.agentId, body.labels);
+    await deps.events.append({ type: 'agent', id: body.agentId, state: 'online', running: 0, lastSeenAt: serverTime });
     req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
     return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime, portKeys: deps.portKeys };
   });

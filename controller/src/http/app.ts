@@ -1,26 +1,36 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
+import fastifyCookie from '@fastify/cookie';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import type { Logger } from '../../../src/shared/log.js';
 import type { RedisLike } from '../commands.js';
+import type { EventHub } from '../event-stream.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
+import type { SessionStore } from '../session-store.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { installAuth, type AuthOptions } from './auth-hooks.js';
+import { eventRoutes } from './event-routes.js';
 import { identityRoutes, type IdentityDeps } from './identity-routes.js';
+import { jobListRoutes, type JobListDeps } from './job-list-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
+import { sessionRoutes } from './session-routes.js';
+import { uiRoutes } from './ui-routes.js';
 
 export interface AppOptions {
   bodyLimitBytes: number;
+  sessionTtlSec: number;
 }
 
-export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps {
+export interface AppDeps extends PlatformDeps, JobListDeps, AgentRouteDeps, IdentityDeps {
   redis: RedisLike;
   logger: Logger;
   auth: AuthOptions;
+  sessions: SessionStore;
+  hub: EventHub;
 }
 
-export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
+export function buildApp(opts: AppOptions, deps: AppDeps, uiDir?: string): FastifyInstance {
   const app = fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     // Per-request lines would drown the log at thousands of claims a second; errors are still logged.
@@ -46,6 +56,7 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     defaultJson(req, text, done);
   });
 
+  void app.register(fastifyCookie);
   installAuth(app, deps.auth);
 
   installErrorHandling(app, { classify: classifyRedisFailure });
@@ -60,8 +71,12 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   });
 
   platformRoutes(app, deps);
+  jobListRoutes(app, deps);
   identityRoutes(app, deps);
   agentRoutes(app, deps);
   monitorRoutes(app, deps);
+  eventRoutes(app, deps.hub);
+  sessionRoutes(app, { sessions: deps.sessions, auth: deps.auth.platform, ttlSec: opts.sessionTtlSec });
+  uiRoutes(app, uiDir);
   return app;
 }

@@ -1,15 +1,18 @@
-// The platform API (bearer platform token): submit, read, follow and cancel jobs; list agents.
+// The platform API (bearer platform token, or a dashboard session): submit, read, follow, cancel and retry
+// jobs; list agents, their metrics and alerts; the overview figures. Listing jobs is job-list-routes.ts.
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpAgentError } from '../../../src/shared/errors.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
 import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
-import { FINAL_STATES, jobStateSchema, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
+import { FINAL_STATES, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
+import { overviewQuerySchema } from '../../../src/shared/protocol/overview.js';
 import { platformApiPaths as paths } from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
 import type { JobStore } from '../job-store.js';
 import type { MonitorStore } from '../monitor-store.js';
+import type { StatsStore } from '../stats-store.js';
 
 const MAX_BATCH = 10_000;
 /** Largest slice of a log one GET returns; clients page on with X-Log-Next-Offset. */
@@ -22,8 +25,9 @@ const agentParams = z.strictObject({ id: agentIdSchema });
 const logQuery = z.strictObject({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   follow: z.enum(['0', '1', 'true', 'false']).optional(),
+  /** The whole log stored so far as one attachment (the dashboard's download), however large. */
+  download: z.enum(['0', '1']).optional(),
 });
-const listQuery = z.strictObject({ state: jobStateSchema.optional(), limit: z.coerce.number().int().min(1).max(1000).default(50) });
 const metricsQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
 
 /**
@@ -41,6 +45,9 @@ export interface PlatformDeps {
   jobs: JobStore;
   agents: AgentDirectory;
   monitor: MonitorStore;
+  stats: StatsStore;
+  /** The Redis clock, ms (the one the scripts write with). */
+  now(): Promise<number>;
 }
 
 export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
@@ -61,12 +68,20 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
   });
 
-  app.get(paths.jobs, async (req) => {
-    const q = parseOr400(listQuery, req.query, 'query');
-    return jobs.list(q.limit, q.state);
+  app.get(paths.overview, async (req) => {
+    const q = parseOr400(overviewQuerySchema, req.query, 'query');
+    return deps.stats.overview(q.minutes, await deps.now());
   });
 
   app.get(paths.job.route, async (req) => jobs.get(parseOr400(jobParams, req.params, 'params').id));
+
+  // A new job with the old one's spec: the first run keeps its log and outcome, the retry gets its own.
+  app.post(paths.jobRetry.route, async (req, reply) => {
+    const { id } = parseOr400(jobParams, req.params, 'params');
+    if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
+    const [r] = await jobs.enqueue([await jobs.retrySpec(id)]);
+    return reply.code(201).send({ id: r!.id, state: r!.state, retryOf: id });
+  });
 
   app.post(paths.jobCancel.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
@@ -83,6 +98,20 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const q = parseOr400(logQuery, req.query, 'query');
     const first = await jobs.readLog(id, q.offset, LOG_PAGE_BYTES);
     void reply.type('text/plain; charset=utf-8').header('x-log-truncated', String(first.truncated)).header('x-job-state', first.state);
+    if (q.download === '1') {
+      // Page after page of what is stored now; a running job's later bytes are for a later download.
+      async function* all(): AsyncGenerator<Buffer> {
+        let cur = first;
+        let offset = q.offset;
+        while (cur.bytes.length > 0) {
+          yield cur.bytes;
+          offset += cur.bytes.length;
+          if (cur.bytes.length < LOG_PAGE_BYTES) return;
+          cur = await jobs.readLog(id, offset, LOG_PAGE_BYTES);
+        }
+      }
+      return reply.header('content-disposition', `attachment; filename="${id}.log"`).send(Readable.from(all()));
+    }
     if (q.follow !== '1' && q.follow !== 'true') {
       return reply.header('x-log-next-offset', String(q.offset + first.bytes.length)).send(first.bytes);
     }
@@ -118,5 +147,10 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const { id } = parseOr400(agentParams, req.params, 'params');
     const q = parseOr400(metricsQuery, req.query, 'query');
     return { samples: await deps.monitor.history(id, q.since) };
+  });
+
+  app.get(paths.agentAlerts.route, async (req) => {
+    const { id } = parseOr400(agentParams, req.params, 'params');
+    return { state: await deps.monitor.getAlertState(id) };
   });
 }

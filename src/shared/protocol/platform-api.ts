@@ -12,6 +12,7 @@ export const platformApiPaths = {
   job: idPath('/v1/jobs/:id'),
   jobLog: idPath('/v1/jobs/:id/log'),
   jobCancel: idPath('/v1/jobs/:id/cancel'),
+  jobRetry: idPath('/v1/jobs/:id/retry'),
   agents: '/v1/agents',
   /** DELETE: revoke the agent's credential at once and re-queue the jobs it holds. */
   agent: idPath('/v1/agents/:id'),
@@ -19,6 +20,10 @@ export const platformApiPaths = {
   agentMetrics: idPath('/v1/agents/:id/metrics'),
   /** POST: a short-lived port token for that one agent (identity.ts). */
   agentToken: idPath('/v1/agents/:id/token'),
+  /** The id is an agent id: its monitor's alert state (open incidents and their history). */
+  agentAlerts: idPath('/v1/agents/:id/alerts'),
+  /** Job counts by state, and per-minute figures over a window (overview.ts). */
+  overview: '/v1/overview',
 } as const;
 
 /**

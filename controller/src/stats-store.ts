@@ -1,0 +1,53 @@
+// The Overview page's figures: per-minute counters the scripts keep (includes/job-events.lua countStat),
+// the queue depth a controller samples into the same minute, and the job counts by state.
+import { z } from 'zod';
+import type { Overview, OverviewMinute } from '../../src/shared/protocol/overview.js';
+import type { RedisLike } from './commands.js';
+import type { JobQuery } from './job-query.js';
+import type { Keys } from './keys.js';
+
+const MINUTE_MS = 60_000;
+/** The counters live a day (STATS_TTL_SEC in job-events.lua is 25 h, so the oldest minute is complete). */
+const STATS_TTL_SEC = 90_000;
+
+/** A minute's hash: every field a count. */
+const minuteSchema = z.record(z.string(), z.coerce.number());
+
+export function createStatsStore(redis: RedisLike, keys: Keys, query: JobQuery) {
+  /** Records the queue depth and running count into the current minute (last sample wins). */
+  const sampleDepth = async (now: number): Promise<void> => {
+    const counts = await query.counts();
+    const key = keys.stats(Math.floor(now / MINUTE_MS));
+    await redis.hset(key, 'queued', counts.queued, 'running', counts.running);
+    await redis.expire(key, STATS_TTL_SEC);
+  };
+
+  const overview = async (minutes: number, now: number): Promise<Overview> => {
+    const last = Math.floor(now / MINUTE_MS);
+    const ids = Array.from({ length: minutes }, (_, i) => last - minutes + 1 + i);
+    const [counts, hashes] = await Promise.all([query.counts(), Promise.all(ids.map((m) => redis.hgetall(keys.stats(m))))]);
+    const failuresByTask: Record<string, number> = {};
+    const rows: OverviewMinute[] = ids.map((m, i) => {
+      const h = minuteSchema.parse(hashes[i]);
+      for (const [field, n] of Object.entries(h)) {
+        if (field.startsWith('failedTask:')) {
+          // A job's tasks are comma-joined: a failure counts once for each of them.
+          for (const task of field.slice('failedTask:'.length).split(',')) failuresByTask[task] = (failuresByTask[task] ?? 0) + n;
+        }
+      }
+      return {
+        t: m * MINUTE_MS,
+        submitted: h.submitted ?? 0,
+        picked: h.picked ?? 0,
+        pickupMs: h.pickupMs ?? 0,
+        done: { succeeded: h['done:succeeded'] ?? 0, failed: h['done:failed'] ?? 0, cancelled: h['done:cancelled'] ?? 0 },
+        queued: h.queued ?? null,
+        running: h.running ?? null,
+      };
+    });
+    return { now, counts, minutes: rows, failuresByTask };
+  };
+
+  return { sampleDepth, overview };
+}
+export type StatsStore = ReturnType<typeof createStatsStore>;

@@ -1,0 +1,61 @@
+// `npm run screenshots`: regenerates docs/screenshots/*.png, the dashboard as the README shows it. Starts
+// a private system (Redis, controller, two agents with monitors), gives it some history, and photographs
+// each page in Debian's Chromium.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ensureUiBuilt, launchBrowser, newPage, signIn } from '../test/helpers/browser.js';
+import { startDashboardSystem } from '../test/helpers/dashboard-system.js';
+import { PLATFORM_TOKEN } from '../test/helpers/job-system.js';
+import { repoRoot } from '../test/helpers/processes.js';
+
+const out = join(repoRoot, 'docs/screenshots');
+const SAMPLES_WAIT_MS = 20_000;
+
+async function main(): Promise<void> {
+  mkdirSync(out, { recursive: true });
+  await ensureUiBuilt();
+  const sys = await startDashboardSystem();
+  const browser = await launchBrowser();
+  try {
+    const web = await sys.startAgent('web-1', { HTTPAGENT_LABELS: 'role=web,zone=a' });
+    const db = await sys.startAgent('db-1', { HTTPAGENT_LABELS: 'role=db,zone=b' });
+    await sys.startMonitor(web);
+    await sys.startMonitor(db);
+    for (let i = 0; i < 6; i++) await sys.submit({ task: 'say', params: { text: `build ${i}` } });
+    await sys.submit({ task: 'say', params: { text: 'broken build', exit: '3' } });
+    const ticker = await sys.submit({ steps: [{ task: 'say', params: { text: 'prepare' } }, { task: 'ticker', params: { seconds: '120' } }], labels: { role: 'web' } });
+    await new Promise((r) => setTimeout(r, SAMPLES_WAIT_MS));
+
+    const shoot = async (name: string, hash: string, ready: (p: import('playwright-core').Page) => Promise<unknown>, opts: { width?: number; dark?: boolean } = {}) => {
+      const { context, page } = await newPage(browser, { width: opts.width ?? 1280, height: 860, dark: opts.dark ?? false });
+      try {
+        await signIn(page, sys.controllerUrl, PLATFORM_TOKEN);
+        await page.goto(`${sys.controllerUrl}/${hash}`);
+        await ready(page);
+        await page.waitForTimeout(500);
+        await page.screenshot({ path: join(out, `${name}.png`), fullPage: false });
+        process.stdout.write(`wrote docs/screenshots/${name}.png\n`);
+      } finally {
+        await context.close();
+      }
+    };
+    await shoot('overview', '#/', (p) => p.getByRole('heading', { name: 'Overview' }).waitFor());
+    await shoot('fleet', '#/fleet', (p) => p.locator('tr[data-agent-id="web-1"]').waitFor());
+    await shoot('host', '#/fleet/web-1', (p) => p.locator('.chart').first().waitFor());
+    await shoot('jobs', '#/jobs', (p) => p.locator(`tr[data-job-id="${ticker}"]`).waitFor());
+    await shoot('job', `#/jobs/${ticker}`, (p) => p.locator('.log-line').first().waitFor());
+    await shoot('fleet-phone', '#/fleet', (p) => p.locator('tr[data-agent-id="web-1"]').waitFor(), { width: 390 });
+    await shoot('job-dark', `#/jobs/${ticker}`, (p) => p.locator('.log-line').first().waitFor(), { dark: true });
+  } finally {
+    await browser.close();
+    await sys.stopAll();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`screenshots: ${(err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);
