@@ -1,5 +1,6 @@
 // The Fleet and Host pages against real agents and monitors: a killed agent turns offline without a
-// reload, and the host charts show the monitor's samples as they arrive.
+// reload, a removed one is revoked (its credential refused from then on), and the host charts show the
+// monitor's samples as they arrive.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureUiBuilt, launchBrowser, newPage, signIn } from '../helpers/browser.js';
@@ -14,6 +15,7 @@ beforeAll(async () => {
   await ensureUiBuilt();
   sys = await startDashboardSystem();
   doomed = await sys.startAgent('doomed-1', { HTTPAGENT_LABELS: 'role=batch' });
+  await sys.startAgent('spare-1', { HTTPAGENT_LABELS: 'role=batch' });
   const steady = await sys.startAgent('steady-1', { HTTPAGENT_LABELS: 'role=web' });
   await sys.startMonitor(steady);
   browser = await launchBrowser();
@@ -39,6 +41,28 @@ describe('the fleet page', () => {
       expect(await row.locator('.why').textContent()).toMatch(/offline/);
       expect(await page.evaluate(() => (globalThis as Record<string, unknown>).notReloaded)).toBe(true);
       expect(await page.getByTestId('count-offline').textContent()).toBe('1');
+      expect(errors).toEqual([]);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('removes an agent: a second click revokes its credential, and the row says so', async () => {
+    const { context, page, errors } = await newPage(browser);
+    try {
+      await signIn(page, sys.controllerUrl, PLATFORM_TOKEN);
+      await page.goto(`${sys.controllerUrl}/#/fleet`);
+      const row = page.locator('tr[data-agent-id="spare-1"]');
+      await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('online');
+      await page.getByRole('button', { name: 'Remove spare-1 (revoke its credential)' }).click();
+      // Nothing happens before the confirmation: the agent is still enrolled.
+      expect((await sys.platform('GET', '/v1/agents')).json.find((a: { id: string }) => a.id === 'spare-1').state).not.toBe('revoked');
+      await page.getByRole('button', { name: 'Revoke spare-1' }).click();
+      await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('revoked');
+      await expect.poll(() => page.getByTestId('fleet-note').textContent()).toMatch(/Revoked spare-1/);
+      // The controller agrees, and a port token for it is refused: it holds no live credential.
+      expect((await sys.platform('GET', '/v1/agents')).json.find((a: { id: string }) => a.id === 'spare-1').state).toBe('revoked');
+      expect((await sys.platform('POST', '/v1/agents/spare-1/token', {})).status).toBe(404);
       expect(errors).toEqual([]);
     } finally {
       await context.close();

@@ -1,10 +1,11 @@
-// The dashboard in a real browser: Debian's Chromium driven by playwright-core, the UI built once (by the
-// first test file that needs it) into dist/ui, and axe-core run inside the page.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+// The dashboard in a real browser: Debian's Chromium (started here, driven by playwright-core over CDP),
+// the UI built once (by the first test file that needs it) into dist/ui, and axe-core run inside the page.
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { repoRoot } from './processes.js';
+import { isAlive, repoRoot, track } from './processes.js';
 
 export const CHROMIUM = process.env.HTTPAGENT_CHROMIUM ?? '/usr/bin/chromium';
 const uiSrc = join(repoRoot, 'controller/ui');
@@ -47,9 +48,68 @@ export async function ensureUiBuilt(): Promise<void> {
   }
 }
 
+/** The flags every test browser runs with: headless, no sandbox (tests run as root in a container, where
+ * Chromium's sandbox cannot start), and nothing that reaches the network or the disk on its own. */
+export const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-dev-shm-usage',
+];
+
+/**
+ * Debian's Chromium in a process group of its own with a fresh profile directory, driven over CDP.
+ * Started here rather than by playwright's launch() so the flags and the profile are exactly these and the
+ * process is ours to end: close() disconnects, ends the whole group, waits for it and removes the profile.
+ */
 export async function launchBrowser(): Promise<Browser> {
-  // --no-sandbox: tests run as root in a container, where Chromium's sandbox cannot start.
-  return chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-dev-shm-usage'] });
+  const profile = mkdtempSync(join(tmpdir(), 'httpagent-chromium-'));
+  const proc = track(
+    spawn(CHROMIUM, [...CHROMIUM_FLAGS, `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], {
+      env: { PATH: process.env.PATH ?? '', HOME: profile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+    }),
+  );
+  const end = async () => {
+    const pid = proc.proc.pid;
+    if (pid !== undefined && isAlive(pid)) {
+      try {
+        process.kill(-pid, 'SIGTERM');
+      } catch {
+        // Already gone.
+      }
+      const ended = await Promise.race([proc.exited().then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), 5000))]);
+      try {
+        // Its renderers and helpers share the group: none may outlive the test.
+        process.kill(-pid, ended ? 'SIGTERM' : 'SIGKILL');
+      } catch {
+        // The group is empty.
+      }
+      await proc.exited();
+    }
+    rmSync(profile, { recursive: true, force: true });
+  };
+  let browser: Browser;
+  try {
+    const line = await proc.waitFor(/DevTools listening on (ws:\/\/\S+)/, 60_000);
+    browser = await chromium.connectOverCDP(/ws:\/\/\S+/.exec(line)![0]);
+  } catch (err) {
+    await end();
+    throw err;
+  }
+  const disconnect = browser.close.bind(browser);
+  // A connected (not launched) browser's close() only disconnects: the process is ended here too.
+  browser.close = async () => {
+    await disconnect().catch(() => undefined);
+    await end();
+  };
+  return browser;
 }
 
 export async function newPage(browser: Browser, opts: { width?: number; height?: number; dark?: boolean } = {}): Promise<{ context: BrowserContext; page: Page; errors: string[] }> {

@@ -93,6 +93,25 @@ describe('GET /v1/events', () => {
   });
 });
 
+describe('agent events', () => {
+  it("announce an agent registering and its revocation (the fleet page's remove)", async () => {
+    let agent: Awaited<ReturnType<JobSystem['startAgent']>> | undefined;
+    const online = await readEvents({
+      // Started once the stream is open: its registration comes after the connection's start.
+      onOpen: async () => {
+        agent = await sys.startAgent('evt-1');
+      },
+      enough: (got) => got.some((e) => e.data.type === 'agent' && e.data.id === 'evt-1'),
+    });
+    expect(online.find((e) => e.data.id === 'evt-1')!.data).toMatchObject({ type: 'agent', state: 'online' });
+    const mark = online.at(-1)!.id;
+    expect((await sys.platform('DELETE', '/v1/agents/evt-1')).status).toBe(200);
+    const after = await readEvents({ lastEventId: mark, enough: (got) => got.some((e) => e.data.type === 'agent' && e.data.id === 'evt-1' && e.data.state === 'revoked') });
+    expect(after.some((e) => e.data.state === 'revoked')).toBe(true);
+    await agent!.kill('SIGKILL');
+  });
+});
+
 describe('GET /v1/jobs', () => {
   it('pages and filters through the indexes, with a total', async () => {
     const batch = Array.from({ length: 600 }, (_, i) => ({ task: i % 3 === 0 ? 'deploy' : 'say', agent: `box-${i % 4}`, labels: { zone: i % 2 ? 'a' : 'b' } }));

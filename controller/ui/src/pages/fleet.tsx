@@ -174,7 +174,7 @@ export function FleetPage() {
         </label>
       </div>
       {error && <p role="alert" class="error">{error}</p>}
-      <p role="status" class="note">
+      <p role="status" class="note" data-testid="fleet-note">
         {note}
       </p>
       {!agents && !error && <p>Loading…</p>}
