@@ -108,11 +108,16 @@ describe('the viewer token', () => {
       await page.goto(`${sys.controllerUrl}/#/jobs/${jobId}`);
       await page.getByRole('heading', { name: /Steps/ }).waitFor();
       expect(await page.getByRole('button', { name: /Retry|Cancel/ }).count()).toBe(0);
+      await page.goto(`${sys.controllerUrl}/#/fleet`);
+      await page.locator('tr[data-agent-id="web-1"]').waitFor();
+      expect(await page.getByRole('button', { name: /Remove|Revoke/ }).count()).toBe(0);
 
       const csrf = await page.evaluate(async () => ((await (await fetch('/auth/session')).json()) as { csrf: string }).csrf);
       const refused = await fromPage(page, 'POST', `/v1/jobs/${jobId}/retry`, { 'x-csrf-token': csrf });
       expect(refused.status).toBe(403);
       expect(JSON.parse(refused.body).error.code).toBe('READ_ONLY');
+      const revoke = await fromPage(page, 'DELETE', '/v1/agents/web-1', { 'x-csrf-token': csrf });
+      expect(JSON.parse(revoke.body).error.code).toBe('READ_ONLY');
       // The bearer form of the viewer token is read-only too.
       const bearer = await fetch(`${sys.controllerUrl}/v1/jobs`, { method: 'POST', headers: { authorization: `Bearer ${VIEWER_TOKEN}`, 'content-type': 'application/json' }, body: JSON.stringify({ task: 'say' }) });
       expect(bearer.status).toBe(403);
