@@ -1,6 +1,6 @@
 // `npm run screenshots`: regenerates docs/screenshots/*.png, the dashboard as the README shows it. Starts
-// a private system (Redis, controller, two agents with monitors), gives it some history, and photographs
-// each page in Debian's Chromium.
+// a private system (Redis, controller, two agents with monitors and a third one removed), gives it some
+// history, and photographs each page in Debian's Chromium.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureUiBuilt, launchBrowser, newPage, signIn } from '../test/helpers/browser.js';
@@ -9,7 +9,8 @@ import { PLATFORM_TOKEN } from '../test/helpers/job-system.js';
 import { repoRoot } from '../test/helpers/processes.js';
 
 const out = join(repoRoot, 'docs/screenshots');
-const SAMPLES_WAIT_MS = 20_000;
+/** Monitor samples each host has before the photographs: enough for a line on every chart. */
+const SAMPLES = 15;
 
 async function main(): Promise<void> {
   mkdirSync(out, { recursive: true });
@@ -24,7 +25,13 @@ async function main(): Promise<void> {
     for (let i = 0; i < 6; i++) await sys.submit({ task: 'say', params: { text: `build ${i}` } });
     await sys.submit({ task: 'say', params: { text: 'broken build', exit: '3' } });
     const ticker = await sys.submit({ steps: [{ task: 'say', params: { text: 'prepare' } }, { task: 'ticker', params: { seconds: '120' } }], labels: { role: 'web' } });
-    await new Promise((r) => setTimeout(r, SAMPLES_WAIT_MS));
+    // A removed host shows as revoked on the fleet page.
+    const old = await sys.startAgent('old-1', { HTTPAGENT_LABELS: 'role=web,zone=a' });
+    await sys.platform('DELETE', '/v1/agents/old-1');
+    await old.kill('SIGKILL');
+    for (const id of ['web-1', 'db-1']) {
+      await sys.waitFor(`${SAMPLES} samples of ${id}`, async () => ((await sys.platform('GET', `/v1/agents/${id}/metrics`)).json.samples.length >= SAMPLES ? true : undefined), 120_000);
+    }
 
     const shoot = async (name: string, hash: string, ready: (p: import('playwright-core').Page) => Promise<unknown>, opts: { width?: number; dark?: boolean } = {}) => {
       const { context, page } = await newPage(browser, { width: opts.width ?? 1280, height: 860, dark: opts.dark ?? false });

@@ -10,7 +10,7 @@ import { sleep, type Figure } from '../lib/figure.js';
 import { platformClient, protoClient } from '../lib/proto-client.js';
 import type { Row } from '../lib/report.js';
 import { now, round, summarize } from '../lib/stats.js';
-import { AGENT_TOKEN, PLATFORM_TOKEN, startController, stop, withRedis } from '../lib/system.js';
+import { PLATFORM_TOKEN, startController, stop, withRedis } from '../lib/system.js';
 
 const TASKS = ['build', 'test', 'deploy', 'lint', 'package'];
 
@@ -127,7 +127,7 @@ export const dashboard: Figure = {
         if (!claimed || claimed.id !== logJob) throw new Error('the log writer did not get its job');
         await page.goto(`${ctl.url}/#/jobs/${logJob}`);
         await page.locator('.log-scroll').waitFor();
-        await writeLog(ctl.url, claimed, logMiB);
+        await writeLog(ctl.url, claimed, logMiB, proto.credential('log-writer'));
         await proto.complete('log-writer', claimed, 0);
         type Doc = { document: { querySelector(s: string): { textContent: string | null; scrollTop: number; scrollHeight: number } | null } };
         await page.waitForFunction(() => /complete/.test((globalThis as unknown as Doc).document.querySelector('[data-testid="log-status"]')?.textContent ?? ''), undefined, { timeout: 600_000 });
@@ -171,8 +171,8 @@ async function redisEvents(url: string): Promise<{ id: string; ms: number }[]> {
   }
 }
 
-/** Appends `mib` MiB of numbered, partly coloured lines to a claimed job's log, 1 MiB a call. */
-async function writeLog(url: string, job: ClaimedJob, mib: number): Promise<void> {
+/** Appends `mib` MiB of numbered, partly coloured lines to a claimed job's log, 1 MiB a call, as its agent. */
+async function writeLog(url: string, job: ClaimedJob, mib: number, credential: string): Promise<void> {
   const pool = new Pool(url, { connections: 1 });
   try {
     let offset = job.logOffset;
@@ -184,7 +184,7 @@ async function writeLog(url: string, job: ClaimedJob, mib: number): Promise<void
       const r = await pool.request({
         path: `${agentApiPaths.log(job.id)}?epoch=${job.epoch}&offset=${offset}`,
         method: 'POST',
-        headers: { authorization: `Bearer ${AGENT_TOKEN}`, 'content-type': 'application/octet-stream' },
+        headers: { authorization: `Bearer ${credential}`, 'content-type': 'application/octet-stream' },
         body,
       });
       await r.body.dump();

@@ -127,7 +127,7 @@ async function main(): Promise<number> {
   const banner = [
     '',
     'httpagent is running:',
-    `  controller  ${controllerUrl}   (the dashboard is at ${controllerUrl}/)`,
+    `  controller  ${controllerUrl}`,
     `  agent       http://127.0.0.1:${agentPort}`,
     `  redis       ${redisUrl}${redis ? ' (private, AOF in var/redis)' : ''}`,
     monitor ? '  monitor     running' : '',
@@ -143,9 +143,8 @@ async function main(): Promise<number> {
     '',
     'Ctrl-C stops everything.',
     '',
-    'The dashboard: sign in with the platform token, then',
+    'The dashboard (sign in with the platform token):',
     `open ${controllerUrl}/`,
-    '',
   ].filter((l, i, a) => l !== '' || a[i - 1] !== '');
   process.stdout.write(`${banner.join('\n')}\n`);
 
