@@ -27,6 +27,7 @@ async function main(): Promise<void> {
     const ticker = await sys.submit({ steps: [{ task: 'say', params: { text: 'prepare' } }, { task: 'ticker', params: { seconds: '120' } }], labels: { role: 'web' } });
     // A removed host shows as revoked on the fleet page.
     const old = await sys.startAgent('old-1', { HTTPAGENT_LABELS: 'role=web,zone=a' });
+    await sys.waitFor('old-1 registered', async () => ((await sys.platform('GET', '/v1/agents')).json as { id: string }[]).some((a) => a.id === 'old-1') || undefined);
     await sys.platform('DELETE', '/v1/agents/old-1');
     await old.kill('SIGKILL');
     for (const id of ['web-1', 'db-1']) {
@@ -47,11 +48,17 @@ async function main(): Promise<void> {
       }
     };
     await shoot('overview', '#/', (p) => p.getByRole('heading', { name: 'Overview' }).waitFor());
-    await shoot('fleet', '#/fleet', (p) => p.locator('tr[data-agent-id="web-1"]').waitFor());
+    // Sparklines fill from the live samples (one a second): a dozen points draw a line worth showing.
+    const sparklinesFilled = (p: import('playwright-core').Page) =>
+      p.waitForFunction(() => {
+        const line = (globalThis as unknown as { document: { querySelector(s: string): { getAttribute(n: string): string | null } | null } }).document.querySelector('tr[data-agent-id="web-1"] svg.spark polyline');
+        return (line?.getAttribute('points') ?? '').split(' ').length >= 12;
+      }, undefined, { timeout: 60_000 });
+    await shoot('fleet', '#/fleet', sparklinesFilled);
     await shoot('host', '#/fleet/web-1', (p) => p.locator('.chart').first().waitFor());
     await shoot('jobs', '#/jobs', (p) => p.locator(`tr[data-job-id="${ticker}"]`).waitFor());
     await shoot('job', `#/jobs/${ticker}`, (p) => p.locator('.log-line').first().waitFor());
-    await shoot('fleet-phone', '#/fleet', (p) => p.locator('tr[data-agent-id="web-1"]').waitFor(), { width: 390 });
+    await shoot('fleet-phone', '#/fleet', sparklinesFilled, { width: 390 });
     await shoot('job-dark', `#/jobs/${ticker}`, (p) => p.locator('.log-line').first().waitFor(), { dark: true });
   } finally {
     await browser.close();

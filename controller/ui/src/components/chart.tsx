@@ -36,7 +36,14 @@ export function Chart({ title, x, series, unit, format }: { title: string; x: nu
       scales: { x: { time: true } },
       axes: [
         { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor } },
-        { stroke: axisColor, grid: { stroke: gridColor, width: 1 }, ticks: { stroke: gridColor }, size: 60, values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))) },
+        {
+          stroke: axisColor,
+          grid: { stroke: gridColor, width: 1 },
+          ticks: { stroke: gridColor },
+          // As wide as the widest label ("18 MiB/s" must not lose its first digit), at 12 px type.
+          size: (_u, vals) => Math.max(40, Math.max(0, ...(vals ?? []).map((v) => v.length)) * 7 + 18),
+          values: (_u, vals) => vals.map((v) => (v === null ? '' : fmt(v))),
+        },
       ],
       series: [
         { label: 'time', value: (_u, v) => (v === null ? '—' : new Date(v * 1000).toLocaleTimeString(undefined, { hour12: false })) },

@@ -49,7 +49,7 @@ export function OverviewPage() {
         <section class="card" aria-labelledby="h-agents">
           <h2 id="h-agents">Agents</h2>
           <ul class="counts">
-            {(['online', 'draining', 'offline'] as const).map((s) => (
+            {(['online', 'draining', 'offline', 'revoked'] as const).map((s) => (
               <li key={s}>
                 <StateBadge state={s} /> <strong>{byAgentState[s] ?? 0}</strong>
               </li>
