@@ -5,8 +5,8 @@
   changes (AGENT_MISMATCH): a host cannot keep another host's job alive, nor look alive by it.
   A change the fleet page shows (state, running, or back after quietMs of silence) goes on the event stream.
 
-  KEYS[1] base    prefix {<prefix>}: — job:<id> and events are built from it (same hash tag, same
-                  slot; the job indexes jx:s:<state>, jx:<name>, jx:sets and stats:<minute> of
+  KEYS[1] base    prefix {<prefix>}: — job:<id>, drain:<agentId> and events are built from it (same
+                  hash tag, same slot; the job indexes jx:s:<state>, jx:<name>, jx:sets and stats:<minute> of
                   includes/job-events.lua are never written here)
   KEYS[2] agent   the agent's registry hash
   KEYS[3] agents  ZSET agentId -> lastSeenAt
@@ -40,7 +40,12 @@ end
 local now = nowMs()
 local was = redis.call('HMGET', KEYS[2], 'state', 'running', 'lastSeenAt')
 if was[1] ~= a.state or tonumber(was[2]) ~= a.running or now - tonumber(was[3] or 0) > a.quietMs then
-  emitEvent(KEYS[1], {type = 'agent', id = a.agentId, state = a.state, running = a.running, lastSeenAt = now})
+  -- A drained agent still says online: the page shows what the platform asked for.
+  local shown = a.state
+  if redis.call('EXISTS', KEYS[1] .. 'drain:' .. a.agentId) == 1 then
+    shown = 'draining'
+  end
+  emitEvent(KEYS[1], {type = 'agent', id = a.agentId, state = shown, running = a.running, lastSeenAt = now})
 end
 -- heartbeatAt marks an agent that heartbeats: from then on a woken claim checks it is still heard from.
 redis.call('HSET', KEYS[2], 'lastSeenAt', now, 'heartbeatAt', now, 'state', a.state, 'running', a.running)

@@ -4,6 +4,7 @@ import { Cluster } from 'ioredis';
 import type { ControllerConfig } from '../../src/shared/config/controller-config.js';
 import type { Logger } from '../../src/shared/log.js';
 import { createAgentDirectory } from './agent-directory.js';
+import { createAgentDrain } from './agent-drain.js';
 import { createAgentWatch } from './agent-watch.js';
 import { defineScripts, type RedisLike } from './commands.js';
 import { loadControllerSecrets, type ControllerSecrets } from './controller-secrets.js';
@@ -109,6 +110,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     stats,
     now: redisNow,
     agents,
+    drains: createAgentDrain(deps.redis, keys, events, { retentionSec: config.retentionSec, offlineAfterMs: config.offlineAfterMs }),
     monitor,
     leases,
     notifier,

@@ -31,6 +31,8 @@ export interface Keys {
   monitorQuota(agentId: string): string;
   /** Jobs an agent queued for itself in the current minute (expires with the minute). */
   submitQuota(agentId: string): string;
+  /** Set while the platform drains the agent (POST /v1/agents/:id/drain): its claims get no new job. */
+  agentDrain(agentId: string): string;
   /** STREAM of dashboard events (includes/job-events.lua, event-stream.ts). */
   events: string;
   /** ZSET job id -> createdAt of the jobs in one state. */
@@ -78,6 +80,7 @@ export function createKeys(prefix: string): Keys {
     credentialUse: `${base}cred-used`,
     monitorQuota: (id) => `${base}mon:quota:${id}`,
     submitQuota: (id) => `${base}submit-quota:${id}`,
+    agentDrain: (id) => `${base}drain:${id}`,
     events: `${base}events`,
     jobsInState: (state) => `${base}jx:s:${state}`,
     jobIndex: (name) => `${base}jx:${name}`,

@@ -1,5 +1,5 @@
 // The Overview page's figures: per-minute counters the scripts keep (includes/job-events.lua countStat),
-// the queue depth a controller samples into the same minute, and the job counts by state.
+// the queue depth controllers sample into the same minute (averaged), and the job counts by state.
 import { z } from 'zod';
 import type { Overview, OverviewMinute } from '../../src/shared/protocol/overview.js';
 import type { RedisLike } from './commands.js';
@@ -14,12 +14,20 @@ const STATS_TTL_SEC = 90_000;
 const minuteSchema = z.record(z.string(), z.coerce.number());
 
 export function createStatsStore(redis: RedisLike, keys: Keys, query: JobQuery) {
-  /** Records the queue depth and running count into the current minute (last sample wins). */
+  /**
+   * Adds a sample of the queue depth and running count to the current minute, which the overview averages.
+   * Counters rather than a last value: several controllers sample at once without overwriting each other.
+   */
   const sampleDepth = async (now: number): Promise<void> => {
     const counts = await query.counts();
     const key = keys.stats(Math.floor(now / MINUTE_MS));
-    await redis.hset(key, 'queued', counts.queued, 'running', counts.running);
-    await redis.expire(key, STATS_TTL_SEC);
+    await redis
+      .multi()
+      .hincrby(key, 'depthSamples', 1)
+      .hincrby(key, 'queuedSum', counts.queued)
+      .hincrby(key, 'runningSum', counts.running)
+      .expire(key, STATS_TTL_SEC)
+      .exec();
   };
 
   const overview = async (minutes: number, now: number): Promise<Overview> => {
@@ -41,8 +49,8 @@ export function createStatsStore(redis: RedisLike, keys: Keys, query: JobQuery) 
         picked: h.picked ?? 0,
         pickupMs: h.pickupMs ?? 0,
         done: { succeeded: h['done:succeeded'] ?? 0, failed: h['done:failed'] ?? 0, cancelled: h['done:cancelled'] ?? 0 },
-        queued: h.queued ?? null,
-        running: h.running ?? null,
+        queued: h.depthSamples ? Math.round((h.queuedSum ?? 0) / h.depthSamples) : null,
+        running: h.depthSamples ? Math.round((h.runningSum ?? 0) / h.depthSamples) : null,
       };
     });
     return { now, counts, minutes: rows, failuresByTask };

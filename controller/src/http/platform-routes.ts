@@ -10,6 +10,7 @@ import { FINAL_STATES, jobSubmitSchema, normaliseJob, type JobSpec, type JobStat
 import { overviewQuerySchema } from '../../../src/shared/protocol/overview.js';
 import { platformApiPaths as paths } from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
+import type { AgentDrain } from '../agent-drain.js';
 import type { JobStore } from '../job-store.js';
 import type { MonitorStore } from '../monitor-store.js';
 import type { StatsStore } from '../stats-store.js';
@@ -44,6 +45,7 @@ export function parseSubmission(body: unknown, at: number[]): JobSpec {
 export interface PlatformDeps {
   jobs: JobStore;
   agents: AgentDirectory;
+  drains: AgentDrain;
   monitor: MonitorStore;
   stats: StatsStore;
   /** The Redis clock, ms (the one the scripts write with). */
@@ -147,6 +149,21 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const { id } = parseOr400(agentParams, req.params, 'params');
     const q = parseOr400(metricsQuery, req.query, 'query');
     return { samples: await deps.monitor.history(id, q.since) };
+  });
+
+  app.post(paths.agentDrain.route, async (req) => {
+    const { id } = parseOr400(agentParams, req.params, 'params');
+    if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
+    const r = await deps.drains.drain(id);
+    req.log.info({ agentId: id }, 'agent drained by the platform');
+    return r;
+  });
+
+  app.delete(paths.agentDrain.route, async (req) => {
+    const { id } = parseOr400(agentParams, req.params, 'params');
+    const r = await deps.drains.resume(id);
+    req.log.info({ agentId: id }, 'agent resumed by the platform');
+    return r;
   });
 
   app.get(paths.agentAlerts.route, async (req) => {

@@ -14,7 +14,7 @@ export interface OverviewMinute {
   picked: number;
   pickupMs: number;
   done: Record<'succeeded' | 'failed' | 'cancelled', number>;
-  /** Queue depth and running jobs as last sampled in the minute; null when no controller sampled. */
+  /** Queue depth and running jobs, averaged over the minute's samples; null when no controller sampled. */
   queued: number | null;
   running: number | null;
 }

@@ -20,6 +20,8 @@ export const platformApiPaths = {
   agentMetrics: idPath('/v1/agents/:id/metrics'),
   /** POST: a short-lived port token for that one agent (identity.ts). */
   agentToken: idPath('/v1/agents/:id/token'),
+  /** POST: the agent gets no new job (it finishes those it holds); DELETE: it claims again. */
+  agentDrain: idPath('/v1/agents/:id/drain'),
   /** The id is an agent id: its monitor's alert state (open incidents and their history). */
   agentAlerts: idPath('/v1/agents/:id/alerts'),
   /** Job counts by state, and per-minute figures over a window (overview.ts). */

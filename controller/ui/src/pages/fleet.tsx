@@ -1,6 +1,7 @@
 // Fleet: every agent with its state, labels, version, load and monitor freshness; hosts that are offline,
 // revoked, stale or failing a check stand out. Agent state and samples arrive as events. An admin can
-// remove an agent: its credential is revoked (DELETE /v1/agents/:id) and the jobs it held run elsewhere.
+// drain an agent (it finishes its jobs, takes no new one) or remove it: its credential is revoked
+// (DELETE /v1/agents/:id) and the jobs it held run elsewhere.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, call, getJson, type AgentView } from '../api.js';
 import { Meter, StateBadge } from '../components/badges.js';
@@ -57,6 +58,15 @@ export function FleetPage() {
   /** The agent whose removal waits for a second click (a revocation cannot be undone from here). */
   const [confirming, setConfirming] = useState<string | undefined>(undefined);
   const [note, setNote] = useState('');
+
+  const drain = async (id: string, on: boolean) => {
+    try {
+      await call(on ? 'POST' : 'DELETE', `/v1/agents/${encodeURIComponent(id)}/drain`, on ? {} : undefined);
+      setNote(on ? `Draining ${id}: it finishes its jobs and takes no new one.` : `Resumed ${id}: it takes jobs again.`);
+    } catch (err) {
+      setNote(`Could not ${on ? 'drain' : 'resume'} ${id}: ${err instanceof ApiError ? err.message : String(err)}`);
+    }
+  };
 
   const revoke = async (id: string) => {
     setConfirming(undefined);
@@ -253,9 +263,21 @@ export function FleetPage() {
                             </button>
                           </>
                         ) : (
-                          <button type="button" aria-label={`Remove ${a.id} (revoke its credential)`} onClick={() => setConfirming(a.id)}>
-                            Remove (revoke)
-                          </button>
+                          <>
+                            {a.state === 'online' && (
+                              <button type="button" aria-label={`Drain ${a.id}`} onClick={() => void drain(a.id, true)}>
+                                Drain
+                              </button>
+                            )}
+                            {a.state === 'draining' && (
+                              <button type="button" aria-label={`Resume ${a.id}`} onClick={() => void drain(a.id, false)}>
+                                Resume
+                              </button>
+                            )}
+                            <button type="button" aria-label={`Remove ${a.id} (revoke its credential)`} onClick={() => setConfirming(a.id)}>
+                              Remove (revoke)
+                            </button>
+                          </>
                         )}
                       </td>
                     )}
@@ -268,7 +290,8 @@ export function FleetPage() {
       )}
       <p class="muted small">
         Removing an agent revokes its credential at once: its calls are refused from then on and the jobs it held go back to their queues. To
-        bring the host back, enroll it again. Drain an agent with SIGTERM (it finishes its jobs, claims nothing new).
+        bring the host back, enroll it again. A drained agent finishes the jobs it holds and takes no new one until it is resumed (SIGTERM
+        drains it too, then stops it).
       </p>
     </main>
   );
