@@ -1,5 +1,5 @@
 // The Fleet and Host pages against real agents and monitors: a killed agent turns offline without a
-// reload, a removed one is revoked (its credential refused from then on), and the host charts show the
+// reload, one is drained and resumed, a removed one is revoked (its credential refused from then on), and the host charts show the
 // monitor's samples as they arrive.
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,12 +47,17 @@ describe('the fleet page', () => {
     }
   });
 
-  it('removes an agent: a second click revokes its credential, and the row says so', async () => {
+  it('drains and resumes an agent, then removes it: a second click revokes its credential', async () => {
     const { context, page, errors } = await newPage(browser);
     try {
       await signIn(page, sys.controllerUrl, PLATFORM_TOKEN);
       await page.goto(`${sys.controllerUrl}/#/fleet`);
       const row = page.locator('tr[data-agent-id="spare-1"]');
+      await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('online');
+      await page.getByRole('button', { name: 'Drain spare-1' }).click();
+      await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('draining');
+      expect((await sys.platform('GET', '/v1/agents')).json.find((a: { id: string }) => a.id === 'spare-1').state).toBe('draining');
+      await page.getByRole('button', { name: 'Resume spare-1' }).click();
       await expect.poll(() => row.getAttribute('data-state'), { timeout: 30_000 }).toBe('online');
       await page.getByRole('button', { name: 'Remove spare-1 (revoke its credential)' }).click();
       // Nothing happens before the confirmation: the agent is still enrolled.
