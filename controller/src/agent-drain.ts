@@ -21,6 +21,8 @@ export function createAgentDrain(redis: RedisLike, keys: Keys, events: EventLog,
     return { agentId, draining: drain };
   };
 
-  return { drain: (id: string) => set(id, true), resume: (id: string) => set(id, false) };
+  const isDrained = async (agentId: string): Promise<boolean> => (await redis.exists(keys.agentDrain(agentId))) === 1;
+
+  return { drain: (id: string) => set(id, true), resume: (id: string) => set(id, false), isDrained };
 }
 export type AgentDrain = ReturnType<typeof createAgentDrain>;

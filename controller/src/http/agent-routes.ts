@@ -19,6 +19,7 @@ import {
 } from '../../../src/shared/protocol/agent-api.js';
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import type { PortKey } from '../../../src/shared/protocol/identity.js';
+import type { AgentDrain } from '../agent-drain.js';
 import type { EventLog } from '../event-stream.js';
 import type { JobStore } from '../job-store.js';
 import type { Caller, LeaseStore } from '../lease-store.js';
@@ -34,6 +35,7 @@ export interface AgentRouteDeps {
   jobs: JobStore;
   notifier: Notifier;
   events: EventLog;
+  drains: AgentDrain;
   longPollMs: number;
   logChunkMaxBytes: number;
   /** Published at register, so a rotated signing key reaches agents. */
@@ -97,7 +99,9 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const body = parseOr400(registerRequestSchema, req.body, 'body');
     const { leaseMs, serverTime } = await leases.register(body);
     labelCache.set(body.agentId, body.labels);
-    await deps.events.append({ type: 'agent', id: body.agentId, state: 'online', running: 0, lastSeenAt: serverTime });
+    // A restarted agent the platform drains is still drained (agent-drain.ts): the page says so.
+    const state = (await deps.drains.isDrained(body.agentId)) ? 'draining' : 'online';
+    await deps.events.append({ type: 'agent', id: body.agentId, state, running: 0, lastSeenAt: serverTime });
     req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
     return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime, portKeys: deps.portKeys };
   });
