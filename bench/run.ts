@@ -13,6 +13,8 @@ import { agentChecks } from './figures/agent-checks.js';
 import { burst } from './figures/burst.js';
 import { dashboard } from './figures/dashboard.js';
 import { footprint } from './figures/footprint.js';
+import { jacocoFlood } from './figures/jacoco-flood.js';
+import { jobList } from './figures/job-list.js';
 import { lightRun } from './figures/light-run.js';
 import { logStream } from './figures/log-stream.js';
 import { manyAgents } from './figures/many-agents.js';
@@ -22,7 +24,7 @@ import { redelivery } from './figures/redelivery.js';
 import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
-const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, dashboard];
+const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, jacocoFlood, jobList, dashboard];
 
 // Ctrl-C mid-run: stop the private Redis, sshd, controllers and agents rather than orphan them.
 for (const sig of ['SIGINT', 'SIGTERM'] as const) {

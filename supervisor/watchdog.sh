@@ -1,10 +1,15 @@
 #!/usr/bin/env bash
-# httpagent watchdog: run from cron every minute. Asks supervisord for its status and restarts
-# supervisord only when it cannot be reached (supervisorctl exit code 4). Stopped or FATAL programs
-# (exit code 3) are supervisord's business and the FATAL listener's, not the watchdog's.
+# httpagent watchdog: run from cron every minute, as root. Two jobs:
+# - supervisord cannot be reached (supervisorctl exit 4): stop what the dead supervisord left running,
+#   then start supervisord again.
+# - one of httpagent's programs is FATAL (supervisord gave up after startretries): start it again, at
+#   most once per program every MIN_INTERVAL seconds (default 600), remembered in STATE_DIR. A release
+#   that crashes at start would otherwise stay down until someone runs `supervisorctl start`; the
+#   interval keeps a program that cannot start from being restarted forever every minute.
+# Programs that are not httpagent's (names not starting with "httpagent") are left alone.
 #
 # Usage: watchdog.sh [-c SUPERVISORD_CONF] [-l LOCK_FILE] [-r "RESTART COMMAND"] [-w WAIT_SEC]
-#                    [-k PROGRAM_PATH [-t STOP_WAIT_SEC]]
+#                    [-k PROGRAM_PATH [-t STOP_WAIT_SEC]] [-s STATE_DIR] [-m MIN_INTERVAL_SEC]
 # -k: a killed supervisord leaves its programs running, orphaned; a new supervisord would start a
 #     second agent beside the first (port taken, FATAL). Processes whose command line contains
 #     PROGRAM_PATH are stopped first: SIGTERM (the agent drains), SIGKILL after STOP_WAIT_SEC.
@@ -30,13 +35,45 @@ stop_orphans() {
   for pid in $pids; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
 }
 
+# Starts each FATAL httpagent program whose last start by the watchdog is MIN_INTERVAL seconds old or more.
+start_fatal() {
+  local conf="$1" state_dir="$2" min_interval="$3" status name now last file
+  status=$(supervisorctl -c "$conf" status 2>/dev/null)
+  now=$(date +%s)
+  while read -r name state _; do
+    [ "$state" = FATAL ] || continue
+    # Only our programs, and only names supervisorctl itself would print (nothing reaches a path unchecked).
+    [[ "$name" =~ ^httpagent[A-Za-z0-9_.:-]*$ ]] || continue
+    if ! { [ -d "$state_dir" ] || mkdir -m 0700 -- "$state_dir"; }; then
+      log "$name is FATAL, but the state dir $state_dir cannot be made; not starting it (no rate limit without it)"
+      continue
+    fi
+    file="$state_dir/fatal-start.${name//:/_}"
+    last=0
+    [ -f "$file" ] && read -r last <"$file"
+    [[ "$last" =~ ^[0-9]{1,12}$ ]] || last=0
+    if [ $((now - last)) -lt "$min_interval" ]; then
+      log "$name is FATAL again; started $((now - last))s ago, next try after ${min_interval}s (look at its log)"
+      continue
+    fi
+    printf '%s\n' "$now" >"$file"
+    log "$name is FATAL; starting it"
+    if supervisorctl -c "$conf" start "$name" >/dev/null 2>&1; then
+      log "$name started"
+    else
+      log "$name did not start: $(supervisorctl -c "$conf" status "$name" 2>&1 | head -n 1)"
+    fi
+  done <<<"$status"
+}
+
 main() {
   local conf="/etc/supervisor/supervisord.conf"
   local lock="/run/lock/httpagent-watchdog.lock"
   local restart_cmd=""
   local wait_sec=15
   local orphan_path="" stop_wait=60
-  while getopts "c:l:r:w:k:t:h" opt; do
+  local state_dir="/var/lib/httpagent-watchdog" min_interval=600
+  while getopts "c:l:r:w:k:t:s:m:h" opt; do
     case "$opt" in
       c) conf="$OPTARG" ;;
       l) lock="$OPTARG" ;;
@@ -44,8 +81,14 @@ main() {
       w) wait_sec="$OPTARG" ;;
       k) orphan_path="$OPTARG" ;;
       t) stop_wait="$OPTARG" ;;
-      *) sed -n '2,12p' "$0"; exit 2 ;;
+      s) state_dir="$OPTARG" ;;
+      m) min_interval="$OPTARG" ;;
+      *) sed -n '2,15p' "$0"; exit 2 ;;
     esac
+  done
+  # Numbers reach bash arithmetic, which would evaluate an expression: digits only.
+  for n in "$wait_sec" "$stop_wait" "$min_interval"; do
+    [[ "$n" =~ ^[0-9]{1,6}$ ]] || { log "not a number: $n"; exit 2; }
   done
   [ -d "$(dirname "$lock")" ] || lock="/tmp/httpagent-watchdog.lock"
 
@@ -60,8 +103,9 @@ main() {
   supervisorctl -c "$conf" status >/dev/null 2>&1
   local rc=$?
   case "$rc" in
-    0 | 3) exit 0 ;; # reachable: all running (0), or some stopped/FATAL (3)
-    4) ;;            # unreachable: the only case we act on
+    0) exit 0 ;;                                          # reachable, all running
+    3) start_fatal "$conf" "$state_dir" "$min_interval"; exit 0 ;; # reachable, something not running
+    4) ;;                                                 # unreachable: restart supervisord below
     *) log "supervisorctl status exited $rc (not 'unreachable'); doing nothing"; exit 0 ;;
   esac
 

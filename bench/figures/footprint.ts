@@ -4,7 +4,7 @@
 import { benchTasksDir, sleep, until, type Figure } from '../lib/figure.js';
 import { summarize } from '../lib/stats.js';
 import { platformClient } from '../lib/proto-client.js';
-import { cpuSeconds, rssMb, spawnDist, startAgent, startController, withRedis, AGENT_TOKEN, stop } from '../lib/system.js';
+import { cpuSeconds, rssMb, spawnDist, startAgent, startController, withRedis, stop } from '../lib/system.js';
 
 export const footprint: Figure = {
   name: 'footprint',
@@ -16,7 +16,6 @@ export const footprint: Figure = {
       const agent = await startAgent(controller.url, 'idle-agent', { HTTPAGENT_TASKS_DIR: benchTasksDir, HTTPAGENT_LOG_LEVEL: 'error' });
       const monitor = spawnDist(['monitor'], {
         HTTPAGENT_AGENT_ID: 'idle-agent',
-        HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
         HTTPAGENT_CONTROLLER_URL: controller.url,
         HTTPAGENT_LISTEN: `127.0.0.1:${agent.port}`,
         HTTPAGENT_STATE_DIR: agent.stateDir,

@@ -8,7 +8,7 @@ import { benchTasksDir, type Figure } from '../lib/figure.js';
 import type { Row } from '../lib/report.js';
 import { startSshd, sshdAvailable } from '../lib/sshd.js';
 import { now, summarize, type Summary } from '../lib/stats.js';
-import { PLATFORM_TOKEN, startAgent, stop } from '../lib/system.js';
+import { portToken, startAgent, stop } from '../lib/system.js';
 import { freePort } from '../../test/helpers/ports.js';
 
 const run = promisify(execFile);
@@ -30,11 +30,12 @@ export const lightRun: Figure = {
     // No controller is needed for light tasks: the agent points at a closed port and keeps serving.
     const agent = await startAgent(`http://127.0.0.1:${await freePort()}`, 'light-agent', { HTTPAGENT_TASKS_DIR: benchTasksDir, HTTPAGENT_LOG_LEVEL: 'error' });
     const dispatcher = new Agent({ connections: 256, keepAliveTimeout: 30_000 });
+    const token = await portToken('light-agent');
     const call = async (): Promise<{ status: number; retryAfterSec: number }> => {
       const res = await request(`${agent.url}/v1/run`, {
         method: 'POST',
         dispatcher,
-        headers: { authorization: `Bearer ${PLATFORM_TOKEN}`, 'content-type': 'application/json' },
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: '{"task":"true"}',
       });
       await res.body.dump();

@@ -108,6 +108,11 @@ export function platformClient(controllerUrl: string, connections = 8) {
       const res = await pool.request({ path, method: 'GET', headers });
       return { status: res.statusCode, headers: res.headers, body: Buffer.from(await res.body.arrayBuffer()) };
     },
+    async post(path: string, body: unknown = {}): Promise<number> {
+      const res = await pool.request({ path, method: 'POST', headers, body: JSON.stringify(body) });
+      await res.body.dump();
+      return res.statusCode;
+    },
     close: () => pool.close(),
   };
 }

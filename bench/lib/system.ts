@@ -1,16 +1,16 @@
 // Starts the system the way production runs it: a private Redis, controllers and agents as separate
 // processes from the compiled build (dist/), so figures include real process and socket costs.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { ed25519Pem } from '../../test/helpers/identity.js';
+import { createPortTokenSigner, writePortKeysFile, type PortTokenSigner } from '../../test/helpers/port-tokens.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { repoRoot, track, type Spawned } from '../../test/helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../../test/helpers/redis-server.js';
 
-export const AGENT_TOKEN = 'bench-agent-token-0123456789';
 export const PLATFORM_TOKEN = 'bench-platform-token-0123456789';
 /** Agents (and the bench's protocol client) enroll with it and then present their own credential. */
 export const ENROLL_TOKEN = 'bench-enroll-token-0123456789';
@@ -25,6 +25,15 @@ function signingKeyFile(): string {
     writeFileSync(keyFile, ed25519Pem(), { mode: 0o600 });
   }
   return keyFile;
+}
+
+let signer: Promise<PortTokenSigner> | undefined;
+/** Signs port tokens with the controllers' own key, so a bench agent takes them with or without a controller. */
+const benchSigner = (): Promise<PortTokenSigner> => (signer ??= createPortTokenSigner(readFileSync(signingKeyFile(), 'utf8')));
+
+/** A port token for one bench agent: what the platform would mint at POST /v1/agents/:id/token. */
+export async function portToken(agentId: string): Promise<string> {
+  return (await benchSigner()).mint(agentId, { ttlSec: 300 });
 }
 
 /**
@@ -119,10 +128,13 @@ export async function startAgent(controllerUrl: string, id: string, extra: Recor
     HTTPAGENT_AGENT_ID: id,
     HTTPAGENT_CONTROLLER_URL: controllerUrl,
     HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
-    HTTPAGENT_AGENT_TOKEN: AGENT_TOKEN,
     HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN,
-    HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN,
+    // Pinned: the port takes tokens from this key even when no controller is there to hand it out.
+    HTTPAGENT_PORT_TOKEN_KEYS_FILE: writePortKeysFile(stateDir, await benchSigner()),
     HTTPAGENT_STATE_DIR: stateDir,
+    // Run as root, the agent starts tasks as its taskUser through setpriv (part of what is measured);
+    // nobody exists on every host, httpagent-task only where install.sh made it.
+    ...(process.getuid?.() === 0 ? { HTTPAGENT_TASK_USER: 'nobody' } : {}),
     ...extra,
   }, nodeArgs);
   const url = `http://127.0.0.1:${port}`;

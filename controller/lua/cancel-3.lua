@@ -3,8 +3,9 @@
   set and the agent learns it from its next heartbeat, renew or log reply; if its lease expires first,
   the reaper ends the job cancelled. Final: nothing changes. Every change is announced on the event stream.
 
-  KEYS[1] base    prefix {<prefix>}: — the job's queue (q:…), log:<id>, idem:<key>, the job indexes
-                  (jx:s:<state>, jx:<name>, jx:sets), events and stats:<minute> are built from it
+  KEYS[1] base    prefix {<prefix>}: — the job's queue (q:…), log:<id>, idem:<key>, the counters
+                  stats and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>, jx:sets;
+                  includes/job-index.lua), events and stats:<minute> are built from it
   KEYS[2] job     the job's hash
   KEYS[3] leases  ZSET job id -> lease expiry (ms)
 

@@ -6,8 +6,8 @@
   A change the fleet page shows (state, running, or back after quietMs of silence) goes on the event stream.
 
   KEYS[1] base    prefix {<prefix>}: — job:<id>, drain:<agentId> and events are built from it (same
-                  hash tag, same slot; the job indexes jx:s:<state>, jx:<name>, jx:sets and stats:<minute> of
-                  includes/job-events.lua are never written here)
+                  hash tag, same slot; the job indexes jx:s:<state>, jx:<name>, jx:sets of
+                  includes/job-index.lua and stats:<minute> of includes/job-events.lua are never written here)
   KEYS[2] agent   the agent's registry hash
   KEYS[3] agents  ZSET agentId -> lastSeenAt
   KEYS[4] leases  ZSET job id -> lease expiry (ms)

@@ -1,12 +1,13 @@
 --[[
   The sweeper every controller runs a few times a second: re-delivers or fails jobs whose lease
   expired (see includes/reap-expired.lua) and trims the recent-jobs index and the job indexes of
-  includes/job-events.lua (retention window, 100k entries; a few named indexes, chosen at random, a sweep).
+  includes/job-index.lua (retention window, 100k entries; the named ones a few at random each sweep).
   Atomic, so any number of controllers may run it at once.
 
   KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the job's queue (q:…), the
-                     job indexes (jx:s:<state>, jx:<name>, jx:sets), events and stats:<minute> are
-                     built from it (same hash tag, same slot)
+                     counters stats and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>,
+                     jx:sets; includes/job-index.lua), events and stats:<minute> are built from it (same
+                     hash tag, same slot)
   KEYS[2] leases     ZSET job id -> lease expiry (ms)
   KEYS[3] selectors  SET of label selectors that have a queue
   KEYS[4] recent     ZSET job id -> createdAt
@@ -25,7 +26,7 @@ local now = nowMs()
 redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', now - a.retentionSec * 1000)
 -- The index is for browsing recent jobs: bounded by count too, however fast jobs arrive.
 redis.call('ZREMRANGEBYRANK', KEYS[4], 0, -100001)
--- The same bounds for the job indexes; an entry whose job expired early is skipped by the reader.
+-- The job indexes under the same bounds; an entry whose job expired early is skipped by the reader.
 local function trim(key)
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - a.retentionSec * 1000)
   redis.call('ZREMRANGEBYRANK', key, 0, -100001)

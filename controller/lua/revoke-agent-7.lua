@@ -8,8 +8,9 @@
   (and each job it gave back).
 
   KEYS[1] base        prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the job's queue (q:…), the
-                      job indexes (jx:s:<state>, jx:<name>, jx:sets), events and stats:<minute> are
-                      built from it (same hash tag, same slot)
+                      counters stats and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>,
+                      jx:sets; includes/job-index.lua), events and stats:<minute> are built from it (same
+                      hash tag, same slot)
   KEYS[2] credential  the agent's live credential (JSON {hash, issuedAt})
   KEYS[3] revoked     the hash of its last revoked credential
   KEYS[4] used        HASH agentId -> when its credential was last used

@@ -4,8 +4,8 @@
 
   KEYS[1] job   the job's hash
   KEYS[2] base  prefix {<prefix>}: — events is built from it (same hash tag, same slot; the job
-                indexes jx:s:<state>, jx:<name>, jx:sets and stats:<minute> of includes/job-events.lua
-                are never written here)
+                indexes jx:s:<state>, jx:<name>, jx:sets of includes/job-index.lua and stats:<minute> of
+                includes/job-events.lua are never written here)
 
   ARGV[1] {jobId: string, epoch: int, index: int, state: string, status: json, agentId: string}
           index: the step's, from 0 · state: the status's state · status: stored as given in field

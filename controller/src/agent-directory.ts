@@ -1,12 +1,29 @@
 // GET /v1/agents: the registry joined with each host's monitor heartbeat, latest metrics sample, credential
-// and drain mark.
+// and drain mark; and which registered agents could take a job (the `waiting` reason of a queued job).
 import { z } from 'zod';
 import type { RedisLike } from './commands.js';
 import type { CredentialStore } from './credential-store.js';
 import type { Keys } from './keys.js';
+import type { WaitingReason } from '../../src/shared/protocol/job.js';
 import type { AgentView } from '../../src/shared/protocol/platform-api.js';
+import { judgeWaiting, type JobTarget, type KnownAgent } from './waiting-reason.js';
+
+/** A cached reading of every agent's labels and liveness is reused this long when it finds a match. */
+const SNAPSHOT_MAX_AGE_MS = 2000;
+/** ...and only this long when it finds none: an agent that registered a moment ago must not be missed. */
+const SNAPSHOT_MAX_AGE_NEGATIVE_MS = 1000;
 
 const int = z.coerce.number().int();
+const knownSchema = z.tuple([z.string().transform((s) => z.record(z.string(), z.string()).parse(JSON.parse(s))), z.string(), int]);
+
+interface Snapshot {
+  /** Local clock when read, for its age. */
+  readAt: number;
+  /** Redis clock when read, for offline judgements. */
+  now: number;
+  agents: KnownAgent[];
+}
+
 const agentRecordSchema = z.object({
   hostname: z.string(),
   addresses: z.string().transform((s) => z.array(z.string()).parse(JSON.parse(s))),
@@ -21,14 +38,57 @@ const agentRecordSchema = z.object({
   lastSeenAt: int,
 });
 
+async function redisNow(redis: RedisLike): Promise<number> {
+  const time = (await redis.call('TIME')) as [string, string];
+  return Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
+}
+
 /** What monitor-heartbeat-2.lua stores for a monitor. */
 const monitorHeartbeatSchema = z.strictObject({ checks: z.record(z.string(), z.boolean()) });
 
 export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: CredentialStore, opts: { offlineAfterMs: number }) {
+  let snapshot: Snapshot | undefined;
+  let reading: Promise<Snapshot> | undefined;
+
+  /** Every registered agent's labels, state and last sighting: one pipelined HMGET each. */
+  const readSnapshot = (): Promise<Snapshot> =>
+    (reading ??= (async () => {
+      try {
+        const [ids, now] = await Promise.all([redis.zrange(keys.agents, '0', '-1'), redisNow(redis)]);
+        const [rows, creds] = await Promise.all([
+          Promise.all(ids.map((id) => redis.hmget(keys.agent(id), 'labels', 'state', 'lastSeenAt'))),
+          credentials.describe(ids),
+        ]);
+        const agents: KnownAgent[] = [];
+        rows.forEach((row, i) => {
+          const parsed = knownSchema.safeParse(row);
+          // An expired registry hash (or one of another version) is no agent; a revoked one takes nothing until it enrolls again.
+          const state = creds.get(ids[i]!)?.revoked ? 'revoked' : parsed.data?.[1];
+          if (parsed.success) agents.push({ id: ids[i]!, labels: parsed.data[0], state: state!, lastSeenAt: parsed.data[2] });
+        });
+        snapshot = { readAt: Date.now(), now, agents };
+        return snapshot;
+      } finally {
+        reading = undefined;
+      }
+    })());
+
+  /** Why a job for `target` would wait with no agent to take it; undefined when some agent can. */
+  const whyWaiting = async (target: JobTarget): Promise<WaitingReason | undefined> => {
+    const age = () => (snapshot ? Date.now() - snapshot.readAt : Infinity);
+    let snap = snapshot && age() <= SNAPSHOT_MAX_AGE_MS ? snapshot : await readSnapshot();
+    const judge = (s: Snapshot) => judgeWaiting(s.agents, target, s.now + (Date.now() - s.readAt), opts.offlineAfterMs);
+    let reason = judge(snap);
+    if (reason && age() > SNAPSHOT_MAX_AGE_NEGATIVE_MS) {
+      snap = await readSnapshot();
+      reason = judge(snap);
+    }
+    return reason;
+  };
+
   const list = async (): Promise<AgentView[]> => {
-    const [ids, time] = await Promise.all([redis.zrange(keys.agents, '0', '-1'), redis.call('TIME') as Promise<[string, string]>]);
+    const [ids, now] = await Promise.all([redis.zrange(keys.agents, '0', '-1'), redisNow(redis)]);
     const creds = await credentials.describe(ids);
-    const now = Number(time[0]) * 1000 + Math.floor(Number(time[1]) / 1000);
     const rows = await Promise.all(
       ids.map(async (id) => {
         const [hash, hb, seen, latest, drain] = await Promise.all([
@@ -76,7 +136,7 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: 
     if (gone.length) await redis.zrem(keys.agents, ...gone);
     return out;
   };
-  return { list };
+  return { list, whyWaiting };
 }
 
 export type AgentDirectory = ReturnType<typeof createAgentDirectory>;

@@ -13,8 +13,9 @@ import { createCredentialStore } from './credential-store.js';
 import { startDashboardTicker } from './dashboard-ticker.js';
 import { createEventHub, createEventLog } from './event-stream.js';
 import { buildApp } from './http/app.js';
+import { createFleetMetrics } from './fleet-metrics.js';
 import { createPlatformAuth } from './http/platform-auth.js';
-import { createJobQuery } from './job-query.js';
+import { createJobList } from './job-list.js';
 import { createJobStore } from './job-store.js';
 import { createKeys } from './keys.js';
 import { createLeaseStore } from './lease-store.js';
@@ -95,8 +96,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     events,
   );
   const agents = createAgentDirectory(deps.redis, keys, credentials, { offlineAfterMs: config.offlineAfterMs });
-  const jobQuery = createJobQuery(deps.redis, keys);
-  const stats = createStatsStore(deps.redis, keys, jobQuery);
+  const stats = createStatsStore(deps.redis, keys);
   const redisNow = async () => {
     const [sec, micro] = (await deps.redis.call('TIME')) as [string, string];
     return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
@@ -106,7 +106,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
     redis: deps.redis,
     logger,
     jobs,
-    jobQuery,
+    jobList: createJobList(deps.redis, keys),
     stats,
     now: redisNow,
     agents,
@@ -125,6 +125,8 @@ export async function buildController(config: ControllerConfig, deps: Controller
     credentialCheck,
     portTokens,
     revoker: createRevoker(run, keys, { retentionSec: config.retentionSec }),
+    fleetMetrics: createFleetMetrics(run, keys, { offlineAfterMs: config.offlineAfterMs }),
+    metricsPublic: config.metricsPublic,
     auth: {
       platform: createPlatformAuth({ platformToken: config.platformToken, viewerToken: config.viewerToken }, sessions),
       enrollTokens: secrets.enrollTokens,

@@ -34,6 +34,8 @@ export const jobRecordSchema = z.object({
   logBytes: int,
   logTruncated: z.string().optional(),
   idem: z.string().optional(),
+  /** Set by a retry on the job it made (job-store.ts retry). */
+  retryOf: z.string().optional(),
 });
 export type JobRecord = z.infer<typeof jobRecordSchema>;
 
@@ -78,5 +80,6 @@ export function toJobView(id: string, hash: Record<string, string>): JobView {
     logBytes: rec.logBytes,
     logTruncated: rec.logTruncated === '1',
     idempotencyKey: rec.idem || null,
+    ...(rec.retryOf ? { retryOf: rec.retryOf } : {}),
   };
 }

@@ -1,5 +1,5 @@
 // The platform's side of the inbox: enqueue (one or a batch, atomically), read, retry, cancel, read logs
-// (listing is job-query.ts).
+// (listing is job-list.ts).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { HttpAgentError, NotFoundError } from '../../src/shared/errors.js';
@@ -50,8 +50,11 @@ export function newJobId(): string {
   return id;
 }
 
+/** A job to queue; `schedule`: the agent's schedule it is a run of (its outcome is filed under it). */
+export type EnqueueSpec = JobSpec & { schedule?: { agentId: string; name: string } | undefined };
+
 export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opts: JobStoreOptions) {
-  const enqueue = async (specs: JobSpec[]): Promise<EnqueueResult[]> => {
+  const enqueue = async (specs: EnqueueSpec[]): Promise<EnqueueResult[]> => {
     const jobs: ScriptArgs<'enqueue'>['jobs'] = [];
     const wakes = new Map<string, number>();
     for (const spec of specs) {
@@ -77,6 +80,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
         stepCount: spec.steps.length,
         target: JSON.stringify(target),
         tasks: tasks.join(','),
+        ...(spec.schedule ? { schedule: spec.schedule } : {}),
         indexes,
       });
     }
@@ -101,12 +105,20 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     }
     return {
       steps: rec.steps,
-      ...(rec.target.agent ? { agent: rec.target.agent } : {}),
-      ...(rec.target.labels ? { labels: rec.target.labels } : {}),
+      agent: rec.target.agent,
+      labels: rec.target.labels,
       priority: rec.priority,
       maxAttempts: rec.maxAttempts,
-      ...(rec.timeoutSec !== null ? { timeoutSec: rec.timeoutSec } : {}),
+      timeoutSec: rec.timeoutSec ?? undefined,
     };
+  };
+
+  /**
+   * Records which job a retry made. Written after the enqueue, outside its script: until then the new
+   * job shows no retryOf, which costs nothing but the link.
+   */
+  const markRetry = async (id: string, of: string): Promise<void> => {
+    await redis.hset(keys.job(id), 'retryOf', of);
   };
 
   const cancel = async (id: string): Promise<JobState> => {
@@ -134,7 +146,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     return { bytes, state, truncated };
   };
 
-  return { enqueue, get, retrySpec, cancel, readLog };
+  return { enqueue, get, retrySpec, markRetry, cancel, readLog };
 }
 
 export type JobStore = ReturnType<typeof createJobStore>;

@@ -35,14 +35,22 @@ export interface Keys {
   agentDrain(agentId: string): string;
   /** STREAM of dashboard events (includes/job-events.lua, event-stream.ts). */
   events: string;
-  /** ZSET job id -> createdAt of the jobs in one state. */
+  /**
+   * HASH of fleet counters for /metrics, kept by the scripts (never by a scan): `finished|<state>|<queue>`,
+   * `leaseExpired|<agentId>`, `sched|<state>|<agentId>|<schedule>`. One field per queue, agent and
+   * schedule ever seen, so it is bounded by the fleet, not by the jobs.
+   */
+  stats: string;
+  /** HASH of one minute's dashboard counters (minute = ms / 60000; includes/job-events.lua, GET /v1/overview). */
+  minuteStats(minute: number): string;
+  /** HASH schedule name -> JSON {jobId, state, finishedAt, error}: each schedule's last finished run (100 at most). */
+  scheduleRuns(agentId: string): string;
+  /** ZSET job id -> createdAt of the jobs in one state (includes/job-index.lua). */
   jobsInState(state: string): string;
-  /** ZSET job id -> createdAt of a named job index (see jobIndexNames). */
+  /** ZSET job id -> createdAt of one named job index (jobIndexNames). */
   jobIndex(name: string): string;
   /** SET of the named job indexes that exist, for the sweeper's trim. */
   jobIndexSets: string;
-  /** HASH of one minute's counters (minute = ms / 60000). */
-  stats(minute: number): string;
   /** HASH of one dashboard session, by the SHA-256 of its cookie (the cookie itself is never stored). */
   session(idHash: string): string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
@@ -82,10 +90,12 @@ export function createKeys(prefix: string): Keys {
     submitQuota: (id) => `${base}submit-quota:${id}`,
     agentDrain: (id) => `${base}drain:${id}`,
     events: `${base}events`,
+    stats: `${base}stats`,
+    minuteStats: (minute) => `${base}stats:${minute}`,
+    scheduleRuns: (id) => `${base}sched:${id}`,
     jobsInState: (state) => `${base}jx:s:${state}`,
     jobIndex: (name) => `${base}jx:${name}`,
     jobIndexSets: `${base}jx:sets`,
-    stats: (minute) => `${base}stats:${minute}`,
     session: (idHash) => `${base}sess:${idHash}`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
@@ -113,8 +123,9 @@ export function queueFor(target: { agent?: string | undefined; labels?: Record<s
 }
 
 /**
- * The named indexes a job joins at enqueue besides its state's (includes/job-events.lua): each of its
- * tasks (t:), each target label (l:k=v) and its target agent (a:; the agent that claims it joins too).
+ * The named job indexes (includes/job-index.lua) a job joins at enqueue: each of its tasks, each target
+ * label, its target agent; the agent that claims it joins `agent` too. Names never contain ':' after
+ * the kind, so `s:<state>` (the state indexes) cannot collide with them.
  */
 export const jobIndexNames = {
   task: (task: string) => `t:${task}`,

@@ -1,14 +1,17 @@
 // What monitors send through the controller, kept with bounded memory: each host's latest sample, a
 // history trimmed by age, count and bytes, a per-minute byte quota, a heartbeat with a TTL, and the
 // monitor's alert bookkeeping; each push is announced on the event stream.
-import type { z } from 'zod';
-import type { HostSample, metricsPushSchema, monitorHeartbeatSchema } from '../../src/shared/protocol/monitor-api.js';
+import { z } from 'zod';
+import { scheduleRunSchema, type HostSample, type metricsPushSchema, type monitorHeartbeatSchema, type ScheduleRun } from '../../src/shared/protocol/monitor-api.js';
 import type { RedisLike, RunScript } from './commands.js';
 import type { EventLog } from './event-stream.js';
 import type { Keys } from './keys.js';
 
 export const HISTORY_WINDOW_MS = 24 * 3600 * 1000;
 const HISTORY_MAX = 20_000;
+
+/** What finish-job.lua stores per schedule (cjson writes an empty error as ""). */
+const storedRun = z.strictObject({ jobId: z.string(), state: z.string(), finishedAt: z.number().int(), error: z.string() });
 
 export interface MonitorStoreOptions {
   retentionSec: number;
@@ -75,7 +78,15 @@ export function createMonitorStore(redis: RedisLike, run: RunScript, keys: Keys,
     return raw.map((s) => JSON.parse(s) as HostSample);
   };
 
-  return { pushMetrics, heartbeat, putAlertState, getAlertState, history };
+  /** Each schedule's last finished run, as includes/finish-job.lua filed it. */
+  const scheduleRuns = async (agentId: string): Promise<ScheduleRun[]> => {
+    const hash = await redis.hgetall(keys.scheduleRuns(agentId));
+    return Object.entries(hash)
+      .map(([schedule, text]) => scheduleRunSchema.parse({ schedule, ...storedRun.parse(JSON.parse(text)) }))
+      .sort((a, b) => a.schedule.localeCompare(b.schedule));
+  };
+
+  return { pushMetrics, heartbeat, putAlertState, getAlertState, history, scheduleRuns };
 }
 
 export type MonitorStore = ReturnType<typeof createMonitorStore>;

@@ -9,6 +9,21 @@ export interface RedisClients {
   command: RedisLike;
   subscriber: RedisLike;
   quit(): Promise<void>;
+  /** Resolves once both connections are ready; rejects after `timeoutMs` (they keep trying until quit). */
+  ready(timeoutMs: number): Promise<void>;
+}
+
+/** What failed, in one line: a dual-stack connect fails with an AggregateError whose own message is empty. */
+export function describeRedisError(err: Error): string {
+  if (err.message) return err.message;
+  const inner = (err as Partial<AggregateError>).errors;
+  if (Array.isArray(inner) && inner.length > 0) return inner.map((e: Error) => e.message).join('; ');
+  return (err as { code?: string }).code ?? err.name;
+}
+
+function whenReady(c: RedisLike): Promise<void> {
+  if (c.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => c.once('ready', () => resolve()));
 }
 
 const common: RedisOptions = {
@@ -19,6 +34,9 @@ const common: RedisOptions = {
   // Reconnect for ever, backing off to 1 s: the controller recovers from a Redis restart by itself.
   retryStrategy: (times) => Math.min(50 * times, 1000),
   connectTimeout: 5000,
+  // A socket that never connected has nothing to flush: ioredis' default 2 s wait for its close only
+  // kept a controller that could not reach Redis alive that much longer after it gave up.
+  disconnectTimeout: 200,
   // A command whose reply was lost with the connection fails (the caller retries, idempotently: claims
   // by claimId, log chunks by offset, results by epoch) rather than being re-sent behind its back, which
   // for an enqueue without idempotencyKey could add the job twice.
@@ -63,6 +81,17 @@ export function createRedisClients(config: Pick<ControllerConfig, 'redisUrl' | '
   return {
     command,
     subscriber,
+    async ready(timeoutMs) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`not ready after ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        await Promise.race([Promise.all([whenReady(command), whenReady(subscriber)]), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     quit: async () => {
       await Promise.allSettled([command.quit(), subscriber.quit()]);
       command.disconnect();

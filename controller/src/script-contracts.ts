@@ -125,12 +125,32 @@ export const scriptContracts = {
           stepCount: int,
           target: z.string(),
           tasks: z.string(),
+          schedule: z.strictObject({ agentId: z.string(), name: z.string() }).optional(),
           indexes: z.array(z.string()),
         }),
       ),
     }),
     reply: z.strictObject({
       jobs: luaArray(z.strictObject({ id: z.string(), state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']), created: z.boolean() })),
+    }),
+  },
+  fleetMetrics: {
+    args: z.strictObject({ offlineAfterMs: int, maxLeases: int }),
+    reply: z.strictObject({
+      now: int,
+      leases: int,
+      leasesCounted: int,
+      queues: luaArray(z.strictObject({ queue: z.string(), queued: int, running: int, headWaitMs: int.optional() })),
+      agents: luaArray(
+        z.strictObject({
+          id: z.string(),
+          state: z.enum(['online', 'draining', 'offline', 'revoked']),
+          lastSeenAt: int,
+          monitor: z.enum(['alive', 'lapsed', 'none']),
+          schedules: luaArray(z.strictObject({ name: z.string(), state: z.enum(['succeeded', 'failed', 'cancelled']), finishedAt: int })),
+        }),
+      ),
+      stats: luaArray(z.string()),
     }),
   },
   heartbeat: {

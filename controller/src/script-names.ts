@@ -8,6 +8,7 @@ export const scriptFiles = {
   claim: { file: 'claim-6.lua', numberOfKeys: 6 },
   completeClaim: { file: 'complete-claim-6.lua', numberOfKeys: 6 },
   enqueue: { file: 'enqueue-4.lua', numberOfKeys: 4 },
+  fleetMetrics: { file: 'fleet-metrics-6.lua', numberOfKeys: 6 },
   heartbeat: { file: 'heartbeat-4.lua', numberOfKeys: 4 },
   monitorHeartbeat: { file: 'monitor-heartbeat-2.lua', numberOfKeys: 2 },
   monitorMetrics: { file: 'monitor-metrics-4.lua', numberOfKeys: 4 },

@@ -20,6 +20,8 @@ export interface Notifier {
   deliver(message: string): void;
   /** Wakes every waiter with nothing (shutdown): their claims answer empty at once. */
   releaseAll(): void;
+  /** Some claim waits here now that could take work for `target` (`a:<id>`, `l:<k=v,...>` or `*`). */
+  hasWaiterFor(target: string): boolean;
   readonly waiting: number;
   close(): Promise<void>;
 }
@@ -156,6 +158,11 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
   return {
     register,
     deliver,
+    hasWaiterFor(target) {
+      const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
+      for (const w of candidates) if (!w.gone && matches(target, w)) return true;
+      return false;
+    },
     releaseAll() {
       closed = true;
       for (const w of waiters) w.wake();

@@ -5,10 +5,11 @@
 //
 //   describe --source DIR --prefix DIR [--no-git]
 //       one line, tab-separated, '-' for none: NAME  COMMIT  BUILT(yes|no)  CURRENT(release name)
-//   build --source DIR --prefix DIR [--config FILE] [--expect NAME] [--no-git]
+//   build --source DIR --prefix DIR [--config FILE] [--expect NAME] [--no-git] [--self-test-as UID:GID:HOME]
 //       builds releases/NAME (staged, npm ci/build/prune, self-test, .release-ok); prints each step.
 //       --expect: fail unless the source still makes that release (it changed since describe)
-//   check --release DIR [--config FILE]
+//       --self-test-as: run the self-test with that uid, gid and HOME (install.sh as root: the service user)
+//   check --release DIR [--config FILE] [--self-test-as UID:GID:HOME]
 //       the self-test of a built release against the config
 //   switch --prefix DIR --to NAME
 //       points current at releases/NAME
@@ -32,6 +33,7 @@ async function main(argv) {
       release: { type: 'string' },
       to: { type: 'string' },
       expect: { type: 'string' },
+      'self-test-as': { type: 'string' },
       'no-git': { type: 'boolean', default: false },
     },
     strict: true,
@@ -42,6 +44,7 @@ async function main(argv) {
     return v;
   };
   const env = { ...process.env };
+  const selfTestAs = runAs(values['self-test-as']);
   switch (cmd) {
     case 'describe': {
       const layout = releaseLayout(need(values.prefix, 'prefix'));
@@ -63,12 +66,13 @@ async function main(argv) {
         buildSteps: DEFAULT_BUILD_STEPS,
         env,
         configFile: values.config,
+        selfTestAs,
         onStep: (step) => process.stdout.write(`    ${step}\n`),
       });
       return 0;
     }
     case 'check':
-      await selfCheck(need(values.release, 'release'), env, values.config);
+      await selfCheck(need(values.release, 'release'), env, values.config, selfTestAs);
       return 0;
     case 'switch': {
       const layout = releaseLayout(need(values.prefix, 'prefix'));
@@ -79,6 +83,18 @@ async function main(argv) {
       process.stderr.write('usage: release-tool.js describe|build|check|switch [options] (see the head of this file)\n');
       return 2;
   }
+}
+
+/**
+ * `UID:GID:HOME` → the identity the self-test runs as.
+ * @param {string | undefined} spec
+ * @returns {import('../ops/release-build.js').RunAs | undefined}
+ */
+function runAs(spec) {
+  if (spec === undefined) return undefined;
+  const m = /^(\d{1,10}):(\d{1,10}):(\/.*)$/.exec(spec);
+  if (!m) throw new Error(`--self-test-as wants UID:GID:HOME, not ${spec}`);
+  return { uid: Number(m[1]), gid: Number(m[2]), home: /** @type {string} */ (m[3]) };
 }
 
 main(process.argv.slice(2)).then(

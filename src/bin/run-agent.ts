@@ -13,7 +13,7 @@ import { createLogger } from '../shared/log.js';
 import { createAgentMetrics } from '../agent/agent-metrics.js';
 import { packageRoot, readCommit, version } from '../shared/package-info.js';
 import { createTaskGroups } from '../agent/tasks/task-groups.js';
-import { scriptBaseEnv } from '../agent/tasks/task-process.js';
+import { setUpTasks } from '../agent/tasks/task-setup.js';
 import { startAgentOperations } from './agent-operations.js';
 import { formatSelfTest, runSelfTest } from '../ops/self-test.js';
 import { writeRunningAgent } from '../ops/running-agent.js';
@@ -39,27 +39,36 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   }
   const logger = createLogger({ level: config.logLevel, name: 'agent' });
   const metrics = createAgentMetrics();
-  const baseEnv = scriptBaseEnv(env);
-  // Both throw ConfigError (exit 2) on a credential or key file that cannot be used, before anything listens.
-  const portKeys = await loadPortKeyRing({ stateDir: config.stateDir, portTokenKeysFile: config.portTokenKeysFile, logger });
-  const identity = createAgentIdentity(config, { enroll: enrollWith(config.controllerUrl), keys: portKeys, logger });
   // Scripts run in process groups of their own (so the signal that starts a drain spares them), which
   // also keeps supervisord's stopasgroup/killasgroup from reaching them: the agent kills them itself.
   const taskGroups = createTaskGroups();
+  // Throws ConfigError (exit 2) before anything listens: a bad tasks.yaml, no task user, a leak to it.
+  // First, because it makes a root agent's stateDir 0700 before the credential is read or written there.
+  const tasks = setUpTasks({
+    tasksDir: config.tasksDir,
+    stateDir: config.stateDir,
+    taskUser: config.taskUser,
+    taskEnv: config.taskEnv,
+    configFile: args.config,
+    hostEnv: env,
+    groups: taskGroups,
+    logger,
+  });
+  // Both throw ConfigError (exit 2) on a credential or key file that cannot be used, before anything listens.
+  const portKeys = await loadPortKeyRing({ stateDir: config.stateDir, portTokenKeysFile: config.portTokenKeysFile, logger });
+  const identity = createAgentIdentity(config, { enroll: enrollWith(config.controllerUrl), keys: portKeys, logger });
   const killTasks = () => {
     const n = taskGroups.killAll();
     if (n > 0) logger.warn({ groups: n }, 'killed the task scripts still running');
   };
   process.on('exit', killTasks);
   const lightTasksStop = new AbortController();
-  const agent = createAgent(config, { logger, metrics, baseEnv, taskGroups, identity, portKeys });
+  const agent = createAgent(config, { logger, metrics, tasks, identity, portKeys });
   const app = buildAgentServer(config, {
     logger,
     metrics,
-    tasksDir: config.tasksDir,
-    scriptBaseEnv: baseEnv,
+    tasks,
     portKeys,
-    taskGroups,
     shutdown: lightTasksStop.signal,
     jobs: {
       running: () => agent.runningJobs,

@@ -1,17 +1,24 @@
 // `httpagent controller`: loads config, connects to Redis, serves the controller until SIGTERM/SIGINT.
 import { loadControllerSecrets } from '../../controller/src/controller-secrets.js';
 import { buildController } from '../../controller/src/index.js';
-import { createRedisClients } from '../../controller/src/redis-clients.js';
+import { createRedisClients, describeRedisError } from '../../controller/src/redis-clients.js';
 import { allConfigKeys, controllerConfigSchema, isNonSettingEnv, loadConfig, parseListen } from '../shared/config/index.js';
-import { EXIT } from '../shared/errors.js';
+import { redactUrl } from '../shared/config/fields.js';
+import { EXIT, HttpAgentError } from '../shared/errors.js';
 import { createLogger } from '../shared/log.js';
 import { parseProcessArgs } from './args.js';
 
-const USAGE = `Usage: httpagent controller [--config FILE]
+const USAGE = `Usage: httpagent controller [--config FILE] [--verbose]
 
 Runs the reference controller: the platform API (/v1/jobs, /v1/agents) and the agent API (/v1/agent/*)
 over Redis. Settings come from FILE and HTTPAGENT_* variables (see README.md).
 `;
+
+/**
+ * How long start-up waits for a Redis it has never reached before it gives up, names the URL and exits 1:
+ * under a supervisor the restart tries again; by hand the operator sees the mistake at once.
+ */
+export const REDIS_START_WAIT_MS = 6000;
 
 export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let args;
@@ -29,19 +36,53 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
   const config = loadConfig(controllerConfigSchema, { file: args.config, env, otherKeys: allConfigKeys, ignoreEnv: isNonSettingEnv });
   // Token files and signing keys too, before Redis: a weak or reused token is a bad setting like any other.
   const secrets = loadControllerSecrets(config);
+  // --verbose is debug logging: each Redis connection error with its stack, which start-up otherwise sums up in one line.
+  const level = args.verbose && config.logLevel !== 'trace' ? 'debug' : config.logLevel;
+  const verbose = level === 'debug' || level === 'trace';
+  const logger = createLogger({ level, name: 'controller' });
+  const where = config.redisCluster.length ? `the Redis Cluster at ${config.redisCluster.join(',')} (HTTPAGENT_REDIS_CLUSTER)` : `Redis at ${redactUrl(config.redisUrl)} (HTTPAGENT_REDIS_URL)`;
 
-  const logger = createLogger({ level: config.logLevel, name: 'controller' });
   const clients = createRedisClients(config);
-  clients.command.on('error', (err: Error) => logger.debug({ err: err.message }, 'redis connection error'));
-  // Start-up waits for Redis (the wake-up subscription needs it); say so rather than sit silent.
-  const slowStart = setTimeout(() => logger.warn('waiting for Redis to answer before listening'), 2000);
+  // Every connection error is handled here (ioredis prints a stack trace for each one nobody listens to):
+  // counted and kept for the one line start-up prints, then one warning per outage once connected.
+  let tries = 0;
+  let lastError = 'no answer';
+  let connected = false;
+  let down = false;
+  const onError = (role: string) => (err: Error) => {
+    tries++;
+    lastError = describeRedisError(err);
+    if (verbose) logger.debug({ err, role }, 'redis connection error');
+    if (connected && !down) logger.warn({ redis: where, err: lastError }, 'lost Redis; reconnecting');
+    if (connected) down = true;
+  };
+  clients.command.on('error', onError('command'));
+  clients.subscriber.on('error', onError('subscriber'));
+  clients.command.on('ready', () => {
+    if (down) logger.info({ redis: where }, 'Redis is back');
+    down = false;
+  });
+
+  const slowStart = setTimeout(() => logger.warn({ redis: where, err: lastError }, 'waiting for Redis to answer before listening'), 2000);
+  try {
+    await clients.ready(REDIS_START_WAIT_MS);
+  } catch {
+    clearTimeout(slowStart);
+    clients.command.disconnect();
+    clients.subscriber.disconnect();
+    throw new HttpAgentError(
+      'REDIS_UNREACHABLE',
+      `cannot reach ${where}: ${lastError} (${tries} failed ${tries === 1 ? 'try' : 'tries'} in ${REDIS_START_WAIT_MS / 1000} s)`,
+    );
+  }
+  clearTimeout(slowStart);
+  connected = true;
+
   let controller;
   try {
     controller = await buildController(config, { redis: clients.command, subscriber: clients.subscriber, logger, secrets });
-    clearTimeout(slowStart);
   } catch (err) {
-    clearTimeout(slowStart);
-    logger.error({ err }, 'controller failed to start');
+    logger.error(verbose ? { err } : { err: (err as Error).message }, 'controller failed to start');
     await clients.quit();
     return 1;
   }
@@ -56,7 +97,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     await clients.quit();
     return 1;
   }
-  logger.info({ url, redis: config.redisCluster.length ? { cluster: config.redisCluster } : 'single', keyPrefix: config.keyPrefix }, 'controller listening');
+  logger.info({ url, redis: config.redisCluster.length ? { cluster: config.redisCluster } : redactUrl(config.redisUrl), keyPrefix: config.keyPrefix }, 'controller listening');
 
   // First signal: stop accepting, answer waiting claims, finish in-flight requests, quit Redis.
   // Second signal: exit at once.

@@ -6,6 +6,7 @@ import { createLogger } from '../shared/log.js';
 import { createAlertMailer } from '../ops/ops-mail.js';
 import { loadMailSettings } from '../ops/mail-settings.js';
 import { prefixOfRelease } from '../ops/release-layout.js';
+import { supervisedProgramFromEnv } from '../ops/supervised-program.js';
 import { runUpdateGuard } from '../ops/update-guard.js';
 import { packageRoot } from '../shared/package-info.js';
 
@@ -24,7 +25,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<numb
     return 2;
   }
   const alert = createAlertMailer(loadMailSettings(file, env, logger), logger);
-  const outcome = await runUpdateGuard(config, { logger, alert, prefix, pollMs: values['poll-ms'] ? Number(values['poll-ms']) : undefined });
+  // Spawned by the agent, the guard has its environment: under supervisord, SUPERVISOR_* name the program.
+  const program = supervisedProgramFromEnv(env);
+  const outcome = await runUpdateGuard(config, { logger, alert, prefix, program, pollMs: values['poll-ms'] ? Number(values['poll-ms']) : undefined });
   logger.info({ outcome }, 'update guard done');
   return outcome === 'rolled-back' ? 1 : 0;
 }

@@ -1,47 +1,99 @@
-// `httpagent agents`: the controller's list of agents as a table (or JSON with --json).
-import { parseArgs } from 'node:util';
+// `httpagent agents [list]`: the controller's agents as a table, or JSON with --json; `agents remove ID`
+// revokes one; `httpagent token ID` mints a port token for one agent's port.
+import type { Command } from 'commander';
 import type { AgentView } from '../shared/protocol/platform-api.js';
-import { createCliContext, EXIT, formatDuration, reportError, type CliContext } from './cli-context.js';
+import { EXIT, type CliRuntime } from './cli-context.js';
+import { addConsoleOptions, intArg } from './cli-options.js';
+import { table } from './job-render.js';
+import type { ActionWrapper } from './program.js';
+import { formatDuration, type Painter } from './terminal.js';
 
-export async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
-  let ctx: CliContext | undefined;
-  try {
-    const { values } = parseArgs({ args: argv, options: { json: { type: 'boolean' }, config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
-    if (values.help) {
-      process.stdout.write('Usage: httpagent agents [--json] [--config FILE]\n');
-      return EXIT.ok;
-    }
-    ctx = createCliContext(values.config ?? env.HTTPAGENT_CONFIG, env);
-    const agents = await ctx.platform.agents();
-    process.stdout.write(values.json ? `${JSON.stringify(agents, null, 2)}\n` : renderAgents(agents, Date.now()));
-    return EXIT.ok;
-  } catch (err) {
-    if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      process.stderr.write(`httpagent agents: ${(err as Error).message}\n`);
-      return EXIT.usage;
-    }
-    return reportError(err, ctx?.controllerUrl);
-  } finally {
-    await ctx?.close();
-  }
-}
+const AGENT_COLOURS: Record<string, string> = { online: 'succeeded', draining: 'queued', offline: 'failed', revoked: 'cancelled' };
 
-export function renderAgents(agents: AgentView[], now: number): string {
-  const rows = [['ID', 'STATE', 'JOBS', 'VERSION', 'HOST', 'LAST SEEN', 'LABELS']];
+export function renderAgents(agents: AgentView[], t: Painter, now: number): string {
+  if (agents.length === 0) return '(no agents)\n';
+  const rows = [['ID', 'STATE', 'JOBS', 'VERSION', 'HOST', 'LAST SEEN', 'MONITOR', 'LABELS']];
   for (const a of agents) {
-    const seen = a.lastSeenAt ? Date.parse(a.lastSeenAt) : NaN;
+    const seen = Date.parse(a.lastSeenAt);
     rows.push([
       a.id,
-      a.state,
-      `${a.running ?? 0}/${a.capacity ?? '?'}`,
-      a.version ?? '-',
-      a.hostname ?? '-',
+      t.state(AGENT_COLOURS[a.state] ?? a.state, a.state),
+      `${a.running}/${a.capacity}`,
+      a.version,
+      a.hostname,
       Number.isFinite(seen) ? `${formatDuration(Math.max(0, now - seen))} ago` : '-',
-      Object.entries(a.labels ?? {})
+      a.monitor,
+      Object.entries(a.labels)
         .map(([k, v]) => `${k}=${v}`)
         .join(',') || '-',
     ]);
   }
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return `${rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')).join('\n')}\n${agents.length === 0 ? '(no agents)\n' : ''}`;
+  return `${table(rows)}\n`;
+}
+
+export function registerAgentsCommand(program: Command, rt: CliRuntime, action: ActionWrapper): void {
+  const list = action(async (connect, o) => {
+    const agents = await connect().platform.agents();
+    rt.term.out.write(o.json ? `${JSON.stringify(agents, null, 2)}\n` : renderAgents(agents, rt.term.outPaint, Date.now()));
+    return EXIT.ok;
+  });
+  const agents = addConsoleOptions(program.command('agents').description('the agents registered with the controller: state, jobs, version, labels'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  httpagent agents
+  httpagent agents --json | jq -r '.[] | select(.state != "online") | .id'`,
+    )
+    .action(list);
+  addConsoleOptions(agents.command('list').description('the same as "httpagent agents"')).action(list);
+
+  addConsoleOptions(
+    agents
+      .command('remove')
+      .argument('<agent-id>', 'the agent to revoke')
+      .description("revoke an agent's credential at once: it stops, and the jobs it holds go back to their queues"),
+  )
+    .addHelpText(
+      'after',
+      `
+The agent hears CREDENTIAL_REVOKED on its next call and stops taking work. It can join again only by
+enrolling anew (a fresh enrollment token in its enrollTokenFile), after its old credential file is removed.
+
+Examples:
+  httpagent agents remove web-17`,
+    )
+    .action(
+      action<[string]>(async (connect, o, id) => {
+        const r = await connect().platform.revokeAgent(id);
+        if (o.json) rt.term.out.write(`${JSON.stringify(r, null, 2)}\n`);
+        else if (!o.quiet) rt.term.out.write(`revoked ${r.agentId}: ${r.requeued} job${r.requeued === 1 ? '' : 's'} re-queued, ${r.cancelled} cancelled\n`);
+        return EXIT.ok;
+      }),
+    );
+
+  addConsoleOptions(
+    program
+      .command('token')
+      .argument('<agent-id>', 'the agent whose port the token opens')
+      .option('--ttl <seconds>', 'how long the token lives (10-300, default: the controller\'s)', intArg(10, 300))
+      .description("mint a short-lived port token for one agent's port (/healthz details, /v1/run, /v1/delete, ...)"),
+  )
+    .addHelpText(
+      'after',
+      `
+Prints the token alone on stdout (with --json also when it expires), so it fits a command substitution.
+
+Examples:
+  curl -H "authorization: Bearer $(httpagent token web-17)" http://web-17:9889/healthz
+  httpagent token web-17 --ttl 60 --json`,
+    )
+    .action(
+      action<[string]>(async (connect, o, id) => {
+        const ttl = (o as { ttl?: number }).ttl;
+        const t = await connect().platform.portToken(id, ttl);
+        rt.term.out.write(o.json ? `${JSON.stringify(t, null, 2)}\n` : `${t.token}\n`);
+        return EXIT.ok;
+      }),
+    );
 }

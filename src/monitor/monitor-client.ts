@@ -1,8 +1,8 @@
-// The monitor's calls to the controller with the agent's credential: samples, heartbeat and the alert
-// state copy.
+// The monitor's calls to the controller with the agent's credential: samples, heartbeat, the alert
+// state copy and the schedules' last runs.
 import { z } from 'zod';
 import { agentApiPaths } from '../shared/protocol/agent-api.js';
-import type { HostSample } from '../shared/protocol/monitor-api.js';
+import { scheduleRunsReplySchema, type HostSample, type ScheduleRun } from '../shared/protocol/monitor-api.js';
 import { parseAlertState } from './alerts/alert-state-store.js';
 import type { AlertState } from './alerts/alert-engine.js';
 import { createHttpCaller, type HttpCaller } from './monitor-http.js';
@@ -18,6 +18,8 @@ export interface MonitorClient {
   putAlertState(state: AlertState): Promise<void>;
   /** The copy kept at the controller; null when it has none or it does not parse. */
   getAlertState(): Promise<AlertState | null>;
+  /** The last finished run of each of the agent's schedules. */
+  getScheduleRuns(): Promise<ScheduleRun[]>;
   close(): Promise<void>;
 }
 
@@ -76,6 +78,18 @@ export function createMonitorClient(opts: MonitorClientOptions, caller: HttpCall
       const r = alertStateReply.safeParse(data);
       if (!r.success) throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the alert state reply does not match the monitor API', { cause: r.error });
       return r.data.state === null ? null : parseAlertState(r.data.state);
+    },
+    async getScheduleRuns() {
+      const text = await call('GET', (agentId) => ({ path: `${agentApiPaths.monitorScheduleRuns}?agentId=${encodeURIComponent(agentId)}` }));
+      let data: unknown;
+      try {
+        data = JSON.parse(text);
+      } catch (err) {
+        throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the schedule runs reply is not JSON', { cause: err });
+      }
+      const r = scheduleRunsReplySchema.safeParse(data);
+      if (!r.success) throw new HttpAgentError('CONTROLLER_BAD_REPLY', 'the schedule runs reply does not match the monitor API', { cause: r.error });
+      return r.data.runs;
     },
     async close() {
       caller.close();

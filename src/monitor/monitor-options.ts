@@ -21,6 +21,8 @@ export interface MonitorOptions {
   /** The agent's /healthz; null skips the check (a host running the monitor alone). */
   agentHealthUrl: string | null;
   extraChecks: ExtraCheck[];
+  /** Names of the agent's schedules: each is a check `schedule:<name>` on its last finished run. */
+  schedules: string[];
   supervisor: { programs: string[]; configFile?: string | undefined } | null;
   thresholds: ThresholdLimits;
   policy: AlertPolicy;
@@ -53,6 +55,7 @@ export function compileMonitorOptions(c: MonitorConfig, ctx: CompileContext): Mo
     timeoutMs: c.checkTimeoutMs,
     agentHealthUrl: agentHealthUrl(c.listen),
     extraChecks: c.extraChecks,
+    schedules: c.schedules.map((s) => s.name),
     supervisor: ctx.underSupervisor ? { programs: c.supervisorPrograms, configFile: c.supervisorConfig } : null,
     thresholds: {
       cpuPercent: c.alertCpuPercent,

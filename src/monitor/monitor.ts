@@ -12,6 +12,8 @@ import { createMonitorClient, type MonitorClient } from './monitor-client.js';
 import { createMonitorCredential } from './monitor-credential.js';
 import type { MonitorOptions } from './monitor-options.js';
 import { createCheckRunner, type CheckRunner } from './run-checks.js';
+import { createScheduleCheck } from './checks/schedule-check.js';
+import { createSetupNotices } from './setup-notices.js';
 import { createSampleBuffer } from './sample-buffer.js';
 
 /**
@@ -50,7 +52,8 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
   const client = deps.client ?? createMonitorClient({ baseUrl: o.controllerUrl, credential: createMonitorCredential(o.stateDir), timeoutMs: o.timeoutMs, signal: stopping.signal });
   const mailer = deps.mailer ?? createMailer({ smtpUrl: o.smtpUrl, from: o.alertFrom, to: o.alertTo, logger: log, timeoutMs: o.timeoutMs });
   const notifier: Notifier = createNotifier({ host: o.agentId, groupMs: o.groupMs, mailer, logger: log });
-  const checks = deps.checks ?? createCheckRunner(o);
+  const checks = deps.checks ?? createCheckRunner(o, undefined, createSetupNotices({ stateDir: o.stateDir, host: o.agentId, mailer, logger: log }));
+  const schedules = createScheduleCheck(o.schedules, () => client.getScheduleRuns());
   const buffer = createSampleBuffer<HostFigures>(o.bufferMax);
   const statePath = alertStatePath(o.stateDir);
 
@@ -144,7 +147,8 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
       observations = [];
     }
     const summary: Record<string, boolean> = {};
-    for (const ob of observations) summary[ob.name.slice(0, 128)] = ob.ok;
+    // Schedules as of the last round: this round's runs are read only once the heartbeat went through.
+    for (const ob of [...observations, ...schedules.known()]) summary[ob.name.slice(0, 128)] = ob.ok;
     let hbError: unknown;
     try {
       await client.heartbeat(o.heartbeatTtlSec, summary);
@@ -153,6 +157,8 @@ export function createMonitor(o: MonitorOptions, deps: MonitorDeps): Monitor {
       hbError = err;
       controllerResult(false, err);
     }
+    // Asked only of a controller that answered: while it is away the schedules keep their last verdict.
+    observations.push(...(hbError ? schedules.known() : await schedules.run()));
     const ctl: Observation = hbError
       ? { name: CONTROLLER_CHECK, ok: false, detail: `${o.controllerUrl}: ${(hbError as { code?: string }).code ?? ''} ${(hbError as Error).message}`.trim() }
       : { name: CONTROLLER_CHECK, ok: true, detail: 'reachable' };

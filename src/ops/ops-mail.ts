@@ -20,8 +20,7 @@ export function createAlertMailer(settings: MailSettings, logger: Logger): Alert
   return async (subject, text) => {
     const mailer = createMailer({ smtpUrl: settings.smtpUrl, from: settings.alertFrom, to: settings.alertTo, logger });
     try {
-      await mailer.send({ subject, text });
-      if (settings.smtpUrl && settings.alertTo.length > 0) logger.info({ subject, to: settings.alertTo }, 'alert mailed');
+      if ((await mailer.send({ subject, text })) === 'sent') logger.info({ subject, to: settings.alertTo }, 'alert mailed');
     } finally {
       mailer.close();
     }

@@ -53,7 +53,18 @@ export class ReleaseBuildError extends Error {
  * @property {readonly string[][]} buildSteps
  * @property {Env} env the whole environment of the steps and the self-test (nothing else is inherited)
  * @property {string | undefined} [configFile] the config the self-test must accept
+ * @property {RunAs | undefined} [selfTestAs] who runs the self-test (install.sh as root: the service user)
  * @property {((step: string) => void) | undefined} [onStep] told each step, for the log
+ */
+
+/**
+ * An identity to run a command as. install.sh builds as root, but the release's own code is first run as
+ * the service user that will run it anyway: root never executes code it just built from a checkout, and
+ * the self-test probes stateDir with the rights the agent will have.
+ * @typedef {object} RunAs
+ * @property {number} uid
+ * @property {number} gid
+ * @property {string} home HOME for the command (root's would be unreadable)
  */
 
 /**
@@ -81,7 +92,7 @@ export async function buildRelease(opts) {
     }
 
     opts.onStep?.('self-test');
-    await selfCheck(staging, opts.env, opts.configFile);
+    await selfCheck(staging, opts.env, opts.configFile, opts.selfTestAs);
     writeFileSync(join(staging, RELEASE_OK), '');
 
     rmSync(finalDir, { recursive: true, force: true });
@@ -100,13 +111,15 @@ export async function buildRelease(opts) {
  * @param {string} releaseDir
  * @param {Env} env
  * @param {string | undefined} [configFile]
+ * @param {RunAs | undefined} [as]
  * @returns {Promise<void>}
  */
-export async function selfCheck(releaseDir, env, configFile) {
+export async function selfCheck(releaseDir, env, configFile, as) {
   const entry = releaseEntry(releaseDir);
   const runs = [['--version'], ['agent', '--self-test', ...(configFile ? ['--config', configFile] : [])]];
+  const checkEnv = as ? { ...env, HOME: as.home } : env;
   for (const args of runs) {
-    const r = await run(process.execPath, [entry, ...args], { cwd: releaseDir, env, timeoutMs: CHECK_TIMEOUT_MS });
+    const r = await run(process.execPath, [entry, ...args], { cwd: releaseDir, env: checkEnv, timeoutMs: CHECK_TIMEOUT_MS, as });
     if (r.code !== 0) throw new ReleaseBuildError('UPDATE_SELF_TEST_FAILED', `httpagent ${args.join(' ')} exited ${r.code ?? r.signal}`, tail(r.output));
   }
 }
@@ -223,11 +236,13 @@ function treeHash(root) {
 /**
  * @param {string} cmd
  * @param {string[]} args
- * @param {{ cwd: string, env: Env, timeoutMs: number }} opts
+ * @param {{ cwd: string, env: Env, timeoutMs: number, as?: RunAs | undefined }} opts
  * @returns {Promise<RunResult>}
  */
 async function run(cmd, args, opts) {
-  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+  // With uid/gid libuv also drops the supplementary groups (setgroups(0)), so none of root's stay.
+  const ids = opts.as ? { uid: opts.as.uid, gid: opts.as.gid } : {};
+  const child = spawn(cmd, args, { cwd: opts.cwd, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL', ...ids });
   return ended(child);
 }
 

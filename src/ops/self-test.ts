@@ -4,6 +4,7 @@ import { accessSync, constants, mkdirSync, rmSync, statSync, writeFileSync } fro
 import { join } from 'node:path';
 import { Cron } from 'croner';
 import type { AgentConfig } from '../shared/config/agent-config.js';
+import { loadTaskManifest } from '../shared/config/task-manifest.js';
 import { packageRoot, readCommit, version } from '../shared/package-info.js';
 
 export interface SelfTestCheck {
@@ -43,8 +44,17 @@ export function runSelfTest(config: AgentConfig, root: string = packageRoot): Se
       accessSync(dir, constants.R_OK | constants.X_OK);
       return `${dir} is readable`;
     }),
+    check('task-manifest', () => {
+      const { manifest, file } = loadTaskManifest(config.tasksDir ?? join(root, 'scripts'));
+      return file ? `${file}: ${Object.keys(manifest.tasks).length} task(s)` : 'no tasks.yaml: every task runs as the task user';
+    }),
     check('schedules', () => {
-      for (const s of config.schedules) new Cron(s.cron, { paused: true, ...(s.timezone ? { timezone: s.timezone } : {}) }).stop();
+      for (const s of config.schedules) {
+        // nextRun computes a date in the zone: a pattern and zone that parse apart can still fail together.
+        const cron = new Cron(s.cron, { paused: true, ...(s.timezone ? { timezone: s.timezone } : {}) });
+        cron.nextRun();
+        cron.stop();
+      }
       new Cron(config.updateCron, { paused: true }).stop();
       return `${config.schedules.length} schedule(s) and updateCron parse`;
     }),

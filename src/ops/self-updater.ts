@@ -12,7 +12,8 @@ import { packageRoot as runningRoot, readCommit } from '../shared/package-info.j
 import type { AlertFn } from './ops-mail.js';
 import { DEFAULT_BUILD_STEPS, ReleaseBuildError, fetchHead, prepareRelease, preparedRelease, releaseName } from './release-builder.js';
 import { currentRelease, prefixOfRelease, pruneReleases, releaseCommit, releaseLayout, switchCurrent } from './release-layout.js';
-import { readUpdateState, updateStatePath, writeUpdateState } from './update-state.js';
+import { judgeHead } from './update-policy.js';
+import { REFUSED_KEPT, readUpdateState, updateStatePath, writeUpdateState } from './update-state.js';
 
 /** What the job loop offers so a switch never cuts a job short. */
 export interface JobActivity {
@@ -40,11 +41,12 @@ export interface SelfUpdaterDeps {
   buildSteps?: readonly string[][] | undefined;
 }
 
-/** disabled: no remote or not an installed release · up-to-date · known-bad: the head failed before · failed: this try failed · deferred: jobs were running · switched: exiting for the new release · pending: a switch awaits its guard. */
+/** disabled: no remote or not an installed release · up-to-date · known-bad: the head failed or was refused before · refused: unsigned or older, not built · failed: this try failed · deferred: jobs were running · switched: exiting for the new release · pending: a switch awaits its guard. */
 export type UpdateOutcome =
   | { kind: 'disabled'; reason: string }
   | { kind: 'up-to-date'; commit: string }
   | { kind: 'known-bad'; commit: string }
+  | { kind: 'refused'; commit: string; code: CodeOf<'UPDATE_UNSIGNED' | 'UPDATE_DOWNGRADE'> }
   | { kind: 'failed'; commit: string; code: CodeOf<'UPDATE_BUILD_FAILED' | 'UPDATE_SELF_TEST_FAILED' | 'UPDATE_GUARD_FAILED'> }
   | { kind: 'deferred'; commit: string }
   | { kind: 'switched'; commit: string }
@@ -87,9 +89,37 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       log.debug({ head, failed: state.failed }, 'head is a commit that failed before; waiting for a newer one');
       return { kind: 'known-bad', commit: head };
     }
+    // A downgrade refused before is judged again once the operator allows downgrades; nothing else is.
+    if (state.refused?.some((r) => r.commit === head && !(r.code === 'UPDATE_DOWNGRADE' && config.updateAllowDowngrade))) {
+      log.debug({ head }, 'head is a commit refused before; waiting for another one');
+      return { kind: 'known-bad', commit: head };
+    }
 
     const clog = log.child({ commit: head });
     clog.info({ running }, 'new commit');
+    // Judged before anything of it runs: the build executes the commit's own scripts.
+    const refusal = await judgeHead({
+      cacheDir,
+      head,
+      running,
+      runningDir: cur ?? root,
+      allowedSigners: config.updateAllowedSigners,
+      allowDowngrade: config.updateAllowDowngrade,
+    });
+    if (refusal) {
+      const now = readUpdateState(stateFile);
+      const refused = [...(now.refused ?? []), { commit: head, code: refusal.code, detail: refusal.detail, at: new Date().toISOString() }].slice(-REFUSED_KEPT);
+      writeUpdateState(stateFile, { ...now, refused });
+      clog.error({ code: refusal.code, detail: refusal.detail }, 'refused the new commit; staying on the current release');
+      const why = refusal.code === 'UPDATE_UNSIGNED' ? 'not signed by an allowed key' : 'older than the running release';
+      await deps
+        .alert?.(
+          `httpagent ${config.agentId}: update to ${releaseName(head)} refused (${why})`,
+          `${refusal.code}: ${refusal.detail}\n\nThe agent stays on ${running ?? 'its release'} and will not try commit ${head} again.\n`,
+        )
+        .catch((mailErr: unknown) => clog.error({ err: mailErr }, 'alert mail failed'));
+      return { kind: 'refused', commit: head, code: refusal.code };
+    }
     let dir: string;
     try {
       dir = preparedRelease(layout, head) ?? await prepareRelease({
@@ -205,7 +235,10 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
         log.error({ cron: config.updateCron, reason: (err as Error).message }, 'self-update off: updateCron is not a valid pattern');
         return;
       }
-      log.info({ remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, prefix }, 'self-update on');
+      log.info(
+        { remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, prefix, signers: config.updateAllowedSigners ?? null, allowDowngrade: config.updateAllowDowngrade },
+        config.updateAllowedSigners ? 'self-update on (signed commits only)' : 'self-update on (unsigned: any commit the remote serves is built)',
+      );
     },
     async stop() {
       stopped = true;

@@ -93,7 +93,12 @@ export function fatalAlertHandler(alert: AlertFn, logger: Logger, host = hostnam
     await alert(
       `httpagent ${host}: ${group}:${name} is FATAL`,
       `supervisord on ${host} gave up starting ${group}:${name} (it left state ${e.payload.from_state ?? '?'} ` +
-        `and exhausted its start retries).\nIt stays down until someone runs: supervisorctl start ${group}:${name}\n` +
+        `and exhausted its start retries).\n` +
+        // The watchdog starts only httpagent's own programs (supervisor/watchdog.sh).
+        (`${group}:${name}`.startsWith('httpagent')
+          ? `The cron watchdog starts it again within a minute, then at most once every 10 minutes while it keeps failing. `
+          : `It stays down until someone starts it. `) +
+        `To start it now: supervisorctl start ${group}:${name}\n` +
         `Look at its log under the install's log/ directory.\n`,
     );
   };

@@ -24,7 +24,19 @@ export const pendingSwitchSchema = z.object({
 });
 export type PendingSwitch = z.infer<typeof pendingSwitchSchema>;
 
+export const refusedUpdateSchema = z.object({
+  commit: z.string(),
+  code: z.enum(['UPDATE_UNSIGNED', 'UPDATE_DOWNGRADE']),
+  detail: z.string(),
+  at: z.string(),
+});
+export type RefusedUpdate = z.infer<typeof refusedUpdateSchema>;
+/** Refused heads remembered (newest last); a remote cycling through more than this gets re-alerted. */
+export const REFUSED_KEPT = 50;
+
 export const updateStateSchema = z.object({
+  /** Heads refused before any build (unsigned, older): never tried, nor alerted about, again. */
+  refused: z.array(refusedUpdateSchema).optional(),
   failed: failedUpdateSchema.optional(),
   pending: pendingSwitchSchema.optional(),
   /** The last commit seen healthy after a switch. */

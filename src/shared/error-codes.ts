@@ -7,27 +7,30 @@
  * Exit statuses, the same in every process (agent, monitor, controller, update-guard,
  * supervisor-listener) and in the console: a bad setting or bad arguments exit 2 everywhere, so a
  * supervisor or an install script tells "fix the config" from "it crashed" without knowing which
- * process it ran. 3-5 and 130 are the console's own outcomes.
+ * process it ran. 3-6 are the console's own outcomes; a job's outcome maps to 0 (succeeded), 1 (failed)
+ * and 3 (cancelled), so a script holding a job id reads the outcome from `httpagent job wait ID`'s status.
  */
 export const EXIT = {
   ok: 0,
   failed: 1,
   usage: 2,
-  unreachable: 3,
+  cancelled: 3,
   unauthorized: 4,
   notFound: 5,
-  cancelled: 130,
+  unreachable: 6,
+  interrupted: 130,
 } as const;
 
 /** What each exit status means, for the docs. */
 export const EXIT_MEANINGS: Record<keyof typeof EXIT, string> = {
   ok: 'success (the console: the job succeeded)',
   failed: 'any other failure (the console: the job failed)',
-  usage: 'a bad setting (CONFIG_INVALID) or bad arguments (USAGE), in every process and the console',
-  unreachable: 'console: the controller is unreachable',
+  usage: 'a bad setting (CONFIG_INVALID), bad arguments (USAGE), or a console pointed at something that is not a controller (NOT_A_CONTROLLER), in every process and the console',
+  cancelled: 'console: the job was cancelled (`job wait`, `job submit --wait`, `job logs --follow`)',
   unauthorized: 'console: the controller refused the platform token',
   notFound: 'console: no such job (or route)',
-  cancelled: 'console: the job was cancelled while `--wait` watched it',
+  unreachable: 'console: the controller is unreachable',
+  interrupted: 'console: stopped by Ctrl-C while watching a job (the job goes on)',
 };
 
 /** Who raises a code: which API answers with it, or which process fails with it. */
@@ -51,10 +54,13 @@ export const errorCodes = {
   BAD_JSON: { http: 400, retryable: false, source: 'any server', meaning: 'the body is not valid JSON, or is empty with a JSON content type where a body is required' },
   BAD_CONTENT_LENGTH: { http: 400, retryable: false, source: 'any server', meaning: 'the body length does not match Content-Length' },
   BAD_URL: { http: 400, retryable: false, source: 'any server', meaning: 'a path segment is not valid percent-encoding or is longer than the server takes' },
+  BAD_HTTP: { http: 400, retryable: false, source: 'any server', meaning: 'the bytes are not an HTTP/1.1 request the server can parse; the connection is closed' },
   UNAUTHORIZED: { http: 401, exit: EXIT.unauthorized, retryable: false, source: 'any server', meaning: 'the bearer token is missing, malformed or not the one this API takes (on the agent API: not a live credential of an enrolled agent)' },
   NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'any server', meaning: 'no route for this method and path' },
-  BODY_TOO_LARGE: { http: 413, retryable: false, source: 'any server', meaning: 'the body is larger than bodyLimitBytes (a log append: logChunkMaxBytes)' },
+  REQUEST_TIMEOUT: { http: 408, retryable: true, source: 'any server', meaning: 'the headers did not arrive within httpHeadersTimeoutMs, or the whole request within httpRequestTimeoutMs; the connection is closed' },
+  BODY_TOO_LARGE: { http: 413, retryable: false, source: 'any server', meaning: 'the body is larger than bodyLimitBytes (a log append: logChunkMaxBytes); the connection is closed without reading the rest' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, source: 'any server', meaning: 'the body is not application/json' },
+  HEADERS_TOO_LARGE: { http: 431, retryable: false, source: 'any server', meaning: 'the request headers are larger than the server takes (16 KiB); the connection is closed' },
   OVERLOADED: { http: 429, retryable: true, source: 'any server', meaning: 'a pool or queue is full; retry after the Retry-After header' },
   INTERNAL: { http: 500, retryable: false, source: 'any server', meaning: 'a bug: the server logged the details; the reply has none' },
 
@@ -67,6 +73,8 @@ export const errorCodes = {
   HOME_MISSING: { http: 409, retryable: false, source: 'agent port', meaning: "the user's home directory does not exist" },
   UNSAFE_HOME: { http: 409, retryable: false, source: 'agent port', meaning: "the user's home is not a directory the user owns (or is writable by others), so nothing is written into it" },
   AUTHORIZE_FAILED: { http: 500, retryable: true, source: 'agent port', meaning: 'the helper that edits authorized_keys as the target user crashed, timed out or answered nonsense (the reason is logged)' },
+  TASK_NEEDS_ROOT: { http: 403, retryable: false, source: 'agent port', meaning: 'tasks.yaml says the task runs as root and the agent is not root; it is never run as another account instead' },
+  AUTHORIZE_NEEDS_ROOT: { http: 403, retryable: false, source: 'agent port', meaning: "the agent is not root, so it can change only its own user's authorized_keys" },
   TASK_START_FAILED: { http: 500, retryable: false, source: 'agent port', meaning: 'the kernel would not start the task script (not executable, bad interpreter line)' },
   UNSAFE_SSH_DIR: { http: 409, retryable: false, source: 'agent port', meaning: '~/.ssh or authorized_keys is a symlink or not a plain directory or file' },
   JACOCO_UNREACHABLE: { http: 502, retryable: true, source: 'agent port', meaning: 'no JaCoCo agent listens at the port' },
@@ -79,8 +87,8 @@ export const errorCodes = {
   // The controller (platform API and agent API).
   JOB_NOT_FOUND: { http: 404, exit: EXIT.notFound, retryable: false, source: 'controller', meaning: 'no such job (or it expired after retentionSec)' },
   AGENT_UNKNOWN: { http: 404, retryable: false, source: 'controller', meaning: 'the controller has no record of this agent; register again' },
+  JOB_NOT_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job is still queued or running, so it cannot be retried yet' },
   JOB_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job already succeeded or failed, so it cannot be cancelled' },
-  JOB_NOT_FINAL: { http: 409, retryable: false, source: 'controller', meaning: 'the job is still queued or running, so it cannot be retried' },
   STALE_EPOCH: { http: 409, retryable: false, source: 'controller', meaning: 'another attempt owns the job; stop working on it and report nothing more' },
   LOG_OFFSET_GAP: { http: 416, retryable: false, source: 'controller', meaning: 'the log chunk starts past the end of the log; resend from `expected`' },
   LOG_INCOMPLETE: { http: 416, retryable: false, source: 'controller', meaning: 'complete came before the whole log; send from `expected`, then complete again' },
@@ -101,17 +109,22 @@ export const errorCodes = {
   // Callers of another process's API (agent, monitor, console): never sent, raised locally.
   CONTROLLER_UNREACHABLE: { http: 502, exit: EXIT.unreachable, retryable: true, source: 'client', meaning: 'the controller refused the connection, reset it or did not answer in time' },
   CONTROLLER_BAD_REPLY: { http: 502, retryable: false, source: 'client', meaning: "the controller's reply does not match the API (another version, or a proxy in between)" },
+  NOT_A_CONTROLLER: { http: 502, exit: EXIT.usage, retryable: false, source: 'client', meaning: "the address answers as an httpagent agent's port, not a controller: HTTPAGENT_CONTROLLER_URL names the wrong port" },
   UPSTREAM_UNREACHABLE: { http: 502, retryable: true, source: 'client', meaning: 'the monitor could not reach the agent or the controller' },
   NOT_ENROLLED: { http: 503, retryable: true, source: 'client', meaning: "the monitor found no usable credential in the agent's stateDir (the agent has not enrolled yet); samples wait in its buffer" },
 
   // Processes and the console.
   CONFIG_INVALID: { exit: EXIT.usage, retryable: false, source: 'process', meaning: 'a setting is missing, malformed or unknown; the message names it' },
   USAGE: { exit: EXIT.usage, retryable: false, source: 'console', meaning: 'bad command-line arguments, or a setting the command needs is unset' },
+  REDIS_UNREACHABLE: { exit: EXIT.failed, retryable: false, source: 'process', meaning: 'the controller never reached Redis at start-up; the message names the URL (without its password) and the last failure' },
   UNKNOWN_SCHEDULE: { retryable: false, source: 'process', meaning: 'a scheduled run was fired by a name the agent has no schedule for' },
 
   // Self-update outcomes (recorded in the update state file and mailed, not sent over HTTP).
   UPDATE_BUILD_FAILED: { retryable: false, source: 'self-update', meaning: 'fetching, installing or building the new commit failed; the agent stays on its release' },
   UPDATE_SELF_TEST_FAILED: { retryable: false, source: 'self-update', meaning: "the new release's self-test failed; the agent stays on its release" },
+  UPDATE_UNSIGNED: { retryable: false, source: 'self-update', meaning: 'the head commit is not signed by a key in updateAllowedSigners; it is not built, and not tried again' },
+  UPDATE_DOWNGRADE: { retryable: false, source: 'self-update', meaning: 'the head commit has a lower package.json version than the running release, or the branch was rewound to an older commit; refused unless updateAllowDowngrade' },
+  UPDATE_SIGNERS_UNREADABLE: { retryable: true, source: 'self-update', meaning: 'updateAllowedSigners cannot be read; no commit is built until it can (checked again at the next tick)' },
   UPDATE_GUARD_FAILED: { retryable: false, source: 'self-update', meaning: 'the new release did not become healthy and was rolled back' },
 } as const satisfies Record<string, ErrorCodeSpec>;
 

@@ -8,8 +8,12 @@ export interface MailMessage {
   text: string;
 }
 
+/** sent: handed to the SMTP server · not-configured: only logged, there is no smtpUrl or alertTo. */
+export type MailOutcome = 'sent' | 'not-configured';
+
 export interface Mailer {
-  send(mail: MailMessage): Promise<void>;
+  /** Rejects when SMTP fails; callers tell "sent" from "only logged" by the outcome. */
+  send(mail: MailMessage): Promise<MailOutcome>;
   close(): void;
 }
 
@@ -26,6 +30,7 @@ export function createMailer(opts: MailerOptions): Mailer {
     return {
       async send(mail) {
         opts.logger.warn({ subject: mail.subject }, 'alert not mailed: smtpUrl or alertTo is not set');
+        return 'not-configured';
       },
       close() {},
     };
@@ -43,6 +48,7 @@ export function createMailer(opts: MailerOptions): Mailer {
     async send(mail) {
       const tr = await getTransport();
       await tr.sendMail({ from: opts.from, to: [...opts.to], subject: mail.subject, text: mail.text });
+      return 'sent';
     },
     close() {
       void transport?.then((tr) => tr.close()).catch(() => {});

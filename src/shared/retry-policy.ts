@@ -78,6 +78,11 @@ export const RETRY = {
   /** The console following a job: ride out a controller restart (about a minute), then say so. */
   cliWait: { backoff: { baseMs: 200, capMs: 3_000 }, maxAttempts: 25 },
   /**
+   * The console's submit and retry: a few quick tries, safe only because the console always sends an
+   * idempotency key (its own random one unless given), so a reply lost on the wire cannot queue twice.
+   */
+  cliSubmit: { backoff: { baseMs: 200, capMs: 2_000 }, maxAttempts: 4 },
+  /**
    * The monitor's calls: one more try for a blip; its next round (seconds later) is the real retry, so a
    * round waits at most 5 s on a Retry-After.
    */

@@ -95,18 +95,22 @@ describe('filters and paging over 10,000 jobs', () => {
     }
     const someId = made[1235]!.id; // odd: a say job
     await withPage(async (page) => {
-      await page.goto(`${sys.controllerUrl}/#/jobs?task=ticker&label=pool%3Deven`);
+      // One filter: the controller counts the matches.
+      await page.goto(`${sys.controllerUrl}/#/jobs?label=pool%3Deven`);
       await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–50 of 5,000');
+      // Two together: rows are numbered, but the controller does not count (x-total-count absent).
+      await page.goto(`${sys.controllerUrl}/#/jobs?task=ticker&label=pool%3Deven`);
+      await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–50');
       const firstPage = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-job-id')));
       expect(firstPage).toHaveLength(50);
       await page.getByRole('button', { name: 'Older' }).click();
       await page.getByRole('button', { name: 'Older' }).click();
-      await expect.poll(() => page.getByTestId('page-info').textContent()).toBe('101–150 of 5,000');
+      await expect.poll(() => page.getByTestId('page-info').textContent()).toBe('101–150');
       const third = await page.locator('tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-job-id')));
       expect(third.filter((x) => firstPage.includes(x))).toEqual([]);
       expect(new Set(await page.locator('tbody tr td:nth-child(4)').allTextContents())).toEqual(new Set(['ticker']));
       await page.getByRole('button', { name: 'Newer' }).click();
-      await expect.poll(() => page.getByTestId('page-info').textContent()).toBe('51–100 of 5,000');
+      await expect.poll(() => page.getByTestId('page-info').textContent()).toBe('51–100');
 
       // Filters from the form: queued say jobs, then a part of one id.
       await page.getByRole('button', { name: 'Clear' }).click();
@@ -114,10 +118,10 @@ describe('filters and paging over 10,000 jobs', () => {
       await filters.getByLabel('Task').fill('say');
       await filters.getByLabel('State').selectOption('queued');
       await page.getByRole('button', { name: 'Apply filters' }).click();
-      await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–50 of 5,000');
+      await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–50');
       await filters.getByLabel('Id contains').fill(someId);
       await page.getByRole('button', { name: 'Apply filters' }).click();
-      await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–1 of 1');
+      await expect.poll(() => page.getByTestId('page-info').textContent(), { timeout: 30_000 }).toBe('1–1');
       expect(await page.locator('tbody tr').getAttribute('data-job-id')).toBe(someId);
     });
   }, 180_000);

@@ -9,6 +9,7 @@ import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedisCluster, type PrivateCluster } from './redis-cluster.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
+import { shareWithTasks } from './task-user.js';
 import { waitUntil } from './wait.js';
 
 export const CHAOS_PLATFORM_TOKEN = 'chaos-platform-token-0123456789';
@@ -76,7 +77,8 @@ export interface ChaosSystem {
 }
 
 export async function startChaosSystem(opts: ChaosSystemOptions): Promise<ChaosSystem> {
-  const tmp = mkdtempSync(join(tmpdir(), 'httpagent-chaos-'));
+  // A root agent runs tasks as another user; they append to the journal in tmp.
+  const tmp = shareWithTasks(mkdtempSync(join(tmpdir(), 'httpagent-chaos-')));
   const journal = join(tmp, 'journal');
   let single: PrivateRedis | undefined;
   let cluster: PrivateCluster | undefined;

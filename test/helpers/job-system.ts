@@ -8,6 +8,7 @@ import { platformRequest } from './platform-request.js';
 import { freePort } from './ports.js';
 import { repoRoot, spawnHttpagent, type Spawned } from './processes.js';
 import { startRedis, type PrivateRedis } from './redis-server.js';
+import { shareWithTasks } from './task-user.js';
 import { waitUntil } from './wait.js';
 
 export const PLATFORM_TOKEN = 'test-platform-token-0123456789';
@@ -62,7 +63,8 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
   const redis = await startRedis({ aof: true });
   const port = await freePort();
   const controllerUrl = `http://127.0.0.1:${port}`;
-  const tmp = mkdtempSync(join(tmpdir(), 'httpagent-jobs-'));
+  // A root agent runs tasks as another user; they write their markers and pid files into tmp.
+  const tmp = shareWithTasks(mkdtempSync(join(tmpdir(), 'httpagent-jobs-')));
   const leaseMs = String(opts.leaseMs ?? 2000);
   const agents: AgentHandle[] = [];
 

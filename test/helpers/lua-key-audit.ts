@@ -9,10 +9,10 @@ import { ExprParser, isName, isOp, tokenize, type Expr, type Token } from './lua
 /** Which arguments of each Redis command the scripts may use are keys (1 = the first after the name). */
 const KEY_ARGS: Record<string, number[] | 'all'> = {
   APPEND: [1], DEL: 'all', EXISTS: 'all', EXPIRE: [1], GET: [1], HDEL: [1], HGET: [1], HGETALL: [1], HINCRBY: [1],
-  HMGET: [1], HSET: [1], INCR: [1], INCRBY: [1], LINDEX: [1], LLEN: [1], LRANGE: [1], LSET: [1], LTRIM: [1], PEXPIRE: [1],
-  PTTL: [1], PUBLISH: [], RPUSH: [1], SADD: [1], SET: [1], SMEMBERS: [1], SREM: [1], SRANDMEMBER: [1], STRLEN: [1], TIME: [],
-  TYPE: [1], XADD: [1], ZADD: [1], ZCARD: [1], ZRANGE: [1], ZRANGEBYSCORE: [1], ZREM: [1], ZREMRANGEBYRANK: [1],
-  ZREMRANGEBYSCORE: [1],
+  HLEN: [1], HMGET: [1], HSET: [1], INCR: [1], INCRBY: [1], LINDEX: [1], LLEN: [1], LRANGE: [1], LSET: [1],
+  LTRIM: [1], PEXPIRE: [1], PTTL: [1], PUBLISH: [], RPUSH: [1], SADD: [1], SET: [1], SMEMBERS: [1],
+  SRANDMEMBER: [1], SREM: [1], STRLEN: [1], TIME: [], TYPE: [1], XADD: [1],
+  ZADD: [1], ZCARD: [1], ZRANGE: [1], ZRANGEBYSCORE: [1], ZREM: [1], ZREMRANGEBYRANK: [1], ZREMRANGEBYSCORE: [1],
 };
 
 /** Where a key expression's value comes from. */

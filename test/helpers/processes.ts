@@ -4,6 +4,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { OWNER_ENV, ownerTag } from './process-registry.js';
+import { asRoot, testTaskUserEnv } from './task-user.js';
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url));
 /** The compiled CLI: test/setup/build.ts compiles dist/ before any test file runs. */
@@ -20,11 +22,21 @@ export interface Spawned {
   kill(signal?: NodeJS.Signals): Promise<number | string>;
 }
 
-/** Runs `httpagent ...args` (compiled), with only the env given (plus PATH/HOME). */
+/**
+ * An agent's test settings: started as root it runs its tasks as `nobody` unless the env names another
+ * taskUser (see task-user.ts); and its tasks carry this worker's owner tag as a setting, since they
+ * inherit nothing of the agent's environment and teardown finds escaped processes by that tag.
+ */
+export function agentTestEnv(env: Record<string, string>): Record<string, string> {
+  const taskEnv = { [OWNER_ENV]: ownerTag, ...(env.HTTPAGENT_TASK_ENV ? (JSON.parse(env.HTTPAGENT_TASK_ENV) as Record<string, string>) : {}) };
+  return { ...(asRoot ? testTaskUserEnv : {}), ...env, HTTPAGENT_TASK_ENV: JSON.stringify(taskEnv) };
+}
+
+/** Runs `httpagent ...args` (compiled), with only the env given (plus PATH/HOME; agentTestEnv for an agent). */
 export function spawnHttpagent(args: string[], env: Record<string, string> = {}): Spawned {
   const proc = spawn(process.execPath, [binJs, ...args], {
     cwd: repoRoot,
-    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...env },
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', ...(args[0] === 'agent' ? agentTestEnv(env) : env) },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });

@@ -1,14 +1,14 @@
-// Running the shipped scripts/ the way the agent runs them (startTask: own process group, params as
-// HTTPAGENT_PARAM_* and JSON on stdin, the agent's environment without HTTPAGENT_* settings, plus the
-// operator settings from tasks.yaml), on a real host layout under a temp root; and finding every
+// Running the shipped scripts/ the way the agent runs them (the task launcher: own process group, params
+// as HTTPAGENT_PARAM_* and JSON on stdin, a clean environment with the settings of scripts/tasks.yaml and
+// the operator's over them), as the test's own user, on a real host layout under a temp root; and finding every
 // process those scripts left running (services start in sessions of their own) so teardown ends them.
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { scriptBaseEnv, startTask } from '../../src/agent/tasks/task-process.js';
 import { repoRoot } from './processes.js';
+import { sameUserTasks } from './task-launcher.js';
 
 export const scriptsDir = join(repoRoot, 'scripts');
 export const asRoot = process.getuid?.() === 0;
@@ -21,14 +21,21 @@ export interface TaskRun {
   out: string;
 }
 
-/** Runs one task to its end. `settings` are the tasks.yaml env; `env` replaces the inherited base. */
+/**
+ * Runs one task to its end. `settings` are the operator's (config taskEnv, over tasks.yaml's env);
+ * `env` is where PATH and the locale come from (the test's own environment by default).
+ */
 export async function runTask(task: string, params: Record<string, string>, settings: Record<string, string> = {}, env?: Record<string, string>): Promise<TaskRun> {
-  const child = startTask({ tasksDir: scriptsDir, task, params, baseEnv: { ...(env ?? scriptBaseEnv(process.env)), ...settings } });
+  const { child, release } = sameUserTasks(scriptsDir, { taskEnv: settings, hostEnv: env ?? process.env }).start(task, params);
   let out = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
-  const r = await child;
-  return { code: r.exitCode, signal: r.signal, out };
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+  const r = await new Promise<{ code: number | null; signal: string | null }>((resolve, reject) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+    child.once('error', reject);
+  });
+  release();
+  return { code: r.code ?? undefined, signal: r.signal ?? undefined, out };
 }
 
 export const sha256 = (b: Buffer): string => createHash('sha256').update(b).digest('hex');

@@ -14,7 +14,7 @@ import { createControllerClient, type ControllerClient } from '../../src/agent/c
 import { createAgent, type Agent } from '../../src/agent/jobs/agent.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
-import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 import { jobActivityOf } from '../../src/bin/agent-operations.js';
 import { fetchHead, prepareRelease } from '../../src/ops/release-builder.js';
 import { currentRelease, releaseCommit, releaseLayout, switchCurrent } from '../../src/ops/release-layout.js';
@@ -65,7 +65,7 @@ async function startAgent(agentId: string, claimWaitMs: number, extra: Partial<A
       },
     },
   };
-  const agent = createAgent({ ...config, tasksDir: fixtureTasks }, { logger: silentLogger(), metrics: createAgentMetrics(), baseEnv: scriptBaseEnv(process.env), client, identity, portKeys });
+  const agent = createAgent({ ...config, tasksDir: fixtureTasks }, { logger: silentLogger(), metrics: createAgentMetrics(), tasks: sameUserTasks(fixtureTasks), client, identity, portKeys });
   agents.push(agent);
   await agent.start();
   await agent.ready();

@@ -7,10 +7,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
 
 let sys: JobSystem;
-// A long lease: the controller is away for seconds, and a lease that lapsed meanwhile would rightly
-// re-deliver the job instead of taking the late result.
+// A long lease: the controller is away while processes restart (tens of seconds on a loaded machine, seen
+// in a full run beside other work), and a lease that lapsed meanwhile would rightly re-deliver the job
+// instead of taking the late result. Nothing here waits for a lease to lapse.
 beforeAll(async () => {
-  sys = await startJobSystem({ leaseMs: 30_000, longPollMs: 2000 });
+  sys = await startJobSystem({ leaseMs: 120_000, longPollMs: 2000 });
 });
 afterAll(async () => sys?.stop());
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENROLL_TOKEN, fixtureTasks, startJobSystem, type JobSystem } from '../helpers/job-system.js';
 import { freePort } from '../helpers/ports.js';
+import { asRoot, shareWithTasks, TEST_TASK_USER } from '../helpers/task-user.js';
 import { waitUntil } from '../helpers/wait.js';
 import { makeFakePrefix, renderTemplate, startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
 
@@ -84,7 +85,8 @@ describe.skipIf(!hasSupervisord)('under supervisord', () => {
   let port: number;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'httpagent-stop-'));
+    // A root agent runs the tasks as TEST_TASK_USER; they write their pid files here.
+    dir = shareWithTasks(mkdtempSync(join(tmpdir(), 'httpagent-stop-')));
     port = await freePort();
     const prefix = join(dir, 'prefix');
     makeFakePrefix(prefix);
@@ -103,6 +105,7 @@ describe.skipIf(!hasSupervisord)('under supervisord', () => {
         killGraceMs: 500,
         runTimeoutSec: 600,
         leaseMs: 2000,
+        ...(asRoot ? { taskUser: TEST_TASK_USER } : {}),
       }),
       { mode: 0o600 },
     );

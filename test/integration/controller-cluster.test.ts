@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cluster } from 'ioredis';
 import { createKeys } from '../../controller/src/keys.js';
+import { parsePromText, sampleOf } from '../helpers/prom-text.js';
 import { startRedisCluster, type PrivateCluster } from '../helpers/redis-cluster.js';
 import { waitUntil } from '../helpers/wait.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
@@ -20,7 +21,7 @@ afterAll(async () => {
 });
 
 describe('on a Redis Cluster', () => {
-  it('runs the whole job path: batch, long-poll wake, log, complete, lease expiry, cancel, agents, monitor', async () => {
+  it('runs the whole job path: batch, long-poll wake, log, complete, lease expiry, cancel, agents, monitor, /metrics', async () => {
     expect((await call(c.url, 'GET', '/healthz', { token: null })).status).toBe(200);
     // A lease far longer than any pause of a loaded machine; b's is made to lapse on purpose below.
     await call(c.url, 'POST', '/v1/agent/register', { body: { ...agentBody('cl-a', { os: 'linux' }), leaseMs: 60_000 } });
@@ -59,5 +60,13 @@ describe('on a Redis Cluster', () => {
     expect(agents[0]).toMatchObject({ id: 'cl-a', state: 'online' });
     expect(agents[0].metrics).not.toBeNull();
     expect((await call(c.url, 'GET', '/v1/jobs?limit=10')).body.length).toBe(3);
+
+    // The fleet script reads every kind of key at once: one slot, no CROSSSLOT.
+    const m = parsePromText((await call<string>(c.url, 'GET', '/metrics')).text);
+    const finished = (state: string) =>
+      [...m].filter(([k]) => k.startsWith('httpagent_fleet_jobs_finished_total{') && k.includes(`state="${state}"`)).reduce((n, [, v]) => n + v, 0);
+    expect([finished('succeeded'), finished('cancelled')]).toEqual([1, 0]);
+    expect(sampleOf(m, 'httpagent_fleet_lease_expiries_total', { agent: 'cl-a' })).toBe(1);
+    expect(sampleOf(m, 'httpagent_fleet_agents', { state: 'online' })).toBe(1);
   });
 });

@@ -55,7 +55,7 @@ async function leavesNoTrace(attack: () => Promise<void>): Promise<void> {
   try {
     // Also left out: what the dashboard's ticker writes on its own, the minute figures and an agent falling
     // silent on the event stream (checked below: the attack itself announces nothing).
-    const skip = (k: string) => k === keys.credentialUse || k === keys.events || k.startsWith(keys.stats(0).slice(0, -1));
+    const skip = (k: string) => k === keys.credentialUse || k === keys.events || k.startsWith(keys.minuteStats(0).slice(0, -1));
     const before = await snapshotKeys(admin, c.config.keyPrefix, skip);
     const lastEvent = ((await admin.xrevrange(keys.events, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]?.[0] ?? '0-0';
     await attack();

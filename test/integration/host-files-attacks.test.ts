@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import { buildAgentServer } from '../../src/agent/port/agent-server.js';
 import { lookupUser } from '../../src/agent/tasks/passwd.js';
-import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
@@ -139,8 +139,7 @@ describe.runIf(asRoot && nobody)('host file operations under a symlink-swapping 
       portKeys: await ringFor(tmp, signer),
       logger: silentLogger(),
       metrics: createAgentMetrics({ processMetrics: false }),
-      tasksDir,
-      scriptBaseEnv: scriptBaseEnv({ PATH: '/usr/bin:/bin' }),
+      tasks: sameUserTasks(tasksDir, { hostEnv: { PATH: '/usr/bin:/bin' } }),
       jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
       version: '0.0.0',
       startedAt: Date.now(),

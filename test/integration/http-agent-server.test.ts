@@ -12,7 +12,7 @@ import { silentLogger } from '../../src/shared/log.js';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
 import type { JobSpec } from '../../src/shared/protocol/job.js';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
-import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 import { runLightTask } from '../../src/agent/tasks/run-light-task.js';
 import { freePort } from '../helpers/ports.js';
 import { createPortTokenSigner, forgedTokens, ringFor, type PortTokenSigner } from '../helpers/port-tokens.js';
@@ -40,8 +40,7 @@ function makeDeps(overrides: Partial<AgentServerDeps> = {}): AgentServerDeps {
   return {
     logger: silentLogger(),
     metrics: createAgentMetrics({ processMetrics: true }),
-    tasksDir,
-    scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin', HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN }),
+    tasks: sameUserTasks(tasksDir, { hostEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin', HTTPAGENT_PLATFORM_TOKEN: PLATFORM_TOKEN } }),
     portKeys: ring,
     jobs: {
       running: () => 2,
@@ -273,10 +272,10 @@ describe('POST /v1/run', () => {
     // 64 params of 64 KiB: valid for the schema, more than Linux lets execve carry.
     const params = Object.fromEntries(Array.from({ length: 64 }, (_, i) => [`P${i}`, 'x'.repeat(65_536)]));
     await expect(
-      runLightTask({ tasksDir, task: 'true', params, baseEnv: { PATH: '/usr/bin:/bin' }, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
+      runLightTask({ tasks: sameUserTasks(tasksDir), task: 'true', params, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('E2BIG') });
     await expect(
-      runLightTask({ tasksDir, task: 'true', params: { A: 'a\0b' }, baseEnv: {}, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
+      runLightTask({ tasks: sameUserTasks(tasksDir), task: 'true', params: { A: 'a\0b' }, timeoutMs: 5000, killGraceMs: 100, outputCapBytes: 1024 }),
     ).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('params') });
   });
 

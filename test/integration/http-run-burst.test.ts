@@ -11,7 +11,7 @@ import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { buildAgentServer } from '../../src/agent/port/agent-server.js';
 import { silentLogger } from '../../src/shared/log.js';
 import { createAgentMetrics } from '../../src/agent/agent-metrics.js';
-import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -34,8 +34,7 @@ beforeAll(async () => {
     portKeys: await ringFor(tmp, signer),
     logger: silentLogger(),
     metrics: createAgentMetrics({ processMetrics: false }),
-    tasksDir: fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url)),
-    scriptBaseEnv: scriptBaseEnv({ PATH: process.env.PATH ?? '/usr/bin:/bin' }),
+    tasks: sameUserTasks(fileURLToPath(new URL('../fixtures/http-tasks', import.meta.url)), { hostEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
     jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
     version: '0.0.0',
     startedAt: Date.now(),
@@ -61,7 +60,9 @@ async function post(task: string, params: Record<string, string>) {
   const body = (await res.body.json()) as any;
   return { status: res.statusCode, retryAfter: res.headers['retry-after'], body };
 }
-const lightTasks = async () => ((await (await request(`${base}/healthz`, { dispatcher })).body.json()) as any).lightTasks as { active: number; queued: number };
+/** The pool's counts, from /healthz with a credential (without one it says only ok or draining). */
+const lightTasks = async () =>
+  ((await (await request(`${base}/healthz`, { dispatcher, headers: { authorization: `Bearer ${TOKEN}` } })).body.json()) as any).lightTasks as { active: number; queued: number };
 
 it('answers all 500 concurrent calls: the pool and its queue run, every other call gets 429 at once', async () => {
   // Ten calls fill the pool (2) and its queue (8) with tasks that hold their place until the gate opens,

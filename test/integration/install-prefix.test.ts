@@ -1,90 +1,48 @@
-// install.sh into a temp prefix without root (as `nobody` when the tests run as root), from a small
-// source tree with the release layout so npm ci/build/prune run for real in seconds: fresh install,
-// a second run that changes nothing, --dry-run, a failing build that leaves nothing, uninstall.
+// install.sh into a temp prefix without root (as `nobody` when the tests run as root), from a stub source
+// tree with the release layout so npm ci/build/prune run for real in seconds: fresh install, a second run
+// that changes nothing, --dry-run, a failing build that leaves nothing, the enrollment token from the
+// environment, a file or stdin (never a flag), uninstall by the manifest.
 import { execFile } from 'node:child_process';
-import { chmodSync, chownSync, cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { offlineNpmEnv } from '../helpers/offline-npm.js';
-import { repoRoot } from '../helpers/processes.js';
+import { makeStubSource, runInstall, snapshot, snapshotDiff } from './install-helpers.js';
 
-const ENROLL_TOKEN = 'install-enroll-token-0123456789';
-/** What install() passes as HTTPAGENT_ENROLL_TOKEN; a test empties it to see the refusal. */
-let enrollToken = ENROLL_TOKEN;
+const ENROLL_TOKEN = 'install-enroll-token-0123456789-abcdef';
 const asRoot = process.getuid?.() === 0;
+const nobody = asRoot ? { uid: 65534, gid: 65534 } : undefined;
 
 let dir: string;
 let source: string;
 let home: string;
+let runLog: string;
 
-function makeSource(root: string, buildOk = true): void {
-  mkdirSync(join(root, 'src'), { recursive: true });
-  writeFileSync(join(root, 'package.json'), JSON.stringify({ name: 'httpagent', version: '9.9.9', type: 'module', scripts: { build: 'node build.mjs' } }));
-  writeFileSync(join(root, 'package-lock.json'), JSON.stringify({ name: 'httpagent', version: '9.9.9', lockfileVersion: 3, requires: true, packages: { '': { name: 'httpagent', version: '9.9.9' } } }));
-  writeFileSync(
-    join(root, 'build.mjs'),
-    buildOk
-      ? "import { mkdirSync, copyFileSync } from 'node:fs';\nmkdirSync('dist/src/bin', { recursive: true });\ncopyFileSync('src/httpagent.js', 'dist/src/bin/httpagent.js');\n"
-      : "console.error('type error in src/agent.ts'); process.exit(2);\n",
-  );
-  writeFileSync(
-    join(root, 'src/httpagent.js'),
-    `import { readFileSync } from 'node:fs';
-const [cmd, flag, , file] = process.argv.slice(2);
-if (cmd === '--version') { console.log('9.9.9'); process.exit(0); }
-if (cmd === 'agent' && flag === '--self-test') process.exit(/enrollTokenFile: "/.test(readFileSync(file, 'utf8')) ? 0 : 1);
-process.exit(2);
-`,
-  );
-  cpSync(join(repoRoot, 'supervisor'), join(root, 'supervisor'), { recursive: true });
+interface InstallOptions {
+  /** HTTPAGENT_ENROLL_TOKEN; '' leaves it unset. */
+  envToken?: string;
+  stdin?: string;
+  from?: string;
 }
 
-interface Run {
-  code: number;
-  out: string;
-}
-
-function install(prefix: string, ...args: string[]): Promise<Run> {
-  return installFrom(source, prefix, ...args);
-}
-
-function installFrom(from: string, prefix: string, ...args: string[]): Promise<Run> {
-  const cmd = [join(repoRoot, 'install.sh'), '--prefix', prefix, '--no-service', '--source', from, ...args];
-  // npm offline: the package has no dependencies, and nothing may reach for a registry (audit, notifier).
-  const env = { PATH: process.env.PATH ?? '', HOME: home, HTTPAGENT_ENROLL_TOKEN: enrollToken, ...offlineNpmEnv() };
-  // Without root, as the issue asks: the tests themselves run as root in CI containers.
-  const [file, argv] = asRoot ? ['setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', ...cmd]] : [cmd[0]!, cmd.slice(1)];
-  return new Promise((resolve) => {
-    execFile(file, argv as string[], { env, timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? -1) : 0, out: stdout + stderr });
-    });
+function install(prefix: string, args: string[] = [], o: InstallOptions = {}) {
+  const token = o.envToken ?? ENROLL_TOKEN;
+  return runInstall({
+    args: ['--prefix', prefix, '--no-service', '--source', o.from ?? source, ...args],
+    as: nobody, // without root, as the issue asks: the tests themselves run as root in CI containers
+    env: { HOME: home, HTTPAGENT_INSTALL_NO_GIT: '1', ...(token ? { HTTPAGENT_ENROLL_TOKEN: token } : {}) },
+    ...(o.stdin !== undefined ? { stdin: o.stdin } : {}),
   });
-}
-
-/** Every path under root with its type, mode, and content hash or link target: what "changed nothing" compares. */
-function snapshot(root: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(root)) return out;
-  const walk = (p: string) => {
-    const st = lstatSync(p);
-    const key = relative(root, p) || '.';
-    if (st.isSymbolicLink()) out[key] = `link ${readlinkSync(p)}`;
-    else if (st.isDirectory()) {
-      out[key] = `dir ${st.mode.toString(8)}`;
-      for (const e of readdirSync(p)) walk(join(p, e));
-    } else out[key] = `file ${st.mode.toString(8)} ${st.mtimeMs} ${createHash('sha256').update(readFileSync(p)).digest('hex')}`;
-  };
-  walk(root);
-  return out;
 }
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-install-'));
   chmodSync(dir, 0o755);
+  runLog = join(dir, 'runs.log');
+  writeFileSync(runLog, '');
+  chmodSync(runLog, 0o666);
   source = join(dir, 'source');
-  makeSource(source);
+  makeStubSource(source, { runLog, enrollToken: ENROLL_TOKEN });
   home = join(dir, 'home');
   mkdirSync(home);
   mkdirSync(join(dir, 'inst'));
@@ -112,94 +70,128 @@ describe('install.sh --no-service into a user-owned prefix', { timeout: 300_000 
 
   it('--dry-run on a fresh host changes nothing', async () => {
     const p = freshPrefix();
-    const r = await install(p, '--dry-run');
-    expect(r.code).toBe(0);
+    const r = await install(p, ['--dry-run']);
+    expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/would build/);
     expect(existsSync(p)).toBe(false);
   });
 
   it('installs: numbered steps, a release, current, a config without tokens, a 0600 enrollment token file, no secret printed', async () => {
     const p = freshPrefix();
-    const prefix = () => p;
-    const r = await install(prefix());
+    const r = await install(p);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/^\[1\] checking requirements$/m);
-    expect(r.out).toMatch(/^\[5\] /m);
+    expect(r.out).toMatch(/^\[11\] install manifest$/m);
     expect(r.out).not.toContain(ENROLL_TOKEN);
-    const current = readlinkSync(join(prefix(), 'current'));
+    const current = readlinkSync(join(p, 'current'));
     expect(current).toMatch(/^releases\/9\.9\.9-[0-9a-f]{12}$/);
-    expect(existsSync(join(prefix(), current, 'dist/src/bin/httpagent.js'))).toBe(true);
-    const config = join(prefix(), 'etc/httpagent.yaml');
+    expect(existsSync(join(p, current, 'dist/src/bin/httpagent.js'))).toBe(true);
+    const config = join(p, 'etc/httpagent.yaml');
     expect(statSync(config).mode & 0o777).toBe(0o600);
-    expect(readFileSync(config, 'utf8')).toContain(`enrollTokenFile: "${prefix()}/var/enroll-token"`);
-    expect(readFileSync(config, 'utf8')).not.toContain(ENROLL_TOKEN);
-    // In the agent's state dir, so the agent can delete it once enrolled.
-    expect(statSync(join(prefix(), 'var/enroll-token')).mode & 0o777).toBe(0o600);
-    expect(readFileSync(join(prefix(), 'var/enroll-token'), 'utf8').trim()).toBe(ENROLL_TOKEN);
-    expect(readFileSync(config, 'utf8')).toContain(`stateDir: "${prefix()}/var"`);
-    expect(readdirSync(join(prefix(), 'releases')).filter((n) => n.startsWith('.'))).toEqual([]);
+    const text = readFileSync(config, 'utf8');
+    expect(text).toContain(`stateDir: "${p}/var"`);
+    expect(text).toContain(`enrollTokenFile: "${p}/var/enroll-token"`);
+    expect(text).toMatch(/^drainGraceSec: 30$/m);
+    expect(text).not.toMatch(/agentToken|platformToken|taskUser/);
+    expect(text).not.toContain(ENROLL_TOKEN);
+    // In the agent's own state dir, so the agent can delete it once enrolled.
+    const token = join(p, 'var/enroll-token');
+    expect(statSync(token).mode & 0o777).toBe(0o600);
+    expect(readFileSync(token, 'utf8').trim()).toBe(ENROLL_TOKEN);
+    expect(readdirSync(join(p, 'releases')).filter((e) => e.startsWith('.'))).toEqual([]);
+    expect(readdirSync(join(p, 'var')).filter((e) => e.includes('install-backup'))).toEqual([]);
     if (asRoot) expect(statSync(config).uid).toBe(65534);
+    // `httpagent` on the PATH: <prefix>/bin without root, running the current release.
+    const bin = join(p, 'bin/httpagent');
+    expect(statSync(bin).mode & 0o777).toBe(0o755);
+    const version = await new Promise<string>((resolve, reject) => execFile(bin, ['--version'], (err, stdout) => (err ? reject(err) : resolve(stdout))));
+    expect(version.trim()).toBe('9.9.9');
   });
 
   it('a second run changes nothing and says so', async () => {
     const p = await installed();
-    const prefix = () => p;
-    const before = snapshot(prefix());
-    const r = await install(prefix());
+    const before = snapshot(p);
+    const r = await install(p);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/nothing changed/);
-    expect(snapshot(prefix())).toEqual(before);
+    expect(snapshotDiff(before, snapshot(p))).toEqual([]);
   });
 
   it('--dry-run with a new setting says what would change and changes nothing', async () => {
     const p = await installed();
-    const prefix = () => p;
-    const before = snapshot(prefix());
-    const r = await install(prefix(), '--dry-run', '--labels', 'rack=r7');
+    const before = snapshot(p);
+    const r = await install(p, ['--dry-run', '--labels', 'rack=r7']);
     expect(r.code, r.out).toBe(0);
     expect(r.out).toMatch(/would write config/);
     expect(r.out).toMatch(/1 change\(s\) would be made/);
-    expect(snapshot(prefix())).toEqual(before);
+    expect(snapshotDiff(before, snapshot(p))).toEqual([]);
   });
 
   it('a failing build leaves nothing half-done', async () => {
     const p = await installed();
-    const prefix = () => p;
-    const before = snapshot(prefix());
+    const before = snapshot(p);
     const broken = join(dir, 'broken');
-    makeSource(broken, false);
-    const r = await installFrom(broken, prefix());
+    makeStubSource(broken, { runLog, enrollToken: ENROLL_TOKEN, buildOk: false });
+    // A new token too: the token file it replaced must come back.
+    const r = await install(p, ['--labels', 'rack=r8'], { from: broken, envToken: `${ENROLL_TOKEN}-new` });
     expect(r.code).not.toBe(0);
-    expect(r.out).toMatch(/rolling back/);
-    expect(snapshot(prefix())).toEqual(before);
+    expect(r.out).toMatch(/rolled back; the host is as it was/);
+    expect(snapshotDiff(before, snapshot(p))).toEqual([]);
     // And on a fresh prefix: no directory is left at all.
     const fresh = freshPrefix();
-    expect((await installFrom(broken, fresh)).code).not.toBe(0);
+    expect((await install(fresh, [], { from: broken })).code).not.toBe(0);
     expect(existsSync(fresh)).toBe(false);
   });
 
-  it('rejects a host with neither a credential nor an enrollment token before changing anything', async () => {
-    const fresh = freshPrefix();
-    enrollToken = '';
-    try {
-      const r = await install(fresh);
-      expect(r.code).not.toBe(0);
-      expect(r.out).toMatch(/has not enrolled yet: set HTTPAGENT_ENROLL_TOKEN/);
+  it('takes the enrollment token from a file or stdin; refuses every secret as a flag before changing anything', async () => {
+    const viaStdin = freshPrefix();
+    const r = await install(viaStdin, ['--enroll-token-file', '-'], { envToken: '', stdin: `${ENROLL_TOKEN}\n` });
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).not.toContain(ENROLL_TOKEN);
+    expect(readFileSync(join(viaStdin, 'var/enroll-token'), 'utf8').trim()).toBe(ENROLL_TOKEN);
+
+    const file = join(dir, 'token-file');
+    writeFileSync(file, `${ENROLL_TOKEN}\n`, { mode: 0o644 });
+    const viaFile = freshPrefix();
+    const f = await install(viaFile, ['--enroll-token-file', file], { envToken: '' });
+    expect(f.code, f.out).toBe(0);
+    expect(readFileSync(join(viaFile, 'var/enroll-token'), 'utf8').trim()).toBe(ENROLL_TOKEN);
+
+    for (const flag of ['--agent-token', '--platform-token', '--enroll-token', '--smtp-url']) {
+      const fresh = freshPrefix();
+      const bad = await install(fresh, [flag, 'a-secret-that-ps-would-show-0123456789']);
+      expect(bad.code, flag).toBe(2);
+      expect(bad.out).toMatch(/secrets never go on the command line/);
+      expect(bad.out).not.toContain('a-secret-that-ps-would-show');
       expect(existsSync(fresh)).toBe(false);
-    } finally {
-      enrollToken = ENROLL_TOKEN;
     }
+    const short = freshPrefix();
+    const s = await install(short, [], { envToken: 'short' });
+    expect(s.code).not.toBe(0);
+    expect(s.out).toMatch(/enrollment token must be 16-512 printable characters/);
+    expect(existsSync(short)).toBe(false);
   });
 
-  it('--uninstall removes what it made and keeps the logs; --purge removes those too', async () => {
+  it('an enrolled host needs no token and gets none written', async () => {
     const p = await installed();
-    const prefix = () => p;
-    writeFileSync(join(prefix(), 'log', 'agent.log'), 'a line\n');
-    const r = await install(prefix(), '--uninstall');
+    rmSync(join(p, 'var/enroll-token'));
+    writeFileSync(join(p, 'var/credential'), 'ha1:x:secret\n', { mode: 0o600 });
+    const r = await install(p, [], { envToken: '' });
     expect(r.code, r.out).toBe(0);
-    expect(readdirSync(prefix())).toEqual(['log']);
-    const purged = await install(prefix(), '--uninstall', '--purge');
+    expect(r.out).toMatch(/enrollment token: not needed \(enrolled\)/);
+    expect(existsSync(join(p, 'var/enroll-token'))).toBe(false);
+  });
+
+  it('--uninstall removes what the manifest lists and keeps the logs; --purge removes those too', async () => {
+    const p = await installed();
+    writeFileSync(join(p, 'log', 'agent.log'), 'a line\n');
+    const r = await install(p, ['--uninstall']);
+    expect(r.code, r.out).toBe(0);
+    // The manifest stays, listing only what was kept, for a later --purge.
+    expect(readdirSync(p).sort()).toEqual(['.install-manifest', 'log']);
+    expect(readFileSync(join(p, '.install-manifest'), 'utf8')).toMatch(/^log .*\/log$/m);
+    const purged = await install(p, ['--uninstall', '--purge']);
     expect(purged.code, purged.out).toBe(0);
-    expect(existsSync(prefix())).toBe(false);
+    expect(existsSync(p)).toBe(false);
   });
 });

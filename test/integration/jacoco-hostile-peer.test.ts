@@ -4,7 +4,7 @@
 // garbage after a good start. Also: `host` aimed at an address that is not allowed. The agent is a real
 // `httpagent agent` process; the peers are real TCP servers in this file.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,11 +12,14 @@ import { Agent, request, type Dispatcher } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo, encodeVarInt, parseExecFile } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
-import { createPortTokenSigner, writePortKeysFile } from '../helpers/port-tokens.js';
-import { binJs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
+import { createPortTokenSigner, writePortKeysFile, type PortTokenSigner } from '../helpers/port-tokens.js';
+import { agentTestEnv, binJs, isAlive, repoRoot, track, type Spawned } from '../helpers/processes.js';
 
-/** A port token for this agent, minted in beforeAll with the key its portTokenKeysFile names. */
-let TOKEN = '';
+/** Mints port tokens for this agent with the key its portTokenKeysFile names (a fresh one per call: they live 5 minutes at most). */
+let signer: PortTokenSigner;
+const bearer = async () => `Bearer ${await signer.mint(AGENT_ID, { ttlSec: 300 })}`;
+/** /healthz with a credential: without one it says only ok or draining. */
+const health = async (): Promise<any> => (await fetch(`${base}/healthz`, { headers: { authorization: await bearer() } })).json();
 const AGENT_ID = 'hostile-peer-agent';
 const MAX_BYTES = 8 * 1024 * 1024;
 const RSS_LIMIT_KB = 200 * 1024;
@@ -25,6 +28,8 @@ const POOL = 5;
 const DEADLINE_SEC = 5;
 
 const tmp = mkdtempSync(join(tmpdir(), 'httpagent-hostile-'));
+// It is the agent's tasksDir: a root agent refuses one its task user cannot reach.
+chmodSync(tmp, 0o755);
 let agent: Spawned | undefined;
 let base = '';
 const servers: Server[] = [];
@@ -132,7 +137,7 @@ interface DumpAnswer {
 async function dump(body: Record<string, unknown>, dispatcher?: Dispatcher): Promise<DumpAnswer> {
   const res = await request(`${base}/v1/coverage/jacoco`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+    headers: { authorization: await bearer(), 'content-type': 'application/json' },
     body: JSON.stringify(body),
     ...(dispatcher ? { dispatcher } : {}),
   });
@@ -208,14 +213,14 @@ function coverageLeftovers(): string[] {
 
 beforeAll(async () => {
   const listen = `127.0.0.1:${await freePort()}`;
-  const signer = await createPortTokenSigner();
-  TOKEN = await signer.mint(AGENT_ID, { ttlSec: 600 });
+  signer = await createPortTokenSigner();
   const proc = spawn(process.execPath, [binJs, 'agent'], {
     cwd: repoRoot,
     // Its own process group, killed as a whole in afterAll.
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: {
+    // agentTestEnv: as root, its tasks run as the tests' task user.
+    env: agentTestEnv({
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '/root',
       HTTPAGENT_AGENT_ID: AGENT_ID,
@@ -233,7 +238,7 @@ beforeAll(async () => {
       HTTPAGENT_JACOCO_TIMEOUT_SEC: String(DEADLINE_SEC),
       HTTPAGENT_JACOCO_MAX_BYTES: String(MAX_BYTES),
       HTTPAGENT_JACOCO_HOSTS: '127.0.0.3',
-    },
+    }),
   });
   agent = track(proc);
   base = `http://${listen}`;
@@ -262,7 +267,8 @@ afterAll(async () => {
 
 describe('hostile JaCoCo peers against a real agent process', () => {
   // Liveness, not speed: the answer must come while the flood is still being read (the parser yields in
-  // short turns). How fast it comes is a figure for bench/, not an assertion that flakes on a busy machine.
+  // short turns). How fast it comes (issue 11's "within 50 ms") is the jacoco-flood figure of bench/
+  // (bench/figures/jacoco-flood.ts), not an assertion that flakes on a busy machine.
   it('answers /healthz while a never-ending flood is being read', async () => {
     let sent = 0;
     let flooding!: () => void;
@@ -277,13 +283,13 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     let answered = false;
     const answer = dump({ port: endless.port }).finally(() => (answered = true));
     await busy; // the agent has read a megabyte and is parsing the rest as fast as the peer sends it
-    const health = await probe.timed(); // single shot
+    const probed = await probe.timed(); // single shot
     const inFlight = !answered;
     probe.close();
     const r = await answer; // before any assertion, so a failure here leaves no dump holding a pool slot
     await endless.closed;
 
-    expect(health.status).toBe(200);
+    expect(probed.status).toBe(200);
     expect(inFlight).toBe(true);
     expect([r.status, r.json.error.code]).toEqual([413, 'COVERAGE_TOO_LARGE']);
   });
@@ -314,7 +320,7 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     // The agent hung up on every peer (none of them ever stops on its own).
     await Promise.all(peers.map((p) => p.closed));
     expect(isAlive(pid)).toBe(true);
-    const after = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<any>);
+    const after = await health();
     expect(after).toMatchObject({ status: 'ok', lightTasks: { active: 0, queued: 0 } });
     expect(coverageLeftovers()).toEqual([]);
     // Every JaCoCo socket and spool fd was closed (bounded poll: the job loop's controller retries open and
@@ -330,7 +336,7 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     const inFlight = Array.from({ length: POOL }, () => dump({ port: slow.port }));
     // Bounded poll until all of them hold a slot and their sockets are open.
     for (let i = 0; ; i++) {
-      const h = await fetch(`${base}/healthz`).then((r) => r.json() as Promise<any>);
+      const h = await health();
       if (h.lightTasks.active === POOL && slow.accepted.length === POOL) break;
       if (i > 200) throw new Error(`pool never filled: ${JSON.stringify(h.lightTasks)}`);
       await new Promise((r) => setTimeout(r, 10));

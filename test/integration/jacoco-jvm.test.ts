@@ -15,6 +15,7 @@ import { parseExecFile, probeHit } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../helpers/ports.js';
 import { createPortTokenSigner, ringFor } from '../helpers/port-tokens.js';
 import { track, type Spawned } from '../helpers/processes.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 
 const AGENT_JAR = '/usr/share/java/org.jacoco.agent.jar';
 const CORE_JAR = '/usr/share/java/org.jacoco.core.jar';
@@ -82,8 +83,7 @@ describe.skipIf(!haveJava)('JaCoCo dump from a real JVM', () => {
       portKeys: await ringFor(tmp, signer),
       logger: silentLogger(),
       metrics: createAgentMetrics({ processMetrics: false }),
-      tasksDir: tmp,
-      scriptBaseEnv: {},
+      tasks: sameUserTasks(tmp),
       jobs: { running: () => 0, draining: () => false, revoked: () => false, controllerReachable: () => true, submitJob: async () => ({ id: 'x' }) },
       version: '0.0.0',
       startedAt: Date.now(),

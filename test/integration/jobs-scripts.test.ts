@@ -1,6 +1,7 @@
-// The shipped scripts/ as heavy jobs on a real agent with the default tasks directory and the operator
-// settings in the agent's environment (as tasks.yaml's env reaches them): init (as root), deploy from a
-// file:// artifact, deploy again with pruning, recycle back to the baseline; and refusals of bad params.
+// The shipped scripts/ as heavy jobs on a real agent with the default tasks directory (scripts/tasks.yaml
+// saying who runs what) and the operator's settings in its taskEnv: init (as root), deploy from a file://
+// artifact as the task user, deploy again with pruning, recycle (as root) back to the baseline; and
+// refusals of bad params.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,6 +10,7 @@ import { tgz } from '../helpers/archives.js';
 import { startJobSystem, type JobSystem } from '../helpers/job-system.js';
 import { isAlive } from '../helpers/processes.js';
 import { asRoot, killGroup, processesUnder, sha256 } from '../helpers/task-scripts.js';
+import { TEST_TASK_USER } from '../helpers/task-user.js';
 
 let sys: JobSystem;
 let srv: string;
@@ -18,9 +20,9 @@ beforeAll(async () => {
   sys = await startJobSystem({ leaseMs: 5000 });
   srv = join(sys.tmp, 'srv');
   mkdirSync(srv, { recursive: true });
-  // Unset tasks dir: the agent uses the repo's scripts/. SERVICE_ROOTS is not an HTTPAGENT_* setting,
-  // so it reaches the scripts through the agent's environment.
-  await sys.startAgent('scripts-agent', { HTTPAGENT_TASKS_DIR: undefined, SERVICE_ROOTS: srv });
+  // Unset tasks dir: the agent uses the repo's scripts/. SERVICE_ROOTS reaches them as a setting (taskEnv):
+  // nothing of the agent's own environment does.
+  await sys.startAgent('scripts-agent', { HTTPAGENT_TASKS_DIR: undefined, HTTPAGENT_TASK_ENV: JSON.stringify({ SERVICE_ROOTS: srv }) });
 });
 afterAll(async () => {
   for (const p of processesUnder(sys.tmp)) killGroup(p.pgid);
@@ -40,7 +42,9 @@ describe('scripts/', () => {
     });
     if (!asRoot) for (const d of ['releases', 'run', 'shared/logs', 'tmp']) mkdirSync(join(svc, d), { recursive: true });
     if (!asRoot) writeFileSync(join(svc, 'baseline.list'), 'dir releases\ndir shared\ndir shared/logs\ndir run\ndir tmp\n');
-    const id = await sys.submit({ steps: [...(asRoot ? [{ task: 'init', params: { dir: svc, user } }] : []), deploy('r1')] });
+    // Deploy runs as the task user: init gives the layout a group of the task user's, writable (2775), as the README says.
+    const taskGroup = asRoot ? execFileSync('id', ['-gn', TEST_TASK_USER]).toString().trim() : '';
+    const id = await sys.submit({ steps: [...(asRoot ? [{ task: 'init', params: { dir: svc, user, group: taskGroup, mode: '2775' } }] : []), deploy('r1')] });
     const job = await sys.waitFinal(id);
     expect(job.state, await sys.log(id)).toBe('succeeded');
     expect(readlinkSync(join(svc, 'current'))).toBe('releases/r1');

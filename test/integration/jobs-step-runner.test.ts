@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runStep, type RunStepOptions } from '../../src/agent/jobs/step-runner.js';
-import { scriptBaseEnv } from '../../src/agent/tasks/task-process.js';
+import { sameUserTasks } from '../helpers/task-launcher.js';
 import { isAlive } from '../helpers/processes.js';
 import { waitUntil } from '../helpers/wait.js';
 
@@ -15,8 +15,7 @@ afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 function opts(over: Partial<RunStepOptions> & Pick<RunStepOptions, 'step'>): RunStepOptions & { out: () => string } {
   const chunks: Buffer[] = [];
   return {
-    tasksDir,
-    baseEnv: scriptBaseEnv(process.env),
+    tasks: sameUserTasks(tasksDir),
     index: 0,
     jobId: 'job-1',
     attempt: 2,
@@ -56,7 +55,7 @@ describe('runStep', () => {
     const dir = join(tmp, 'bad-tasks');
     mkdirSync(dir, { recursive: true });
     writeFileSync(join(dir, 'bad-interpreter'), '#!/nonexistent/interpreter\nexit 0\n', { mode: 0o755 });
-    const r = await runStep(opts({ tasksDir: dir, step: { task: 'bad-interpreter' } }));
+    const r = await runStep(opts({ tasks: sameUserTasks(dir), step: { task: 'bad-interpreter' } }));
     expect(r).toMatchObject({ state: 'failed', exitCode: null });
     expect(r.error).toMatch(/failed to run/);
   });

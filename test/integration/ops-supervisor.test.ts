@@ -1,8 +1,8 @@
 // Process guarding against a real, private supervisord running the shipped program file
 // (supervisor/httpagent.conf.in) with the real agent and a real controller: kill -9 recovery (running,
-// registered and claiming again), FATAL → alert mail, and the cron watchdog.
+// registered and claiming again), FATAL → alert mail, and the cron watchdog (a dead supervisord, FATAL programs).
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -61,6 +61,7 @@ beforeAll(async () => {
   const programs = renderTemplate('supervisor/httpagent.conf.in', {
     NODE: process.execPath,
     PREFIX: prefix,
+    CODE_ROOT: prefix,
     CONFIG: config,
     USER_LINE: '',
     STOP_WAIT_SEC: '40',
@@ -71,7 +72,10 @@ beforeAll(async () => {
   // A program that can never stay up: it must end FATAL and trigger the listener's mail.
   writeFileSync(
     join(dir, 'broken.conf'),
-    `[program:always-fails]\ncommand=/bin/sh -c "exit 3"\nautostart=true\nautorestart=true\nstartsecs=1\nstartretries=1\n`,
+    `[program:always-fails]\ncommand=/bin/sh -c "exit 3"\nautostart=true\nautorestart=true\nstartsecs=1\nstartretries=1\n` +
+      // One of ours (its name starts with httpagent) that fails until the flag file exists: the watchdog's to
+      // start. Not started before its test, so the other watchdog tests see a healthy supervisord.
+      `[program:httpagent-flaky]\ncommand=/bin/sh -c "test -f ${join(dir, 'flaky-ok')} && exec sleep 600; exit 3"\nautostart=false\nautorestart=true\nstartsecs=1\nstartretries=1\n`,
   );
   sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'httpagent.conf'), join(dir, 'broken.conf')]);
   // Enrolled before any kill -9: one landing between the controller's enroll and the credential's write
@@ -133,9 +137,9 @@ describe('supervisord programs', () => {
 
 describe('watchdog', () => {
   const watchdog = join(repoRoot, 'supervisor/watchdog.sh');
-  const runWatchdog = async () => {
+  const runWatchdog = async (stateDir = join(dir, 'watchdog-state')) => {
     try {
-      const r = await run(watchdog, ['-c', sup.conf, '-l', join(dir, 'watchdog.lock'), '-k', join(dir, 'prefix/current/dist/src/bin/httpagent.js'), '-t', '15']);
+      const r = await run(watchdog, ['-c', sup.conf, '-l', join(dir, 'watchdog.lock'), '-s', stateDir, '-k', join(dir, 'prefix/current/dist/src/bin/httpagent.js'), '-t', '15']);
       return { code: 0, out: r.stdout + r.stderr };
     } catch (err) {
       const e = err as { code: number; stdout: string; stderr: string };
@@ -163,6 +167,30 @@ describe('watchdog', () => {
       holder.proc.stdin!.end();
       expect(await holder.exited()).toBe(0);
     }
+  });
+
+  it('starts a FATAL httpagent program, at most once per program every 10 minutes, and leaves others alone', async () => {
+    const state = join(dir, 'watchdog-fatal-state');
+    await sup.ctl('start', 'httpagent-flaky');
+    await waitUntil('httpagent-flaky FATAL', async () => (await sup.state('httpagent-flaky')) === 'FATAL');
+    writeFileSync(join(dir, 'flaky-ok'), '');
+    const first = await runWatchdog(state);
+    expect(first.code, first.out).toBe(0);
+    expect(first.out).toMatch(/httpagent-flaky is FATAL; starting it/);
+    expect(first.out).not.toMatch(/always-fails/);
+    await waitUntil('httpagent-flaky RUNNING', async () => (await sup.state('httpagent-flaky')) === 'RUNNING');
+    expect(await sup.state('always-fails')).toBe('FATAL');
+
+    // It fails again at once: the next run within the interval only says so. FATAL is final for
+    // supervisord, so the state read right after the run shows the watchdog did not start it.
+    unlinkSync(join(dir, 'flaky-ok'));
+    process.kill(await programPid('httpagent-flaky'), 'SIGKILL');
+    await waitUntil('httpagent-flaky FATAL again', async () => (await sup.state('httpagent-flaky')) === 'FATAL');
+    writeFileSync(join(dir, 'flaky-ok'), '');
+    const second = await runWatchdog(state);
+    expect(second.code, second.out).toBe(0);
+    expect(second.out).toMatch(/httpagent-flaky is FATAL again; started \d+s ago, next try after 600s/);
+    expect(await sup.state('httpagent-flaky')).toBe('FATAL');
   });
 
   it('revives a killed supervisord', async () => {

@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { silentLogger } from '../../src/shared/log.js';
 import type { JobSubmit } from '../../src/shared/protocol/job.js';
-import { createScheduler, scheduleKey } from '../../src/agent/schedule/scheduler.js';
+import { createScheduler } from '../../src/agent/schedule/scheduler.js';
+import { scheduleKey } from '../../src/shared/protocol/schedule-key.js';
 import { scheduleStatePath, writeScheduleState } from '../../src/agent/schedule/schedule-state.js';
 import { freePort } from '../helpers/ports.js';
 import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
@@ -27,6 +28,8 @@ beforeAll(async () => {
   redis = await startRedis();
   ctl = await startController(redis.url, { longPollMs: 1000 });
   dir = mkdtempSync(join(tmpdir(), 'httpagent-sched-'));
+  // A root agent runs the task as its task user, which must reach tasks/ inside dir.
+  chmodSync(dir, 0o755);
 });
 
 afterAll(async () => {

@@ -15,6 +15,7 @@ import { checkoutRelease, seedRelease } from '../helpers/checkout-release.js';
 import { offlineNpmEnv, runNpmCache } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
+import { asRoot, TEST_TASK_USER } from '../helpers/task-user.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
 import { WaitAbort, waitUntil } from '../helpers/wait.js';
@@ -34,6 +35,8 @@ let npmEnv: Record<string, string>;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-realupdate-'));
+  // A root agent runs the task as its task user, which must reach tasks/ inside dir.
+  chmodSync(dir, 0o755);
   redis = await startRedis();
   ctl = await startController(redis.url, { longPollMs: 1000 });
   port = await freePort();
@@ -77,6 +80,7 @@ beforeAll(async () => {
       updateCron: '*/2 * * * * *',
       updateDeadlineSec: 90,
       updatePrefix: prefix,
+      ...(asRoot ? { taskUser: TEST_TASK_USER } : {}),
     }),
     { mode: 0o600 },
   );

@@ -64,20 +64,28 @@ let smtp: PrivateSmtp;
 let template: string;
 let firstCommit: string;
 
-async function commitIn(work: string, message: string, files: Record<string, string | null> = {}): Promise<string> {
+/** Signing keys made with ssh-keygen in beforeAll: `release` is listed in the allowed-signers file, `stranger` is not. */
+let keys: { dir: string; release: string; stranger: string; allowedSigners: string };
+
+async function commitIn(work: string, message: string, files: Record<string, string | null> = {}, signWith?: string): Promise<string> {
   for (const [name, text] of Object.entries(files)) {
     const p = join(work, name);
     if (text === null) unlinkSync(p);
     else writeFileSync(p, text);
   }
   await git('git', ['-C', work, 'add', '-A']);
-  await git('git', ['-C', work, 'commit', '-q', '--allow-empty', '-m', message]);
+  const sign = signWith ? ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${signWith}`] : [];
+  await git('git', ['-C', work, ...sign, 'commit', '-q', '--allow-empty', ...(signWith ? ['-S'] : ['--no-gpg-sign']), '-m', message]);
   await git('git', ['-C', work, 'push', '-q', 'origin', 'HEAD:main']);
   return (await git('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
 }
 
 beforeAll(async () => {
   smtp = await startSmtp();
+  const keyDir = mkdtempSync(join(tmpdir(), 'httpagent-update-keys-'));
+  for (const name of ['release', 'stranger']) await git('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', name, '-f', join(keyDir, name)]);
+  keys = { dir: keyDir, release: join(keyDir, 'release'), stranger: join(keyDir, 'stranger'), allowedSigners: join(keyDir, 'allowed_signers') };
+  writeFileSync(keys.allowedSigners, `release@example.test ${readFileSync(`${keys.release}.pub`, 'utf8').trim()}\n`);
   template = mkdtempSync(join(tmpdir(), 'httpagent-update-template-'));
   const remote = join(template, 'remote.git');
   const work = join(template, 'work');
@@ -96,6 +104,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await smtp?.close();
+  if (keys) rmSync(keys.dir, { recursive: true, force: true });
   if (template) rmSync(template, { recursive: true, force: true });
 });
 
@@ -103,7 +112,7 @@ afterAll(async () => {
  * One test's own installation, copied from the template: remote, clone, prefix on the first commit,
  * a private supervisord running the fake agent and monitor from `current`, and an updater factory.
  */
-async function installation(opts: { deadlineSec?: number } = {}) {
+async function installation(opts: { deadlineSec?: number; settings?: Partial<Record<keyof AgentConfig, unknown>> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'httpagent-update-'));
   // Cleaned up however the test ends, also while this setup is still under way (a timeout).
   let sup: PrivateSupervisord | undefined;
@@ -130,6 +139,7 @@ async function installation(opts: { deadlineSec?: number } = {}) {
     updateDeadlineSec: opts.deadlineSec ?? 120,
     smtpUrl: smtp.url,
     alertTo: ['ops@example.test'],
+    ...opts.settings,
   };
   writeFileSync(configFile, JSON.stringify(settings), { mode: 0o600 });
   const { smtpUrl: _s, alertTo: _a, ...agentOnly } = settings;
@@ -158,15 +168,17 @@ async function installation(opts: { deadlineSec?: number } = {}) {
     alerts: [] as string[],
     runningJobs: 0,
     resumed: 0,
-    commit: (message: string, files: Record<string, string | null> = {}) => commitIn(work, message, files),
+    commit: (message: string, files: Record<string, string | null> = {}, signWith?: string) => commitIn(work, message, files, signWith),
+    /** Moves the remote's branch to `commit` (a force-push that rewinds history). */
+    forcePush: (commit: string) => git('git', ['-C', work, 'push', '-q', '--force', 'origin', `${commit}:main`]),
     state: () => readUpdateState(updateStatePath(config.stateDir)),
     /** For failure messages: the update state and the supervisor's and guard's logs. */
     explain: () =>
       [`--- update state: ${JSON.stringify(readUpdateState(updateStatePath(config.stateDir)))}`, fileTail(join(stateDir, 'update', 'guard.log')), fileTail(join(dir, 'sup', 'supervisord.log'), 20)].join('\n'),
     current: () => releaseCommit(currentRelease(releaseLayout(prefix))!),
-    updater() {
+    updater(overrides: Partial<AgentConfig> = {}) {
       const jobs: JobActivity = { running: () => inst.runningJobs, pause: async () => undefined, resume: () => void inst.resumed++ };
-      return createSelfUpdater(config, {
+      return createSelfUpdater({ ...config, ...overrides }, {
         logger: silentLogger(),
         jobs,
         env: buildEnv,
@@ -254,5 +266,79 @@ describe('self-update from a bare git repo', { timeout: 180_000 }, () => {
     await waitUntil('agent on the fixed commit', async () => (await i.healthCommit()) === fixed, { explain: i.explain });
     await waitUntil('guard confirmed', () => i.state().confirmed === fixed, { explain: i.explain });
     expect(readFileSync(join(i.prefix, 'current', 'COMMIT'), 'utf8').trim()).toBe(fixed);
+  });
+});
+
+/** package.json and its lock at `version`, as a release bump (or a downgrade) commits them. */
+function versionFiles(version: string): Record<string, string> {
+  const pkg = JSON.parse(FIRST_FILES['package.json']) as Record<string, unknown>;
+  const lock = JSON.parse(FIRST_FILES['package-lock.json']) as { packages: Record<string, Record<string, unknown>> } & Record<string, unknown>;
+  return {
+    'package.json': JSON.stringify({ ...pkg, version }),
+    'package-lock.json': JSON.stringify({ ...lock, version, packages: { '': { ...lock.packages[''], version } } }),
+  };
+}
+
+// Issue 11: self-update took whatever the remote served. With updateAllowedSigners only a head signed by a
+// listed key is built, and a head older than the running release (version or history) is refused.
+describe('signed and forward-only self-update', { timeout: 180_000 }, () => {
+  it('builds only a head signed by a listed key; an unsigned or unlisted one is refused, alerted once, never retried', async () => {
+    const i = await installation({ settings: { updateAllowedSigners: keys.allowedSigners } });
+    const before = i.current();
+
+    const unsigned = await i.commit('unsigned');
+    expect(await i.updater().checkNow()).toEqual({ kind: 'refused', commit: unsigned, code: 'UPDATE_UNSIGNED' });
+    expect(i.alerts).toEqual([expect.stringMatching(/refused \(not signed by an allowed key\)/)]);
+    expect(i.state().refused).toEqual([expect.objectContaining({ commit: unsigned, code: 'UPDATE_UNSIGNED' })]);
+    // Seen again: not judged, built or alerted about again.
+    expect(await i.updater().checkNow()).toEqual({ kind: 'known-bad', commit: unsigned });
+    expect(i.alerts).toHaveLength(1);
+
+    const stranger = await i.commit('signed by a key nobody listed', {}, keys.stranger);
+    expect(await i.updater().checkNow()).toEqual({ kind: 'refused', commit: stranger, code: 'UPDATE_UNSIGNED' });
+    expect(i.state().refused?.at(-1)?.detail).toMatch(/No principal matched/);
+    expect(i.alerts).toHaveLength(2);
+    for (const c of [unsigned, stranger]) expect(existsSync(join(i.prefix, 'releases', releaseName(c)))).toBe(false);
+    expect(i.current()).toBe(before);
+
+    // A signers file that cannot be read is a failed check, not a verdict: nothing is recorded or built,
+    // and the same head goes through once the file is back.
+    const signed = await i.commit('signed by the release key', {}, keys.release);
+    await expect(i.updater({ updateAllowedSigners: join(keys.dir, 'missing') }).checkNow()).rejects.toMatchObject({ code: 'UPDATE_SIGNERS_UNREADABLE' });
+    expect(i.state().refused?.map((r) => r.commit)).toEqual([unsigned, stranger]);
+    // Signed: built and self-tested (a job runs, so the switch waits: the build is what this test is about).
+    i.runningJobs = 1;
+    expect(await i.updater().checkNow()).toEqual({ kind: 'deferred', commit: signed });
+    expect(existsSync(join(i.prefix, 'releases', releaseName(signed), '.release-ok'))).toBe(true);
+    expect(i.alerts).toHaveLength(2);
+    expect(i.exits).toHaveLength(0);
+  });
+
+  it('refuses a lower version unless updateAllowDowngrade, alerting once', async () => {
+    const i = await installation();
+    const older = await i.commit('version 0.0.0', versionFiles('0.0.0'));
+    expect(await i.updater().checkNow()).toEqual({ kind: 'refused', commit: older, code: 'UPDATE_DOWNGRADE' });
+    expect(i.state().refused?.at(-1)?.detail).toMatch(/version 0\.0\.0, older than the running 0\.0\.1/);
+    expect(await i.updater().checkNow()).toEqual({ kind: 'known-bad', commit: older });
+    expect(i.alerts).toEqual([expect.stringMatching(/refused \(older than the running release\)/)]);
+    expect(existsSync(join(i.prefix, 'releases', releaseName(older)))).toBe(false);
+    // The operator says so: the same head is judged again and built.
+    i.runningJobs = 1;
+    expect(await i.updater({ updateAllowDowngrade: true }).checkNow()).toEqual({ kind: 'deferred', commit: older });
+    expect(existsSync(join(i.prefix, 'releases', releaseName(older), '.release-ok'))).toBe(true);
+  });
+
+  it('refuses a force-push that rewinds the branch to an older commit of the same version', async () => {
+    const i = await installation();
+    const next = await i.commit('second');
+    expect(await i.updater().checkNow()).toEqual({ kind: 'switched', commit: next });
+    await waitUntil('guard confirmed the second commit', () => i.state().confirmed === next, { explain: i.explain });
+    // The first commit has the running version: only history tells that it is older.
+    await i.forcePush(firstCommit);
+    expect(await i.updater().checkNow()).toEqual({ kind: 'refused', commit: firstCommit, code: 'UPDATE_DOWNGRADE' });
+    expect(i.state().refused?.at(-1)?.detail).toMatch(/ancestor of the running .*rewound/);
+    expect(await i.updater().checkNow()).toEqual({ kind: 'known-bad', commit: firstCommit });
+    expect(i.current()).toBe(next);
+    expect(i.alerts).toHaveLength(1);
   });
 });

@@ -1,10 +1,9 @@
 // Pure parts of the dashboard's server side: the stream cap shared with the Lua include, stream id order,
-// the list cursor, and the three figures a sample is summed up in.
+// and the three figures a sample is summed up in (the list cursor is tested with job-filter.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compareIds, EVENTS_MAXLEN } from '../../controller/src/event-stream.js';
-import { formatCursor, parseCursor } from '../../controller/src/job-query.js';
 import { luaDir } from '../../controller/src/commands.js';
 import { sampleSummary } from '../../controller/src/monitor-store.js';
 
@@ -18,15 +17,6 @@ describe('the event stream', () => {
     expect(compareIds('10-0', '9-5')).toBeGreaterThan(0);
     expect(compareIds('9-10', '9-9')).toBeGreaterThan(0);
     expect(compareIds('9-1', '9-1')).toBe(0);
-  });
-});
-
-describe('the job list cursor', () => {
-  it('round-trips and refuses anything else', () => {
-    const c = { createdAt: 1764650000123, id: 'AbC123xyz0987654' };
-    expect(parseCursor(formatCursor(c))).toEqual(c);
-    expect(parseCursor('nonsense')).toBeUndefined();
-    expect(parseCursor('12.a b')).toBeUndefined();
   });
 });
 

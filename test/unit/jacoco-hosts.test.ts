@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { agentConfigSchema } from '../../src/shared/config/agent-config.js';
 import { createJacocoHostCheck } from '../../src/agent/tasks/jacoco-hosts.js';
 
-const tokens = { agentToken: 'agent-token-0123456789abcdef', platformToken: 'platform-token-0123456789abcdef' };
 
 describe('createJacocoHostCheck', () => {
   const check = createJacocoHostCheck(['ci-db.example', '10.0.0.5', 'fd00::1']);
@@ -38,13 +37,13 @@ describe('createJacocoHostCheck', () => {
 
 describe('jacoco config keys', () => {
   it('defaults to 64 MiB, a million probes per class and no extra hosts', () => {
-    const c = agentConfigSchema.parse(tokens);
+    const c = agentConfigSchema.parse({});
     expect([c.jacocoMaxBytes, c.jacocoMaxProbes, c.jacocoHosts]).toEqual([64 * 1024 * 1024, 1_000_000, []]);
   });
 
   it('reads HTTPAGENT_JACOCO_HOSTS as a comma-separated list and refuses what is not a host', () => {
-    expect(agentConfigSchema.parse({ ...tokens, jacocoHosts: ' 10.0.0.5, ci-db.example ,[fd00::1]' }).jacocoHosts).toEqual(['10.0.0.5', 'ci-db.example', '[fd00::1]']);
-    expect(agentConfigSchema.safeParse({ ...tokens, jacocoHosts: 'http://x/' }).success).toBe(false);
-    expect(agentConfigSchema.safeParse({ ...tokens, jacocoMaxProbes: '0' }).success).toBe(false);
+    expect(agentConfigSchema.parse({ jacocoHosts: ' 10.0.0.5, ci-db.example ,[fd00::1]' }).jacocoHosts).toEqual(['10.0.0.5', 'ci-db.example', '[fd00::1]']);
+    expect(agentConfigSchema.safeParse({ jacocoHosts: 'http://x/' }).success).toBe(false);
+    expect(agentConfigSchema.safeParse({ jacocoMaxProbes: '0' }).success).toBe(false);
   });
 });

@@ -5,6 +5,7 @@ import { accessSync, constants, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { loadTaskManifest } from '../../src/shared/config/task-manifest.js';
 import { scriptsDir } from '../helpers/task-scripts.js';
 
 const executable = (f: string) => {
@@ -20,6 +21,10 @@ const haveShellcheck = execFileSync('sh', ['-c', 'command -v shellcheck || true'
 
 describe('scripts/tasks.yaml', () => {
   const manifest = parse(readFileSync(join(scriptsDir, 'tasks.yaml'), 'utf8')) as { version: number; tasks: Record<string, { runAs: string; env: Record<string, string> }> };
+
+  it('is what the agent loads: its schema (unknown keys refused) takes the file as shipped', () => {
+    expect(loadTaskManifest(scriptsDir).manifest.tasks).toEqual(manifest.tasks);
+  });
 
   it('lists exactly the executables in scripts/', () => {
     expect(Object.keys(manifest.tasks).sort()).toEqual(tasks);

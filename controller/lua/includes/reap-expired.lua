@@ -1,6 +1,7 @@
 -- Expired leases: the agent stopped renewing (dead, paused, partitioned). Each such job goes back to
 -- its queue (includes/requeue-job.lua) until maxAttempts, then fails; a job whose cancel was requested
--- ends cancelled. Both moves reach the job indexes and the event stream (includes/job-events.lua).
+-- ends cancelled. Both moves reach the job indexes (includes/job-index.lua) and the event stream
+-- (includes/job-events.lua).
 -- Needs: clock.lua, finish-job.lua (which brings job-events.lua).
 --- @include "requeue-job"
 local function reapExpired(base, leasesKey, selectorsKey, now, limit, retentionSec, channel)
@@ -13,6 +14,8 @@ local function reapExpired(base, leasesKey, selectorsKey, now, limit, retentionS
     if j[1] == 'running' then
       local attempt = tonumber(j[2])
       local agent = j[5] or '?'
+      -- /metrics: a host whose leases keep expiring is dying, frozen or cut off.
+      redis.call('HINCRBY', base .. 'stats', 'leaseExpired|' .. agent, 1)
       if j[4] == '1' then
         finishJob(base, leasesKey, jobKey, id, 'cancelled',
           'cancelled; agent ' .. agent .. ' did not confirm before its lease expired', now, retentionSec)

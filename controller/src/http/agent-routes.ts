@@ -18,6 +18,7 @@ import {
   type ClaimedJob,
 } from '../../../src/shared/protocol/agent-api.js';
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
+import { parseScheduleKey } from '../../../src/shared/protocol/schedule-key.js';
 import type { PortKey } from '../../../src/shared/protocol/identity.js';
 import type { AgentDrain } from '../agent-drain.js';
 import type { EventLog } from '../event-stream.js';
@@ -117,8 +118,16 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     }
     const spec = parseSubmission(raw, []);
     await deps.submitQuota.take(caller);
+    // A schedule's run names its schedule in its key (schedule-key.ts): its outcome is filed under it.
+    const run = spec.idempotencyKey === undefined ? undefined : parseScheduleKey(spec.idempotencyKey, caller);
     const [r] = await deps.jobs.enqueue([
-      { ...spec, agent: caller, labels: undefined, idempotencyKey: spec.idempotencyKey === undefined ? undefined : agentIdempotencyKey(caller, spec.idempotencyKey) },
+      {
+        ...spec,
+        agent: caller,
+        labels: undefined,
+        idempotencyKey: spec.idempotencyKey === undefined ? undefined : agentIdempotencyKey(caller, spec.idempotencyKey),
+        schedule: run ? { agentId: caller, name: run.schedule } : undefined,
+      },
     ]);
     return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
   });
@@ -133,7 +142,8 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     return view;
   });
 
-  app.post(agentApiPaths.claim, async (req, reply) => {
+  // A claim may wait longPollMs for a job before it answers: its own silence bound, not the server's.
+  app.post(agentApiPaths.claim, { config: { handlerTimeoutMs: deps.longPollMs + 30_000 } }, async (req, reply) => {
     const body = parseOr400(claimRequestSchema, req.body, 'body');
     const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
     return { jobs: await claimWithWait(verifiedCaller(req), body.max, body.claimId, waitMs, clientGone(reply)) };

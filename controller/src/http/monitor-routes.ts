@@ -1,5 +1,5 @@
 // Monitor storage endpoints on the agent API (bearer: the host's agent credential; the agentId named must
-// be the credential's own, auth-hooks.ts): metrics, heartbeat, alert state.
+// be the credential's own, auth-hooks.ts): metrics, heartbeat, alert state, schedules' last runs.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { parseOr400 } from '../../../src/shared/http/validate.js';
@@ -25,5 +25,11 @@ export function monitorRoutes(app: FastifyInstance, deps: { monitor: MonitorStor
   app.get(agentApiPaths.monitorAlertState, async (req) => {
     const q = parseOr400(alertQuery, req.query, 'query');
     return { state: await monitor.getAlertState(q.agentId) };
+  });
+
+  // The credential's own schedules only: auth-hooks.ts refuses an agentId that is not the caller's.
+  app.get(agentApiPaths.monitorScheduleRuns, async (req) => {
+    const q = parseOr400(alertQuery, req.query, 'query');
+    return { runs: await monitor.scheduleRuns(q.agentId) };
   });
 }

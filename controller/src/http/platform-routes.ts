@@ -1,19 +1,35 @@
-// The platform API (bearer platform token, or a dashboard session): submit, read, follow, cancel and retry
-// jobs; list agents, their metrics and alerts; the overview figures. Listing jobs is job-list-routes.ts.
+// The platform API (bearer platform token, the viewer token for reads, or a dashboard session): submit,
+// list, read, follow, cancel and retry jobs; list agents, their metrics and alerts, drain them; the
+// overview figures. Every query, path and body is validated with the schemas in src/shared/protocol,
+// which /openapi.json is generated from (platform-openapi.ts).
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { HttpAgentError } from '../../../src/shared/errors.js';
+import { awaitServerSilence } from '../../../src/shared/http/connection-guard.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
-import { agentIdSchema, jobIdSchema } from '../../../src/shared/protocol/ids.js';
-import { FINAL_STATES, jobSubmitSchema, normaliseJob, type JobSpec, type JobState } from '../../../src/shared/protocol/job.js';
+import { FINAL_STATES, jobSubmitSchema, normaliseJob, type JobSpec, type JobState, type WaitingReason } from '../../../src/shared/protocol/job.js';
 import { overviewQuerySchema } from '../../../src/shared/protocol/overview.js';
-import { platformApiPaths as paths } from '../../../src/shared/protocol/platform-api.js';
+import {
+  agentParamsSchema,
+  jobListQuerySchema,
+  jobParamsSchema,
+  logQuerySchema,
+  metricsQuerySchema,
+  NEXT_CURSOR_HEADER,
+  TOTAL_COUNT_HEADER,
+  platformApiPaths as paths,
+  retryRequestSchema,
+} from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
 import type { AgentDrain } from '../agent-drain.js';
+import { formatCursor, parseCursor } from '../job-filter.js';
+import type { JobList } from '../job-list.js';
 import type { JobStore } from '../job-store.js';
+import { queueFor } from '../keys.js';
 import type { MonitorStore } from '../monitor-store.js';
 import type { StatsStore } from '../stats-store.js';
+import type { Notifier } from '../wake-hub.js';
 
 const MAX_BATCH = 10_000;
 /** Largest slice of a log one GET returns; clients page on with X-Log-Next-Offset. */
@@ -21,15 +37,6 @@ const LOG_PAGE_BYTES = 4 * 1024 * 1024;
 const FOLLOW_POLL_MS = 200;
 
 const [stepsForm, taskForm] = jobSubmitSchema.options;
-const jobParams = z.strictObject({ id: jobIdSchema });
-const agentParams = z.strictObject({ id: agentIdSchema });
-const logQuery = z.strictObject({
-  offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
-  follow: z.enum(['0', '1', 'true', 'false']).optional(),
-  /** The whole log stored so far as one attachment (the dashboard's download), however large. */
-  download: z.enum(['0', '1']).optional(),
-});
-const metricsQuery = z.strictObject({ since: z.coerce.number().int().min(0).default(0) });
 
 /**
  * The one-step shorthand and the steps form are told apart by `steps`, so errors name the right fields.
@@ -44,9 +51,11 @@ export function parseSubmission(body: unknown, at: number[]): JobSpec {
 
 export interface PlatformDeps {
   jobs: JobStore;
+  jobList: JobList;
   agents: AgentDirectory;
   drains: AgentDrain;
   monitor: MonitorStore;
+  notifier: Notifier;
   stats: StatsStore;
   /** The Redis clock, ms (the one the scripts write with). */
   now(): Promise<number>;
@@ -54,6 +63,22 @@ export interface PlatformDeps {
 
 export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   const { jobs } = deps;
+
+  /**
+   * Why a queued job for `target` would wait with nobody to take it. A claim waiting on this controller
+   * that could take it answers at once; otherwise the registry of agents decides.
+   */
+  const whyWaiting = async (target: { agent?: string | undefined; labels?: Record<string, string> | undefined }): Promise<WaitingReason | undefined> => {
+    if (deps.notifier.hasWaiterFor(queueFor(target).wake)) return undefined;
+    return deps.agents.whyWaiting(target);
+  };
+
+  /** One job in, its reply out (201 new, 200 for an idempotency key seen before), with `waiting` when it applies. */
+  const submitOne = async (spec: JobSpec) => {
+    const [r] = await jobs.enqueue([spec]);
+    const waiting = r!.state === 'queued' ? await whyWaiting(spec) : undefined;
+    return { created: r!.created, body: { id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true as const }), ...(waiting ? { waiting } : {}) } };
+  };
 
   app.post(paths.jobs, async (req, reply) => {
     if (Array.isArray(req.body)) {
@@ -66,8 +91,20 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
       const results = await jobs.enqueue(specs);
       return reply.code(201).send(results.map((r) => ({ id: r.id, state: r.state, ...(r.created ? {} : { duplicate: true }) })));
     }
-    const [r] = await jobs.enqueue([parseSubmission(req.body, [])]);
-    return reply.code(r!.created ? 201 : 200).send({ id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true }) });
+    const { created, body } = await submitOne(parseSubmission(req.body, []));
+    return reply.code(created ? 201 : 200).send(body);
+  });
+
+  app.get(paths.jobs, async (req, reply) => {
+    const q = parseOr400(jobListQuerySchema, req.query, 'query');
+    const page = await deps.jobList.list(
+      { states: q.state, agent: q.agent, labels: q.label, task: q.task, idContains: q.q, since: q.since, until: q.until },
+      q.limit,
+      q.cursor ? parseCursor(q.cursor) : undefined,
+    );
+    if (page.total !== undefined) void reply.header(TOTAL_COUNT_HEADER, String(page.total));
+    if (page.next) void reply.header(NEXT_CURSOR_HEADER, formatCursor(page.next));
+    return page.jobs;
   });
 
   app.get(paths.overview, async (req) => {
@@ -75,18 +112,15 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return deps.stats.overview(q.minutes, await deps.now());
   });
 
-  app.get(paths.job.route, async (req) => jobs.get(parseOr400(jobParams, req.params, 'params').id));
-
-  // A new job with the old one's spec: the first run keeps its log and outcome, the retry gets its own.
-  app.post(paths.jobRetry.route, async (req, reply) => {
-    const { id } = parseOr400(jobParams, req.params, 'params');
-    if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
-    const [r] = await jobs.enqueue([await jobs.retrySpec(id)]);
-    return reply.code(201).send({ id: r!.id, state: r!.state, retryOf: id });
+  app.get(paths.job.route, async (req) => {
+    const job = await jobs.get(parseOr400(jobParamsSchema, req.params, 'params').id);
+    if (job.state !== 'queued') return job;
+    const waiting = await whyWaiting(job.target);
+    return waiting ? { ...job, waiting } : job;
   });
 
   app.post(paths.jobCancel.route, async (req) => {
-    const { id } = parseOr400(jobParams, req.params, 'params');
+    const { id } = parseOr400(jobParamsSchema, req.params, 'params');
     if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
     const state = await jobs.cancel(id);
     if (state === 'succeeded' || state === 'failed') {
@@ -95,9 +129,19 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return { id, state, cancelRequested: state === 'running' };
   });
 
+  // A new job with the old one's spec: the first run keeps its log and outcome, the retry gets its own.
+  app.post(paths.jobRetry.route, async (req, reply) => {
+    const { id } = parseOr400(jobParamsSchema, req.params, 'params');
+    const body = req.body === undefined || req.body === null ? {} : parseOr400(retryRequestSchema, req.body, 'body');
+    const spec = await jobs.retrySpec(id);
+    const { created, body: out } = await submitOne({ ...spec, ...(body.priority !== undefined ? { priority: body.priority } : {}), idempotencyKey: body.idempotencyKey });
+    if (created) await jobs.markRetry(out.id, id);
+    return reply.code(created ? 201 : 200).send({ ...out, retryOf: id });
+  });
+
   app.get(paths.jobLog.route, async (req, reply) => {
-    const { id } = parseOr400(jobParams, req.params, 'params');
-    const q = parseOr400(logQuery, req.query, 'query');
+    const { id } = parseOr400(jobParamsSchema, req.params, 'params');
+    const q = parseOr400(logQuerySchema, req.query, 'query');
     const first = await jobs.readLog(id, q.offset, LOG_PAGE_BYTES);
     void reply.type('text/plain; charset=utf-8').header('x-log-truncated', String(first.truncated)).header('x-job-state', first.state);
     if (q.download === '1') {
@@ -131,10 +175,13 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
         const final = (FINAL_STATES as readonly JobState[]).includes(cur.state);
         if (final && cur.bytes.length < LOG_PAGE_BYTES) return;
         if (cur.bytes.length === 0) {
-          await new Promise<void>((resolve) => {
-            const t = setTimeout(resolve, FOLLOW_POLL_MS);
-            gone.signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
-          });
+          // A quiet job sends nothing for as long as it likes; only the writes are under the idle timeout.
+          await awaitServerSilence(reply, new Promise<void>((resolve) => {
+            // The listener goes with the wait: left on the signal, one piled up every poll of a long follow.
+            const onGone = () => { clearTimeout(t); resolve(); };
+            const t = setTimeout(() => { gone.signal.removeEventListener('abort', onGone); resolve(); }, FOLLOW_POLL_MS);
+            gone.signal.addEventListener('abort', onGone, { once: true });
+          }));
         }
         if (gone.signal.aborted) return;
         cur = await jobs.readLog(id, offset, LOG_PAGE_BYTES);
@@ -146,13 +193,13 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   app.get(paths.agents, async () => deps.agents.list());
 
   app.get(paths.agentMetrics.route, async (req) => {
-    const { id } = parseOr400(agentParams, req.params, 'params');
-    const q = parseOr400(metricsQuery, req.query, 'query');
-    return { samples: await deps.monitor.history(id, q.since) };
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
+    const q = parseOr400(metricsQuerySchema, req.query, 'query');
+    return { samples: await deps.monitor.history(id, q.since ?? 0) };
   });
 
   app.post(paths.agentDrain.route, async (req) => {
-    const { id } = parseOr400(agentParams, req.params, 'params');
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
     const r = await deps.drains.drain(id);
     req.log.info({ agentId: id }, 'agent drained by the platform');
@@ -160,14 +207,14 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   });
 
   app.delete(paths.agentDrain.route, async (req) => {
-    const { id } = parseOr400(agentParams, req.params, 'params');
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     const r = await deps.drains.resume(id);
     req.log.info({ agentId: id }, 'agent resumed by the platform');
     return r;
   });
 
   app.get(paths.agentAlerts.route, async (req) => {
-    const { id } = parseOr400(agentParams, req.params, 'params');
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     return { state: await deps.monitor.getAlertState(id) };
   });
 }

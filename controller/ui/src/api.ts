@@ -75,10 +75,12 @@ export async function signOut(): Promise<void> {
 export interface JobPage {
   jobs: JobView[];
   next: string | undefined;
-  total: number;
+  /** Absent where the controller does not count (an id search, several filters together). */
+  total: number | undefined;
 }
 
 export async function listJobs(query: URLSearchParams): Promise<JobPage> {
   const res = await call('GET', `/v1/jobs?${query}`);
-  return { jobs: (await res.json()) as JobView[], next: res.headers.get('x-next-cursor') ?? undefined, total: Number(res.headers.get('x-total-count') ?? 0) };
+  const total = res.headers.get('x-total-count');
+  return { jobs: (await res.json()) as JobView[], next: res.headers.get('x-next-cursor') ?? undefined, total: total === null ? undefined : Number(total) };
 }

@@ -9,10 +9,10 @@ import type { Logger } from '../../shared/log.js';
 import type { AgentIdentity } from '../identity/agent-identity.js';
 import type { PortKeyRing } from '../identity/port-key-ring.js';
 import type { AgentMetrics } from '../agent-metrics.js';
-import type { TaskGroups } from '../tasks/task-groups.js';
 import { readCommit, version } from '../../shared/package-info.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { JobSpec, JobSubmit, JobView } from '../../shared/protocol/job.js';
+import type { TaskLauncher } from '../tasks/task-launcher.js';
 import { runClaimLoop } from './claim-loop.js';
 import { createClaimPause } from './claim-pause.js';
 import { createCompleteBatcher } from './complete-batcher.js';
@@ -38,16 +38,14 @@ export type AgentJobConfig = AgentConfig & { tasksDir: string };
 export interface AgentDeps {
   logger: Logger;
   metrics: AgentMetrics;
-  /** The environment scripts inherit (scriptBaseEnv(process.env) in production). */
-  baseEnv: Record<string, string>;
+  /** Starts each step: its account (tasks.yaml, taskUser), clean environment and recorded process group. */
+  tasks: TaskLauncher;
   /** The credential every controller call carries (enrolled first if there is none yet). */
   identity: AgentIdentity;
   /** Port-token keys: each registration brings the controller's current list. */
   portKeys: PortKeyRing;
   /** Built from the config and identity when absent. */
   client?: ControllerClient;
-  /** Records each running step's process group, for run-agent.ts to kill on exit (task-groups.ts). */
-  taskGroups?: TaskGroups | undefined;
 }
 
 export interface AgentStatus {
@@ -163,8 +161,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
     for (const job of jobs) {
       const lease = { id: job.id, epoch: job.epoch };
       const run = startJobRun(job, {
-        tasksDir: config.tasksDir,
-        baseEnv: deps.baseEnv,
+        tasks: deps.tasks,
         killGraceMs: config.killGraceMs,
         stepTimeoutSec: config.stepTimeoutSec,
         chunkMaxBytes: chunkMaxBytes(),
@@ -172,7 +169,6 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
         spool: spool!,
         logger,
         metrics: deps.metrics,
-        taskGroups: deps.taskGroups,
       });
       runs.set(key(lease), run);
       held.set(key(lease), lease);

@@ -5,7 +5,7 @@ import type { AgentMetrics } from '../agent-metrics.js';
 import type { ClaimedJob } from '../../shared/protocol/agent-api.js';
 import type { Logger } from '../../shared/log.js';
 import type { JobsResource } from '../controller-client/jobs.js';
-import type { TaskGroups } from '../tasks/task-groups.js';
+import type { TaskLauncher } from '../tasks/task-launcher.js';
 import { openJobLog, type JobLog } from './job-log.js';
 import { startLogStreamer } from './log-streamer.js';
 import type { JobSpool, ResultSpool, SpooledResult } from './result-spool.js';
@@ -19,8 +19,8 @@ const LOG_HIGH_WATER = 1024 * 1024;
 const STEP_PROGRESS_HOLD_MS = 250;
 
 export interface JobRunnerDeps {
-  tasksDir: string;
-  baseEnv: Record<string, string>;
+  /** Starts each step: its account, clean environment and recorded process group. */
+  tasks: TaskLauncher;
   killGraceMs: number;
   stepTimeoutSec: number;
   chunkMaxBytes: number;
@@ -28,8 +28,6 @@ export interface JobRunnerDeps {
   spool: ResultSpool;
   logger: Logger;
   metrics: AgentMetrics;
-  /** Records each running step's process group (see task-groups.ts). */
-  taskGroups?: TaskGroups | undefined;
 }
 
 /** stale: another attempt owns the job, nothing is reported · finished: a result is spooled to deliver. */
@@ -115,8 +113,7 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
     log.append(`==> ${label}\n`);
     report({ index, state: 'running', startedAt: new Date().toISOString() });
     const outcome = await runStep({
-      tasksDir: deps.tasksDir,
-      baseEnv: deps.baseEnv,
+      tasks: deps.tasks,
       step,
       index,
       jobId: job.id,
@@ -131,7 +128,6 @@ async function execute(job: ClaimedJob, deps: JobRunnerDeps, ctl: RunControl): P
       },
       // No pid file: a restarted agent finds a tree left running by the job id in its environment.
       onSpawn: (pid) => setPid(pid),
-      taskGroups: deps.taskGroups,
     });
     setPid(undefined);
     outcomes.push(outcome);

@@ -1,18 +1,17 @@
 // Runs one step of a job as a child process tree and reports how it ended. Output goes to the job log
 // as it arrives; a timeout or a stop kills the whole process group, so nothing the script started
 // outlives the step.
-import { spawn, type ChildProcessByStdio } from 'node:child_process';
-import type { Readable, Writable } from 'node:stream';
+import { HttpAgentError } from '../../shared/errors.js';
 import type { StepSpec } from '../../shared/protocol/job.js';
-import type { TaskGroups } from '../tasks/task-groups.js';
-import { killTree, paramsToEnv, resolveTask, UnknownTaskError } from '../tasks/task-process.js';
+import type { StartedTask, TaskLauncher } from '../tasks/task-launcher.js';
+import { killTree } from '../tasks/task-process.js';
 
 /** Why a running job is being stopped from outside. */
 export type StopReason = 'cancel' | 'stale' | 'shutdown';
 
 export interface RunStepOptions {
-  tasksDir: string;
-  baseEnv: Record<string, string>;
+  /** Starts the step: its account (tasks.yaml), clean environment, recorded process group. */
+  tasks: TaskLauncher;
   step: StepSpec;
   index: number;
   jobId: string;
@@ -27,8 +26,6 @@ export interface RunStepOptions {
   /** Takes the step's output; a returned promise pauses the child's pipes until it settles (backpressure). */
   output: (bytes: Buffer) => Promise<void> | undefined;
   onSpawn?: (pid: number | undefined) => void;
-  /** Where the step's group is recorded while it runs, so an agent that exits takes it along. */
-  taskGroups?: TaskGroups | undefined;
 }
 
 export interface StepOutcome {
@@ -43,50 +40,27 @@ export interface StepOutcome {
 /** After the child exits, how long its pipes may stay open (a daemon it left holding them). */
 const PIPE_DRAIN_MS = 2_000;
 
-type StepChild = ChildProcessByStdio<Writable, Readable, Readable>;
-
-/**
- * Spawned with node's spawn, not through startTask (task-process.ts, which light tasks use), but on the
- * same terms: allow-listed file, params as env and JSON stdin, own process group, no shell. execa's extra
- * machinery costs about 1.5 ms of CPU per spawn, most of an agent's time on a job whose step is short,
- * and the step runner needs none of it (it captures, kills and waits by itself).
- */
-function spawnStep(opts: RunStepOptions): StepChild {
-  const file = resolveTask(opts.tasksDir, opts.step.task);
-  const child = spawn(file, [], {
-    cwd: opts.tasksDir,
-    env: {
-      ...opts.baseEnv,
-      HTTPAGENT_JOB_ID: opts.jobId,
-      HTTPAGENT_JOB_ATTEMPT: String(opts.attempt),
-      HTTPAGENT_STEP_INDEX: String(opts.index),
-      ...paramsToEnv(opts.step.params),
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-    detached: true,
-  });
-  // A script that does not read stdin closes it early; that EPIPE is not the step's failure.
-  child.stdin.on('error', () => undefined);
-  child.stdin.end(JSON.stringify(opts.step.params ?? {}));
-  return child;
-}
-
 export async function runStep(opts: RunStepOptions): Promise<StepOutcome> {
   const startedAt = new Date().toISOString();
   const ended = (o: Omit<StepOutcome, 'startedAt' | 'finishedAt'>): StepOutcome => ({ ...o, startedAt, finishedAt: new Date().toISOString() });
 
   if (opts.signal.aborted) return ended({ state: 'cancelled', exitCode: null, signal: null, error: null });
 
-  let child: StepChild;
+  let started: StartedTask;
   try {
-    child = spawnStep(opts);
+    started = opts.tasks.start(opts.step.task, opts.step.params, {
+      HTTPAGENT_JOB_ID: opts.jobId,
+      HTTPAGENT_JOB_ATTEMPT: String(opts.attempt),
+      HTTPAGENT_STEP_INDEX: String(opts.index),
+    });
   } catch (err) {
-    const message = err instanceof UnknownTaskError ? err.message : `cannot start task "${opts.step.task}": ${(err as Error).message}`;
+    // An unknown task, a root task on an agent that is not root, params no process can take.
+    const message = err instanceof HttpAgentError ? err.message : `cannot start task "${opts.step.task}": ${(err as Error).message}`;
     void opts.output(Buffer.from(`httpagent: ${message}\n`));
     return ended({ state: 'failed', exitCode: null, signal: null, error: message });
   }
+  const { child } = started;
   opts.onSpawn?.(child.pid);
-  const untrack = opts.taskGroups?.track(child.pid);
   // A step that writes faster than the disk takes it is paused at the pipe, not buffered in memory.
   let paused = false;
   const onData = (bytes: Buffer) => {
@@ -134,7 +108,7 @@ export async function runStep(opts: RunStepOptions): Promise<StepOutcome> {
     child.stderr.destroy();
   }
   await killing;
-  untrack?.();
+  started.release();
 
   if (stopReason) return ended({ state: 'cancelled', exitCode: exit.code, signal: exit.signal, error: null });
   if (timedOut) return ended({ state: 'failed', exitCode: exit.code, signal: exit.signal, error: opts.timeoutError });

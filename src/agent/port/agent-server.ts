@@ -5,7 +5,9 @@ import type { AgentConfig } from '../../shared/config/agent-config.js';
 import { createAuthorizeHelpers } from '../tasks/authorize-helper.js';
 import { compileDeleteRoots } from '../tasks/delete-paths.js';
 import { createRunPool, type RunPool } from '../tasks/run-pool.js';
+import { createConnectionGuard } from '../../shared/http/connection-guard.js';
 import { frameworkErrors, installErrorHandling } from '../../shared/http/error-handler.js';
+import { installServiceHeader } from '../../shared/http/service-header.js';
 import type { AgentServerDeps, RouteContext } from './route-context.js';
 import { registerAuthorizeRoutes } from './authorize-route.js';
 import { registerDeleteRoute } from './delete-route.js';
@@ -29,7 +31,9 @@ declare module 'fastify' {
 }
 
 export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): FastifyInstance {
+  const guard = createConnectionGuard(config, deps.logger);
   const app = Fastify({
+    ...guard.options,
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: config.bodyLimitBytes,
     frameworkErrors,
@@ -46,11 +50,13 @@ export function buildAgentServer(config: AgentConfig, deps: AgentServerDeps): Fa
     authorizeHelpers: createAuthorizeHelpers({ logger: deps.logger }),
   };
   app.addHook('onClose', () => ctx.authorizeHelpers.close());
+  guard.install(app);
   const checkToken = createPortTokenCheck({ agentId: config.agentId, keys: deps.portKeys });
 
   // Every body is JSON; fastify's default text/plain parser would let a string reach the routes.
   app.removeContentTypeParser('text/plain');
   installErrorHandling(app);
+  installServiceHeader(app, 'agent');
 
   // onRequest runs before the body is read: an unauthenticated caller cannot make us buffer anything.
   // A public route may be called without a token, but a token that comes must be good: a caller with a

@@ -7,7 +7,8 @@ import { deleteRequestSchema } from './schemas.js';
 import { parseOr400 } from '../../shared/http/validate.js';
 
 export function registerDeleteRoute(app: FastifyInstance, { config, deps, deleteRoots }: RouteContext): void {
-  app.post('/v1/delete', async (request): Promise<{ results: DeleteResult[] }> => {
+  // Removing a large tree takes as long as the tree is large: bounded by the work, not by the idle timeout.
+  app.post('/v1/delete', { config: { handlerTimeoutMs: 0 } }, async (request): Promise<{ results: DeleteResult[] }> => {
     const body = parseOr400(deleteRequestSchema, request.body);
     if (config.deleteRoots.length === 0) {
       throw new HttpAgentError('DELETE_DISABLED', 'no deleteRoots are configured on this agent');

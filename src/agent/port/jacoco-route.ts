@@ -14,7 +14,8 @@ export function registerJacocoRoute(app: FastifyInstance, { config, deps, runPoo
   const checkHost = createJacocoHostCheck(config.jacocoHosts);
   const dir = resolve(config.stateDir, 'coverage');
 
-  app.post('/v1/coverage/jacoco', async (request, reply) => {
+  // Silent while queued and dumping: bounded by jacocoTimeoutSec and the pool, not by the idle timeout.
+  app.post('/v1/coverage/jacoco', { config: { handlerTimeoutMs: 0 } }, async (request, reply) => {
     const body = parseOr400(jacocoRequestSchema, request.body);
     // Before a pool slot, a DNS lookup or a socket: the refusal is the same whatever the port.
     const host = checkHost(body.host);

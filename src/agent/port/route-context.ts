@@ -7,7 +7,7 @@ import type { AgentMetrics } from '../agent-metrics.js';
 import type { PortKeyRing } from '../identity/port-key-ring.js';
 import type { AuthorizeHelpers } from '../tasks/authorize-helper.js';
 import type { RunPool } from '../tasks/run-pool.js';
-import type { TaskGroups } from '../tasks/task-groups.js';
+import type { TaskLauncher } from '../tasks/task-launcher.js';
 
 export type { FastifyInstance };
 
@@ -29,10 +29,8 @@ export interface AgentServerDeps {
   /** pino logger; fastify logs requests through it. */
   logger: Logger;
   metrics: AgentMetrics;
-  /** Resolved directory of allow-listed task scripts (config.tasksDir or the repo's scripts/). */
-  tasksDir: string;
-  /** Environment scripts inherit: scriptBaseEnv(process.env), without HTTPAGENT_* settings. */
-  scriptBaseEnv: Record<string, string>;
+  /** Starts light tasks: the allow-listed scripts in tasksDir, as their accounts, with a clean environment, groups recorded. */
+  tasks: TaskLauncher;
   jobs: AgentJobsView;
   /** The keys port tokens are checked against. */
   portKeys: PortKeyRing;
@@ -42,8 +40,6 @@ export interface AgentServerDeps {
   startedAt: number;
   /** Aborted when the agent's drain grace is over: running light tasks are stopped like on a timeout. */
   shutdown?: AbortSignal | undefined;
-  /** Records each running light task's process group, for run-agent.ts to kill on exit (task-groups.ts). */
-  taskGroups?: TaskGroups | undefined;
   /** TEST SEAM: passwd file for /v1/authorize lookups (temp homes in tests). Production leaves it unset: /etc/passwd. */
   passwdFile?: string | undefined;
 }

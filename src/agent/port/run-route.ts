@@ -3,18 +3,18 @@ import type { FastifyInstance } from 'fastify';
 import { ValidationError } from '../../shared/errors.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../shared/http/validate.js';
 import { runLightTask, type LightTaskResult } from '../tasks/run-light-task.js';
-import { resolveTask } from '../tasks/task-process.js';
 import type { RouteContext } from './route-context.js';
 import { runRequestSchema } from './schemas.js';
 
 export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }: RouteContext): void {
-  app.post('/v1/run', async (request, reply): Promise<LightTaskResult> => {
+  // Silent while queued and running: bounded by runTimeoutSec and the pool, not by the idle timeout.
+  app.post('/v1/run', { config: { handlerTimeoutMs: 0 } }, async (request, reply): Promise<LightTaskResult> => {
     const body = parseOr400(runRequestSchema, request.body);
     if (body.timeoutSec !== undefined && body.timeoutSec > config.runTimeoutSec) {
       throw invalidInput('body', [inputIssue('timeoutSec', 'too_big', `at most ${config.runTimeoutSec} on this agent (runTimeoutSec)`)]);
     }
-    // Fail an unknown task before it takes a place in the queue.
-    resolveTask(deps.tasksDir, body.task);
+    // Fail an unknown task, or a root task this agent cannot run, before it takes a place in the queue.
+    deps.tasks.check(body.task);
 
     // A caller that hangs up stops its task, queued or running, instead of leaving work nobody reads.
     // The agent's shutdown stops it too: a listener removed below, not AbortSignal.any, whose dependants
@@ -36,15 +36,13 @@ export function registerRunRoute(app: FastifyInstance, { config, deps, runPool }
       const result = await runPool.run(async () => {
         if (gone.signal.aborted) throw new ValidationError('caller went away before the task started');
         return runLightTask({
-          tasksDir: deps.tasksDir,
+          tasks: deps.tasks,
           task: body.task,
           params: body.params,
-          baseEnv: deps.scriptBaseEnv,
           timeoutMs: (body.timeoutSec ?? config.runTimeoutSec) * 1000,
           killGraceMs: Math.min(config.killGraceMs, 5000),
           outputCapBytes: config.outputCapBytes,
           signal: stop.signal,
-          taskGroups: deps.taskGroups,
         });
       });
       outcome = result.timedOut ? 'timeout' : result.exitCode === 0 ? 'ok' : 'failed';

@@ -1,7 +1,7 @@
 // GET /healthz, /metrics and /openapi.json: the port's own service endpoints.
 import type { FastifyInstance } from 'fastify';
 import type { RouteContext } from './route-context.js';
-import { buildOpenApi } from './openapi.js';
+import { buildAgentOpenApi } from './openapi.js';
 
 export function registerServiceRoutes(app: FastifyInstance, { config, deps, runPool }: RouteContext): void {
   // Without a token: alive, and whether it takes work. Version, commit and load tell an attacker which
@@ -31,6 +31,6 @@ export function registerServiceRoutes(app: FastifyInstance, { config, deps, runP
     return reply.type(deps.metrics.registry.contentType).send(text);
   });
 
-  const openapi = buildOpenApi({ version: deps.version });
+  const openapi = buildAgentOpenApi({ version: deps.version });
   app.get('/openapi.json', { config: { public: true } }, async () => openapi);
 }

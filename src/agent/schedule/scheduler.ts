@@ -4,6 +4,7 @@ import { Cron } from 'croner';
 import type { AgentConfig, Schedule } from '../../shared/config/agent-config.js';
 import type { Logger } from '../../shared/log.js';
 import { FINAL_STATES, type JobState, type JobSubmit } from '../../shared/protocol/job.js';
+import { scheduleKey } from '../../shared/protocol/schedule-key.js';
 import { readScheduleState, scheduleStatePath, writeScheduleState, type ScheduleStateData } from './schedule-state.js';
 
 export interface SchedulerDeps {
@@ -24,11 +25,6 @@ export interface Scheduler {
   stop(): Promise<void>;
   /** Handles one fire time of a schedule (what the timer does). */
   fire(name: string, at: Date): Promise<FireOutcome>;
-}
-
-/** `sched:<agentId>:<name>:<fire time ISO>`: the same fire always maps to the same job. */
-export function scheduleKey(agentId: string, name: string, at: Date): string {
-  return `sched:${agentId}:${name}:${at.toISOString()}`;
 }
 
 const MAX_TIMER_MS = 2 ** 31 - 1;

@@ -48,9 +48,17 @@ async function resolveUser(user: string, opts: AuthorizeOptions): Promise<Passwd
   return entry;
 }
 
-/** As root the helper becomes the user; otherwise it runs as the agent, and only the agent's own files qualify. */
+/**
+ * As root the helper becomes the user. An agent that is not root cannot: it edits only its own user's
+ * file, and says so (403) for anyone else's rather than failing inside the helper.
+ */
 function identityFor(entry: PasswdEntry): HelperIdentity | undefined {
-  return process.getuid?.() === 0 ? { uid: entry.uid, gid: entry.gid } : undefined;
+  const uid = process.getuid?.();
+  if (uid === 0) return { uid: entry.uid, gid: entry.gid };
+  if (uid !== undefined && entry.uid !== uid) {
+    throw new HttpAgentError('AUTHORIZE_NEEDS_ROOT', `the agent runs as uid ${uid}, not root: it can change only its own user's authorized_keys, not ${entry.name}'s`);
+  }
+  return undefined;
 }
 
 async function edit(op: 'add' | 'remove', user: string, key: SshPublicKey, opts: AuthorizeOptions): Promise<AuthorizeResult> {

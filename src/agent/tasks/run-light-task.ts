@@ -1,22 +1,19 @@
 // Running one allow-listed task synchronously for POST /v1/run: output captured up to a cap per stream,
 // and a timeout, a caller who hung up or the agent's shutdown stops the whole process group.
-import { HttpAgentError, ValidationError } from '../../shared/errors.js';
-import type { TaskGroups } from './task-groups.js';
-import { killTree, startTask } from './task-process.js';
+import { taskStartFailure, type TaskLauncher } from './task-launcher.js';
+import { killTree } from './task-process.js';
 
 export interface LightTaskOptions {
-  tasksDir: string;
+  /** Starts the task: its account (tasks.yaml), clean environment, recorded process group. */
+  tasks: TaskLauncher;
   task: string;
   params?: Record<string, string> | undefined;
-  baseEnv: Record<string, string>;
   timeoutMs: number;
   killGraceMs: number;
   /** Bytes kept of each of stdout and stderr; the rest is read and dropped so the child never blocks. */
   outputCapBytes: number;
   /** Aborted when the caller went away or the agent stops: the task is stopped like on a timeout. */
   signal?: AbortSignal;
-  /** Where the task's group is recorded while it runs, so an agent that exits takes it along. */
-  taskGroups?: TaskGroups | undefined;
 }
 
 export interface LightTaskResult {
@@ -52,19 +49,21 @@ class CappedBuffer {
   }
 }
 
-function startFailure(task: string, errno: string | undefined): HttpAgentError {
-  if (errno === 'E2BIG') return new ValidationError('params: too large together to pass as environment variables (E2BIG)');
-  return new HttpAgentError('TASK_START_FAILED', `task "${task}" could not be started (${errno ?? 'unknown error'})`);
-}
-
 /**
- * Throws UnknownTaskError (400) before spawning when the task is not allow-listed, ValidationError (400)
- * for params no process can take, TASK_START_FAILED (500) when the kernel refused to start it.
+ * Throws UnknownTaskError (400) before spawning when the task is not allow-listed, TaskNeedsRootError
+ * (403) for a root task on an agent that is not root, ValidationError (400) for params no process can
+ * take, TASK_START_FAILED (500) when the kernel refused to start it.
  */
 export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskResult> {
   const started = performance.now();
-  const child = startTask({ tasksDir: opts.tasksDir, task: opts.task, params: opts.params, baseEnv: opts.baseEnv });
-  const untrack = opts.taskGroups?.track(child.pid);
+  const { child, release } = opts.tasks.start(opts.task, opts.params);
+  // 'close': exited and both pipes ended. 'error' without a pid: the kernel refused to start it.
+  const ended = new Promise<{ code: number | null; signal: string | null; errno?: string }>((resolve) => {
+    child.once('close', (code, signal) => resolve({ code, signal }));
+    child.once('error', (e: NodeJS.ErrnoException) => {
+      if (child.pid === undefined) resolve({ code: null, signal: null, errno: e.code ?? 'unknown error' });
+    });
+  });
   const out = new CappedBuffer(opts.outputCapBytes);
   const err = new CappedBuffer(opts.outputCapBytes);
   child.stdout?.on('data', (c: Buffer) => out.push(c));
@@ -85,13 +84,13 @@ export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskRes
   try {
     // Resolves when the script exited and its output pipes closed: a background child that keeps
     // stdout open holds the call until the timeout stops the group; one that detaches its output is left running.
-    const result = await child;
+    const result = await ended;
     if (stopping) await stopping;
     // No pid: the task never started. Answering 200 with no exit code would read as "ran, said nothing".
-    if (child.pid === undefined) throw startFailure(opts.task, (result as { code?: string }).code);
+    if (result.errno !== undefined) throw taskStartFailure(opts.task, result.errno);
     return {
-      exitCode: result.exitCode ?? null,
-      signal: result.signal ?? null,
+      exitCode: result.code,
+      signal: result.signal,
       stdout: out.text(),
       stderr: err.text(),
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
@@ -101,6 +100,6 @@ export async function runLightTask(opts: LightTaskOptions): Promise<LightTaskRes
   } finally {
     clearTimeout(timer);
     opts.signal?.removeEventListener('abort', onAbort);
-    untrack?.();
+    release();
   }
 }

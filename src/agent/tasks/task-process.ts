@@ -1,9 +1,8 @@
-// Starting an allow-listed task script: resolving its name inside the tasks directory, params as
-// environment, the process group to kill. Light tasks (POST /v1/run) start through startTask; job steps
-// spawn on the same terms in step-runner.ts, so params arrive identically and never through a shell.
+// Task scripts as processes: resolving a name inside tasksDir, params as environment variables, the
+// planned command (task-launcher.ts decides account and environment), and stopping a process group.
+// Both light tasks (POST /v1/run) and job steps are started by TaskLauncher.start, nowhere else.
 import { constants, accessSync, realpathSync, statSync } from 'node:fs';
 import { join, sep } from 'node:path';
-import { execa, type ResultPromise } from 'execa';
 import { HttpAgentError } from '../../shared/errors.js';
 import { paramEnvName, paramsSchema, taskNameSchema } from '../../shared/protocol/job.js';
 import { parseOr400 } from '../../shared/http/validate.js';
@@ -50,35 +49,19 @@ export function paramsToEnv(params: Record<string, string> = {}): Record<string,
   return env;
 }
 
-export interface StartTaskOptions {
-  tasksDir: string;
-  task: string;
-  params?: Record<string, string> | undefined;
-  /** The environment scripts inherit (bin/ builds it from process.env without secrets). */
-  baseEnv: Record<string, string>;
-  /** Extra variables such as HTTPAGENT_JOB_ID. */
-  extraEnv?: Record<string, string>;
-  cwd?: string;
-}
-
-/**
- * Spawns the task in its own process group (detached), so a timeout or cancel can signal the whole
- * tree with one kill(-pgid). Output is left as streams for the caller to capture or forward. execa's
- * `cleanup` does nothing for a detached child: an agent that exits kills the group through task-groups.ts.
- */
-export function startTask(opts: StartTaskOptions): ResultPromise<{ buffer: false; reject: false; detached: true }> {
-  const file = resolveTask(opts.tasksDir, opts.task);
-  return execa(file, [], {
-    cwd: opts.cwd ?? opts.tasksDir,
-    env: { ...opts.baseEnv, ...(opts.extraEnv ?? {}), ...paramsToEnv(opts.params) },
-    extendEnv: false,
-    input: JSON.stringify(opts.params ?? {}),
-    buffer: false,
-    reject: false,
-    detached: true,
-    stdout: 'pipe',
-    stderr: 'pipe',
-  } as const);
+/** How to start one task, as the task launcher (task-launcher.ts) planned it. */
+export interface TaskCommand {
+  /** The script itself, or setpriv when the task switches to another account. */
+  file: string;
+  args: string[];
+  /** The whole environment: nothing of the agent's is inherited. */
+  env: Record<string, string>;
+  cwd: string;
+  /** The params as one JSON object, for stdin. */
+  input: string;
+  /** Who it runs as, for logs. */
+  user: string;
+  uid: number;
 }
 
 /**
@@ -112,14 +95,4 @@ function groupAlive(pgid: number): boolean {
   } catch {
     return false;
   }
-}
-
-/** The environment scripts get: the parent's, less every HTTPAGENT_* setting (tokens among them). */
-export function scriptBaseEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) {
-    if (v === undefined || k.startsWith('HTTPAGENT_')) continue;
-    out[k] = v;
-  }
-  return out;
 }

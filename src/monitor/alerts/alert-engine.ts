@@ -42,6 +42,13 @@ export interface Observation {
   ok: boolean;
   /** Why it failed (or what it saw): goes into the mail. */
   detail: string;
+  /**
+   * Overrides of the policy's counts for this check. A check that reports a settled fact rather than
+   * probing (a scheduled run failed; the job already had its attempts) opens on the first failure and
+   * ends on the first success.
+   */
+  afterFailures?: number;
+  recoverAfter?: number;
 }
 
 export type AlertEventKind = 'firing' | 'reminder' | 'resolved';
@@ -105,7 +112,8 @@ export function evaluate(prev: AlertState, observations: readonly Observation[],
   return { state: { updatedAt: changed ? now : prev.updatedAt, checks }, events, changed };
 }
 
-function step(s: CheckAlertState, o: Observation, now: number, p: AlertPolicy): { next: CheckAlertState; event?: AlertEvent } {
+function step(s: CheckAlertState, o: Observation, now: number, policy: AlertPolicy): { next: CheckAlertState; event?: AlertEvent } {
+  const p = { ...policy, afterFailures: o.afterFailures ?? policy.afterFailures, recoverAfter: o.recoverAfter ?? policy.recoverAfter };
   const recent = s.incidents.filter((t) => now - t < p.flapWindowMs);
   if (!o.ok) {
     if (s.status === 'alerting') {

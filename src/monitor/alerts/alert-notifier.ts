@@ -46,8 +46,8 @@ export function createNotifier(opts: NotifierOptions): Notifier {
     queue = [];
     const mail = renderAlertMail(opts.host, batch);
     try {
-      await opts.mailer.send(mail);
-      opts.logger.info({ subject: mail.subject, events: batch.length }, 'alert mail sent');
+      // Without mail settings the mailer already said the alert was not mailed: no "sent" after it.
+      if ((await opts.mailer.send(mail)) === 'sent') opts.logger.info({ subject: mail.subject, events: batch.length }, 'alert mail sent');
     } catch (err) {
       opts.logger.error({ err: (err as Error).message, subject: mail.subject }, 'alert mail failed; will retry');
       queue = [...batch, ...queue].slice(-max);

@@ -1,16 +1,17 @@
-// The supervisord status of the guarded programs, through `supervisorctl status` (execa, no shell).
-import { execFile } from 'node:child_process';
+// The supervisord status of the guarded programs, through `supervisorctl status` (no shell).
+import { userInfo } from 'node:os';
+import { classifyFailure, parseStatusLine, supervisorctl } from '../../shared/supervisorctl.js';
 import type { Observation } from '../alerts/alert-engine.js';
-
-const STATES = 'STOPPED|STARTING|RUNNING|BACKOFF|STOPPING|EXITED|FATAL|UNKNOWN';
-const LINE = new RegExp(`^(\\S+)\\s+(${STATES})\\b\\s*(.*)$`);
+import type { SetupProblem } from '../setup-notices.js';
 
 export interface SupervisorCheckOptions {
   programs: readonly string[];
   configFile?: string | undefined;
   timeoutMs: number;
-  /** The supervisorctl executable (tests point this at a fake script on PATH-free setups). */
+  /** The supervisorctl executable (tests point this at a wrapper). */
   command?: string;
+  /** Told when the check cannot run because of how the host is set up (see SOCKET_PERMISSION). */
+  onSetupProblem?: (p: SetupProblem) => void;
 }
 
 /**
@@ -26,11 +27,11 @@ export function parseSupervisorStatus(stdout: string, exitCode: number | undefin
   let answered = false;
   for (const raw of stdout.split('\n')) {
     const line = raw.trim();
-    const m = LINE.exec(line);
-    if (m) {
+    const status = parseStatusLine(line);
+    if (status) {
       answered = true;
-      seen.add(m[1]!);
-      out.push({ name: `supervisor:${m[1]}`, ok: m[2] === 'RUNNING', detail: `${m[2]}${m[3] ? ` ${m[3]}` : ''}`.slice(0, 300) });
+      seen.add(status.name);
+      out.push({ name: `supervisor:${status.name}`, ok: status.state === 'RUNNING', detail: `${status.state}${status.detail ? ` ${status.detail}` : ''}`.slice(0, 300) });
       continue;
     }
     const missing = /^(\S+?):?\s+ERROR \(no such process\)/.exec(line);
@@ -49,21 +50,42 @@ export function parseSupervisorStatus(stdout: string, exitCode: number | undefin
 }
 
 /**
- * node's execFile rather than execa: both run the program without a shell, and execa would add ~15 MB
- * of RSS to the idle monitor for one short command every interval.
+ * The socket refuses this user (Debian's stock socket is 0700 root, the monitor runs as the service user):
+ * supervisord may be perfectly healthy, so this is no failing service and no incident, but a setup to fix.
  */
-export function supervisorCheck(opts: SupervisorCheckOptions): Promise<Observation[]> {
-  const args = [...(opts.configFile ? ['-c', opts.configFile] : []), 'status', ...opts.programs];
-  return new Promise((resolve) => {
-    execFile(opts.command ?? 'supervisorctl', args, { timeout: opts.timeoutMs, killSignal: 'SIGKILL', maxBuffer: 1024 * 1024 }, (err, stdout, stderr) => {
-      const e = err as (NodeJS.ErrnoException & { code?: string | number }) | null;
-      if (e && typeof e.code === 'string') {
-        // ENOENT and friends: supervisorctl is not installed or not on PATH
-        resolve([{ name: 'supervisord', ok: false, detail: `cannot run supervisorctl: ${e.code}` }]);
-        return;
-      }
-      const exitCode = e ? (typeof e.code === 'number' ? e.code : undefined) : 0;
-      resolve(parseSupervisorStatus(`${stdout}\n${stderr}`, exitCode, opts.programs));
-    });
-  });
+export function socketPermissionProblem(configFile: string | undefined, user: string): SetupProblem {
+  const conf = configFile ?? '/etc/supervisor/supervisord.conf';
+  return {
+    key: 'supervisor-socket-permission',
+    summary: `supervisord's socket refuses user ${user}: its programs are not checked`,
+    fix:
+      `Give the monitor's user access to supervisord's socket: in ${conf}, section [unix_http_server], set ` +
+      `chown=root:<the service user's group> and chmod=0770, then restart supervisord (install.sh does this with ` +
+      `--supervisor-socket-access). Until then the agent's own /healthz check still runs.`,
+  };
+}
+
+/**
+ * Each run is one short supervisorctl; node's execFile rather than execa, which would add ~15 MB of RSS
+ * to the idle monitor for one short command every interval.
+ */
+export async function supervisorCheck(opts: SupervisorCheckOptions): Promise<Observation[]> {
+  const r = await supervisorctl({ configFile: opts.configFile, command: opts.command }, ['status', ...opts.programs], opts.timeoutMs);
+  if (r.spawnError) return [{ name: 'supervisord', ok: false, detail: `cannot run supervisorctl: ${r.spawnError}` }];
+  const obs = parseSupervisorStatus(r.out, r.code, opts.programs);
+  if (obs.length === 1 && !obs[0]!.ok && classifyFailure(r) === 'permission') {
+    // Not observed at all rather than passing or failing: an incident opened by an older monitor resolves
+    // as "no longer checked", and the problem is told once, with its fix, by the setup notices.
+    opts.onSetupProblem?.(socketPermissionProblem(opts.configFile, userName()));
+    return [];
+  }
+  return obs;
+}
+
+function userName(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return `uid ${process.getuid?.() ?? '?'}`; // no passwd entry
+  }
 }

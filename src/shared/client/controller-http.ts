@@ -3,6 +3,7 @@
 import { Pool, type Dispatcher } from 'undici';
 import type { z } from 'zod';
 import { HttpAgentError, UpstreamError } from '../errors.js';
+import { SERVICE_HEADER } from '../protocol/platform-api.js';
 import { controllerErrorFrom, type ControllerError } from './controller-error.js';
 
 export { ControllerError } from './controller-error.js';
@@ -79,6 +80,15 @@ export function createControllerHttp(opts: ControllerHttpOptions): ControllerHtt
       if (o.signal?.aborted) throw err;
       // Refused, reset, timed out: the controller is down or restarting; the retry policy decides.
       throw new UpstreamError('CONTROLLER_UNREACHABLE', `controller ${base.origin} unreachable: ${(err as Error).message}`, { cause: err });
+    }
+    // An agent's port answers some of the same paths (POST /v1/jobs, /healthz): its replies would be
+    // misread as a controller's, so any reply that names the agent is refused before it is read.
+    if (res.headers[SERVICE_HEADER] === 'agent') {
+      await res.body.dump();
+      throw new UpstreamError(
+        'NOT_A_CONTROLLER',
+        `${base.origin} is an httpagent agent's port, not the controller: point HTTPAGENT_CONTROLLER_URL at the controller (port 9890 by default)`,
+      );
     }
     if (res.statusCode >= 200 && res.statusCode < 300) return res;
     throw await errorFrom(res, path);

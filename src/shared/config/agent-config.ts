@@ -3,15 +3,18 @@ import { hostname } from 'node:os';
 import { z } from 'zod';
 import { agentIdFromHostname, agentIdSchema } from '../protocol/ids.js';
 import { paramsSchema } from '../protocol/job.js';
-import { boolField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, tokenField, urlField } from './fields.js';
+import { boolField, cronField, intField, jsonField, labelsField, listField, listenSchema, logLevelField, timezoneField, tokenField, urlField } from './fields.js';
+import { httpLimitFields } from './http-limits.js';
+import { taskEnvSchema } from './task-manifest.js';
 
 export const scheduleSchema = z.strictObject({
   /** Stable name: part of each run's idempotency key. */
   name: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/),
-  cron: z.string().min(1),
+  cron: cronField(),
   task: z.string().min(1),
   params: paramsSchema.default({}),
-  timezone: z.string().optional(),
+  /** Checked when the config loads: a misspelt zone would otherwise leave the agent with no schedules. */
+  timezone: timezoneField().optional(),
   timeoutSec: z.number().int().positive().optional(),
 });
 export type Schedule = z.infer<typeof scheduleSchema>;
@@ -33,8 +36,15 @@ export const agentConfigSchema = z.strictObject({
    * unset: the keys the controller hands out at enrollment and registration.
    */
   portTokenKeysFile: z.string().min(1).optional(),
-  /** Allow-listed task executables; the repo's scripts/ when unset. */
+  /** Allow-listed task executables and their tasks.yaml; the repo's scripts/ when unset. */
   tasksDir: z.string().min(1).optional(),
+  /**
+   * The account tasks run as when the agent is root (install.sh creates it). An agent that is not root
+   * cannot switch: its tasks run as itself, and it says so at start.
+   */
+  taskUser: z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, 'expected a user name').default('httpagent-task'),
+  /** Operator settings for every task, over tasks.yaml's env (SERVICE_ROOTS, LOG_ROOTS, UPLOAD_URLS...). */
+  taskEnv: jsonField(taskEnvSchema).default({}),
   /** The credential, port keys, spooled logs and results, saved coverage, update state. */
   stateDir: z.string().min(1).default('./var/agent'),
   /** Heavy jobs run at once. */
@@ -61,6 +71,8 @@ export const agentConfigSchema = z.strictObject({
   /** Cap of each captured stream of a light task. */
   outputCapBytes: intField(1024).default(1024 * 1024),
   bodyLimitBytes: intField(1024).default(1024 * 1024),
+  // Platform callers hold a connection per light task at most; 512 leaves file descriptors for tasks' pipes.
+  ...httpLimitFields({ keepAliveTimeoutMs: 10_000, maxConnections: 512 }),
   /** Roots under which POST /v1/delete may remove things. */
   deleteRoots: listField().default([]),
   /** Users whose authorized_keys POST /v1/authorize may change. */
@@ -84,7 +96,7 @@ export const agentConfigSchema = z.strictObject({
   updateRemote: z.string().min(1).optional(),
   updateBranch: z.string().regex(/^[A-Za-z0-9_.\/-]{1,200}$/).default('main'),
   /** When to look for a new commit (croner pattern; 5 or 6 fields). */
-  updateCron: z.string().min(1).default('* * * * *'),
+  updateCron: cronField().default('* * * * *'),
   /** How long a new release has to answer /healthz with its commit before it is rolled back. */
   updateDeadlineSec: intField(5, 3600).default(120),
   /** idle: switch only at a moment no job runs; drain: stop claiming and wait for running jobs. */
@@ -100,6 +112,13 @@ export const agentConfigSchema = z.strictObject({
   updateGuard: z.enum(['spawn', 'external']).default('spawn'),
   /** Releases kept besides the current one (for rollback by hand). */
   updateKeepReleases: intField(1, 50).default(3),
+  /**
+   * An SSH allowed-signers file (git's gpg.ssh.allowedSignersFile format): only a head commit signed by a
+   * key listed there is built. Unset: any commit the remote serves is built (see README, Self-update).
+   */
+  updateAllowedSigners: z.string().min(1).optional(),
+  /** Build a head whose package.json version is lower than the running one, or that the branch was rewound to. */
+  updateAllowDowngrade: boolField().default(false),
 });
 
 export type AgentConfig = z.infer<typeof agentConfigSchema>;

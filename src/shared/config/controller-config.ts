@@ -1,6 +1,7 @@
 // The controller's settings: where Redis is, who may call, and how long things are kept.
 import { z } from 'zod';
-import { intField, listField, listenSchema, logLevelField, redisUrlField, strongTokenField } from './fields.js';
+import { boolField, intField, listField, listenSchema, logLevelField, redisUrlField, strongTokenField } from './fields.js';
+import { httpLimitFields } from './http-limits.js';
 
 export const controllerConfigSchema = z.strictObject({
   /** Redis to keep the inbox in; `npm start` starts a private one when this is unset. */
@@ -50,6 +51,9 @@ export const controllerConfigSchema = z.strictObject({
   logCapBytes: intField(1024).default(64 * 1024 * 1024),
   /** Largest request body accepted (a batch of jobs, a log chunk). */
   bodyLimitBytes: intField(1024).default(16 * 1024 * 1024),
+  // Each agent holds a kept-alive connection or a few, reused between calls (its client keeps them 60 s):
+  // 10,000 long-polling agents (bench many-agents) fit under the cap without reconnecting.
+  ...httpLimitFields({ keepAliveTimeoutMs: 65_000, maxConnections: 16_384 }),
   /** An agent unseen this long is shown offline. */
   offlineAfterMs: intField(1000).default(30_000),
   /** Largest log chunk one append may carry (told to agents at register). */
@@ -58,6 +62,11 @@ export const controllerConfigSchema = z.strictObject({
   reapIntervalMs: intField(10, 60_000).default(250),
   /** Default attempts for a job whose lease keeps expiring. */
   maxAttempts: intField(1, 100).default(3),
+  /**
+   * Serve GET /metrics (the fleet in Prometheus text) without the platform token. Off: a scraper sends
+   * the platform token as a bearer. Turn on only where the scraper's network is trusted.
+   */
+  metricsPublic: boolField().default(false),
   logLevel: logLevelField().default('info'),
 });
 

@@ -1,5 +1,6 @@
 // Field builders shared by the per-process config schemas. Every field accepts the typed value
 // (from a YAML/JSON file) and its string form (from an HTTPAGENT_* variable).
+import { Cron } from 'croner';
 import { z } from 'zod';
 
 function fromString<T extends z.ZodType>(parse: (raw: string) => unknown, schema: T) {
@@ -60,6 +61,43 @@ export function parseListen(s: string): ListenAddress {
   const host = s.slice(0, idx).replace(/^\[(.*)\]$/, '$1');
   return { host, port: Number(s.slice(idx + 1)) };
 }
+
+/** A URL as it may be printed: the password (and a user with no password) replaced by `***`. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.password && !u.username) return url;
+    if (u.password) u.password = '***';
+    else u.username = '***';
+    return u.toString();
+  } catch {
+    return '(not a URL)';
+  }
+}
+
+/** An IANA time zone the runtime knows (`Europe/Berlin`); a typo (`Europe/Berlim`) is refused at load. */
+export const timezoneField = () =>
+  z.string().refine((tz) => {
+    try {
+      new Intl.DateTimeFormat('en', { timeZone: tz });
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'expected an IANA time zone such as Europe/Berlin or UTC');
+
+/** A croner pattern (5 or 6 fields, or a nickname such as @daily), parsed at load rather than when first due. */
+export const cronField = () =>
+  z
+    .string()
+    .min(1)
+    .superRefine((pattern, ctx) => {
+      try {
+        new Cron(pattern, { paused: true }).stop();
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: `not a cron pattern: ${(err as Error).message}` });
+      }
+    });
 
 export const urlField = () => z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 export const redisUrlField = () => z.url({ protocol: /^rediss?$/, error: 'expected a redis:// or rediss:// URL' });

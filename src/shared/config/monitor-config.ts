@@ -1,6 +1,7 @@
 // The monitor's settings: it shares the agent's file and variables and adds only these.
 import { z } from 'zod';
 import { agentIdSchema } from '../protocol/ids.js';
+import { scheduleSchema } from './agent-config.js';
 import { intField, jsonField, listField, listenSchema, logLevelField, urlField } from './fields.js';
 
 const checkName = z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'check names are 1-64 of [A-Za-z0-9_.:-]');
@@ -65,6 +66,8 @@ export const monitorConfigSchema = z.strictObject({
   supervisorPrograms: listField().default([]),
   /** supervisorctl's -c file, when supervisord does not use its default config. */
   supervisorConfig: z.string().min(1).optional(),
+  /** The agent's schedules (the same key): the monitor alerts when the last run of one of them failed. */
+  schedules: jsonField(z.array(scheduleSchema)).default([]),
   /** Samples kept while the controller is unreachable (oldest dropped first); 0 = 24 h worth. */
   metricsBufferMax: intField(0, 1_000_000).default(0),
 });

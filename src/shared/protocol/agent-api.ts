@@ -226,4 +226,6 @@ export const agentApiPaths = {
   monitorMetrics: '/v1/agent/monitor/metrics',
   monitorHeartbeat: '/v1/agent/monitor/heartbeat',
   monitorAlertState: '/v1/agent/monitor/alert-state',
+  /** GET: the last finished run of each of the caller's schedules (the monitor alerts on a failed one). */
+  monitorScheduleRuns: '/v1/agent/monitor/schedule-runs',
 } as const;

@@ -14,18 +14,27 @@ export function paramEnvName(name: string): string {
 }
 
 /**
+ * A param value as sent: a string, or a number or boolean as people naturally write them
+ * (`{"sleep":1}`), which becomes its JavaScript string (`"1"`, `"1.5"`, `"true"`) before anything else sees it.
+ */
+const paramValueSchema = z
+  .union([
+    z
+      .string()
+      .max(65_536)
+      .refine((v) => !v.includes('\0'), 'must not contain a NUL character (it cannot be passed in an environment variable)'),
+    z.number(),
+    z.boolean(),
+  ])
+  .transform((v) => (typeof v === 'string' ? v : String(v)));
+
+/**
  * Params become HTTPAGENT_PARAM_<NAME> variables and JSON on stdin; values are strings, passed literally.
  * A NUL cannot be in an environment variable (spawn refuses it), and two names that become the same
  * variable would leave the script one of the two values: both are refused here, at the boundary.
  */
 export const paramsSchema = z
-  .record(
-    z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'param names are 1-64 of [A-Za-z0-9_.-], starting with a letter or _'),
-    z
-      .string()
-      .max(65_536)
-      .refine((v) => !v.includes('\0'), 'must not contain a NUL character (it cannot be passed in an environment variable)'),
-  )
+  .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/, 'param names are 1-64 of [A-Za-z0-9_.-], starting with a letter or _'), paramValueSchema)
   .refine((p) => Object.keys(p).length <= 64, 'at most 64 params')
   .superRefine((p, ctx) => {
     const byEnv = new Map<string, string>();
@@ -105,6 +114,19 @@ export const stepStatusSchema = z.object({
 });
 export type StepStatus = z.infer<typeof stepStatusSchema>;
 
+/**
+ * Why a queued job waits, when no registered agent can take it: NO_MATCHING_AGENT (no agent, online or
+ * not, has the id or every label asked for) · AGENT_OFFLINE (the agents that match are all offline or
+ * draining). Absent while some matching agent is online: then the job only waits for a free slot.
+ */
+export const waitingReasonSchema = z.object({
+  code: z.enum(['NO_MATCHING_AGENT', 'AGENT_OFFLINE']),
+  message: z.string(),
+  /** What the job asks for: `agent=<id>`, the label selector `k=v,k=v`, or `any agent`. */
+  selector: z.string(),
+});
+export type WaitingReason = z.infer<typeof waitingReasonSchema>;
+
 export const jobViewSchema = z.object({
   id: z.string(),
   state: jobStateSchema,
@@ -122,5 +144,9 @@ export const jobViewSchema = z.object({
   logBytes: z.number().int(),
   logTruncated: z.boolean(),
   idempotencyKey: z.string().nullable(),
+  /** The job this one retries (POST /v1/jobs/:id/retry), if any. */
+  retryOf: z.string().nullable().optional(),
+  /** Only on GET /v1/jobs/:id of a queued job that no registered agent can take. */
+  waiting: waitingReasonSchema.optional(),
 });
 export type JobView = z.infer<typeof jobViewSchema>;

@@ -36,3 +36,17 @@ export const alertStatePutSchema = z.strictObject({
 });
 // GET /v1/agent/monitor/alert-state?agentId=ID → { state: {...} | null }
 // GET /v1/agents/:id/metrics?since=MS (platform token) → { samples: HostSample[] }
+
+/** One schedule's last finished run, as the controller filed it when the job reached a final state. */
+export const scheduleRunSchema = z.strictObject({
+  schedule: z.string(),
+  jobId: z.string(),
+  state: z.enum(['succeeded', 'failed', 'cancelled']),
+  /** ms since the epoch (Redis time). */
+  finishedAt: z.number().int(),
+  error: z.string(),
+});
+export type ScheduleRun = z.infer<typeof scheduleRunSchema>;
+
+/** GET /v1/agent/monitor/schedule-runs?agentId=ID — the caller's schedules' last finished runs. */
+export const scheduleRunsReplySchema = z.strictObject({ runs: z.array(scheduleRunSchema) });

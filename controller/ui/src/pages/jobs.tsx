@@ -14,6 +14,13 @@ const STATES = ['queued', 'running', 'succeeded', 'failed', 'cancelled'] as cons
 const FILTERS = ['state', 'agent', 'label', 'task', 'q', 'since', 'until'] as const;
 const PAGE_SIZE = 50;
 
+/** Which rows a page shows; the total only where the controller counted (x-total-count). */
+function pageInfo(page: JobPage, first: number): string {
+  if (page.jobs.length === 0) return page.next ? 'None in this stretch: Older reads on.' : first === 1 ? 'No jobs match.' : 'No more jobs.';
+  const rows = `${first}–${first + page.jobs.length - 1}`;
+  return page.total === undefined ? rows : `${rows} of ${page.total.toLocaleString()}`;
+}
+
 function navigate(query: URLSearchParams): void {
   const qs = query.toString();
   location.hash = `#/jobs${qs ? `?${qs}` : ''}`;
@@ -22,12 +29,15 @@ function navigate(query: URLSearchParams): void {
 export function JobsPage({ query }: { query: URLSearchParams }) {
   const canAct = useCanAct();
   const now = useNow();
-  const [cursors, setCursors] = useState<string[]>([]);
+  // The pages read so far, each with how many jobs the pages before it showed: a page can be short (the
+  // controller examines a bounded stretch of jobs a request when filters combine), so counting by
+  // PAGE_SIZE would number rows wrongly.
+  const [cursors, setCursors] = useState<{ cursor: string; before: number }[]>([]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [note, setNote] = useState('');
   const [draft, setDraft] = useState(() => Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>);
   const filterKey = FILTERS.map((f) => query.get(f) ?? '').join('|');
-  const cursor = cursors[cursors.length - 1];
+  const cursor = cursors[cursors.length - 1]?.cursor;
 
   useEffect(() => {
     setCursors([]);
@@ -108,7 +118,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
 
   const jobs = page?.jobs ?? [];
   const allSelected = jobs.length > 0 && jobs.every((j) => selected.has(j.id));
-  const first = cursors.length * PAGE_SIZE + 1;
+  const first = (cursors[cursors.length - 1]?.before ?? 0) + 1;
 
   const stateCounts = useMemo(() => counts?.counts, [counts]);
 
@@ -167,13 +177,13 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
       {error && <p role="alert" class="error">{error}</p>}
       <div class="list-head">
         <span data-testid="page-info">
-          {page ? (page.total === 0 ? 'No jobs match.' : `${first}–${first + jobs.length - 1} of ${page.total.toLocaleString()}`) : 'Loading…'}
+          {page ? pageInfo(page, first) : 'Loading…'}
         </span>
         <span class="pager">
           <button type="button" disabled={cursors.length === 0} onClick={() => setCursors(cursors.slice(0, -1))}>
             Newer
           </button>
-          <button type="button" disabled={!page?.next} onClick={() => page?.next && setCursors([...cursors, page.next])}>
+          <button type="button" disabled={!page?.next} onClick={() => page?.next && setCursors([...cursors, { cursor: page.next, before: first - 1 + jobs.length }])}>
             Older
           </button>
         </span>
