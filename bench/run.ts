@@ -17,6 +17,7 @@ import { repoRoot } from '../test/helpers/processes.js';
 import { agentChecks } from './figures/agent-checks.js';
 import { bundleFleet } from './figures/bundle-fleet.js';
 import { burst } from './figures/burst.js';
+import { dashboard } from './figures/dashboard.js';
 import { footprint } from './figures/footprint.js';
 import { jacocoFlood } from './figures/jacoco-flood.js';
 import { jobList } from './figures/job-list.js';
@@ -29,7 +30,7 @@ import { redelivery } from './figures/redelivery.js';
 import { spawnJobs } from './figures/spawn-jobs.js';
 import { throughput } from './figures/throughput.js';
 
-const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, jacocoFlood, jobList, bundleFleet];
+const figures: Figure[] = [lightRun, pickup, throughput, agentChecks, spawnJobs, redelivery, manyAgents, logStream, footprint, burst, monitorSample, jacocoFlood, jobList, bundleFleet, dashboard];
 
 /** The other commit's temporary worktree with --compare, removed at the end (or on Ctrl-C). */
 let otherBuild: TempBuild | undefined;

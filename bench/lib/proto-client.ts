@@ -18,6 +18,8 @@ export interface ProtoClient {
    * reply carries up to that many new jobs. Throws unless every result was accepted.
    */
   completeBatch(agentId: string, jobs: ClaimedJob[], next: number): Promise<ClaimedJob[]>;
+  /** The credential `agentId` enrolled with through this client, for a call the client does not make. */
+  credential(agentId: string): string;
   close(): Promise<void>;
 }
 
@@ -63,6 +65,11 @@ export function protoClient(controllerUrl: string, connections = 64): ProtoClien
       const refused = r.results.filter((x) => x.status !== 'accepted');
       if (refused.length > 0) throw new Error(`batched complete refused ${refused.length} results: ${JSON.stringify(refused[0])}`);
       return r.jobs ?? [];
+    },
+    credential(agentId) {
+      const c = credentials.get(agentId);
+      if (!c) throw new Error(`agent ${agentId} is not registered through this client`);
+      return c;
     },
     close: () => pool.close(),
   };

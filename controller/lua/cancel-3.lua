@@ -1,11 +1,11 @@
 --[[
   Cancels a job. Queued: it leaves its queue and ends cancelled at once. Running: cancelRequested is
   set and the agent learns it from its next heartbeat, renew or log reply; if its lease expires first,
-  the reaper ends the job cancelled. Final: nothing changes.
+  the reaper ends the job cancelled. Final: nothing changes. Every change is announced on the event stream.
 
   KEYS[1] base    prefix {<prefix>}: — the job's queue (q:…), log:<id>, idem:<key>, the counters
-                  stats and sched:<agentId> and the job indexes (jx:s:<state>, jx:<name>, jx:sets;
-                  includes/job-index.lua) are built from it
+                  stats and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>, jx:sets;
+                  includes/job-index.lua), events and stats:<minute> are built from it
   KEYS[2] job     the job's hash
   KEYS[3] leases  ZSET job id -> lease expiry (ms)
 
@@ -28,5 +28,6 @@ if j[1] == 'queued' then
 end
 if j[1] == 'running' then
   redis.call('HSET', KEYS[2], 'cancel', '1')
+  emitEvent(KEYS[1], {type = 'job', id = a.jobId, state = 'running', cancelRequested = true})
 end
 return cjson.encode({state = j[1]})

@@ -11,9 +11,10 @@
   An agent whose credential is not the live one (revoked since a controller cached it) gets nothing.
 
   KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the queues q:any,
-                     q:agent:<id>, q:sel:<selector>, the counters stats and sched:<agentId> and the job
-                     indexes (jx:s:<state>, jx:<name>, jx:sets; includes/job-index.lua) are built from it
-                     (same hash tag, same slot)
+                     q:agent:<id>, q:sel:<selector>, the drain mark drain:<agentId>, the counters stats
+                     and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>, jx:sets;
+                     includes/job-index.lua), events and stats:<minute> are built from it (same hash
+                     tag, same slot)
   KEYS[2] agent      the agent's registry hash
   KEYS[3] leases     ZSET job id -> lease expiry (ms)
   KEYS[4] selectors  SET of label selectors that have a queue

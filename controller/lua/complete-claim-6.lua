@@ -8,9 +8,10 @@
   agent (AGENT_MISMATCH: a host cannot finish, or learn the fate of, another host's job).
 
   KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the queues q:any,
-                     q:agent:<id>, q:sel:<selector>, the counters stats and sched:<agentId> and the job
-                     indexes (jx:s:<state>, jx:<name>, jx:sets; includes/job-index.lua) are built from it
-                     (same hash tag, same slot)
+                     q:agent:<id>, q:sel:<selector>, the drain mark drain:<agentId>, the counters stats
+                     and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>, jx:sets;
+                     includes/job-index.lua), events and stats:<minute> are built from it (same hash
+                     tag, same slot)
   KEYS[2] leases     ZSET job id -> lease expiry (ms)
   KEYS[3] agent      the claiming agent's registry hash (any key of the slot when no claim)
   KEYS[4] selectors  SET of label selectors that have a queue

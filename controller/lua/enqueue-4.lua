@@ -1,10 +1,11 @@
 --[[
   Enqueues one job or a whole batch atomically (the caller validated everything first, so the script
-  cannot stop half way), and announces the new work on the wake channel.
+  cannot stop half way), and announces the new work on the wake channel and the event stream.
 
   KEYS[1] base       prefix {<prefix>}: — job:<id>, idem:<key>, the queues q:any, q:agent:<id>,
-                     q:sel:<selector> and the job indexes (jx:s:<state>, jx:<name>, jx:sets; includes/job-index.lua)
-                     are built from it (same hash tag, same slot)
+                     q:sel:<selector>, the job indexes (jx:s:<state>, jx:<name>, jx:sets;
+                     includes/job-index.lua), events and stats:<minute> are built from it (same hash tag,
+                     same slot)
   KEYS[2] seq        counter giving FIFO order within a priority
   KEYS[3] selectors  SET of label selectors that have a queue
   KEYS[4] recent     ZSET job id -> createdAt, for listing recent jobs
@@ -12,19 +13,21 @@
   ARGV[1] {wakeChannel: string, wakeMessage: string,
            jobs: [{id: string, idem?: string, queue: string, selector?: string, wake: string, priority: int,
                    maxAttempts: int, timeoutSec?: int, steps: json, stepCount: int, target: json,
-                   indexes: [string], schedule?: {agentId: string, name: string}}]}
+                   tasks: string, indexes: [string], schedule?: {agentId: string, name: string}}]}
           idem: the idempotency key · queue: the queue key after the prefix (q:any | q:agent:<id> |
           q:sel:<selector>) · selector: for q:sel: queues · wake: the target its wake-up names
-          · steps, target: stored as given (JSON text) · indexes: the named job indexes it joins
-          (t:<task>, l:<k>=<v>, a:<agent>) besides its state's · schedule: the agent's schedule this
-          job is a run of (includes/finish-job.lua files its outcome under it)
+          · steps, target: stored as given (JSON text) · tasks: its distinct tasks, comma-joined (for
+          the failure counters) · indexes: the named job indexes it joins (t:<task>, l:<k>=<v>,
+          a:<agent>) besides its state's · schedule: the agent's schedule this job is a run of
+          (includes/finish-job.lua files its outcome under it)
 
   Returns {jobs: [{id: string, state: string, created: bool}]}
           in the order given; created false: the job already held for that idempotency key
 ]]
 --- @include "clock"
---- @include "job-index"
+--- @include "job-events"
 
+local BATCH_EVENTS_MAX = 100
 local a = cjson.decode(ARGV[1])
 local base = KEYS[1]
 local now = nowMs()
@@ -49,7 +52,7 @@ for i, job in ipairs(a.jobs) do
       'priority', job.priority, 'maxAttempts', job.maxAttempts, 'timeoutSec', job.timeoutSec or '',
       'nsteps', job.stepCount, 'steps', job.steps, 'target', job.target,
       'q', job.queue, 'sel', sel, 'wake', job.wake, 'score', fmt(score), 'idem', idem,
-      'createdAt', now, 'queuedAt', now, 'logBytes', 0, 'logKept', 0, 'logBase', 0)
+      'createdAt', now, 'queuedAt', now, 'logBytes', 0, 'logKept', 0, 'logBase', 0, 'tasks', job.tasks)
     if job.schedule then
       redis.call('HSET', base .. 'job:' .. id, 'sched', job.schedule.name, 'schedAgent', job.schedule.agentId)
     end
@@ -64,9 +67,17 @@ for i, job in ipairs(a.jobs) do
     end
     out[i] = {id = id, state = 'queued', created = true}
     created = created + 1
+    -- A big batch is announced once (below): ten thousand events would push every page's history out.
+    if #a.jobs <= BATCH_EVENTS_MAX then
+      emitEvent(base, {type = 'job', id = id, state = 'queued'})
+    end
   end
 end
 if created > 0 then
   redis.call('PUBLISH', a.wakeChannel, a.wakeMessage)
+  countStat(base, now, 'submitted', created)
+  if #a.jobs > BATCH_EVENTS_MAX then
+    emitEvent(base, {type = 'batch', created = created})
+  end
 end
 return cjson.encode({jobs = out})

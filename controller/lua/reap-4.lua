@@ -5,8 +5,9 @@
   Atomic, so any number of controllers may run it at once.
 
   KEYS[1] base       prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the job's queue (q:…), the
-                     counters stats and sched:<agentId> and the job indexes (jx:s:<state>, jx:<name>,
-                     jx:sets; includes/job-index.lua) are built from it (same hash tag, same slot)
+                     counters stats and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>,
+                     jx:sets; includes/job-index.lua), events and stats:<minute> are built from it (same
+                     hash tag, same slot)
   KEYS[2] leases     ZSET job id -> lease expiry (ms)
   KEYS[3] selectors  SET of label selectors that have a queue
   KEYS[4] recent     ZSET job id -> createdAt

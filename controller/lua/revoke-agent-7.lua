@@ -4,11 +4,13 @@
   its queue for another attempt, whatever its attempts (a revoked host's attempt is not the job's
   fault), or ends cancelled if its cancel was requested, and every controller is told to forget the
   credential. From the moment this runs, a claim by the agent is refused (claim-6.lua checks the
-  credential) and every call of its leases is stale.
+  credential) and every call of its leases is stale. The event stream announces the agent revoked
+  (and each job it gave back).
 
   KEYS[1] base        prefix {<prefix>}: — job:<id>, log:<id>, idem:<key>, the job's queue (q:…), the
-                      counters stats and sched:<agentId> and the job indexes (jx:s:<state>, jx:<name>,
-                      jx:sets; includes/job-index.lua) are built from it (same hash tag, same slot)
+                      counters stats and sched:<agentId>, the job indexes (jx:s:<state>, jx:<name>,
+                      jx:sets; includes/job-index.lua), events and stats:<minute> are built from it (same
+                      hash tag, same slot)
   KEYS[2] credential  the agent's live credential (JSON {hash, issuedAt})
   KEYS[3] revoked     the hash of its last revoked credential
   KEYS[4] used        HASH agentId -> when its credential was last used
@@ -43,14 +45,14 @@ local requeued, cancelled = 0, 0
 local wakes = {}
 for _, id in ipairs(redis.call('ZRANGE', KEYS[6], 0, -1)) do
   local jobKey = KEYS[1] .. 'job:' .. id
-  local j = redis.call('HMGET', jobKey, 'state', 'agent', 'cancel', 'attempt', 'q', 'score', 'nsteps', 'sel', 'wake')
+  local j = redis.call('HMGET', jobKey, 'state', 'agent', 'cancel', 'attempt', 'q', 'score', 'nsteps', 'sel', 'wake', 'createdAt')
   if j[1] == 'running' and j[2] == a.agentId then
     if j[3] == '1' then
       finishJob(KEYS[1], KEYS[6], jobKey, id, 'cancelled', 'cancelled; agent ' .. a.agentId .. ' was revoked before it confirmed', now, a.retentionSec)
       cancelled = cancelled + 1
     else
       wakes[#wakes + 1] = '1\t' .. requeueJob(KEYS[1], KEYS[6], KEYS[7], jobKey, id,
-        {q = j[5], score = j[6], nsteps = j[7], sel = j[8], wake = j[9]},
+        {q = j[5], score = j[6], nsteps = j[7], sel = j[8], wake = j[9], createdAt = j[10], agent = a.agentId, attempt = j[4]},
         'agent ' .. a.agentId .. ' was revoked (attempt ' .. j[4] .. ')')
       requeued = requeued + 1
     end
@@ -60,4 +62,5 @@ if #wakes > 0 then
   redis.call('PUBLISH', a.wakeChannel, table.concat(wakes, '\n'))
 end
 redis.call('PUBLISH', a.revokeChannel, a.agentId)
+emitEvent(KEYS[1], {type = 'agent', id = a.agentId, state = 'revoked'})
 return cjson.encode({requeued = requeued, cancelled = cancelled})

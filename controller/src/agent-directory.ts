@@ -1,5 +1,5 @@
-// GET /v1/agents: the registry joined with each host's monitor heartbeat, latest metrics sample and
-// credential; and which registered agents could take a job (the `waiting` reason of a queued job).
+// GET /v1/agents: the registry joined with each host's monitor heartbeat, latest metrics sample, credential
+// and drain mark; and which registered agents could take a job (the `waiting` reason of a queued job).
 import { z } from 'zod';
 import type { RedisLike } from './commands.js';
 import type { CredentialStore } from './credential-store.js';
@@ -91,18 +91,19 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: 
     const creds = await credentials.describe(ids);
     const rows = await Promise.all(
       ids.map(async (id) => {
-        const [hash, hb, seen, latest] = await Promise.all([
+        const [hash, hb, seen, latest, drain] = await Promise.all([
           redis.hgetall(keys.agent(id)),
           redis.get(keys.monitorHeartbeat(id)),
           redis.hget(keys.monitorSeen, id),
           redis.get(keys.monitorLatest(id)),
+          redis.exists(keys.agentDrain(id)),
         ]);
-        return { id, hash, hb, seen, latest };
+        return { id, hash, hb, seen, latest, drain };
       }),
     );
     const out: AgentView[] = [];
     const gone: string[] = [];
-    for (const { id, hash, hb, seen, latest } of rows) {
+    for (const { id, hash, hb, seen, latest, drain } of rows) {
       if (Object.keys(hash).length === 0) {
         // The registry hash expired (retention): drop it from the index too.
         gone.push(id);
@@ -123,7 +124,8 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: 
         running: a.running,
         registeredAt: iso(a.registeredAt),
         lastSeenAt: iso(a.lastSeenAt),
-        state: creds.get(id)?.revoked ? 'revoked' : now - a.lastSeenAt > opts.offlineAfterMs ? 'offline' : a.state,
+        // Drained by the platform (agent-drain.ts), the agent still says online: it is shown draining.
+        state: creds.get(id)?.revoked ? 'revoked' : now - a.lastSeenAt > opts.offlineAfterMs ? 'offline' : drain ? 'draining' : a.state,
         monitorSeenAt: seen ? iso(Number(seen)) : null,
         monitor: hb ? 'online' : seen ? 'lapsed' : 'unknown',
         monitorChecks: checks,

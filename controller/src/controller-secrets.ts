@@ -12,7 +12,7 @@ export interface ControllerSecrets {
   signingKeys: SigningKey[];
 }
 
-type SecretSettings = Pick<ControllerConfig, 'platformToken' | 'enrollToken' | 'enrollTokenFile' | 'signingKeyFile'>;
+type SecretSettings = Pick<ControllerConfig, 'platformToken' | 'enrollToken' | 'enrollTokenFile' | 'signingKeyFile'> & Partial<Pick<ControllerConfig, 'viewerToken'>>;
 
 function readSecretFile(path: string, setting: string): string {
   try {
@@ -40,6 +40,10 @@ export function loadControllerSecrets(config: SecretSettings): ControllerSecrets
   // One secret per role: a leaked enrollment token (it travels to every new host) must not open the platform API.
   if (enrollTokens.includes(config.platformToken)) {
     throw new ConfigError('platformToken (HTTPAGENT_PLATFORM_TOKEN) equals an enrollment token: give each role its own secret');
+  }
+  // The viewer token signs in read-only: equal to a token that can act, it would hide which one a page holds.
+  if (config.viewerToken !== undefined && (config.viewerToken === config.platformToken || enrollTokens.includes(config.viewerToken))) {
+    throw new ConfigError('viewerToken (HTTPAGENT_VIEWER_TOKEN) equals the platform token or an enrollment token: give each role its own secret');
   }
   const signingKeys = config.signingKeyFile
     ? parseSigningKeys(readSecretFile(config.signingKeyFile, 'signingKeyFile (HTTPAGENT_SIGNING_KEY_FILE)'), `signingKeyFile (HTTPAGENT_SIGNING_KEY_FILE) ${config.signingKeyFile}`)

@@ -1,14 +1,20 @@
 // buildController(config, deps): the controller's parts wired together, ready to listen; close() undoes it.
 import type { FastifyInstance } from 'fastify';
+import { Cluster } from 'ioredis';
 import type { ControllerConfig } from '../../src/shared/config/controller-config.js';
 import type { Logger } from '../../src/shared/log.js';
 import { createAgentDirectory } from './agent-directory.js';
+import { createAgentDrain } from './agent-drain.js';
+import { createAgentWatch } from './agent-watch.js';
 import { defineScripts, type RedisLike } from './commands.js';
 import { loadControllerSecrets, type ControllerSecrets } from './controller-secrets.js';
 import { createCredentialCheck, DEFAULT_CREDENTIAL_CHECK, type CredentialCheckOptions } from './credential-check.js';
 import { createCredentialStore } from './credential-store.js';
+import { startDashboardTicker } from './dashboard-ticker.js';
+import { createEventHub, createEventLog } from './event-stream.js';
 import { buildApp } from './http/app.js';
 import { createFleetMetrics } from './fleet-metrics.js';
+import { createPlatformAuth } from './http/platform-auth.js';
 import { createJobList } from './job-list.js';
 import { createJobStore } from './job-store.js';
 import { createKeys } from './keys.js';
@@ -18,6 +24,8 @@ import { createPortTokenMinter } from './port-tokens.js';
 import { createReleaseStore } from './release-store.js';
 import { followRevocations } from './revocation-feed.js';
 import { createRevoker } from './revoker.js';
+import { createSessionStore } from './session-store.js';
+import { createStatsStore } from './stats-store.js';
 import { createSubmitQuota } from './submit-quota.js';
 import { createNotifier } from './wake-hub.js';
 import { startReaper, type Reaper } from './reaper.js';
@@ -38,6 +46,8 @@ export interface ControllerDeps {
    * config file or environment variable can reach it, only code that builds a controller itself.
    */
   benchmarkWithoutAgentChecks?: boolean;
+  /** Where the built dashboard is (tests); defaults to dist/ui of this package. */
+  uiDir?: string;
 }
 
 export interface Controller {
@@ -66,24 +76,48 @@ export async function buildController(config: ControllerConfig, deps: Controller
     leaseMs: config.leaseMs,
     retentionSec: config.retentionSec,
     logCapBytes: config.logCapBytes,
+    offlineAfterMs: config.offlineAfterMs,
     reapInClaim: 16,
     redis: deps.redis,
   });
-  const monitor = createMonitorStore(deps.redis, run, keys, {
-    retentionSec: config.retentionSec,
-    quotaBytesPerMin: config.monitorQuotaBytesPerMin,
-    historyMaxBytes: config.monitorHistoryMaxBytes,
-  });
+  const events = createEventLog(deps.redis, keys);
+  // XREAD BLOCK holds a connection: the event tail gets its own, made like the command one (the two
+  // branches differ only in type: Redis and Cluster's duplicate() signatures do not unify).
+  const connectTail = (): RedisLike => {
+    const tail: RedisLike = deps.redis instanceof Cluster ? deps.redis.duplicate() : deps.redis.duplicate();
+    tail.on('error', (err: Error) => logger.debug({ err: err.message }, 'event tail connection error'));
+    return tail;
+  };
+  const hub = createEventHub(connectTail, events, keys, logger.child({ component: 'events' }));
+  const monitor = createMonitorStore(
+    deps.redis,
+    run,
+    keys,
+    { retentionSec: config.retentionSec, quotaBytesPerMin: config.monitorQuotaBytesPerMin, historyMaxBytes: config.monitorHistoryMaxBytes },
+    events,
+  );
   const agents = createAgentDirectory(deps.redis, keys, credentials, { offlineAfterMs: config.offlineAfterMs });
+  const stats = createStatsStore(deps.redis, keys);
+  const redisNow = async () => {
+    const [sec, micro] = (await deps.redis.call('TIME')) as [string, string];
+    return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+  };
+  const sessions = createSessionStore(deps.redis, keys, { ttlSec: config.sessionTtlSec });
   const app = buildApp(config, {
     redis: deps.redis,
     logger,
     jobs,
     jobList: createJobList(deps.redis, keys),
+    stats,
+    now: redisNow,
     agents,
+    drains: createAgentDrain(deps.redis, keys, events, { retentionSec: config.retentionSec, offlineAfterMs: config.offlineAfterMs }),
     monitor,
     leases,
     notifier,
+    events,
+    hub,
+    sessions,
     longPollMs: config.longPollMs,
     logChunkMaxBytes: config.logChunkMaxBytes,
     portKeys: portTokens.portKeys,
@@ -100,14 +134,20 @@ export async function buildController(config: ControllerConfig, deps: Controller
       allowedSigners: config.releaseAllowedSigners,
     }),
     auth: {
-      platformToken: config.platformToken,
+      platform: createPlatformAuth({ platformToken: config.platformToken, viewerToken: config.viewerToken }, sessions),
       enrollTokens: secrets.enrollTokens,
       credentials: credentialCheck,
       ...(deps.benchmarkWithoutAgentChecks ? { skipAgentChecks: true } : {}),
     },
-  });
+  }, deps.uiDir);
   // Waiting claims answer empty at once on shutdown instead of holding the close for a long-poll.
   app.addHook('preClose', async () => notifier.releaseAll());
+  const watch = createAgentWatch(deps.redis, keys, events, { offlineAfterMs: config.offlineAfterMs });
+  const ticker = startDashboardTicker(
+    { now: redisNow, checkAgents: watch.check, sampleDepth: stats.sampleDepth },
+    { intervalMs: 1000, depthEvery: 5 },
+    logger.child({ component: 'dashboard' }),
+  );
   const reaper = startReaper(run, keys, { intervalMs: config.reapIntervalMs, retentionSec: config.retentionSec, batch: 200 }, logger.child({ component: 'reaper' }));
   await app.ready();
 
@@ -121,6 +161,8 @@ export async function buildController(config: ControllerConfig, deps: Controller
     close: () =>
       (closing ??= (async () => {
         await reaper.stop();
+        await ticker.stop();
+        await hub.close();
         await app.close();
         revocations.close();
         await notifier.close();

@@ -1,4 +1,5 @@
-// The platform's side of the inbox: enqueue (one or a batch, atomically), read, list, cancel, read logs.
+// The platform's side of the inbox: enqueue (one or a batch, atomically), read, retry, cancel, read logs
+// (listing is job-list.ts).
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
 import { HttpAgentError, NotFoundError } from '../../src/shared/errors.js';
@@ -60,6 +61,12 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
       const target = { ...(spec.agent ? { agent: spec.agent } : {}), ...(spec.labels && Object.keys(spec.labels).length ? { labels: spec.labels } : {}) };
       const q = queueFor(target);
       wakes.set(q.wake, (wakes.get(q.wake) ?? 0) + 1);
+      const tasks = [...new Set(spec.steps.map((st) => st.task))];
+      const indexes = [
+        ...tasks.map(jobIndexNames.task),
+        ...Object.entries(target.labels ?? {}).map(([k, v]) => jobIndexNames.label(k, v)),
+        ...(target.agent ? [jobIndexNames.agent(target.agent)] : []),
+      ];
       jobs.push({
         id: newJobId(),
         ...(spec.idempotencyKey ? { idem: spec.idempotencyKey } : {}),
@@ -72,12 +79,9 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
         steps: JSON.stringify(spec.steps),
         stepCount: spec.steps.length,
         target: JSON.stringify(target),
+        tasks: tasks.join(','),
         ...(spec.schedule ? { schedule: spec.schedule } : {}),
-        indexes: [
-          ...new Set(spec.steps.map((s) => jobIndexNames.task(s.task))),
-          ...Object.entries(target.labels ?? {}).map(([k, v]) => jobIndexNames.label(k, v)),
-          ...(target.agent ? [jobIndexNames.agent(target.agent)] : []),
-        ],
+        indexes,
       });
     }
     const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');

@@ -31,12 +31,18 @@ export interface Keys {
   monitorQuota(agentId: string): string;
   /** Jobs an agent queued for itself in the current minute (expires with the minute). */
   submitQuota(agentId: string): string;
+  /** Set while the platform drains the agent (POST /v1/agents/:id/drain): its claims get no new job. */
+  agentDrain(agentId: string): string;
+  /** STREAM of dashboard events (includes/job-events.lua, event-stream.ts). */
+  events: string;
   /**
    * HASH of fleet counters for /metrics, kept by the scripts (never by a scan): `finished|<state>|<queue>`,
    * `leaseExpired|<agentId>`, `sched|<state>|<agentId>|<schedule>`. One field per queue, agent and
    * schedule ever seen, so it is bounded by the fleet, not by the jobs.
    */
   stats: string;
+  /** HASH of one minute's dashboard counters (minute = ms / 60000; includes/job-events.lua, GET /v1/overview). */
+  minuteStats(minute: number): string;
   /** HASH schedule name -> JSON {jobId, state, finishedAt, error}: each schedule's last finished run (100 at most). */
   scheduleRuns(agentId: string): string;
   /** ZSET job id -> createdAt of the jobs in one state (includes/job-index.lua). */
@@ -53,6 +59,8 @@ export interface Keys {
   releaseChannel(name: string): string;
   /** SET of every channel name a release was rolled out to. */
   releaseChannels: string;
+  /** HASH of one dashboard session, by the SHA-256 of its cookie (the cookie itself is never stored). */
+  session(idHash: string): string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
   wakeChannel: string;
   /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
@@ -88,7 +96,10 @@ export function createKeys(prefix: string): Keys {
     credentialUse: `${base}cred-used`,
     monitorQuota: (id) => `${base}mon:quota:${id}`,
     submitQuota: (id) => `${base}submit-quota:${id}`,
+    agentDrain: (id) => `${base}drain:${id}`,
+    events: `${base}events`,
     stats: `${base}stats`,
+    minuteStats: (minute) => `${base}stats:${minute}`,
     scheduleRuns: (id) => `${base}sched:${id}`,
     jobsInState: (state) => `${base}jx:s:${state}`,
     jobIndex: (name) => `${base}jx:${name}`,
@@ -97,6 +108,7 @@ export function createKeys(prefix: string): Keys {
     releases: `${base}releases`,
     releaseChannel: (name) => `${base}release-channel:${name}`,
     releaseChannels: `${base}release-channels`,
+    session: (idHash) => `${base}sess:${idHash}`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
   };

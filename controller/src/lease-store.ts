@@ -24,6 +24,8 @@ export interface LeaseStoreOptions {
   leaseMs: number;
   retentionSec: number;
   logCapBytes: number;
+  /** Silence after which an agent is shown offline: a heartbeat after longer announces it back. */
+  offlineAfterMs: number;
   /** Expired leases a claim reaps before popping (the sweeper does the rest). */
   reapInClaim: number;
   /** For log appends whose bytes skip Lua (log-append.ts); without it every append runs one script. */
@@ -134,7 +136,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     const reply = await run(
       'heartbeat',
       [keys.base, keys.agent(req.agentId), keys.agents, keys.leases],
-      { agentId: req.agentId, state: req.state, running: req.running, ttlSec: opts.retentionSec, leases: req.leases },
+      { agentId: req.agentId, state: req.state, running: req.running, ttlSec: opts.retentionSec, quietMs: opts.offlineAfterMs, leases: req.leases },
       { agentId: req.agentId },
     );
     return { leases: reply.leases, serverTime: reply.now };
@@ -150,7 +152,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
   const step = async (id: string, update: StepUpdate, agentId: string): Promise<{ cancel: boolean }> => {
     const { epoch, index, ...status } = update;
     const json = JSON.stringify({ exitCode: null, startedAt: null, finishedAt: null, ...status });
-    return run('step', [keys.job(id)], { epoch, index, status: json, agentId }, { jobId: id });
+    return run('step', [keys.job(id), keys.base], { jobId: id, epoch, index, state: status.state, status: json, agentId }, { jobId: id });
   };
 
   /**

@@ -124,6 +124,7 @@ export const scriptContracts = {
           steps: z.string(),
           stepCount: int,
           target: z.string(),
+          tasks: z.string(),
           schedule: z.strictObject({ agentId: z.string(), name: z.string() }).optional(),
           indexes: z.array(z.string()),
         }),
@@ -158,6 +159,7 @@ export const scriptContracts = {
       state: z.enum(['online', 'draining']),
       running: int,
       ttlSec: int,
+      quietMs: int,
       leases: z.array(z.strictObject({ id: z.string(), epoch: int })),
     }),
     reply: z.strictObject({ now: int, leases: z.record(z.string(), z.enum(['ok', 'cancel', 'stale'])) }),
@@ -227,7 +229,7 @@ export const scriptContracts = {
     reply: z.strictObject({ latest: z.string(), previous: z.string().optional() }),
   },
   step: {
-    args: z.strictObject({ epoch: int, index: int, status: z.string(), agentId: z.string() }),
+    args: z.strictObject({ jobId: z.string(), epoch: int, index: int, state: z.string(), status: z.string(), agentId: z.string() }),
     reply: cancel,
   },
 } satisfies Record<ScriptName, ScriptContract>;

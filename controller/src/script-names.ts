@@ -17,7 +17,7 @@ export const scriptFiles = {
   renew: { file: 'renew-2.lua', numberOfKeys: 2 },
   revokeAgent: { file: 'revoke-agent-7.lua', numberOfKeys: 7 },
   rolloutRelease: { file: 'rollout-release-4.lua', numberOfKeys: 4 },
-  step: { file: 'step-1.lua', numberOfKeys: 1 },
+  step: { file: 'step-2.lua', numberOfKeys: 2 },
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;

@@ -289,6 +289,8 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
       '  httpagent agents',
       `  curl -s -H "authorization: Bearer $(httpagent token ${agentId})" ${agentUrl}/healthz`,
       '',
+      `The dashboard: open ${controllerUrl}/ and sign in with the platform token.`,
+      '',
       'Ctrl-C stops everything.',
       '',
     ];

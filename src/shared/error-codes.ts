@@ -94,6 +94,8 @@ export const errorCodes = {
   LOG_INCOMPLETE: { http: 416, retryable: false, source: 'controller', meaning: 'complete came before the whole log; send from `expected`, then complete again' },
   STEP_OUT_OF_RANGE: { http: 400, retryable: false, source: 'controller', meaning: "the step index is past the job's last step" },
   LOG_TAIL_TOO_LARGE: { http: 400, retryable: false, source: 'controller', meaning: 'a log tail on complete carries more than 64 KiB; append the rest first' },
+  READ_ONLY: { http: 403, retryable: false, source: 'controller', meaning: 'the viewer token (or a session signed in with it) may read but not act: submit, cancel, retry' },
+  CSRF_REQUIRED: { http: 403, retryable: false, source: 'controller', meaning: "a state-changing call made with the dashboard's session cookie lacks the session's x-csrf-token header" },
   REDIS_UNAVAILABLE: { http: 503, retryable: true, source: 'controller', meaning: 'the controller cannot reach Redis; retry after the Retry-After header' },
   REDIS_OOM: { http: 503, retryable: true, source: 'controller', meaning: "Redis is at its maxmemory and refuses writes (noeviction); nothing was written; retry after the Retry-After header, and give Redis memory or let jobs expire" },
   CREDENTIAL_REVOKED: { http: 401, exit: EXIT.unauthorized, retryable: false, source: 'controller', meaning: "the agent's credential was revoked (DELETE /v1/agents/:id): stop, and enroll again only once the platform says so" },

@@ -79,7 +79,7 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
       HTTPAGENT_LONG_POLL_MS: String(opts.longPollMs ?? 3000),
       ...opts.controllerEnv,
     });
-    await c.waitFor(/controller listening/);
+    await c.waitFor(/controller listening/, 60_000);
     return c;
   };
 

@@ -11,7 +11,7 @@ const KEY_ARGS: Record<string, number[] | 'all'> = {
   APPEND: [1], DEL: 'all', EXISTS: 'all', EXPIRE: [1], GET: [1], HDEL: [1], HGET: [1], HGETALL: [1], HINCRBY: [1],
   HLEN: [1], HMGET: [1], HSET: [1], INCR: [1], INCRBY: [1], LINDEX: [1], LLEN: [1], LRANGE: [1], LSET: [1],
   LTRIM: [1], PEXPIRE: [1], PTTL: [1], PUBLISH: [], RPUSH: [1], SADD: [1], SET: [1], SMEMBERS: [1],
-  SRANDMEMBER: [1], SREM: [1], STRLEN: [1], TIME: [], TYPE: [1],
+  SRANDMEMBER: [1], SREM: [1], STRLEN: [1], TIME: [], TYPE: [1], XADD: [1],
   ZADD: [1], ZCARD: [1], ZRANGE: [1], ZRANGEBYSCORE: [1], ZREM: [1], ZREMRANGEBYRANK: [1], ZREMRANGEBYSCORE: [1],
 };
 

@@ -49,14 +49,19 @@ function expectRefused(r: Reply, status: number, code: string): void {
   expect(r.body.error.code).toBe(code);
 }
 
-/** Runs `attack` and proves Redis holds exactly what it held before (host-a's last-use stamp aside). */
+/** Runs `attack` and proves Redis holds exactly what it held before (host-a's last-use stamp and the dashboard ticker's writes aside). */
 async function leavesNoTrace(attack: () => Promise<void>): Promise<void> {
   const admin = redis.client();
   try {
-    const skip = (k: string) => k === keys.credentialUse;
+    // Also left out: what the dashboard's ticker writes on its own, the minute figures and an agent falling
+    // silent on the event stream (checked below: the attack itself announces nothing).
+    const skip = (k: string) => k === keys.credentialUse || k === keys.events || k.startsWith(keys.minuteStats(0).slice(0, -1));
     const before = await snapshotKeys(admin, c.config.keyPrefix, skip);
+    const lastEvent = ((await admin.xrevrange(keys.events, '+', '-', 'COUNT', 1)) as [string, string[]][])[0]?.[0] ?? '0-0';
     await attack();
     expect(snapshotDiff(before, await snapshotKeys(admin, c.config.keyPrefix, skip))).toEqual([]);
+    const announced = ((await admin.xrange(keys.events, `(${lastEvent}`, '+')) as [string, string[]][]).map(([, f]) => JSON.parse(f[1]!) as { type: string; state?: string });
+    expect(announced.filter((e) => !(e.type === 'agent' && e.state === 'offline'))).toEqual([]);
   } finally {
     admin.disconnect();
   }

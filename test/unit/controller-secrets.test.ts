@@ -56,6 +56,15 @@ describe('tokens the controller accepts', () => {
     expect(loadControllerSecrets(config).enrollTokens).toEqual([ENROLL, second]);
   });
 
+  it('refuses a viewer token equal to the platform token or an enrollment token, without printing it', () => {
+    for (const viewerToken of [PLATFORM, ENROLL]) {
+      const err = refusal(() => loadControllerSecrets({ platformToken: PLATFORM, enrollToken: [ENROLL], viewerToken }));
+      expect(err.message).toMatch(/viewerToken \(HTTPAGENT_VIEWER_TOKEN\) equals/);
+      expect(err.message).not.toContain(viewerToken);
+    }
+    expect(loadControllerSecrets({ platformToken: PLATFORM, enrollToken: [ENROLL], viewerToken: 'viewer-token-0123456789abcdef' }).enrollTokens).toEqual([ENROLL]);
+  });
+
   it('refuses a platform token equal to an enrollment token, from the setting or the file', () => {
     const same = { platformToken: PLATFORM, enrollToken: [PLATFORM] };
     expect(refusal(() => loadControllerSecrets(same)).message).toMatch(/platformToken .* equals an enrollment token/);

@@ -1,12 +1,14 @@
 -- Hands an agent up to `max` queued jobs under a lease (the body of claim-6.lua, shared with the fused
 -- complete-claim-6.lua); see claim-6.lua for the rules. `c`: the claim's part of the ARGV table
 -- (agentId, max, memoTtlMs, reapLimit, wakeChannel, woken: re-run for a waiting long-poll).
+-- An agent the platform drains (drain:<agentId>, POST /v1/agents/:id/drain) gets no new job; its memo
+-- still answers, so a claim lost on the wire does not orphan the jobs it got before the drain.
 -- Returns the table claim-6.lua answers, or {err = 'AGENT_UNKNOWN'}.
 --- @include "clock"
 --- @include "finish-job"
 --- @include "reap-expired"
 --- @include "store-log"
---- @include "job-index"
+--- @include "job-events"
 local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, retentionSec, logCap)
   local agent = redis.call('HMGET', agentKey, 'labels', 'leaseMs', 'lastSeenAt', 'heartbeatAt')
   if not agent[2] then
@@ -34,6 +36,9 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, re
   end
 
   local memo = redis.call('GET', memoKey)
+  if not memo and redis.call('EXISTS', base .. 'drain:' .. agentId) == 1 then
+    return out
+  end
   if memo then
     for id, epoch in string.gmatch(memo, '(%S+) (%d+)') do
       local j = redis.call('HMGET', base .. 'job:' .. id, 'state', 'epoch', 'agent', 'attempt', 'steps', 'timeoutSec', 'logBytes', 'logBase')
@@ -108,6 +113,12 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, re
         'startedAt', now, 'leaseMs', leaseMs, 'logBase', logBase)
       indexState(base, id, 'queued', 'running', j[7])
       indexJob(base, 'a:' .. agentId, id, j[7])
+      if attempt == 1 then
+        -- Pickup latency: from submission to the first claim (later attempts wait for a lease to expire).
+        countStat(base, now, 'picked')
+        countStat(base, now, 'pickupMs', now - tonumber(j[7]))
+      end
+      emitEvent(base, {type = 'job', id = id, state = 'running', agent = agentId, attempt = attempt})
       leases[#leases + 1] = now + leaseMs
       leases[#leases + 1] = id
       emit(id, epoch, attempt, j[4], j[5], 0)

@@ -20,6 +20,8 @@ import {
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import { parseScheduleKey } from '../../../src/shared/protocol/schedule-key.js';
 import type { PortKey } from '../../../src/shared/protocol/identity.js';
+import type { AgentDrain } from '../agent-drain.js';
+import type { EventLog } from '../event-stream.js';
 import type { JobStore } from '../job-store.js';
 import type { Caller, LeaseStore } from '../lease-store.js';
 import type { SubmitQuota } from '../submit-quota.js';
@@ -33,6 +35,8 @@ export interface AgentRouteDeps {
   leases: LeaseStore;
   jobs: JobStore;
   notifier: Notifier;
+  events: EventLog;
+  drains: AgentDrain;
   longPollMs: number;
   logChunkMaxBytes: number;
   /** Published at register, so a rotated signing key reaches agents. */
@@ -96,6 +100,9 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     const body = parseOr400(registerRequestSchema, req.body, 'body');
     const { leaseMs, serverTime } = await leases.register(body);
     labelCache.set(body.agentId, body.labels);
+    // A restarted agent the platform drains is still drained (agent-drain.ts): the page says so.
+    const state = (await deps.drains.isDrained(body.agentId)) ? 'draining' : 'online';
+    await deps.events.append({ type: 'agent', id: body.agentId, state, running: 0, lastSeenAt: serverTime });
     req.log.info({ agentId: body.agentId, hostname: body.hostname, version: body.version }, 'agent registered');
     return { agentId: body.agentId, leaseMs, longPollMs: deps.longPollMs, logChunkMaxBytes: deps.logChunkMaxBytes, serverTime, portKeys: deps.portKeys };
   });

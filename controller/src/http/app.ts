@@ -1,7 +1,10 @@
 // Builds the controller's fastify app (not listening): parsers, auth by path, the error mapping, routes.
+import fastifyCookie from '@fastify/cookie';
 import fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { HttpLimitSettings } from '../../../src/shared/config/http-limits.js';
 import { createConnectionGuard } from '../../../src/shared/http/connection-guard.js';
+import { UnauthorizedError } from '../../../src/shared/errors.js';
+import { bearerToken } from '../../../src/shared/http/auth.js';
 import { frameworkErrors, installErrorHandling } from '../../../src/shared/http/error-handler.js';
 import { installServiceHeader } from '../../../src/shared/http/service-header.js';
 import type { Logger } from '../../../src/shared/log.js';
@@ -9,31 +12,38 @@ import { AGENT_API_PREFIX } from '../../../src/shared/protocol/agent-api.js';
 import { servicePaths } from '../../../src/shared/protocol/platform-api.js';
 import { version } from '../../../src/shared/package-info.js';
 import type { RedisLike } from '../commands.js';
-import { createTokenCheck } from '../../../src/shared/http/auth.js';
+import type { EventHub } from '../event-stream.js';
 import type { FleetMetrics } from '../fleet-metrics.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
+import type { SessionStore } from '../session-store.js';
 import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
 import { installAuth, type AuthOptions } from './auth-hooks.js';
+import { eventRoutes } from './event-routes.js';
 import { identityRoutes, type IdentityDeps } from './identity-routes.js';
 import { monitorRoutes } from './monitor-routes.js';
 import { buildControllerOpenApi } from './platform-openapi.js';
 import { platformRoutes, type PlatformDeps } from './platform-routes.js';
 import { releaseRoutes, type ReleaseRouteDeps } from './release-routes.js';
+import { sessionRoutes } from './session-routes.js';
+import { uiRoutes } from './ui-routes.js';
 
 export interface AppOptions extends HttpLimitSettings {
   bodyLimitBytes: number;
+  sessionTtlSec: number;
 }
 
 export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps, ReleaseRouteDeps {
   redis: RedisLike;
   logger: Logger;
   auth: AuthOptions;
+  sessions: SessionStore;
+  hub: EventHub;
   fleetMetrics: FleetMetrics;
   /** Serve /metrics without the platform token (a scraper on a trusted network); off by default. */
   metricsPublic: boolean;
 }
 
-export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
+export function buildApp(opts: AppOptions, deps: AppDeps, uiDir?: string): FastifyInstance {
   const guard = createConnectionGuard(opts, deps.logger);
   const app = fastify({
     ...guard.options,
@@ -58,6 +68,7 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     defaultJson(req, text, done);
   });
 
+  void app.register(fastifyCookie);
   installAuth(app, deps.auth);
 
   installErrorHandling(app, { classify: classifyRedisFailure });
@@ -73,10 +84,13 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
     }
   });
 
-  // The fleet's numbers name every host and schedule: the platform token unless metricsPublic is set.
-  const metricsAuth = createTokenCheck(deps.auth.platformToken);
+  // The fleet's numbers name every host and schedule: the platform token unless metricsPublic is set
+  // (neither the viewer token nor a dashboard session: a scraper is given the platform's own token).
   app.get('/metrics', async (req, reply) => {
-    if (!deps.metricsPublic) metricsAuth(req.headers.authorization);
+    if (!deps.metricsPublic) {
+      const token = bearerToken(req.headers.authorization);
+      if (token === undefined || deps.auth.platform.roleOfToken(token) !== 'admin') throw new UnauthorizedError();
+    }
     const { text, contentType } = await deps.fleetMetrics.render();
     return reply.type(contentType).send(text);
   });
@@ -88,5 +102,8 @@ export function buildApp(opts: AppOptions, deps: AppDeps): FastifyInstance {
   agentRoutes(app, deps);
   monitorRoutes(app, deps);
   releaseRoutes(app, deps);
+  eventRoutes(app, deps.hub);
+  sessionRoutes(app, { sessions: deps.sessions, auth: deps.auth.platform, ttlSec: opts.sessionTtlSec });
+  uiRoutes(app, uiDir);
   return app;
 }

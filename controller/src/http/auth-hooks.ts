@@ -1,18 +1,21 @@
-// Who may call what on the controller: the platform token on the platform API, an enrollment token on
-// enroll, and on every other agent API path the agent's own credential, with every agent id the request
-// names (body, query, path) required to be the credential's own.
+// Who may call what on the controller: the platform API takes the platform token, the viewer token (reads)
+// or a dashboard session (platform-auth.ts); enroll takes an enrollment token; every other agent API path
+// takes the agent's own credential, with every agent id the request names (body, query, path) required to
+// be the credential's own.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { HttpAgentError } from '../../../src/shared/errors.js';
-import { bearerToken, createTokenCheck, createTokenListCheck } from '../../../src/shared/http/auth.js';
+import { bearerToken, createTokenListCheck } from '../../../src/shared/http/auth.js';
 import { AGENT_API_PREFIX, agentApiPaths } from '../../../src/shared/protocol/agent-api.js';
 import { parseCredential } from '../../../src/shared/protocol/identity.js';
 import { UnauthorizedError } from '../../../src/shared/errors.js';
 import type { CredentialCheck } from '../credential-check.js';
 import { hashSecret } from '../credential-store.js';
 import type { Caller } from '../lease-store.js';
+import type { PlatformAuth } from './platform-auth.js';
 
 export interface AuthOptions {
-  platformToken: string;
+  /** The platform API's check: platform or viewer token, or a session with its CSRF header. */
+  platform: PlatformAuth;
   enrollTokens: readonly string[];
   credentials: CredentialCheck;
   /**
@@ -63,7 +66,6 @@ function namedAgentIds(req: FastifyRequest): Array<[string, string]> {
 }
 
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
-  const platformAuth = createTokenCheck(opts.platformToken);
   const enrollAuth = createTokenListCheck(opts.enrollTokens);
   const isAgentPath = (req: FastifyRequest): boolean => {
     // The matched route's pattern, not the raw URL, so an encoded path cannot dodge the right check.
@@ -83,7 +85,7 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
       } else {
         callers.set(req, await opts.credentials.verify(req.headers.authorization));
       }
-    } else if (path.startsWith('/v1/')) platformAuth(req.headers.authorization);
+    } else if (path.startsWith('/v1/')) await opts.platform.authenticate(req);
   });
 
   // After parsing, before any route: a credential speaks for its own agent only.

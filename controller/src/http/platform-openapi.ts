@@ -4,6 +4,7 @@
 import { buildOpenApi, type ApiOperation } from '../../../src/shared/http/openapi.js';
 import { portTokenRequestSchema, portTokenResponseSchema } from '../../../src/shared/protocol/identity.js';
 import { jobSubmitSchema, jobViewSchema } from '../../../src/shared/protocol/job.js';
+import { overviewQuerySchema } from '../../../src/shared/protocol/overview.js';
 import {
   agentParamsSchema,
   agentViewSchema,
@@ -28,6 +29,9 @@ import {
 import { z } from 'zod';
 
 const BODY = ['BAD_REQUEST', 'BAD_JSON', 'BODY_TOO_LARGE', 'UNSUPPORTED_MEDIA_TYPE'] as const;
+
+/** POST and DELETE /v1/agents/:id/drain. */
+const drainReplySchema = z.object({ agentId: z.string(), draining: z.boolean() });
 
 /** One job, or a batch of them (all or none). */
 const submitBodySchema = z.union([jobSubmitSchema, z.array(jobSubmitSchema).min(1).max(10_000)]);
@@ -201,6 +205,53 @@ const operations: ApiOperation[] = [
     examples: [
       { name: 'since', summary: 'samples since a time in ms', params: { id: 'example-agent' }, query: { since: '1764000000000' }, status: 200 },
       { name: 'seconds-refused', summary: 'a time in seconds is refused, not read as 1970', params: { id: 'example-agent' }, query: { since: '1764000000' }, status: 400 },
+    ],
+  },
+  {
+    id: 'drainAgent',
+    method: 'post',
+    path: paths.agentDrain.route,
+    tag: 'agents',
+    summary: 'Drain an agent: its claims get no new job, it finishes the ones it holds (the mark outlives re-registration)',
+    params: agentParamsSchema,
+    ok: [{ status: 200, description: 'drained', json: drainReplySchema }],
+    errors: [...BODY, 'AGENT_NOT_FOUND', 'REDIS_UNAVAILABLE'],
+    examples: [{ name: 'unknown', summary: 'an agent that is not registered', params: { id: 'nobody-example' }, status: 404 }],
+  },
+  {
+    id: 'resumeAgent',
+    method: 'delete',
+    path: paths.agentDrain.route,
+    tag: 'agents',
+    summary: 'Resume a drained agent: it claims again',
+    params: agentParamsSchema,
+    ok: [{ status: 200, description: 'resumed', json: drainReplySchema }],
+    errors: ['BAD_REQUEST', 'AGENT_NOT_FOUND', 'REDIS_UNAVAILABLE'],
+    examples: [{ name: 'unknown', summary: 'an agent that is not registered', params: { id: 'nobody-example' }, status: 404 }],
+  },
+  {
+    id: 'agentAlerts',
+    method: 'get',
+    path: paths.agentAlerts.route,
+    tag: 'agents',
+    summary: "An agent's monitor alert state: open incidents and their history (null before its monitor filed any)",
+    params: agentParamsSchema,
+    ok: [{ status: 200, description: 'the alert state', json: z.object({ state: z.record(z.string(), z.unknown()).nullable() }) }],
+    errors: ['BAD_REQUEST', 'REDIS_UNAVAILABLE'],
+    examples: [{ name: 'none', summary: 'an agent whose monitor filed nothing', params: { id: 'nobody-example' }, status: 200 }],
+  },
+  {
+    id: 'overview',
+    method: 'get',
+    path: paths.overview,
+    tag: 'jobs',
+    summary: "Job counts by state and per-minute figures over a window (the dashboard's Overview page)",
+    query: overviewQuerySchema,
+    ok: [{ status: 200, description: '{now, counts, minutes: [{t, submitted, picked, pickupMs, done, queued, running}], failuresByTask}' }],
+    errors: ['BAD_REQUEST', 'REDIS_UNAVAILABLE'],
+    examples: [
+      { name: 'hour', summary: 'the last 60 minutes', query: { minutes: '60' }, status: 200 },
+      { name: 'counts', summary: 'the counts alone', query: { minutes: '0' }, status: 200 },
     ],
   },
   {

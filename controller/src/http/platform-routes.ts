@@ -1,6 +1,7 @@
-// The platform API (bearer platform token): submit, list, read, follow, cancel and retry jobs; list
-// agents and their metrics. Every query, path and body is validated with the schemas in
-// src/shared/protocol, which /openapi.json is generated from (platform-openapi.ts).
+// The platform API (bearer platform token, the viewer token for reads, or a dashboard session): submit,
+// list, read, follow, cancel and retry jobs; list agents, their metrics and alerts, drain them; the
+// overview figures. Every query, path and body is validated with the schemas in src/shared/protocol,
+// which /openapi.json is generated from (platform-openapi.ts).
 import { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -8,6 +9,7 @@ import { HttpAgentError } from '../../../src/shared/errors.js';
 import { awaitServerSilence } from '../../../src/shared/http/connection-guard.js';
 import { inputIssue, invalidInput, parseOr400 } from '../../../src/shared/http/validate.js';
 import { FINAL_STATES, jobSubmitSchema, normaliseJob, type JobSpec, type JobState, type WaitingReason } from '../../../src/shared/protocol/job.js';
+import { overviewQuerySchema } from '../../../src/shared/protocol/overview.js';
 import {
   agentParamsSchema,
   jobListQuerySchema,
@@ -20,11 +22,13 @@ import {
   retryRequestSchema,
 } from '../../../src/shared/protocol/platform-api.js';
 import type { AgentDirectory } from '../agent-directory.js';
+import type { AgentDrain } from '../agent-drain.js';
 import { formatCursor, parseCursor } from '../job-filter.js';
 import type { JobList } from '../job-list.js';
 import type { JobStore } from '../job-store.js';
 import { queueFor } from '../keys.js';
 import type { MonitorStore } from '../monitor-store.js';
+import type { StatsStore } from '../stats-store.js';
 import type { Notifier } from '../wake-hub.js';
 
 const MAX_BATCH = 10_000;
@@ -49,8 +53,12 @@ export interface PlatformDeps {
   jobs: JobStore;
   jobList: JobList;
   agents: AgentDirectory;
+  drains: AgentDrain;
   monitor: MonitorStore;
   notifier: Notifier;
+  stats: StatsStore;
+  /** The Redis clock, ms (the one the scripts write with). */
+  now(): Promise<number>;
 }
 
 export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
@@ -99,6 +107,11 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return page.jobs;
   });
 
+  app.get(paths.overview, async (req) => {
+    const q = parseOr400(overviewQuerySchema, req.query, 'query');
+    return deps.stats.overview(q.minutes, await deps.now());
+  });
+
   app.get(paths.job.route, async (req) => {
     const job = await jobs.get(parseOr400(jobParamsSchema, req.params, 'params').id);
     if (job.state !== 'queued') return job;
@@ -131,6 +144,20 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const q = parseOr400(logQuerySchema, req.query, 'query');
     const first = await jobs.readLog(id, q.offset, LOG_PAGE_BYTES);
     void reply.type('text/plain; charset=utf-8').header('x-log-truncated', String(first.truncated)).header('x-job-state', first.state);
+    if (q.download === '1') {
+      // Page after page of what is stored now; a running job's later bytes are for a later download.
+      async function* all(): AsyncGenerator<Buffer> {
+        let cur = first;
+        let offset = q.offset;
+        while (cur.bytes.length > 0) {
+          yield cur.bytes;
+          offset += cur.bytes.length;
+          if (cur.bytes.length < LOG_PAGE_BYTES) return;
+          cur = await jobs.readLog(id, offset, LOG_PAGE_BYTES);
+        }
+      }
+      return reply.header('content-disposition', `attachment; filename="${id}.log"`).send(Readable.from(all()));
+    }
     if (q.follow !== '1' && q.follow !== 'true') {
       return reply.header('x-log-next-offset', String(q.offset + first.bytes.length)).send(first.bytes);
     }
@@ -169,5 +196,25 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     const q = parseOr400(metricsQuerySchema, req.query, 'query');
     return { samples: await deps.monitor.history(id, q.since ?? 0) };
+  });
+
+  app.post(paths.agentDrain.route, async (req) => {
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
+    if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
+    const r = await deps.drains.drain(id);
+    req.log.info({ agentId: id }, 'agent drained by the platform');
+    return r;
+  });
+
+  app.delete(paths.agentDrain.route, async (req) => {
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
+    const r = await deps.drains.resume(id);
+    req.log.info({ agentId: id }, 'agent resumed by the platform');
+    return r;
+  });
+
+  app.get(paths.agentAlerts.route, async (req) => {
+    const { id } = parseOr400(agentParamsSchema, req.params, 'params');
+    return { state: await deps.monitor.getAlertState(id) };
   });
 }

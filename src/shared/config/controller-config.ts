@@ -34,6 +34,13 @@ export const controllerConfigSchema = z.strictObject({
   monitorHistoryMaxBytes: intField(1024, 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   /** Jobs one agent may queue for itself per minute (POST /v1/agent/jobs; 429 SUBMIT_QUOTA past it). */
   agentSubmitPerMin: intField(1, 100_000).default(60),
+  /**
+   * A read-only token for the dashboard and GETs of the platform API: everything but actions. Never equal
+   * to the platform token or an enrollment token (checked at start). Unset: only the platform token signs in.
+   */
+  viewerToken: strongTokenField().optional(),
+  /** How long a dashboard sign-in lasts. */
+  sessionTtlSec: intField(60, 30 * 24 * 3600).default(12 * 3600),
   /** Upper bound on the lease an agent may ask for; also the default. */
   leaseMs: intField(1000, 3_600_000).default(10_000),
   /** How long a claim waits for a job before answering empty. */

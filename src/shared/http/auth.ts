@@ -9,14 +9,25 @@ const BEARER = /^Bearer[ \t]+(\S+)[ \t]*$/i;
 
 export type TokenCheck = (authorization: string | undefined) => void;
 
+const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+
+/** Whether `given` is `token`, in constant time (the dashboard's sign-in compares a token from a body). */
+export function createTokenMatcher(token: string): (given: string) => boolean {
+  const expected = digest(token);
+  return (given) => timingSafeEqual(digest(given), expected);
+}
+
+/** The token of a `Bearer <token>` header, or undefined when the header is missing or malformed. */
+export function bearerToken(authorization: string | undefined): string | undefined {
+  return BEARER.exec(authorization ?? '')?.[1];
+}
+
 /** A check that throws UnauthorizedError (401) unless the header carries `token`. */
 export function createTokenCheck(token: string): TokenCheck {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  const expected = digest(token);
+  const matches = createTokenMatcher(token);
   return (authorization) => {
-    const m = BEARER.exec(authorization ?? '');
-    const given = digest(m?.[1] ?? '');
-    if (!timingSafeEqual(given, expected) || !m) throw new UnauthorizedError();
+    const given = bearerToken(authorization);
+    if (!matches(given ?? '') || given === undefined) throw new UnauthorizedError();
   };
 }
 
@@ -26,7 +37,6 @@ export function createTokenCheck(token: string): TokenCheck {
  * tokens nothing passes.
  */
 export function createTokenListCheck(tokens: readonly string[]): TokenCheck {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
   const expected = tokens.map(digest);
   return (authorization) => {
     const m = BEARER.exec(authorization ?? '');
@@ -35,9 +45,4 @@ export function createTokenListCheck(tokens: readonly string[]): TokenCheck {
     for (const e of expected) ok = timingSafeEqual(given, e) || ok;
     if (!ok || !m) throw new UnauthorizedError();
   };
-}
-
-/** The token of a `Bearer <token>` header, or undefined when the header is missing or malformed. */
-export function bearerToken(authorization: string | undefined): string | undefined {
-  return BEARER.exec(authorization ?? '')?.[1];
 }

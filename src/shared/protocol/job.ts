@@ -97,6 +97,7 @@ export function normaliseJob(input: JobSubmit): JobSpec {
 /** queued: waiting for an agent · running: leased to one · succeeded/failed/cancelled: final. */
 export const jobStateSchema = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
 export type JobState = z.infer<typeof jobStateSchema>;
+export const JOB_STATES: readonly JobState[] = jobStateSchema.options;
 export const FINAL_STATES: readonly JobState[] = ['succeeded', 'failed', 'cancelled'];
 
 /** pending: not reached · running · succeeded/failed: exit code known · skipped: an earlier step failed · cancelled. */

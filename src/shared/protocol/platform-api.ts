@@ -25,6 +25,12 @@ export const platformApiPaths = {
   agentMetrics: idPath('/v1/agents/:id/metrics'),
   /** POST: a short-lived port token for that one agent (identity.ts). */
   agentToken: idPath('/v1/agents/:id/token'),
+  /** POST: the agent gets no new job (it finishes those it holds); DELETE: it claims again. */
+  agentDrain: idPath('/v1/agents/:id/drain'),
+  /** The id is an agent id: its monitor's alert state (open incidents and their history). */
+  agentAlerts: idPath('/v1/agents/:id/alerts'),
+  /** Job counts by state, and per-minute figures over a window (overview.ts). */
+  overview: '/v1/overview',
 } as const;
 
 /**
@@ -166,6 +172,8 @@ export const agentParamsSchema = z.strictObject({ id: agentIdSchema });
 export const logQuerySchema = z.strictObject({
   offset: z.coerce.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(0),
   follow: z.enum(['0', '1', 'true', 'false']).optional().meta({ description: 'stream until the job ends' }),
+  /** The whole log stored so far as one attachment (the dashboard's download), however large. */
+  download: z.enum(['0', '1']).optional().meta({ description: 'the whole log stored so far, as an attachment' }),
 });
 
 /** GET /v1/agents/:id/metrics: the samples since `since` (all of the last 24 h without it). */

@@ -1,0 +1,55 @@
+// Draining an agent from the platform (the fleet page's Drain): its claims get no new job while it keeps
+// the ones it holds, GET /v1/agents shows it draining, a re-registration does not undo it, and a resume
+// hands it work again.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
+
+let redis: PrivateRedis;
+let c: Running;
+
+beforeAll(async () => {
+  redis = await startRedis();
+  c = await startController(redis.url);
+});
+afterAll(async () => {
+  await c?.close();
+  await redis?.stop();
+});
+
+const claim = (agentId: string) => call(c.url, 'POST', '/v1/agent/claim', { body: { agentId, max: 1, waitMs: 0, claimId: claimId() } });
+const stateOf = async (agentId: string) => ((await call(c.url, 'GET', '/v1/agents')).body as { id: string; state: string }[]).find((a) => a.id === agentId)?.state;
+
+describe('POST /v1/agents/:id/drain', () => {
+  it('stops new claims, keeps held jobs, survives a re-registration, and DELETE resumes', async () => {
+    await call(c.url, 'POST', '/v1/agent/register', { body: agentBody('drain-a') });
+    const held = (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', agent: 'drain-a' } })).body.id;
+    expect((await claim('drain-a')).body.jobs[0].id).toBe(held);
+
+    const drained = await call(c.url, 'POST', '/v1/agents/drain-a/drain');
+    expect(drained.status).toBe(200);
+    expect(drained.body).toEqual({ agentId: 'drain-a', draining: true });
+    expect(await stateOf('drain-a')).toBe('draining');
+
+    const waiting = (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', agent: 'drain-a' } })).body.id;
+    expect((await claim('drain-a')).body.jobs).toEqual([]);
+    // The job it held is still its own.
+    expect((await call(c.url, 'GET', `/v1/jobs/${held}`)).body).toMatchObject({ state: 'running', agent: 'drain-a' });
+    // A restarted agent registers again: still drained.
+    await call(c.url, 'POST', '/v1/agent/register', { body: agentBody('drain-a') });
+    expect((await claim('drain-a')).body.jobs).toEqual([]);
+    expect((await call(c.url, 'GET', `/v1/jobs/${waiting}`)).body.state).toBe('queued');
+
+    expect((await call(c.url, 'DELETE', '/v1/agents/drain-a/drain')).body).toEqual({ agentId: 'drain-a', draining: false });
+    expect(await stateOf('drain-a')).toBe('online');
+    expect((await claim('drain-a')).body.jobs[0].id).toBe(waiting);
+  });
+
+  it('answers 404 for an agent that never registered, and 400 for a body', async () => {
+    const r = await call(c.url, 'POST', '/v1/agents/nobody-here/drain');
+    expect(r.status).toBe(404);
+    expect(r.body.error.code).toBe('AGENT_NOT_FOUND');
+    await call(c.url, 'POST', '/v1/agent/register', { body: agentBody('drain-b') });
+    expect((await call(c.url, 'POST', '/v1/agents/drain-b/drain', { body: { now: true } })).status).toBe(400);
+  });
+});
