@@ -27,6 +27,8 @@
 # The release layout (names, COMMIT and .release-ok, the staged npm ci/build/prune and self-test, the
 # current switch) is src/bin/release-tool.js from this script's own checkout, the same code self-update
 # uses (src/ops/release-layout.js, release-build.js); it is plain JavaScript, so node alone runs it.
+# With --bundle the release comes verified out of a bundle (release-tool.js unpack-bundle) instead of
+# a build: a bundle holds this script and its release tools, so the operator needs only the bundle.
 
 usage() {
   cat <<'EOF'
@@ -35,6 +37,10 @@ Usage: install.sh [options]
   --prefix DIR               install prefix (default /opt/httpagent); an absolute path of letters,
                              digits and ._+-, not a system directory
   --source DIR               source checkout to install (default: the directory of this script)
+  --bundle FILE|URL          install the release in this bundle instead (npm run bundle): verified,
+                             unpacked and self-tested; no registry, no git, no build. FILE an absolute
+                             or relative path of letters, digits and ._+-; URL http(s)://host[:port]/path
+  --allowed-signers FILE     with --bundle: the bundle must be signed by a key in FILE (ssh allowed_signers)
   --user NAME                the user the agent runs as (default root, so that its tasks run as the
                              task user httpagent-task; another name is created when missing)
   --task-user NAME           the account the agent starts tasks as (default httpagent-task; created
@@ -443,7 +449,8 @@ check_requirements() {
   elif [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
     missing+=("Node.js >= 20 (found $(node -v)): curl -fsSL https://deb.nodesource.com/setup_20.x | bash - && apt-get install -y nodejs")
   fi
-  need_cmd npm || missing+=("npm: apt-get install -y npm (or Node.js from NodeSource, which includes it)")
+  # A bundle is built already: npm is needed only to build a release here.
+  if [ -z "$BUNDLE" ]; then need_cmd npm || missing+=("npm: apt-get install -y npm (or Node.js from NodeSource, which includes it)"); fi
   [ -f "$RELEASE_TOOL" ] || missing+=("$RELEASE_TOOL: run install.sh from the httpagent checkout it came with")
   need_cmd tar || missing+=("tar: apt-get install -y tar")
   need_cmd mktemp && need_cmd stat && need_cmd cmp || missing+=("coreutils and diffutils: apt-get install -y coreutils diffutils")
@@ -462,7 +469,7 @@ check_requirements() {
     printf '  - %s\n' "${missing[@]}" >&2
     exit 2
   fi
-  info "node $(node -v), npm $(npm -v)"
+  if [ -n "$BUNDLE" ]; then info "node $(node -v)"; else info "node $(node -v), npm $(npm -v)"; fi
 }
 
 # Packages are installed only as root on the real system (never with --system-root) and never in a dry run.
@@ -471,7 +478,9 @@ can_install_packages() { [ "$MY_UID" = 0 ] && [ -z "$SYSROOT" ] && need_cmd apt-
 check_settings() {
   step "checking settings"
   check_settings_values
-  [ -f "$SOURCE/package.json" ] || die "$SOURCE is not an httpagent source checkout (no package.json); use --source DIR"
+  if [ -z "$BUNDLE" ]; then
+    [ -f "$SOURCE/package.json" ] || die "$SOURCE is not an httpagent source checkout (no package.json); use --source DIR"
+  fi
   if [ -n "$SMTP_URL_FILE" ]; then
     [ "$SMTP_URL_FILE" != - ] || [ "$ENROLL_TOKEN_FILE" != - ] || die "only one of --enroll-token-file and --smtp-url-file can be - (stdin)"
     read_secret --smtp-url-file "$SMTP_URL_FILE"
@@ -494,7 +503,7 @@ check_settings() {
     # The agent's own rule for a token (src/agent/identity/agent-identity.ts).
     [ -z "$ENROLL_TOKEN" ] || [[ "$ENROLL_TOKEN" =~ ^[!-~]{16,512}$ ]] || die "the enrollment token must be 16-512 printable characters without spaces"
   fi
-  describe_release
+  if [ -n "$BUNDLE" ]; then describe_bundle; else describe_release; fi
   local token="not needed (enrolled)"
   [ -z "$ENROLL_TOKEN" ] || token="set (not shown)"
   info "controller $CONTROLLER_URL, agent id $AGENT_ID, release $RELEASE_ID, enrollment token: $token"
@@ -508,6 +517,24 @@ describe_release() {
   IFS=$'\t' read -r RELEASE_ID _ RELEASE_BUILT _ <<<"$line"
   [[ "$RELEASE_ID" =~ ^[A-Za-z0-9._+-]{1,80}$ ]] || die "could not name the release of $SOURCE (got $(q "$RELEASE_ID"))"
   RELEASE_DIR="$PREFIX/releases/$RELEASE_ID"
+}
+
+# The release in the bundle, named as unpack-bundle names it (the commit's first 12 characters). A file
+# is verified whole here (manifest, signature, architecture), so a refused bundle changes nothing; a URL
+# is downloaded and verified by the release step, and named then.
+describe_bundle() {
+  local line commit
+  if [[ "$BUNDLE" =~ ^https?:// ]]; then
+    RELEASE_ID="(from the bundle)" RELEASE_DIR=""
+    return 0
+  fi
+  line=$(release_tool verify-bundle --bundle "$BUNDLE" ${ALLOWED_SIGNERS:+--allowed-signers "$ALLOWED_SIGNERS"}) ||
+    die "the bundle $(q "$BUNDLE") was refused (its code is above)"
+  IFS=$'\t' read -r _ commit _ <<<"$line"
+  [[ "$commit" =~ ^[0-9a-f]{40}$ ]] || die "could not read the commit of the bundle $(q "$BUNDLE") (got $(q "$commit"))"
+  RELEASE_ID=${commit:0:12}
+  RELEASE_DIR="$PREFIX/releases/$RELEASE_ID"
+  info "bundle $BUNDLE: verified${ALLOWED_SIGNERS:+ (signed by a key in $ALLOWED_SIGNERS)}"
 }
 
 ensure_user() {
@@ -643,6 +670,7 @@ self_test_args() {
 }
 
 build_release() {
+  [ -z "$BUNDLE" ] || { bundle_release; return; }
   step "release $RELEASE_ID"
   if [ "$RELEASE_BUILT" = yes ] && ! release_trusted "$RELEASE_DIR"; then RELEASE_BUILT=untrusted; fi
   if [ "$RELEASE_BUILT" != yes ]; then
@@ -670,6 +698,38 @@ build_release() {
   self_test_args
   release_tool check --release "$RELEASE_DIR" --config "$CONFIG" "${SELF_TEST_ARGS[@]}" ||
     die "the release's self-test rejected the configuration (run: httpagent agent --self-test --config $CONFIG)"
+}
+
+# The release from --bundle: release-tool verifies it again as it unpacks (the file may have changed
+# since check_settings) and self-tests it; a release of that commit already whole on disk is kept. A
+# download goes to this run's private work directory.
+bundle_release() {
+  step "release from the bundle $BUNDLE"
+  if [ "$DRY" = 1 ]; then
+    if [ -n "$RELEASE_DIR" ]; then changed "would unpack and self-test the bundle as $RELEASE_DIR"; else changed "would download, verify, unpack and self-test the bundle under $PREFIX/releases"; fi
+    return 0
+  fi
+  local line reused expect=$RELEASE_ID
+  line=$(TMPDIR="$WORK" release_tool unpack-bundle --bundle "$BUNDLE" --prefix "$PREFIX" --config "$CONFIG" ${ALLOWED_SIGNERS:+--allowed-signers "$ALLOWED_SIGNERS"}) ||
+    die "the bundle was refused or its release failed its self-test (the output above says why)"
+  IFS=$'\t' read -r RELEASE_ID _ _ reused <<<"$line"
+  [[ "$RELEASE_ID" =~ ^[0-9a-f]{12}$ ]] || die "unpack-bundle named no release (got $(q "$RELEASE_ID"))"
+  RELEASE_DIR="$PREFIX/releases/$RELEASE_ID"
+  if [[ "$BUNDLE" != http* ]] && [ "$RELEASE_ID" != "$expect" ]; then die "the bundle changed while installing (it was $expect, now $RELEASE_ID)"; fi
+  if [ "$reused" = yes ]; then
+    release_trusted "$RELEASE_DIR" || die "$RELEASE_DIR is not root's alone (an earlier layout): remove it and run install.sh again"
+    info "already installed: $RELEASE_DIR (the bundle was verified again)"
+  else
+    push_undo rm "$RELEASE_DIR"
+    changed "unpacked $RELEASE_DIR from the bundle (verified, self-tested)"
+  fi
+  # The self-test as the service user (unpack-bundle ran it as this user), and for a kept release
+  # against this run's configuration.
+  self_test_args
+  if [ "$reused" = yes ] || [ "$ROOT_MODE" = 1 ]; then
+    release_tool check --release "$RELEASE_DIR" --config "$CONFIG" "${SELF_TEST_ARGS[@]}" ||
+      die "the release's self-test rejected the configuration (run: httpagent agent --self-test --config $CONFIG)"
+  fi
 }
 
 release_entry() { printf '%s/dist/src/bin/httpagent.js' "$1"; }
@@ -1032,6 +1092,7 @@ main() {
   MY_UID=$(id -u)
   PREFIX=/opt/httpagent
   SOURCE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+  BUNDLE="" ALLOWED_SIGNERS=""
   RELEASE_TOOL="$SOURCE/src/bin/release-tool.js" # always this script's own checkout, whatever --source says
   NO_GIT=${HTTPAGENT_INSTALL_NO_GIT:-}
   SVC_USER="" INIT=auto NO_SERVICE=0 UNINSTALL=0 PURGE=0 WAIT_SEC=60 SOCKET_ACCESS=0
@@ -1063,7 +1124,7 @@ main() {
       -h | --help) usage; exit 0 ;;
       --prefix | --source | --user | --task-user | --init | --controller-url | --enroll-token-file | --agent-id | --labels | --listen | --tasks-dir | \
         --smtp-url-file | --alert-to | --update-remote | --update-branch | --drain-grace-sec | --wait-sec | --supervisor-conf | \
-        --system-root | --fail-at-step)
+        --system-root | --fail-at-step | --bundle | --allowed-signers)
         [ $# -ge 2 ] || usage_error "$1 needs a value (--help lists the options)"
         case "$1" in
           --prefix) PREFIX=$2 ;;
@@ -1086,6 +1147,8 @@ main() {
           --supervisor-conf) SUPERVISOR_CONF=$2 ;;
           --system-root) SYSROOT=$2 ;;
           --fail-at-step) FAIL_AT=$2 ;;
+          --bundle) BUNDLE=$2 ;;
+          --allowed-signers) ALLOWED_SIGNERS=$2 ;;
         esac
         shift
         ;;
@@ -1106,6 +1169,23 @@ main() {
   SUPERVISOR_CONF=$(norm_path --supervisor-conf "$SUPERVISOR_CONF") || exit 2
   if [ -n "$SYSROOT" ]; then SYSROOT=$(norm_path --system-root "$SYSROOT") || exit 2; fi
   SOURCE=$(cd "$SOURCE" 2>/dev/null && pwd) || usage_error "--source $(q "$SOURCE") is not a directory"
+  # A bundle is a URL by the controller URL's rule, or a file by the path rule.
+  if [ -n "$BUNDLE" ]; then
+    if [[ "$BUNDLE" =~ ^https?:// ]]; then
+      [[ "$BUNDLE" =~ ^https?://(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/[A-Za-z0-9._~%/+-]*)?$ ]] ||
+        usage_error "--bundle must be http(s)://host[:port][/path] of plain characters or a file, not $(q "$BUNDLE")"
+    else
+      [[ "$BUNDLE" = /* ]] || BUNDLE="$PWD/$BUNDLE"
+      BUNDLE=$(norm_path --bundle "$BUNDLE") || exit 2
+      if [ ! -f "$BUNDLE" ] || [ ! -r "$BUNDLE" ]; then usage_error "--bundle $(q "$BUNDLE") is not a readable file"; fi
+    fi
+  fi
+  if [ -n "$ALLOWED_SIGNERS" ]; then
+    [ -n "$BUNDLE" ] || usage_error "--allowed-signers goes with --bundle"
+    [[ "$ALLOWED_SIGNERS" = /* ]] || ALLOWED_SIGNERS="$PWD/$ALLOWED_SIGNERS"
+    ALLOWED_SIGNERS=$(norm_path --allowed-signers "$ALLOWED_SIGNERS") || exit 2
+    if [ ! -f "$ALLOWED_SIGNERS" ] || [ ! -r "$ALLOWED_SIGNERS" ]; then usage_error "--allowed-signers $(q "$ALLOWED_SIGNERS") is not a readable file"; fi
+  fi
   CONFIG="$PREFIX/etc/httpagent.yaml"
   # System paths; --system-root moves them all (how the tests use a private supervisord).
   SUP_CONFD="$SYSROOT/etc/supervisor/conf.d"
