@@ -1168,6 +1168,8 @@ main() {
   check_prefix "$PREFIX" || exit 2
   SUPERVISOR_CONF=$(norm_path --supervisor-conf "$SUPERVISOR_CONF") || exit 2
   if [ -n "$SYSROOT" ]; then SYSROOT=$(norm_path --system-root "$SYSROOT") || exit 2; fi
+  CLI_BIN="$PREFIX/bin/httpagent"
+  if [ "$MY_UID" = 0 ] && [ "$NO_SERVICE" = 0 ]; then CLI_BIN="$SYSROOT/usr/local/bin/httpagent"; fi
   SOURCE=$(cd "$SOURCE" 2>/dev/null && pwd) || usage_error "--source $(q "$SOURCE") is not a directory"
   # A bundle is a URL by the controller URL's rule, or a file by the path rule.
   if [ -n "$BUNDLE" ]; then
@@ -1226,8 +1228,6 @@ main() {
   STOP_WAIT_SEC=$((10#$DRAIN_GRACE + 30))
   # Self-update on a root install needs a place the agent may write its releases: app/ (see the head).
   CODE_ROOT=$PREFIX
-  CLI_BIN="$PREFIX/bin/httpagent"
-  if [ "$MY_UID" = 0 ] && [ "$NO_SERVICE" = 0 ]; then CLI_BIN="$SYSROOT/usr/local/bin/httpagent"; fi
   if [ -n "$UPDATE_REMOTE" ] && [ "$MY_UID" = 0 ] && [ "$NO_SERVICE" = 0 ] && [ "$SVC_USER" != root ]; then CODE_ROOT="$PREFIX/app"; fi
   WORK=$(mktemp -d "$(work_base)/httpagent-install.XXXXXX")
   trap cleanup_work EXIT

@@ -173,6 +173,8 @@ describe('self-update in drain mode', () => {
     await git('git', ['-C', work, 'config', 'user.name', 'ops test']);
     mkdirSync(join(work, 'dist/src/bin'), { recursive: true });
     writeFileSync(join(work, 'dist/src/bin/httpagent.js'), RELEASE_ENTRY);
+    // A version the updater can read: a head without one is refused (it could be a downgrade).
+    writeFileSync(join(work, 'package.json'), JSON.stringify({ name: 'claim-pause-fixture', version: '1.0.0' }));
     const first = await commit('first');
     const cache = join(tmp, 'install-cache.git');
     await fetchHead(cache, remote, 'main');
