@@ -114,6 +114,7 @@ describe.skipIf(!hasSupervisord)('under supervisord', () => {
       renderTemplate('supervisor/httpagent.conf.in', {
         NODE: process.execPath,
         PREFIX: prefix,
+        CODE_ROOT: prefix,
         CONFIG: config,
         USER_LINE: '',
         STOP_WAIT_SEC: '60',

@@ -67,8 +67,9 @@ function routesOf(app: FastifyInstance, server: Route['server']): Route[] {
 
 beforeAll(async () => {
   redis = await startRedis();
-  // longPollMs 0: a fuzzed claim that happens to be valid answers at once instead of waiting.
-  controller = await startController(redis.url, { longPollMs: 0, bodyLimitBytes: 256 * 1024, logChunkMaxBytes: 16 * 1024 });
+  // longPollMs 0: a fuzzed claim that happens to be valid answers at once instead of waiting. A release
+  // store, so a fuzzed upload is judged rather than refused whole (503 RELEASES_DISABLED).
+  controller = await startController(redis.url, { longPollMs: 0, bodyLimitBytes: 256 * 1024, logChunkMaxBytes: 16 * 1024, releaseDir: join(tmp, 'releases'), releaseMaxBytes: 1024 * 1024 });
   credential = await credentialFor(controller.url, FUZZ_AGENT);
   await call(controller.url, 'POST', '/v1/agent/register', { body: agentBody(FUZZ_AGENT) });
   jobId = (await call(controller.url, 'POST', '/v1/jobs', { body: { task: 'noop', agent: FUZZ_AGENT } })).body.id;

@@ -191,7 +191,7 @@ describe('monitor with the real controller', () => {
     expect(r.monitorChecks).toMatchObject({ agent: true, cpu: true, memory: true, 'disk:/': true });
     expect(r.metrics!.memory!.totalBytes).toBeGreaterThan(0);
     const hist = await waitUntil('3 samples in the history', async () => {
-      const h = await s.platformGet<{ samples: { ts: number; cpu: unknown }[] }>(`/v1/agents/${AGENT_ID}/metrics?since=0`);
+      const h = await s.platformGet<{ samples: { ts: number; cpu: unknown }[] }>(`/v1/agents/${AGENT_ID}/metrics?since=1970-01-01T00:00:00Z`);
       return h.samples.length >= 3 ? h.samples : undefined;
     });
     expect(hist.map((x) => x.ts)).toEqual([...hist.map((x) => x.ts)].sort((a, b) => a - b));

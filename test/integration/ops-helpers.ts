@@ -11,7 +11,12 @@ import { waitUntil } from '../helpers/wait.js';
 const run = promisify(execFile);
 
 export function renderTemplate(file: string, vars: Record<string, string>): string {
-  return readFileSync(join(repoRoot, file), 'utf8').replace(/@([A-Z_]+)@/g, (m, name: string) => vars[name] ?? m);
+  // A placeholder left in would start a program that cannot run: say which, rather than wait for it.
+  return readFileSync(join(repoRoot, file), 'utf8').replace(/@([A-Z_]+)@/g, (_m, name: string) => {
+    const value = vars[name];
+    if (value === undefined) throw new Error(`${file}: no value for @${name}@`);
+    return value;
+  });
 }
 
 /**
