@@ -18,6 +18,7 @@ import { newSigningKey, writeAllowedSigners } from '../helpers/bundles.js';
 import { freePort } from '../helpers/ports.js';
 import { quickRelease } from '../helpers/quick-release.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { asRoot, TEST_TASK_USER } from '../helpers/task-user.js';
 import { WaitAbort, waitUntil } from '../helpers/wait.js';
 import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
 import { fileTail, startSmtp, startSupervisord, type PrivateSmtp, type PrivateSupervisord } from './ops-helpers.js';
@@ -43,6 +44,8 @@ const version = (commit: string) => `0.1.0-${commit.slice(0, 12)}`;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'httpagent-bundle-update-'));
+  // A root agent runs tasks as the tests' task user, and refuses a tasks dir that user cannot reach.
+  chmodSync(dir, 0o755);
   redis = await startRedis();
   smtp = await startSmtp();
   ctl = await startController(redis.url, { longPollMs: 1000, releaseDir: join(dir, 'controller-releases') });
@@ -86,6 +89,7 @@ beforeAll(async () => {
       listen: `127.0.0.1:${port}`,
       stateDir,
       tasksDir: tasks,
+      ...(asRoot ? { taskUser: TEST_TASK_USER } : {}),
       drainGraceSec: 20,
       updateSource: 'bundle',
       updateChannel: 'stable',
