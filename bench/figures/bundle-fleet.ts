@@ -83,6 +83,7 @@ export const bundleFleet: Figure = {
               listen: `127.0.0.1:${await freePort()}`,
               stateDir,
               tasksDir: benchTasksDir,
+              ...(process.getuid?.() === 0 ? { taskUser: 'nobody' } : {}),
               concurrency: 2,
               drainGraceSec: 30,
               logLevel: 'warn',

@@ -11,7 +11,7 @@ import { request } from 'undici';
 import { encodeExecutionData, encodeHeader, encodeSessionInfo } from '../../src/agent/tasks/jacoco-codec.js';
 import { freePort } from '../../test/helpers/ports.js';
 import { createPortTokenSigner, writePortKeysFile } from '../../test/helpers/port-tokens.js';
-import { sleep, type Figure } from '../lib/figure.js';
+import { benchTasksDir, sleep, type Figure } from '../lib/figure.js';
 import type { Row } from '../lib/report.js';
 import { now, summarize } from '../lib/stats.js';
 import { rssMb, spawnDist, stop, waitHttp } from '../lib/system.js';
@@ -83,7 +83,9 @@ export const jacocoFlood: Figure = {
       HTTPAGENT_PORT_TOKEN_KEYS_FILE: writePortKeysFile(dir, signer),
       HTTPAGENT_LISTEN: `127.0.0.1:${port}`,
       HTTPAGENT_STATE_DIR: join(dir, 'state'),
-      HTTPAGENT_TASKS_DIR: dir,
+      HTTPAGENT_TASKS_DIR: benchTasksDir,
+      // Run as root, the agent starts tasks as another account (it refuses to start without one).
+      ...(process.getuid?.() === 0 ? { HTTPAGENT_TASK_USER: 'nobody' } : {}),
       HTTPAGENT_LOG_LEVEL: 'error',
       HTTPAGENT_JACOCO_MAX_BYTES: String(maxBytes),
       HTTPAGENT_JACOCO_TIMEOUT_SEC: '120',
