@@ -3,20 +3,33 @@
 // release of this checkout that the install and update tests build (test/helpers/checkout-release.ts).
 // Tests start httpagent processes from dist/ (about a second each on a loaded machine, against three
 // or more through tsx), so dist must never be older than the source: tsc is incremental
-// (dist/.tsbuildinfo) and takes a moment when nothing changed.
+// (dist/.tsbuildinfo) and takes a moment when nothing changed. The dashboard (controller/ui, built by
+// Vite into dist/ui) is built when it is missing or older than any of its sources.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TestProject } from 'vitest/node';
 import { describeProcesses, killNow, runLeftovers } from '../helpers/process-registry.js';
 
+/** Whether dist/ui is missing or older than a file of controller/ui. */
+function uiStale(root: string): boolean {
+  const built = join(root, 'dist/ui/index.html');
+  if (!existsSync(built)) return true;
+  const at = statSync(built).mtimeMs;
+  return readdirSync(join(root, 'controller/ui'), { recursive: true, withFileTypes: true }).some(
+    (e) => e.isFile() && !e.parentPath.includes('node_modules') && statSync(join(e.parentPath, e.name)).mtimeMs > at,
+  );
+}
 
 export default function setup(project: TestProject): () => void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   try {
     execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
+    if (uiStale(root)) {
+      execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(root, 'controller/ui/vite.config.ts')], { cwd: root, stdio: 'pipe' });
+    }
   } catch (err) {
     const e = err as { stdout?: Buffer; stderr?: Buffer };
     throw new Error(`npm run build failed; the tests run the compiled processes from dist/:\n${String(e.stdout ?? '')}${String(e.stderr ?? '')}`);
