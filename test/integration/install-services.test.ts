@@ -4,7 +4,7 @@
 // prefix, so install.sh goes on from "already built". Needs root (supervisord programs with user=);
 // skipped otherwise. Each test installs into its own prefix with its own supervisord.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
@@ -38,6 +38,9 @@ let n = 0;
 /** A fresh prefix holding the built release, a system root and a supervisord that includes its conf.d. */
 async function installation(): Promise<Installation> {
   const dir = mkdtempSync(join(tmpdir(), 'httpagent-installsvc-'));
+  // The agent runs tasks as the task user install.sh makes, and refuses a tasks dir that user cannot
+  // reach: the prefix must be reachable through this directory, as /opt is on a host.
+  chmodSync(dir, 0o755);
   // Cleaned up however the test ends, also while this setup is still under way (a timeout).
   let started: PrivateSupervisord | undefined;
   onTestFinished(async () => {
