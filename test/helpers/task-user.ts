@@ -2,7 +2,9 @@
 // `nobody` (on every Debian host, so nothing is created or left behind) unless they make a throwaway
 // user of their own, which they delete. Temp directories tasks write to are opened to that account.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
 export const asRoot = process.getuid?.() === 0;
@@ -37,5 +39,15 @@ export function createTempUser(prefix: string): TestAccount & { remove(): void }
  */
 export function shareWithTasks(dir: string): string {
   if (asRoot) chmodSync(dir, 0o1777);
+  return dir;
+}
+
+/**
+ * A temp directory the task user can enter and read but not write (0755, where mkdtemp gives 0700): a
+ * root agent refuses a tasks dir, or a config beside it, that its task user could not reach or could change.
+ */
+export function tempDirTasksCanRead(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(dir, 0o755);
   return dir;
 }

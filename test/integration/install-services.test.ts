@@ -4,8 +4,7 @@
 // prefix, so install.sh goes on from "already built". Needs root (supervisord programs with user=);
 // skipped otherwise. Each test installs into its own prefix with its own supervisord.
 import { execFile } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { checkoutRelease, seedRelease, type CheckoutRelease } from '../helpers/checkout-release.js';
@@ -13,6 +12,7 @@ import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { tempDirTasksCanRead } from '../helpers/task-user.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ENROLL_TOKEN, startController, type Running } from './controller-harness.js';
 import { startSupervisord, type PrivateSupervisord } from './ops-helpers.js';
@@ -37,10 +37,8 @@ interface Installation {
 let n = 0;
 /** A fresh prefix holding the built release, a system root and a supervisord that includes its conf.d. */
 async function installation(): Promise<Installation> {
-  const dir = mkdtempSync(join(tmpdir(), 'httpagent-installsvc-'));
-  // The agent runs tasks as the task user install.sh makes, and refuses a tasks dir that user cannot
-  // reach: the prefix must be reachable through this directory, as /opt is on a host.
-  chmodSync(dir, 0o755);
+  // The prefix is reachable through it, as /opt is on a host: the agent's task user must reach its tasks.
+  const dir = tempDirTasksCanRead('httpagent-installsvc-');
   // Cleaned up however the test ends, also while this setup is still under way (a timeout).
   let started: PrivateSupervisord | undefined;
   onTestFinished(async () => {

@@ -1,8 +1,7 @@
 // A failing scheduled task alerts someone, and a dead monitor shows in the fleet's metrics: real
 // processes for redis, the controller, the agent (firing a schedule every 2 s) and the monitor, and a
 // real SMTP sink. The schedule's task fails while a flag file exists ("the receiver answered 500").
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { describe, expect, it, onTestFinished } from 'vitest';
@@ -12,6 +11,7 @@ import { spawnHttpagent, type Spawned } from '../helpers/processes.js';
 import { parsePromText, sampleOf } from '../helpers/prom-text.js';
 import { startRedis } from '../helpers/redis-server.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
+import { tempDirTasksCanRead } from '../helpers/task-user.js';
 import { waitUntil } from '../helpers/wait.js';
 
 const PLATFORM_TOKEN = 'platform-token-schedule-alerts-0123';
@@ -19,9 +19,7 @@ const AGENT_ID = 'sched-mon-1';
 
 describe('alerts on scheduled runs', () => {
   it('one incident per failing schedule, recovery on the next success; a killed monitor shows lapsed', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sched-alerts-'));
-    // Open to the task user a root agent runs its tasks as (it refuses a tasksDir it could not reach).
-    chmodSync(dir, 0o755);
+    const dir = tempDirTasksCanRead('sched-alerts-');
     const [redis, smtp, ctlPort, agentPort] = await Promise.all([startRedis(), startSmtpSink(), freePort(), freePort()]);
     const procs: Spawned[] = [];
     onTestFinished(async () => {

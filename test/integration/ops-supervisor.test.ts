@@ -2,8 +2,7 @@
 // (supervisor/httpagent.conf.in) with the real agent and a real controller: kill -9 recovery (running,
 // registered and claiming again), FATAL → alert mail, and the cron watchdog (a dead supervisord, FATAL programs).
 import { execFile, spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
@@ -13,7 +12,7 @@ import { repoRoot, track } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
-import { asRoot, TEST_TASK_USER } from '../helpers/task-user.js';
+import { asRoot, TEST_TASK_USER, tempDirTasksCanRead } from '../helpers/task-user.js';
 import {
   alive,
   makeFakePrefix,
@@ -36,9 +35,7 @@ let ctl: Running;
 const AGENT_ID = 'supervised-agent';
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'httpagent-ops-'));
-  // A root agent runs tasks as the tests' task user, and refuses a tasks dir that user cannot reach.
-  chmodSync(dir, 0o755);
+  dir = tempDirTasksCanRead('httpagent-ops-');
   smtp = await startSmtp();
   redis = await startRedis();
   ctl = await startController(redis.url, { longPollMs: 1000 });

@@ -6,8 +6,7 @@
 // untouched, and the fixed bundle pushed after it is taken. Real redis, controller, supervisord, agent,
 // SMTP sink, ssh-keygen keys and tarballs; releases are made from this run's dist (quick-release.ts).
 import { createServer, type Server } from 'node:http';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,7 +17,7 @@ import { newSigningKey, writeAllowedSigners } from '../helpers/bundles.js';
 import { freePort } from '../helpers/ports.js';
 import { quickRelease } from '../helpers/quick-release.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
-import { asRoot, TEST_TASK_USER } from '../helpers/task-user.js';
+import { asRoot, TEST_TASK_USER, tempDirTasksCanRead } from '../helpers/task-user.js';
 import { WaitAbort, waitUntil } from '../helpers/wait.js';
 import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
 import { fileTail, startSmtp, startSupervisord, type PrivateSmtp, type PrivateSupervisord } from './ops-helpers.js';
@@ -43,9 +42,7 @@ const bundle: Record<string, Buffer> = {};
 const version = (commit: string) => `0.1.0-${commit.slice(0, 12)}`;
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'httpagent-bundle-update-'));
-  // A root agent runs tasks as the tests' task user, and refuses a tasks dir that user cannot reach.
-  chmodSync(dir, 0o755);
+  dir = tempDirTasksCanRead('httpagent-bundle-update-');
   redis = await startRedis();
   smtp = await startSmtp();
   ctl = await startController(redis.url, { longPollMs: 1000, releaseDir: join(dir, 'controller-releases') });
