@@ -9,7 +9,7 @@
 # NAME instead (its tasks then run as NAME too). Layout of a root install:
 #   <prefix>/                 root   the prefix, releases/<name>, current -> releases/<name> and etc/
 #   <prefix>/etc/httpagent.yaml root:<user> 0640 (0600 when the user is root)   the agent reads it, cannot change it
-#   <prefix>/var/             <user> state, the agent's credential
+#   <prefix>/var/             <user> 0700   state, the agent's credential (the agent keeps it 0700)
 #   <prefix>/log/             root:<user> 0750   supervisord and systemd open these files as root
 #   <prefix>/app/             <user> only with self-update (--update-remote) and a user other than root:
 #                                    the releases the agent builds and its own current link; root never
@@ -603,7 +603,7 @@ prepare_prefix() {
   ensure_dir "$PREFIX" "$ROOT_OWN" 755
   ensure_dir "$PREFIX/etc" "$ROOT_OWN" 755
   ensure_dir "$PREFIX/releases" "$ROOT_OWN" 755
-  ensure_dir "$PREFIX/var" "$SVC_OWN" 750
+  ensure_dir "$PREFIX/var" "$SVC_OWN" 700
   ensure_dir "$PREFIX/log" "$LOG_OWN" 750
   if [ "$CODE_ROOT" != "$PREFIX" ]; then ensure_dir "$CODE_ROOT" "$SVC_OWN" 755; fi
   if [ -L "$PREFIX/current" ] && [ "$(stat -c '%u:%g' -- "$PREFIX/current")" != "$ROOT_OWN" ]; then

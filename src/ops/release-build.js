@@ -133,7 +133,9 @@ export async function selfCheck(releaseDir, env, configFile, as) {
  */
 export function stageGitCommit(repo, commit) {
   return async (staging) => {
-    const git = spawn('git', ['-C', repo, 'archive', '--format=tar', commit], { stdio: ['ignore', 'pipe', 'pipe'] });
+    // git archive's default tar.umask (0002) would leave every directory group-writable, and tar run as
+    // root keeps the modes it is given: a release install.sh then refuses as not built by root alone.
+    const git = spawn('git', ['-c', 'tar.umask=0022', '-C', repo, 'archive', '--format=tar', commit], { stdio: ['ignore', 'pipe', 'pipe'] });
     const tar = spawn('tar', ['-x', '-C', staging], { stdio: ['pipe', 'ignore', 'pipe'] });
     // A tar that died early closes the pipe: git's EPIPE is reported through the exit codes below.
     tar.stdin.on('error', () => undefined);

@@ -120,7 +120,7 @@ describe.skipIf(!asRoot)('install.sh as root', () => {
     expect(owner(join(prefix, 'current')).slice(0, 2)).toEqual([0, 0]);
     expect(owner(join(prefix, 'etc'))).toEqual([0, 0, 0o755]);
     expect(owner(join(prefix, 'etc/httpagent.yaml'))).toEqual([0, gid, 0o640]);
-    expect(owner(join(prefix, 'var'))).toEqual([uid, gid, 0o750]);
+    expect(owner(join(prefix, 'var'))).toEqual([uid, gid, 0o700]);
     expect(owner(join(prefix, 'var/credential'))).toEqual([uid, gid, 0o600]);
     expect(owner(join(prefix, 'log'))).toEqual([0, gid, 0o750]);
     const release = join(prefix, readlinkSync(join(prefix, 'current')));

@@ -209,6 +209,8 @@ describe('bundle self-update through the release channel', () => {
     // The fixed release after the bad one: taken, and only then is the count of refusals final.
     await publish(D);
     await onCommit(D);
+    // The guard of this switch outlives the test otherwise (it runs detached, outside supervisord).
+    await waitUntil('guard confirmed D', () => readUpdateState(updateStatePath(stateDir)).confirmed === D, { timeoutMs: 60_000, explain });
     const refusedLines = agentLog().split('\n').filter((l) => l.includes('bundle refused'));
     expect(refusedLines).toHaveLength(1);
     expect(JSON.parse(refusedLines[0]!)).toMatchObject({ code: 'BUNDLE_BAD_SIGNATURE', version: version(C) });
