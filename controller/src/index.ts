@@ -6,6 +6,7 @@ import type { Logger } from '../../src/shared/log.js';
 import { createAgentDirectory } from './agent-directory.js';
 import { createAgentDrain } from './agent-drain.js';
 import { createAgentWatch } from './agent-watch.js';
+import { createBundleBlobs } from './bundle-blobs.js';
 import { defineScripts, type RedisLike } from './commands.js';
 import { loadControllerSecrets, type ControllerSecrets } from './controller-secrets.js';
 import { createCredentialCheck, DEFAULT_CREDENTIAL_CHECK, type CredentialCheckOptions } from './credential-check.js';
@@ -103,6 +104,8 @@ export async function buildController(config: ControllerConfig, deps: Controller
     return Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
   };
   const sessions = createSessionStore(deps.redis, keys, { ttlSec: config.sessionTtlSec });
+  const bundleBlobs = createBundleBlobs(config, secrets.releaseS3);
+  if (bundleBlobs) logger.info({ store: bundleBlobs.where, keep: config.releaseKeep }, 'release channel on');
   const app = buildApp(config, {
     redis: deps.redis,
     logger,
@@ -129,9 +132,11 @@ export async function buildController(config: ControllerConfig, deps: Controller
     fleetMetrics: createFleetMetrics(run, keys, { offlineAfterMs: config.offlineAfterMs }),
     metricsPublic: config.metricsPublic,
     releases: createReleaseStore(deps.redis, run, keys, {
-      releaseDir: config.releaseDir,
+      blobs: bundleBlobs,
       maxBytes: config.releaseMaxBytes,
+      keep: config.releaseKeep,
       allowedSigners: config.releaseAllowedSigners,
+      logger: logger.child({ component: 'releases' }),
     }),
     auth: {
       platform: createPlatformAuth({ platformToken: config.platformToken, viewerToken: config.viewerToken }, sessions),
@@ -166,6 +171,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
         await app.close();
         revocations.close();
         await notifier.close();
+        bundleBlobs?.close();
       })()),
   };
 }

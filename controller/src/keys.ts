@@ -51,7 +51,7 @@ export interface Keys {
   jobIndex(name: string): string;
   /** SET of the named job indexes that exist, for the sweeper's trim. */
   jobIndexSets: string;
-  /** A stored release bundle's record (the bundle itself is a file under releaseDir, never in Redis). */
+  /** A stored release bundle's record (the bundle itself is a file under releaseDir or an S3 object, never in Redis). */
   release(version: string): string;
   /** ZSET version -> when it was stored (ms). */
   releases: string;
@@ -59,6 +59,8 @@ export interface Keys {
   releaseChannel(name: string): string;
   /** SET of every channel name a release was rolled out to. */
   releaseChannels: string;
+  /** HASH version -> JSON lock: an upload writing its bundle, or a cleanup deleting it (lock-release-upload-1.lua). */
+  releaseLocks: string;
   /** HASH of one dashboard session, by the SHA-256 of its cookie (the cookie itself is never stored). */
   session(idHash: string): string;
   /** Pub/sub channel announcing new or re-queued work (not a key, but named alike). */
@@ -108,6 +110,7 @@ export function createKeys(prefix: string): Keys {
     releases: `${base}releases`,
     releaseChannel: (name) => `${base}release-channel:${name}`,
     releaseChannels: `${base}release-channels`,
+    releaseLocks: `${base}release-locks`,
     session: (idHash) => `${base}sess:${idHash}`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,

@@ -1,8 +1,9 @@
-// The release channel's store: bundle files under releaseDir (streamed there, bounded, verified with the
-// same verifier hosts use), their records and the channels' rollouts in Redis, and which release a given
-// agent is offered (the canary is decided here, from the agent id's hash and its registered labels).
+// The release channel's store: bundles (spooled as they stream in, bounded, verified with the same
+// verifier hosts use, then kept by bundle-blobs.ts on disk or in S3), their records and the channels'
+// rollouts in Redis, the cleanup of old releases (releaseKeep), and which release a given agent is
+// offered (the canary is decided here, from the agent id's hash and its registered labels).
 import { createHash, randomBytes } from 'node:crypto';
-import { createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,13 +11,19 @@ import { z } from 'zod';
 import { BundleError, releaseId } from '../../src/shared/bundle/bundle-manifest.js';
 import { readBundle } from '../../src/shared/bundle/bundle-reader.js';
 import { HttpAgentError } from '../../src/shared/errors.js';
+import type { Logger } from '../../src/shared/log.js';
 import { releasePaths, type ChannelView, type LatestReply, type ReleaseInfo, type Rollout } from '../../src/shared/protocol/releases.js';
+import { bundleName, type BundleBlobs, type StoredBundle } from './bundle-blobs.js';
 import type { RedisLike, RunScript } from './commands.js';
 import type { Keys } from './keys.js';
 
 export interface ReleaseStoreOptions {
-  releaseDir: string | undefined;
+  /** Where bundles are kept; undefined: the release channel is off (503 RELEASES_DISABLED). */
+  blobs: BundleBlobs | undefined;
   maxBytes: number;
+  /** Releases kept past the channels' latest and previous ones (releaseKeep). */
+  keep: number;
+  logger: Logger;
   allowedSigners: string | undefined;
   /** An upload that sends nothing for this long is dropped (the controller's server has no request timeout: claims long-poll). */
   idleTimeoutMs?: number;
@@ -39,6 +46,14 @@ const channelRecordSchema = z.object({
   canaryLabels: z.string().transform((s) => labels.parse(JSON.parse(s))),
 });
 
+/** Releases one cleanup removes at most: each costs a DELETE that may take up to 30 s against S3. */
+const PRUNE_LIMIT = 16;
+/**
+ * A deletion locked longer ago than this was abandoned by its controller (it died), so another cleanup
+ * finishes it and an upload of that version may go ahead: well past PRUNE_LIMIT DELETEs of 30 s each.
+ */
+const PRUNE_STALE_MS = 15 * 60_000;
+
 /** Which 1% an agent falls in, from its id alone: the same agents are the canary of every rollout. */
 export function canaryBucket(agentId: string): number {
   return createHash('sha256').update(agentId).digest().readUInt32BE(0) % 100;
@@ -50,11 +65,10 @@ function matchesSelector(agentLabels: Record<string, string>, selector: Record<s
 }
 
 export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys, opts: ReleaseStoreOptions) {
-  const dir = (): string => {
-    if (!opts.releaseDir) throw new HttpAgentError('RELEASES_DISABLED', 'the release channel is off: set releaseDir on the controller');
-    return opts.releaseDir;
+  const blobs = (): BundleBlobs => {
+    if (!opts.blobs) throw new HttpAgentError('RELEASES_DISABLED', 'the release channel is off: set releaseDir or releaseS3Endpoint on the controller');
+    return opts.blobs;
   };
-  const fileOf = (info: { version: string; sha256: string }) => join(dir(), `${info.version}.${info.sha256.slice(0, 16)}.tar.gz`);
 
   async function getRelease(version: string): Promise<ReleaseInfo | undefined> {
     const hash = await redis.hgetall(keys.release(version));
@@ -72,7 +86,7 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
   async function rolloutTo(version: string, rollout: Rollout, release?: ReleaseInfo): Promise<{ release: ReleaseInfo; channel: ChannelView }> {
     await run(
       'rolloutRelease',
-      [keys.release(version), keys.releaseChannel(rollout.channel), keys.releases, keys.releaseChannels],
+      [keys.release(version), keys.releaseChannel(rollout.channel), keys.releases, keys.releaseChannels, keys.releaseLocks],
       {
         version,
         channel: rollout.channel,
@@ -87,11 +101,43 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
     return { release: stored, channel };
   }
 
-  /** Streams the body to a file, verifies it as a bundle of `version`, then records and rolls it out. */
+  /**
+   * The cleanup after an upload or a rollout: the script chooses and unlinks the records atomically (a
+   * release a channel points to is never chosen), then the bundles are deleted. Its failure fails nothing
+   * the caller asked for: it is logged, and a later cleanup finishes the deletion.
+   */
+  async function prune(): Promise<void> {
+    const store = opts.blobs;
+    if (!store) return;
+    try {
+      const { since, removed } = await run('pruneReleases', [keys.base, keys.releases, keys.releaseChannels, keys.releaseLocks], {
+        keep: opts.keep,
+        limit: PRUNE_LIMIT,
+        staleMs: PRUNE_STALE_MS,
+      });
+      const deleted: string[] = [];
+      for (const r of removed) {
+        try {
+          await store.remove(bundleName(r));
+          deleted.push(r.version);
+        } catch (err) {
+          opts.logger.warn({ version: r.version, code: (err as HttpAgentError).code, reason: (err as Error).message }, 'could not delete an old bundle; a later cleanup tries again');
+        }
+      }
+      if (deleted.length > 0) {
+        await run('unlockPrunedReleases', [keys.releaseLocks], { since, versions: deleted });
+        opts.logger.info({ removed: deleted, keep: opts.keep }, 'removed old releases');
+      }
+    } catch (err) {
+      opts.logger.warn({ code: (err as HttpAgentError).code, reason: (err as Error).message }, 'the cleanup of old releases failed; the next upload or rollout tries again');
+    }
+  }
+
+  /** Streams the body to a spool file, verifies it as a bundle of `version`, stores it, then records and rolls it out. */
   async function put(version: string, body: Readable, rollout: Rollout): Promise<{ release: ReleaseInfo; channel: ChannelView }> {
-    const base = dir();
-    mkdirSync(base, { recursive: true });
-    const upload = join(base, `.upload-${randomBytes(8).toString('hex')}`);
+    const store = blobs();
+    mkdirSync(store.spoolDir, { recursive: true });
+    const upload = join(store.spoolDir, `.upload-${randomBytes(8).toString('hex')}`);
     let bytes = 0;
     let idle: NodeJS.Timeout | undefined;
     const idleMs = opts.idleTimeoutMs ?? 60_000;
@@ -121,19 +167,27 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
       };
       const had = await getRelease(version);
       if (had && had.sha256 !== release.sha256) throw new HttpAgentError('RELEASE_EXISTS', `release ${version} is stored with other content; publish a new version`);
-      // Named by its hash: an upload of other content under the same version can never replace the file.
-      renameSync(upload, fileOf(release));
-      return await rolloutTo(version, rollout, had ?? release);
+      // Locked before it is written: a cleanup deleting this very name (a re-upload of an old release) is
+      // refused here, and none can choose it until the rollout below records it.
+      await run('lockReleaseUpload', [keys.releaseLocks], { version, ttlMs: store.maxPutMs(release.size) + 60_000 }, { version });
+      // Named by its hash: an upload of other content under the same version can never replace the bundle.
+      await store.put(bundleName(release), upload, release);
+      const result = await rolloutTo(version, rollout, had ?? release);
+      await prune();
+      return result;
     } catch (err) {
-      clearTimeout(idle);
-      rmSync(upload, { force: true });
       if (err instanceof BundleError) throw new HttpAgentError(err.code, err.message, { cause: err });
       throw err;
+    } finally {
+      clearTimeout(idle);
+      rmSync(upload, { force: true });
     }
   }
 
   async function rolloutStored(version: string, rollout: Rollout) {
-    return rolloutTo(version, rollout);
+    const result = await rolloutTo(version, rollout);
+    await prune();
+    return result;
   }
 
   /** The release `agentId` should run on `channel`: latest when it is in the canary (or there is none), else previous. */
@@ -156,12 +210,13 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
     };
   }
 
-  /** The bundle's file for a download; RELEASE_NOT_FOUND when unknown or gone from disk. */
-  async function bundleFile(version: string): Promise<{ path: string; size: number; sha256: string }> {
+  /** The bundle for a download, as a stream; RELEASE_NOT_FOUND when unknown or gone from the store. */
+  async function bundle(version: string): Promise<StoredBundle & { sha256: string }> {
+    const store = blobs();
     const release = await getRelease(version);
-    const path = release ? fileOf(release) : undefined;
-    if (!release || !path || !existsSync(path)) throw new HttpAgentError('RELEASE_NOT_FOUND', `no release ${version} is stored`);
-    return { path, size: statSync(path).size, sha256: release.sha256 };
+    const stored = release ? await store.get(bundleName(release)) : undefined;
+    if (!release || !stored) throw new HttpAgentError('RELEASE_NOT_FOUND', `no release ${version} is stored`);
+    return { ...stored, sha256: release.sha256 };
   }
 
   async function list(): Promise<{ releases: ReleaseInfo[]; channels: ChannelView[] }> {
@@ -173,7 +228,7 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
     return { releases, channels };
   }
 
-  return { put, rollout: rolloutStored, latestFor, bundleFile, list, enabled: () => opts.releaseDir !== undefined };
+  return { put, rollout: rolloutStored, latestFor, bundle, list, enabled: () => opts.blobs !== undefined };
 }
 
 export type ReleaseStore = ReturnType<typeof createReleaseStore>;

@@ -228,6 +228,18 @@ export const scriptContracts = {
     }),
     reply: z.strictObject({ latest: z.string(), previous: z.string().optional() }),
   },
+  lockReleaseUpload: {
+    args: z.strictObject({ version: z.string(), ttlMs: int }),
+    reply: z.strictObject({ expiresAt: int }),
+  },
+  pruneReleases: {
+    args: z.strictObject({ keep: int, limit: int, staleMs: int }),
+    reply: z.strictObject({ since: int, removed: luaArray(z.strictObject({ version: z.string(), sha256: z.string() })) }),
+  },
+  unlockPrunedReleases: {
+    args: z.strictObject({ since: int, versions: z.array(z.string()) }),
+    reply: z.strictObject({ unlocked: int }),
+  },
   step: {
     args: z.strictObject({ jobId: z.string(), epoch: int, index: int, state: z.string(), status: z.string(), agentId: z.string() }),
     reply: cancel,

@@ -16,6 +16,7 @@ export const scriptErrorCodeSchema = z.enum([
   'MONITOR_QUOTA',
   'RELEASE_EXISTS',
   'RELEASE_NOT_FOUND',
+  'RELEASE_BEING_DELETED',
 ]);
 export type ScriptErrorCode = z.infer<typeof scriptErrorCodeSchema>;
 
@@ -58,6 +59,10 @@ export function scriptError(code: ScriptErrorCode, ctx: ScriptErrorContext = {},
       return new HttpAgentError('RELEASE_EXISTS', `release ${ctx.version ?? '(unnamed)'} is stored with other content; publish a new version`);
     case 'RELEASE_NOT_FOUND':
       return new NotFoundError('RELEASE_NOT_FOUND', `no release ${ctx.version ?? '(unnamed)'} is stored`);
+    case 'RELEASE_BEING_DELETED':
+      return new HttpAgentError('RELEASE_BEING_DELETED', `release ${ctx.version ?? '(unnamed)'} is being deleted by the cleanup (releaseKeep); upload it again in a moment`, {
+        retryAfterSec: 5,
+      });
     case 'MONITOR_QUOTA':
       return new HttpAgentError('MONITOR_QUOTA', `agent ${ctx.agentId ?? '(unnamed)'} stored its minute's share of metric bytes; retry later`, {
         retryAfterSec: n ?? 60,

@@ -10,14 +10,17 @@ export const scriptFiles = {
   enqueue: { file: 'enqueue-4.lua', numberOfKeys: 4 },
   fleetMetrics: { file: 'fleet-metrics-6.lua', numberOfKeys: 6 },
   heartbeat: { file: 'heartbeat-4.lua', numberOfKeys: 4 },
+  lockReleaseUpload: { file: 'lock-release-upload-1.lua', numberOfKeys: 1 },
   monitorHeartbeat: { file: 'monitor-heartbeat-2.lua', numberOfKeys: 2 },
   monitorMetrics: { file: 'monitor-metrics-4.lua', numberOfKeys: 4 },
+  pruneReleases: { file: 'prune-releases-4.lua', numberOfKeys: 4 },
   reap: { file: 'reap-4.lua', numberOfKeys: 4 },
   register: { file: 'register-2.lua', numberOfKeys: 2 },
   renew: { file: 'renew-2.lua', numberOfKeys: 2 },
   revokeAgent: { file: 'revoke-agent-7.lua', numberOfKeys: 7 },
-  rolloutRelease: { file: 'rollout-release-4.lua', numberOfKeys: 4 },
+  rolloutRelease: { file: 'rollout-release-5.lua', numberOfKeys: 5 },
   step: { file: 'step-2.lua', numberOfKeys: 2 },
+  unlockPrunedReleases: { file: 'unlock-pruned-releases-1.lua', numberOfKeys: 1 },
 } as const;
 
 export type ScriptName = keyof typeof scriptFiles;

@@ -106,8 +106,10 @@ export const errorCodes = {
   SUBMIT_QUOTA: { http: 429, retryable: true, source: 'controller', meaning: 'the agent queued agentSubmitPerMin jobs for itself this minute (POST /v1/agent/jobs); retry after the Retry-After header' },
   SIGNING_KEY_UNSET: { http: 503, retryable: false, source: 'controller', meaning: 'port tokens need signingKeyFile (HTTPAGENT_SIGNING_KEY_FILE), and it is not set' },
 
-  RELEASES_DISABLED: { http: 503, retryable: false, source: 'controller', meaning: 'the release channel is off: the controller has no releaseDir' },
-  RELEASE_NOT_FOUND: { http: 404, retryable: false, source: 'controller', meaning: 'no release of that version is stored (or its bundle file is gone from releaseDir)' },
+  RELEASES_DISABLED: { http: 503, retryable: false, source: 'controller', meaning: 'the release channel is off: the controller has neither releaseDir nor releaseS3Endpoint' },
+  RELEASE_NOT_FOUND: { http: 404, retryable: false, source: 'controller', meaning: 'no release of that version is stored (or its bundle is gone from releaseDir or the S3 bucket)' },
+  RELEASE_STORE_UNAVAILABLE: { http: 503, retryable: true, source: 'controller', meaning: "the S3 store of release bundles refused or did not answer (the message names the endpoint, the bucket and S3's error code, never the key); retry after the Retry-After header" },
+  RELEASE_BEING_DELETED: { http: 409, retryable: true, source: 'controller', meaning: 'the cleanup (releaseKeep) is deleting that version right now; upload it again after the Retry-After header' },
   RELEASE_EXISTS: { http: 409, retryable: false, source: 'controller', meaning: 'that version is stored with other content (another sha256); a version is published once' },
 
   // Callers of another process's API (agent, monitor, console): never sent, raised locally.

@@ -31,7 +31,7 @@ const fleetOf = new Map<string, string>();
 export async function startController(
   redisUrl: string,
   overrides: Partial<Record<keyof ControllerConfig, unknown>> = {},
-  deps: Pick<ControllerDeps, 'credentialCheck' | 'benchmarkWithoutAgentChecks'> = {},
+  deps: Pick<ControllerDeps, 'credentialCheck' | 'benchmarkWithoutAgentChecks'> & Partial<Pick<ControllerDeps, 'logger'>> = {},
 ): Promise<Running> {
   const config = controllerConfigSchema.parse({
     redisUrl,

@@ -118,3 +118,51 @@ describe('signing keys', () => {
     await expect(minter.mint('agent-1')).rejects.toMatchObject({ code: 'SIGNING_KEY_UNSET', statusCode: 503 });
   });
 });
+
+describe('the S3 release store\'s access key', () => {
+  const SECRET = 'wJalrXUtnFEMI-K7MDENG-bPxRfiCYEXAMPLEKEY';
+  const settings = (releaseS3CredentialsFile: string) => ({ platformToken: PLATFORM, enrollToken: [], releaseS3CredentialsFile });
+
+  it('reads JSON or two lines from a file only its owner can read', () => {
+    const json = file('s3.json', JSON.stringify({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET }));
+    expect(loadControllerSecrets(settings(json)).releaseS3).toEqual({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET });
+    const lines = file('s3.txt', `AKIAEXAMPLE\r\n${SECRET}\n\n`);
+    expect(loadControllerSecrets(settings(lines)).releaseS3).toEqual({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET });
+    expect(loadControllerSecrets({ platformToken: PLATFORM, enrollToken: [] }).releaseS3).toBeUndefined();
+  });
+
+  it('refuses a file group or others can read, saying how to fix it', () => {
+    const open = join(dir, 's3-open.json');
+    writeFileSync(open, JSON.stringify({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET }), { mode: 0o644 });
+    const err = refusal(() => loadControllerSecrets(settings(open)));
+    expect(err.message).toMatch(/HTTPAGENT_RELEASE_S3_CREDENTIALS_FILE.*mode 644.*chmod 600/);
+    expect(err.message).not.toContain(SECRET);
+  });
+
+  let bad = 0;
+  it.each([
+    ['one line', SECRET],
+    ['three lines', `AKIAEXAMPLE\n${SECRET}\nextra`],
+    ['JSON with another key', JSON.stringify({ accessKeyId: 'AKIAEXAMPLE', secretAccessKey: SECRET, sessionToken: 'x' })],
+    ['broken JSON', `{"accessKeyId": "AKIAEXAMPLE", "secretAccessKey": "${SECRET}"`],
+    ['a key with a space', `AKIA EXAMPLE\n${SECRET}`],
+  ])('refuses %s without quoting the file', (_what, text) => {
+    const err = refusal(() => loadControllerSecrets(settings(file(`s3-bad-${++bad}`, text))));
+    expect(err.message).toContain('does not hold an access key');
+    expect(err.message).not.toContain(SECRET);
+  });
+
+  it('the settings come as a set, and the endpoint carries no credentials (nor prints them)', () => {
+    const env = { HTTPAGENT_PLATFORM_TOKEN: PLATFORM };
+    const half = refusal(() => loadConfig(controllerConfigSchema, { env: { ...env, HTTPAGENT_RELEASE_S3_ENDPOINT: 'http://minio:9000', HTTPAGENT_RELEASE_S3_BUCKET: 'releases' } }));
+    expect(half.message).toMatch(/^HTTPAGENT_RELEASE_S3_CREDENTIALS_FILE: needed with releaseS3Endpoint and releaseS3Bucket/);
+    const inUrl = refusal(() => loadConfig(controllerConfigSchema, { env: { ...env, HTTPAGENT_RELEASE_S3_ENDPOINT: `http://AKIAEXAMPLE:${SECRET}@minio:9000` } }));
+    expect(inUrl.message).toContain('releaseS3CredentialsFile only');
+    expect(inUrl.message).not.toContain(SECRET);
+    expect(refusal(() => loadConfig(controllerConfigSchema, { env: { ...env, HTTPAGENT_RELEASE_S3_BUCKET: 'Not_A_Bucket' } })).message).toContain('HTTPAGENT_RELEASE_S3_BUCKET');
+    const whole = loadConfig(controllerConfigSchema, {
+      env: { ...env, HTTPAGENT_RELEASE_S3_ENDPOINT: 'https://s3.example.com', HTTPAGENT_RELEASE_S3_BUCKET: 'releases', HTTPAGENT_RELEASE_S3_CREDENTIALS_FILE: '/etc/httpagent/s3.json' },
+    });
+    expect([whole.releaseS3Region, whole.releaseS3Prefix, whole.releaseKeep]).toEqual(['us-east-1', '', 10]);
+  });
+});

@@ -1,7 +1,6 @@
 // The release channel over HTTP: the platform stores bundles and rolls them out (platform token); agents
 // ask which release is theirs and download it (their own credential, under the agent API prefix, so the
 // one rule of auth-hooks.ts, the path's prefix decides the credential, holds here too).
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
@@ -27,7 +26,7 @@ export function releaseRoutes(app: FastifyInstance, deps: ReleaseRouteDeps): voi
     return releases.rollout(id, parseOr400(rolloutSchema, req.body ?? {}, 'body'));
   });
 
-  // The bundle is streamed to disk as it arrives: a parser of its own that hands the raw stream on, in a
+  // The bundle is streamed to a spool file as it arrives: a parser of its own that hands the raw stream on, in a
   // scope of its own so the app's JSON body limit does not apply (releaseMaxBytes does, in the store).
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
@@ -35,7 +34,7 @@ export function releaseRoutes(app: FastifyInstance, deps: ReleaseRouteDeps): voi
     scope.put(releasePaths.release.route, async (req, reply) => {
       const { id } = parseOr400(versionParams, req.params, 'params');
       const query = parseOr400(releasePutQuerySchema, req.query, 'query');
-      if (!releases.enabled()) throw new HttpAgentError('RELEASES_DISABLED', 'the release channel is off: set releaseDir on the controller');
+      if (!releases.enabled()) throw new HttpAgentError('RELEASES_DISABLED', 'the release channel is off: set releaseDir or releaseS3Endpoint on the controller');
       const body = req.body as Readable | undefined;
       if (!body || typeof body.pipe !== 'function') throw new HttpAgentError('BAD_REQUEST', 'the body must be the bundle');
       const socket = req.socket;
@@ -57,11 +56,12 @@ export function releaseRoutes(app: FastifyInstance, deps: ReleaseRouteDeps): voi
 
   app.get(releasePaths.bundle.route, async (req, reply) => {
     const { id } = parseOr400(versionParams, req.params, 'params');
-    const file = await releases.bundleFile(id);
+    // From the controller's disk or from S3 through the controller: the agent needs no store credentials.
+    const bundle = await releases.bundle(id);
     return reply
       .type('application/gzip')
-      .header('content-length', String(file.size))
-      .header('x-bundle-sha256', file.sha256)
-      .send(createReadStream(file.path));
+      .header('content-length', String(bundle.size))
+      .header('x-bundle-sha256', bundle.sha256)
+      .send(bundle.body);
   });
 }

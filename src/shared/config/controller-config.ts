@@ -1,6 +1,6 @@
 // The controller's settings: where Redis is, who may call, and how long things are kept.
 import { z } from 'zod';
-import { boolField, intField, listField, listenSchema, logLevelField, redisUrlField, strongTokenField } from './fields.js';
+import { boolField, intField, listField, listenSchema, logLevelField, redisUrlField, strongTokenField, urlField } from './fields.js';
 import { httpLimitFields } from './http-limits.js';
 
 export const controllerConfigSchema = z.strictObject({
@@ -69,14 +69,52 @@ export const controllerConfigSchema = z.strictObject({
   metricsPublic: boolField().default(false),
   /**
    * Where bundles PUT on /v1/releases/:version are kept (files, never Redis: Redis holds their records).
-   * Unset: the release channel is off (503 RELEASES_DISABLED).
+   * With releaseS3Endpoint set, only where uploads are spooled while they are verified (unset: a private
+   * directory under the OS temp dir). Neither set: the release channel is off (503 RELEASES_DISABLED).
    */
   releaseDir: z.string().min(1).optional(),
+  /**
+   * An S3-compatible store (AWS S3, MinIO, Ceph, Garage) for the bundles instead of releaseDir: its URL,
+   * addressed path-style (endpoint/bucket/key). Controllers that share the bucket and Redis share releases.
+   */
+  releaseS3Endpoint: urlField()
+    .refine((u) => !/^[a-z]+:\/\/[^/]*@/i.test(u), 'no credentials in the URL: they come from releaseS3CredentialsFile only')
+    .refine((u) => !u.includes('?') && !u.includes('#'), 'expected an endpoint without ?query or #fragment')
+    .optional(),
+  releaseS3Bucket: z
+    .string()
+    .regex(/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, 'expected an S3 bucket name: 3-63 of [a-z0-9.-]')
+    .optional(),
+  /** The region requests are signed for (MinIO and most others take the default). */
+  releaseS3Region: z.string().regex(/^[a-z0-9-]{1,32}$/, 'expected a region such as us-east-1').default('us-east-1'),
+  /** Put before every object key (`<prefix><version>.<sha256 16>.tar.gz`): fleets can share a bucket. */
+  releaseS3Prefix: z
+    .string()
+    .regex(/^(?!\/)[A-Za-z0-9!_.*'()\/-]{0,256}$/, "expected at most 256 of [A-Za-z0-9!_.*'()/-], not starting with /")
+    .default(''),
+  /**
+   * The S3 access key: a file (mode 0600 or stricter) holding JSON {"accessKeyId", "secretAccessKey"} or
+   * those two on two lines. Read once at start; never taken from a setting's value or the environment.
+   */
+  releaseS3CredentialsFile: z.string().min(1).optional(),
+  /**
+   * After each upload or rollout, releases past the newest releaseKeep are deleted (record and bundle),
+   * except each channel's latest and previous, which are always kept.
+   */
+  releaseKeep: intField(1, 100_000).default(10),
   /** Largest bundle a PUT may upload (413 BUNDLE_TOO_LARGE past it); one of this project is ~30 MiB. */
   releaseMaxBytes: intField(1024 * 1024, 4 * 1024 * 1024 * 1024).default(512 * 1024 * 1024),
   /** An SSH allowed-signers file: set, an upload must be signed by a key in it (422 BUNDLE_UNSIGNED otherwise). */
   releaseAllowedSigners: z.string().min(1).optional(),
   logLevel: logLevelField().default('info'),
+}).superRefine((c, ctx) => {
+  // The S3 settings come as a set: half of them would store bundles somewhere nobody meant.
+  const s3 = { releaseS3Endpoint: c.releaseS3Endpoint, releaseS3Bucket: c.releaseS3Bucket, releaseS3CredentialsFile: c.releaseS3CredentialsFile };
+  const set = Object.entries(s3).filter(([, v]) => v !== undefined);
+  if (set.length === 0 || set.length === 3) return;
+  for (const [key, v] of Object.entries(s3)) {
+    if (v === undefined) ctx.addIssue({ code: 'custom', path: [key], message: `needed with ${set.map(([k]) => k).join(' and ')}: the S3 release store takes releaseS3Endpoint, releaseS3Bucket and releaseS3CredentialsFile together` });
+  }
 });
 
 export type ControllerConfig = z.infer<typeof controllerConfigSchema>;

@@ -93,7 +93,8 @@ export function loadConfig<S extends z.ZodObject>(schema: S, sources: LoadSource
     const where = origin.get(key) ?? envNameFor(key);
     const rest = issue.path.slice(1).join('.');
     const got = key in merged ? `, got ${JSON.stringify(merged[key])?.slice(0, 80)}` : ' (it is required)';
-    const secretish = /token|url|password/i.test(key);
+    // An endpoint is a URL too: one refused for the credentials in it must not print them.
+    const secretish = /token|url|password|endpoint/i.test(key);
     throw new ConfigError(`${where}${rest ? `.${rest}` : ''}: ${issue.message}${secretish ? '' : got}`);
   }
   return result.data;

@@ -7,6 +7,8 @@
   KEYS[2] channel   HASH of the channel: latest, previous, canaryPercent, canaryLabels
   KEYS[3] releases  ZSET version -> when it was stored (ms)
   KEYS[4] channels  SET of every channel name rolled out to
+  KEYS[5] locks     HASH version -> JSON lock (see lock-release-upload-1.lua): an upload's lock is
+                    released here; a cleanup's means the bundle just stored is being deleted
 
   ARGV[1] {version: string, channel: string, canaryPercent: int, canaryLabels: json,
            release?: {version: string, commit: string, arch: string, sha256: string, size: int,
@@ -14,13 +16,19 @@
           release: absent for a rollout of a stored release · canaryLabels: {} for none
 
   Returns {latest: string, previous?: string}
-  or {err: 'RELEASE_EXISTS' | 'RELEASE_NOT_FOUND'} (the version is stored with another sha256; a rollout
-  of a version not stored).
+  or {err: 'RELEASE_EXISTS' | 'RELEASE_NOT_FOUND' | 'RELEASE_BEING_DELETED'} (the version is stored with
+  another sha256; a rollout of a version not stored; the upload's lock ran out and a cleanup took the
+  version since, so the bundle written is being deleted: upload again).
 ]]
 --- @include "clock"
 
 local a = cjson.decode(ARGV[1])
 if a.release then
+  local lock = redis.call('HGET', KEYS[5], a.version)
+  if lock then
+    if cjson.decode(lock).op == 'prune' then return cjson.encode({err = 'RELEASE_BEING_DELETED'}) end
+    redis.call('HDEL', KEYS[5], a.version)
+  end
   local had = redis.call('HGET', KEYS[1], 'sha256')
   if had and had ~= a.release.sha256 then return cjson.encode({err = 'RELEASE_EXISTS'}) end
   local fields = {}
