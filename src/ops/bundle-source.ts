@@ -1,8 +1,10 @@
 // Self-update's bundle source (updateSource: bundle): asks the controller's release channel which release
 // this agent should run, downloads it (bounded, timed out), checks it is the file the channel announced,
 // and unpacks it beside the running release through the verifier install.sh uses, self-tested. A bundle
-// refused once (tampered, unsigned, other architecture, cut short) is remembered by its sha256: it is
-// alerted about once and never downloaded again. The running release is never touched here.
+// refused once (tampered, unsigned, other architecture, a published file cut short) is remembered by its
+// sha256: it is alerted about once and never downloaded again. A download that broke off says nothing
+// about the bundle (a network cut, a stalled store): it is alerted about once and tried again at each
+// tick. The running release is never touched here.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig } from '../shared/config/agent-config.js';
@@ -47,6 +49,8 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
   const log = deps.logger.child({ component: 'self-update', source: 'bundle', channel: config.updateChannel });
   // One alert for a channel that answers garbage, until it answers sense again.
   let channelBroken = false;
+  // One alert per bundle whose downloads break off, however many ticks it takes to get it whole.
+  const brokenDownloads = new Set<string>();
 
   const alert = async (subject: string, text: string) => {
     await deps.alert?.(subject, text).catch((err: unknown) => log.error({ err }, 'alert mail failed'));
@@ -61,6 +65,34 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
       if ((err as { code?: unknown }).code !== 'CONTROLLER_BAD_REPLY') throw err; // unreachable, 5xx: next tick
       return { garbage: (err as Error).message };
     }
+  }
+
+  /**
+   * The bundle's bytes, or a DownloadError (next tick) when the transfer broke off or ended short: the
+   * file on the controller may be whole, so it is not refused for that.
+   */
+  async function downloadWhole(rel: NonNullable<LatestReply['release']>, file: string, rlog: Logger): Promise<{ sha256: string; bytes: number }> {
+    let detail: string;
+    try {
+      const got = await deps.channel.download(rel.path, file, { maxBytes: config.updateBundleMaxBytes, timeoutMs: config.updateDownloadTimeoutSec * 1000 });
+      if (got.bytes >= rel.size) {
+        brokenDownloads.delete(rel.sha256);
+        return got;
+      }
+      detail = `the download has ${got.bytes} of the ${rel.size} bytes the channel announced`;
+    } catch (err) {
+      if (!(err instanceof BundleError && err.code === 'BUNDLE_TRUNCATED')) throw err;
+      detail = err.message;
+    }
+    rlog.warn({ code: 'BUNDLE_TRUNCATED', detail }, 'bundle download broke off; trying again at the next tick');
+    if (!brokenDownloads.has(rel.sha256)) {
+      brokenDownloads.add(rel.sha256);
+      await alert(
+        `httpagent ${config.agentId}: download of bundle ${rel.version} broke off`,
+        `${detail}\n\nThe agent stays on its release and downloads it again at each update tick; no other mail for this bundle.\n`,
+      );
+    }
+    throw new DownloadError(detail, 200);
   }
 
   async function prepare(layout: ReleaseLayout, running: string | undefined): Promise<BundleOutcome> {
@@ -90,8 +122,7 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
     const file = join(dir, `bundle-${rel.sha256.slice(0, 16)}.tar.gz`);
     rmSync(file, { force: true });
     try {
-      const got = await deps.channel.download(rel.path, file, { maxBytes: config.updateBundleMaxBytes, timeoutMs: config.updateDownloadTimeoutSec * 1000 });
-      if (got.bytes < rel.size) throw new BundleError('BUNDLE_TRUNCATED', `the download has ${got.bytes} of the ${rel.size} bytes the channel announced`);
+      const got = await downloadWhole(rel, file, rlog);
       if (got.sha256 !== rel.sha256) throw new BundleError('BUNDLE_TAMPERED', `the download's sha256 is ${got.sha256}; the channel announced ${rel.sha256}`);
       const r = await unpackRelease({
         layout,
