@@ -28,6 +28,7 @@ const run = promisify(execFile);
 const A = 'a1'.repeat(20);
 const B = 'b2'.repeat(20);
 const BOUND_MS = 120_000;
+const SPLAY_SEC = 30;
 
 interface FleetAgent {
   id: string;
@@ -90,6 +91,9 @@ export const bundleFleet: Figure = {
               updateSource: 'bundle',
               updateAllowedSigners: signers,
               updateCron: '*/5 * * * * *',
+              // As a fleet would: each agent asks at its own moment, so downloads and unpacks do not all
+              // land in the same second (the default spreads over 30 s; the bound is 2 minutes).
+              updateSplaySec: SPLAY_SEC,
               updateDeadlineSec: 300,
               updatePrefix: prefix,
             }),
@@ -181,7 +185,7 @@ export const bundleFleet: Figure = {
         const notSucceeded = states.filter((s) => s !== 'succeeded').length;
         ctx.detail('fleet', { agents: n, started: fleet, movedMs: times, restarts: agents.map((a) => a.restarts), jobs: ids.length, notSucceeded, registryHits, bundleBytes: bundleBytes.length, load: loadavg() });
         await platform.close();
-        const note = `${fleet} agents${fleet < n ? ` (of ${n} asked; the rest did not start within 5 minutes)` : ''} on one machine (load ${loadavg()[0]!.toFixed(1)}), one signed ${(bundleBytes.length / 1024 / 1024).toFixed(0)} MiB bundle PUT to the channel; clock: PUT → each guard confirmed the new commit; ${ids.length} jobs flowing (1 s each)`;
+        const note = `${fleet} agents${fleet < n ? ` (of ${n} asked; the rest did not start within 5 minutes)` : ''} on one machine (load ${loadavg()[0]!.toFixed(1)}), one signed ${(bundleBytes.length / 1024 / 1024).toFixed(0)} MiB bundle PUT to the channel, agents asking every 5 s after a splay of up to ${SPLAY_SEC} s; clock: PUT → each guard confirmed the new commit; ${ids.length} jobs flowing (1 s each)`;
         const whole = allMs === null ? `${movedAt.size}/${fleet} moved; the rest did not finish` : '';
         return [
           { bench: 'bundle-fleet', figure: `${fleet} agents moved to a new bundle`, unit: 's', ours: allMs === null ? null : allMs / 1000, anchor: null, anchorName: null, target: '≤ 120 s', met: allMs !== null && allMs <= BOUND_MS, note: whole ? `${note}; ${whole}` : note },

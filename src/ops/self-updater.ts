@@ -3,6 +3,7 @@
 // running one, then `current` is switched at a quiet moment and the agent exits so its supervisor starts
 // the new release. A detached guard rolls back if it is not healthy.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Cron } from 'croner';
@@ -227,8 +228,19 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     return { kind: 'switched', commit: head };
   }
 
+  const splayMs = updateSplayMs(config.agentId, config.updateSplaySec);
+  let splayTimer: NodeJS.Timeout | undefined;
+  let endSplay: (() => void) | undefined;
+
   async function tick(): Promise<void> {
     if (stopped) return;
+    if (splayMs > 0) {
+      await new Promise<void>((resolve) => {
+        endSplay = resolve;
+        splayTimer = setTimeout(resolve, splayMs);
+      });
+      if (stopped) return;
+    }
     try {
       const outcome = await checkNow();
       if (outcome.kind !== 'up-to-date' && outcome.kind !== 'known-bad' && outcome.kind !== 'refused') log.info({ outcome }, 'update check');
@@ -262,10 +274,10 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
         log.error({ cron: config.updateCron, reason: (err as Error).message }, 'self-update off: updateCron is not a valid pattern');
         return;
       }
-      if (bundleMode) log.info({ channel: config.updateChannel, cron: config.updateCron, prefix, signers: config.updateAllowedSigners ?? null }, 'self-update on (release bundles)');
+      if (bundleMode) log.info({ channel: config.updateChannel, cron: config.updateCron, splayMs, prefix, signers: config.updateAllowedSigners ?? null }, 'self-update on (release bundles)');
       else {
         log.info(
-          { remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, prefix, signers: config.updateAllowedSigners ?? null, allowDowngrade: config.updateAllowDowngrade },
+          { remote: config.updateRemote, branch: config.updateBranch, cron: config.updateCron, splayMs, prefix, signers: config.updateAllowedSigners ?? null, allowDowngrade: config.updateAllowDowngrade },
           config.updateAllowedSigners ? 'self-update on (signed commits only)' : 'self-update on (unsigned: any commit the remote serves is built)',
         );
       }
@@ -273,11 +285,19 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     async stop() {
       stopped = true;
       cron?.stop();
+      clearTimeout(splayTimer);
+      endSplay?.();
       // A build in progress is not waited for (it can take minutes); it ends without switching.
       await Promise.race([inFlight?.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     },
     checkNow,
   };
+}
+
+/** An agent's delay before each update tick: fixed by its id, spread evenly over [0, splaySec) across a fleet. */
+export function updateSplayMs(agentId: string, splaySec: number): number {
+  if (splaySec <= 0) return 0;
+  return createHash('sha256').update(`update-splay:${agentId}`).digest().readUInt32BE(0) % (splaySec * 1000);
 }
 
 /** The guard outlives this process: its own session (detached), output to a file, not waited for. */

@@ -92,6 +92,7 @@ beforeAll(async () => {
       updateChannel: 'stable',
       updateAllowedSigners: signers,
       updateCron: '*/2 * * * * *',
+      updateSplaySec: 0,
       updateDeadlineSec: 60,
       updatePrefix: prefix,
       smtpUrl: smtp.url,

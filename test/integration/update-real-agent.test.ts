@@ -78,6 +78,7 @@ beforeAll(async () => {
       updateRemote: remote,
       updateBranch: 'main',
       updateCron: '*/2 * * * * *',
+      updateSplaySec: 0,
       updateDeadlineSec: 90,
       updatePrefix: prefix,
       ...(asRoot ? { taskUser: TEST_TASK_USER } : {}),

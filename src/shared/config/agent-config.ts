@@ -97,6 +97,11 @@ export const agentConfigSchema = z.strictObject({
   updateBranch: z.string().regex(/^[A-Za-z0-9_.\/-]{1,200}$/).default('main'),
   /** When to look for a new commit (croner pattern; 5 or 6 fields). */
   updateCron: cronField().default('* * * * *'),
+  /**
+   * Each tick waits a delay of its own before it asks, the same for an agent every time (from its id),
+   * spread over [0, updateSplaySec): a fleet on one cron does not download a new release all at once.
+   */
+  updateSplaySec: intField(0, 3600).default(30),
   /** How long a new release has to answer /healthz with its commit before it is rolled back. */
   updateDeadlineSec: intField(5, 3600).default(120),
   /** idle: switch only at a moment no job runs; drain: stop claiming and wait for running jobs. */
