@@ -107,7 +107,9 @@ export async function buildRelease(opts) {
 }
 
 /**
- * `--version` proves the code loads; `agent --self-test` proves it accepts this host's config.
+ * `agent --self-test` proves the code loads (it imports the agent and everything it uses) and accepts this
+ * host's config. One process, not two: each start costs most of a second of CPU, paid by every host of a
+ * fleet at each update.
  * @param {string} releaseDir
  * @param {Env} env
  * @param {string | undefined} [configFile]
@@ -116,7 +118,7 @@ export async function buildRelease(opts) {
  */
 export async function selfCheck(releaseDir, env, configFile, as) {
   const entry = releaseEntry(releaseDir);
-  const runs = [['--version'], ['agent', '--self-test', ...(configFile ? ['--config', configFile] : [])]];
+  const runs = [['agent', '--self-test', ...(configFile ? ['--config', configFile] : [])]];
   const checkEnv = as ? { ...env, HOME: as.home } : env;
   for (const args of runs) {
     const r = await run(process.execPath, [entry, ...args], { cwd: releaseDir, env: checkEnv, timeoutMs: CHECK_TIMEOUT_MS, as });

@@ -146,7 +146,7 @@ describe('claim pause', () => {
 });
 
 const git = promisify(execFile);
-// A release that loads (--version) and passes `agent --self-test`: all the updater asks of it.
+// A release that passes `agent --self-test`: all the updater asks of it.
 const RELEASE_ENTRY = '#!/usr/bin/env node\nprocess.exit(0);\n';
 
 describe('self-update in drain mode', () => {
