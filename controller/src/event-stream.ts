@@ -132,33 +132,30 @@ export function createEventHub(connect: () => RedisLike, log: EventLog, keys: Ke
   };
 
   /**
-   * `after`: the last id the client saw (Last-Event-ID), or undefined for "from now on". `onReset` is
-   * called instead of a backlog when events after `after` may have been trimmed away.
+   * `after`: the last id the client saw (Last-Event-ID), or for a new client the stream's last id read
+   * before its response started (`lastId`), so nothing committed once the client sees the stream open is
+   * lost. `onReset` is called instead of a backlog when events after `after` may have been trimmed away,
+   * with the id the subscription goes on from.
    */
-  const subscribe = (after: string | undefined, deliver: (events: StreamEvent[]) => void, onReset: () => void): Subscription => {
+  const subscribe = (after: string, deliver: (events: StreamEvent[]) => void, onReset: (from: string) => void): Subscription => {
     const sub: Subscriber = { cursor: undefined, pending: [], deliver };
     // Subscribed before the backlog is read: what the tail reads meanwhile waits in `pending`.
     subs.add(sub);
     ensureLoop();
     const ready = (async () => {
       await started;
-      let cursor: string;
-      if (after === undefined) {
+      let cursor = after;
+      const first = await log.firstId();
+      if (first !== undefined && compareIds(after, first) < 0) {
         cursor = await log.lastId();
+        onReset(cursor);
       } else {
-        const first = await log.firstId();
-        if (first !== undefined && compareIds(after, first) < 0) {
-          onReset();
-          cursor = await log.lastId();
-        } else {
-          cursor = after;
-          for (;;) {
-            const backlog = await log.after(cursor, READ_COUNT);
-            if (backlog.length === 0) break;
-            cursor = backlog[backlog.length - 1]![0];
-            const events = decode(backlog, logger);
-            if (events.length) deliver(events);
-          }
+        for (;;) {
+          const backlog = await log.after(cursor, READ_COUNT);
+          if (backlog.length === 0) break;
+          cursor = backlog[backlog.length - 1]![0];
+          const events = decode(backlog, logger);
+          if (events.length) deliver(events);
         }
       }
       const fresh = sub.pending.filter((e) => compareIds(e.id, cursor) > 0);
@@ -171,6 +168,8 @@ export function createEventHub(connect: () => RedisLike, log: EventLog, keys: Ke
 
   return {
     subscribe,
+    /** The newest entry's id ("0-0" for an empty stream): where a new client starts. */
+    lastId: () => log.lastId(),
     get subscribers() {
       return subs.size;
     },

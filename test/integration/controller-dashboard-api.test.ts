@@ -15,8 +15,11 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-/** Reads SSE messages from GET /v1/events until `enough` says stop; returns them with their ids. */
-async function readEvents(opts: { lastEventId?: string; enough: (got: { id: string; data: any }[]) => boolean; onOpen?: () => Promise<void> }) {
+/**
+ * Reads SSE messages from GET /v1/events until `enough` says stop; returns them with their ids, and the
+ * last id the stream gave (an id alone, with no data, counts: the browser keeps it for Last-Event-ID).
+ */
+async function readEvents(opts: { lastEventId?: string; enough: (got: { id: string; data: any }[], lastId: string) => boolean; onOpen?: () => Promise<void> }) {
   const ac = new AbortController();
   const res = await fetch(`${sys.controllerUrl}/v1/events`, {
     headers: { authorization: `Bearer ${PLATFORM_TOKEN}`, ...(opts.lastEventId ? { 'last-event-id': opts.lastEventId } : {}) },
@@ -25,10 +28,11 @@ async function readEvents(opts: { lastEventId?: string; enough: (got: { id: stri
   expect(res.headers.get('content-type')).toMatch(/text\/event-stream/);
   const reader = res.body!.getReader();
   const got: { id: string; data: any }[] = [];
+  let lastId = '';
   let buf = '';
   const opened = opts.onOpen?.();
   try {
-    while (!opts.enough(got)) {
+    while (!opts.enough(got, lastId)) {
       const { value, done } = await reader.read();
       if (done) break;
       buf += Buffer.from(value).toString();
@@ -38,6 +42,7 @@ async function readEvents(opts: { lastEventId?: string; enough: (got: { id: stri
         buf = buf.slice(end + 2);
         const id = /^id: (.*)$/m.exec(block)?.[1];
         const data = /^data: (.*)$/m.exec(block)?.[1];
+        if (id !== undefined) lastId = id;
         if (data) got.push({ id: id ?? '', data: JSON.parse(data) });
       }
     }
@@ -45,7 +50,7 @@ async function readEvents(opts: { lastEventId?: string; enough: (got: { id: stri
     await opened;
     ac.abort();
   }
-  return got;
+  return Object.assign(got, { lastId });
 }
 
 describe('GET /v1/events', () => {
@@ -53,8 +58,8 @@ describe('GET /v1/events', () => {
     let first = '';
     const seen = await readEvents({
       onOpen: async () => {
-        // Submitted once the stream is open: its events come after the connection's start.
-        await new Promise((r) => setTimeout(r, 300));
+        // Submitted the moment the stream is open (its headers came): the controller fixed its start
+        // before answering, so this job's event is sent however soon it commits.
         first = await sys.submit({ task: 'say', agent: 'nobody-1' });
       },
       enough: (got) => got.some((e) => e.data.type === 'job' && e.data.id === first),
@@ -79,7 +84,6 @@ describe('GET /v1/events', () => {
     let mark = '';
     await readEvents({
       onOpen: async () => {
-        await new Promise((r) => setTimeout(r, 300));
         mark = await sys.submit({ task: 'say', agent: 'nobody-2' });
       },
       enough: (g) => g.some((e) => e.data.id === mark && (early = e.id)),
@@ -90,6 +94,27 @@ describe('GET /v1/events', () => {
     }
     const got = await readEvents({ lastEventId: early, enough: (g) => g.length > 0 });
     expect(got[0]!.data).toEqual({ type: 'reset' });
+    // The reset says where the stream goes on from: resuming from there is no reset again.
+    expect(got[0]!.id).toMatch(/^\d+-\d+$/);
+    let next = '';
+    const again = await readEvents({
+      lastEventId: got[0]!.id,
+      onOpen: async () => {
+        next = await sys.submit({ task: 'say', agent: 'nobody-2' });
+      },
+      enough: (g) => g.some((e) => e.data.id === next),
+    });
+    expect(again.filter((e) => e.data.type === 'reset')).toEqual([]);
+  });
+
+  it('gives a new stream its start as an id, so a stream that carried no event resumes from there (a quiet page missed changes)', async () => {
+    // Open and close a stream before anything happens on it: all the browser keeps is that first id.
+    const quiet = await readEvents({ enough: (_g, lastId) => lastId !== '' });
+    expect(quiet.length).toBe(0);
+    // While it is reconnecting:
+    const id = await sys.submit({ task: 'say', agent: 'nobody-3' });
+    const resumed = await readEvents({ lastEventId: quiet.lastId, enough: (g) => g.some((e) => e.data.id === id) });
+    expect(resumed.find((e) => e.data.id === id)!.data).toMatchObject({ type: 'job', state: 'queued' });
   });
 });
 

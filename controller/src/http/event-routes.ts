@@ -23,7 +23,10 @@ export function eventRoutes(app: FastifyInstance, hub: EventHub): void {
   app.get(EVENTS_PATH, async (req, reply) => {
     const q = parseOr400(eventsQuery, req.query, 'query');
     const header = req.headers['last-event-id'];
-    const after = typeof header === 'string' && STREAM_ID.test(header) ? header : q.lastEventId;
+    // A new client starts from the stream's last id read before the headers go out: the page loads its
+    // data once it sees the stream open, and whatever commits after that is sent, however long the
+    // subscription below takes to be in place.
+    const after = typeof header === 'string' && STREAM_ID.test(header) ? header : (q.lastEventId ?? (await hub.lastId()));
     const res = reply.raw;
     reply.hijack();
     res.writeHead(200, {
@@ -32,8 +35,10 @@ export function eventRoutes(app: FastifyInstance, hub: EventHub): void {
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    // A short reconnect delay: the controller restarting should not leave pages stale for long.
-    res.write('retry: 2000\n\n');
+    // A short reconnect delay: the controller restarting should not leave pages stale for long. The id
+    // (an empty message: the browser keeps it as its last event id without an event) makes even a stream
+    // that has carried nothing yet resume from here after a reconnect, not from "now".
+    res.write(`retry: 2000\nid: ${after}\n\n`);
 
     let ended = false;
     const end = () => {
@@ -50,7 +55,8 @@ export function eventRoutes(app: FastifyInstance, hub: EventHub): void {
       if (res.writableLength > MAX_BUFFERED_BYTES) end();
     };
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    const sub = hub.subscribe(after, send, () => res.write(`data: ${JSON.stringify({ type: 'reset' })}\n\n`));
+    // The reset carries the id it goes on from: a reconnect right after it must not be told to reset again.
+    const sub = hub.subscribe(after, send, (from) => res.write(`id: ${from}\ndata: ${JSON.stringify({ type: 'reset' })}\n\n`));
     open.add(end);
     req.raw.on('close', end);
     sub.ready.catch((err: Error) => {

@@ -89,6 +89,9 @@ export function LogView({ jobId, final, logBytes }: { jobId: string; final: bool
   // Read what is stored page by page, then follow (a streamed GET ?follow=1) until the job is final.
   useEffect(() => {
     const stop = new AbortController();
+    // A followed log is a connection held open: it ends with the page, as the event stream does (events.ts).
+    const onHide = () => stop.abort();
+    addEventListener('pagehide', onHide);
     (async () => {
       for (;;) {
         const res = await call('GET', `/v1/jobs/${jobId}/log?offset=${model.end}`);
@@ -117,7 +120,10 @@ export function LogView({ jobId, final, logBytes }: { jobId: string; final: bool
       }
       if (!stop.signal.aborted) setStatus('complete');
     })().catch(() => setStatus('error'));
-    return () => stop.abort();
+    return () => {
+      removeEventListener('pagehide', onHide);
+      stop.abort();
+    };
   }, [jobId, model]);
 
   const total = model.lineCount;

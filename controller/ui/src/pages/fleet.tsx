@@ -3,7 +3,7 @@
 // drain an agent (it finishes its jobs, takes no new one) or remove it: its credential is revoked
 // (DELETE /v1/agents/:id) and the jobs it held run elsewhere.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, call, getJson, type AgentView } from '../api.js';
+import { ApiError, call, getJson, type AgentView, type DashboardEvent } from '../api.js';
 import { Meter, StateBadge } from '../components/badges.js';
 import { Sparkline } from '../components/sparkline.js';
 import { onEvent } from '../events.js';
@@ -44,10 +44,24 @@ export function trouble(a: AgentView, now: number): string {
 
 type SortKey = 'id' | 'state' | 'running' | 'cpu' | 'memory' | 'disk' | 'seen';
 
+/** An agent's state and running count, and its monitor's freshness on a sample, changed in the list at once. */
+function applyAgentEvent(list: AgentView[], e: DashboardEvent): AgentView[] {
+  if (e.type === 'agent') {
+    return list.map((a) =>
+      // A revoked agent stays revoked when it falls silent; it is back only once it registers again.
+      a.id === e.id && !(a.state === 'revoked' && e.state === 'offline')
+        ? { ...a, state: e.state, ...(e.running !== undefined ? { running: e.running } : {}), ...(e.lastSeenAt && e.state !== 'offline' ? { lastSeenAt: new Date(e.lastSeenAt).toISOString() } : {}) }
+        : a,
+    );
+  }
+  if (e.type === 'sample') return list.map((a) => (a.id === e.id ? { ...a, monitorSeenAt: new Date().toISOString(), monitor: 'online' } : a));
+  return list;
+}
+
 export function FleetPage() {
   // Known agents change by events; an agent never seen (just registered) makes the list load again.
   const known = useRef(new Set<string>());
-  const { data: agents, error, setData } = useLive(() => getJson<AgentView[]>('/v1/agents'), [], (e) => e.type === 'agent' && !known.current.has(e.id), 1000);
+  const { data: agents, error } = useLive(() => getJson<AgentView[]>('/v1/agents'), [], (e) => e.type === 'agent' && !known.current.has(e.id), 1000, applyAgentEvent);
   known.current = new Set((agents ?? []).map((a) => a.id));
   const [sparks, setSparks] = useState<Record<string, Spark>>({});
   const [filter, setFilter] = useState('');
@@ -90,27 +104,16 @@ export function FleetPage() {
     });
   }, [agents]);
 
-  // Events: an agent's state and running count, and each new sample for the sparklines.
+  // Each new sample extends the sparklines (the list itself changes through applyAgentEvent).
   useEffect(
     () =>
       onEvent((e) => {
-        if (e.type === 'agent') {
-          setData((list) =>
-            list?.map((a) =>
-              // A revoked agent stays revoked when it falls silent; it is back only once it registers again.
-              a.id === e.id && !(a.state === 'revoked' && e.state === 'offline')
-                ? { ...a, state: e.state, ...(e.running !== undefined ? { running: e.running } : {}), ...(e.lastSeenAt && e.state !== 'offline' ? { lastSeenAt: new Date(e.lastSeenAt).toISOString() } : {}) }
-                : a,
-            ),
-          );
-        } else if (e.type === 'sample') {
-          setSparks((old) => {
-            const s = old[e.id] ?? { cpu: [], memory: [], disk: [] };
-            const add = (arr: (number | null)[], v: number | null) => [...arr, v].slice(-SPARK_POINTS);
-            return { ...old, [e.id]: { cpu: add(s.cpu, e.cpu), memory: add(s.memory, e.memory), disk: add(s.disk, e.disk) } };
-          });
-          setData((list) => list?.map((a) => (a.id === e.id ? { ...a, monitorSeenAt: new Date().toISOString(), monitor: 'online' } : a)));
-        }
+        if (e.type !== 'sample') return;
+        setSparks((old) => {
+          const s = old[e.id] ?? { cpu: [], memory: [], disk: [] };
+          const add = (arr: (number | null)[], v: number | null) => [...arr, v].slice(-SPARK_POINTS);
+          return { ...old, [e.id]: { cpu: add(s.cpu, e.cpu), memory: add(s.memory, e.memory), disk: add(s.disk, e.disk) } };
+        });
       }),
     [],
   );

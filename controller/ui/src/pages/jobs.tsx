@@ -1,9 +1,8 @@
 // Jobs: the live list with counts by state, filters and paging done by the controller (GET /v1/jobs),
 // bulk cancel and retry, and a form to submit a job, checked with the API's own schema before it is sent.
 import { useEffect, useMemo, useState } from 'preact/hooks';
-import { ApiError, getJson, listJobs, postJson, type JobPage, type JobView, type Overview } from '../api.js';
+import { ApiError, getJson, listJobs, postJson, type DashboardEvent, type JobPage, type JobView, type Overview } from '../api.js';
 import { StateBadge } from '../components/badges.js';
-import { onEvent } from '../events.js';
 import { ago, duration, span } from '../format.js';
 import { useLive, useNow } from '../hooks.js';
 import { hrefJob } from '../router.js';
@@ -26,6 +25,24 @@ function navigate(query: URLSearchParams): void {
   location.hash = `#/jobs${qs ? `?${qs}` : ''}`;
 }
 
+/** A job event on the listed page: the job's row takes its state (a job not listed changes nothing). */
+function applyJobEvent(p: JobPage, e: DashboardEvent): JobPage {
+  if (e.type !== 'job' || !p.jobs.some((j) => j.id === e.id)) return p;
+  const patch = (j: JobView): JobView =>
+    j.id === e.id
+      ? {
+          ...j,
+          state: e.state,
+          ...(e.agent ? { agent: e.agent } : {}),
+          ...(e.attempt !== undefined ? { attempt: e.attempt } : {}),
+          ...(e.cancelRequested ? { cancelRequested: true } : {}),
+          ...(e.state === 'running' && !j.startedAt ? { startedAt: new Date().toISOString() } : {}),
+          ...(['succeeded', 'failed', 'cancelled'].includes(e.state) && !j.finishedAt ? { finishedAt: new Date().toISOString() } : {}),
+        }
+      : j;
+  return { ...p, jobs: p.jobs.map(patch) };
+}
+
 export function JobsPage({ query }: { query: URLSearchParams }) {
   const canAct = useCanAct();
   const now = useNow();
@@ -45,8 +62,8 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   }, [filterKey]);
 
   const { data: counts } = useLive(() => getJson<Overview>('/v1/overview?minutes=0'), [], (e) => e.type === 'job', 500);
-  // A new job matters only on the first page; changes to listed jobs are applied in place below.
-  const { data: page, error, setData } = useLive<JobPage>(
+  // A new job matters only on the first page; job events change listed rows at once (no reload).
+  const { data: page, error } = useLive<JobPage>(
     () => {
       const q = new URLSearchParams();
       for (const f of FILTERS) if (query.get(f)) q.set(f, query.get(f)!);
@@ -59,31 +76,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
     [filterKey, cursor],
     (e) => e.type === 'job' && e.state === 'queued' && !cursor,
     300,
-  );
-
-  // Job and step events for listed jobs change their row at once (no reload).
-  useEffect(
-    () =>
-      onEvent((e) => {
-        if (e.type !== 'job') return;
-        setData((p) => {
-          if (!p || !p.jobs.some((j) => j.id === e.id)) return p;
-          const patch = (j: JobView): JobView =>
-            j.id === e.id
-              ? {
-                  ...j,
-                  state: e.state,
-                  ...(e.agent ? { agent: e.agent } : {}),
-                  ...(e.attempt !== undefined ? { attempt: e.attempt } : {}),
-                  ...(e.cancelRequested ? { cancelRequested: true } : {}),
-                  ...(e.state === 'running' && !j.startedAt ? { startedAt: new Date().toISOString() } : {}),
-                  ...(['succeeded', 'failed', 'cancelled'].includes(e.state) && !j.finishedAt ? { finishedAt: new Date().toISOString() } : {}),
-                }
-              : j;
-          return { ...p, jobs: p.jobs.map(patch) };
-        });
-      }),
-    [],
+    applyJobEvent,
   );
 
   const apply = (e: Event) => {
