@@ -183,7 +183,11 @@ export const bundleFleet: Figure = {
           await sleep(1000);
         }
         const notSucceeded = states.filter((s) => s !== 'succeeded').length;
-        ctx.detail('fleet', { agents: n, started: fleet, movedMs: times, restarts: agents.map((a) => a.restarts), jobs: ids.length, notSucceeded, registryHits, bundleBytes: bundleBytes.length, load: loadavg() });
+        // Failed and unfinished read differently: an overloaded machine leaves jobs queued at the deadline.
+        const byState: Record<string, number> = {};
+        for (const st of states) byState[st] = (byState[st] ?? 0) + 1;
+        ctx.log(`jobs by state: ${JSON.stringify(byState)}`);
+        ctx.detail('fleet', { agents: n, started: fleet, movedMs: times, restarts: agents.map((a) => a.restarts), jobs: ids.length, notSucceeded, byState, registryHits, bundleBytes: bundleBytes.length, load: loadavg() });
         await platform.close();
         const note = `${fleet} agents${fleet < n ? ` (of ${n} asked; the rest did not start within 5 minutes)` : ''} on one machine (load ${loadavg()[0]!.toFixed(1)}), one signed ${(bundleBytes.length / 1024 / 1024).toFixed(0)} MiB bundle PUT to the channel, agents asking every 5 s after a splay of up to ${SPLAY_SEC} s; clock: PUT → each guard confirmed the new commit; ${ids.length} jobs flowing (1 s each)`;
         const whole = allMs === null ? `${movedAt.size}/${fleet} moved; the rest did not finish` : '';
@@ -191,7 +195,7 @@ export const bundleFleet: Figure = {
           { bench: 'bundle-fleet', figure: `${fleet} agents moved to a new bundle`, unit: 's', ours: allMs === null ? null : allMs / 1000, anchor: null, anchorName: null, target: '≤ 120 s', met: allMs !== null && allMs <= BOUND_MS, note: whole ? `${note}; ${whole}` : note },
           { bench: 'bundle-fleet', figure: 'agents on the new bundle within 2 min', unit: 'agents', ours: inBound, anchor: null, anchorName: null, target: `= ${n}`, met: inBound === n },
           { bench: 'bundle-fleet', figure: 'npm registry requests during the rollout', unit: 'requests', ours: registryHits, anchor: null, anchorName: null, target: '= 0', met: registryHits === 0 },
-          { bench: 'bundle-fleet', figure: 'jobs lost or failed through the rollout', unit: 'jobs', ours: notSucceeded, anchor: null, anchorName: null, target: '= 0', met: notSucceeded === 0 },
+          { bench: 'bundle-fleet', figure: 'jobs lost or failed through the rollout', unit: 'jobs', ours: notSucceeded, anchor: null, anchorName: null, target: '= 0', met: notSucceeded === 0, note: `by state at the end: ${Object.entries(byState).map(([k, v]) => `${k} ${v}`).join(', ')}` },
         ];
       });
     } finally {
