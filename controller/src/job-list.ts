@@ -28,10 +28,10 @@ export const LIST_SCAN_MAX = 20_000;
 const CHUNK = 500;
 /**
  * Ids an id search reads per request, in one round trip: every id is random, so each one must be read to
- * be tested. Two trips of 2,500 put the search past 50 ms at 100,000 jobs (the dashboard figure); a short
- * page answers with a cursor, so a search goes on where the last stopped.
+ * be tested. One trip, not two of half as many: at 100,000 jobs the second trip alone put the search past
+ * 50 ms (the dashboard figure). A short page answers with a cursor, so a search goes on where it stopped.
  */
-export const ID_SCAN_MAX = 2500;
+export const ID_SCAN_MAX = 5000;
 const ID_CHUNK = ID_SCAN_MAX;
 
 interface Entry {
@@ -151,12 +151,53 @@ export function createJobList(redis: RedisLike, keys: Keys) {
     }
   };
 
+  /**
+   * An id search over one index with no time range, by rank from the cursor and ids only: half the reply of
+   * a read with scores, which the search spends most of its time parsing. Scores are read for the matches
+   * and the last id examined alone. A job added meanwhile shifts ranks by one toward the newest (an id seen
+   * again, dropped by its score); undefined when the cursor's job has left the index (the score path then
+   * finds the place).
+   */
+  const idScanByRank = async (key: string, text: string, limit: number, cursor: JobCursor | undefined): Promise<Found | undefined> => {
+    let start = 0;
+    if (cursor) {
+      const rank = await redis.zrevrank(key, cursor.id);
+      if (rank === null) return undefined;
+      start = rank + 1;
+    }
+    const ids = await redis.zrevrange(key, start, start + ID_SCAN_MAX - 1);
+    const hits = ids.filter((id) => id.includes(text));
+    // Scores for one page and a few more (ids seen again after a shift are dropped by them), and the last id.
+    const scored = hits.slice(0, limit + 1 + 16);
+    const last = ids.length === ID_SCAN_MAX ? ids[ids.length - 1]! : undefined;
+    const asked = [...scored, ...(last ? [last] : [])];
+    if (asked.length === 0) return { matches: [], total: undefined };
+    const scores = await redis.zmscore(key, ...asked);
+    if (last && scores[scores.length - 1] === null) return undefined;
+    const matches: Entry[] = [];
+    scored.forEach((id, i) => {
+      const score = scores[i];
+      if (score === null || score === undefined) return;
+      const e = { id, score: Number(score) };
+      if (!cursor || olderThan(e, cursor)) matches.push(e);
+    });
+    if (matches.length > limit) return { matches: matches.slice(0, limit + 1), total: undefined };
+    // Fewer than a page from the scored ids while more matched: the careful path reads this stretch again.
+    if (scored.length < hits.length) return undefined;
+    if (!last) return { matches, total: undefined };
+    return { matches, stoppedAt: { id: last, score: Number(scores[scores.length - 1]) }, total: undefined };
+  };
+
   const find = async (f: JobFilter, limit: number, cursor: JobCursor | undefined): Promise<Found> => {
     const { sets, anyOf } = planFor(f);
     const { min, max } = timeRange(f);
     if (f.idContains) {
       // Ids are random: text in them is found only by reading them, newest first, a bounded stretch a request.
       const text = f.idContains;
+      if (sets.length === 1 && anyOf.length === 0 && f.since === undefined && f.until === undefined) {
+        const quick = await idScanByRank(sets[0]!, text, limit, cursor);
+        if (quick) return quick;
+      }
       return drive(f, sets, anyOf, limit, cursor, (e) => e.id.includes(text), ID_CHUNK, ID_SCAN_MAX);
     }
     if (sets.length === 1 && anyOf.length === 0) {

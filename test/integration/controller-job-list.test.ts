@@ -113,6 +113,38 @@ describe('GET /v1/jobs pages', () => {
     expect(both).toEqual(all);
   });
 
+  it('q pages by cursor past one scan of 5,000 ids, every match once, newest first, with jobs arriving between pages', async () => {
+    // 12,000 jobs in batches (each batch one millisecond), so a search spans three scans of the index.
+    for (let b = 0; b < 12; b++) {
+      const r = await call(ctl.url, 'POST', '/v1/jobs', { body: Array.from({ length: 1000 }, () => ({ task: 'scan' })) });
+      expect(r.status, r.text).toBe(201);
+    }
+    const every = await ids('task=scan&limit=1000'); // newest 1,000, only to pick a common text
+    // Two characters: about 1 id in 250 holds them, so 50 matches take more than one scan of 5,000 ids.
+    const text = every[0]!.slice(-2);
+    const expected: string[] = [];
+    let cursor: string | undefined;
+    for (;;) {
+      const r = await call(ctl.url, 'GET', `/v1/jobs?task=scan&limit=1000${cursor ? `&cursor=${cursor}` : ''}`);
+      expected.push(...(r.body as { id: string }[]).map((j) => j.id).filter((id) => id.includes(text)));
+      cursor = r.headers['x-next-cursor'] as string | undefined;
+      if (!cursor) break;
+    }
+    const seen: string[] = [];
+    cursor = undefined;
+    let pages = 0;
+    do {
+      const r = await call(ctl.url, 'GET', `/v1/jobs?q=${text}&limit=50${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(r.status, r.text).toBe(200);
+      seen.push(...(r.body as { id: string }[]).map((j) => j.id).filter((id) => expected.includes(id)));
+      cursor = r.headers['x-next-cursor'] as string | undefined;
+      // Newer jobs shift every rank by one: no id may be shown twice or skipped for it.
+      if (pages++ % 3 === 0) await submit({ task: 'arrives' });
+    } while (cursor);
+    expect(seen).toEqual(expected);
+    expect(pages).toBeGreaterThanOrEqual(3); // short pages, each where its scan stopped
+  });
+
   it('q finds ids by the text in them; since/until bound the time; a bad cursor or seconds are refused', async () => {
     const id = await submit({ task: 'findme' });
     expect(await ids(`q=${id.slice(4, 10)}`)).toContain(id);

@@ -76,7 +76,7 @@ const operations: ApiOperation[] = [
       `Every filter narrows. A page holds at most \`limit\` jobs; when more follow, the \`${NEXT_CURSOR_HEADER}\` header ` +
       'holds the cursor of the next page. Each filter is an index, so a page costs about the same however many jobs there are. ' +
       `\`${TOTAL_COUNT_HEADER}\` counts the matches, except for \`q\` and when several filters combine (state and label, say), where one ` +
-      'request examines at most 20,000 jobs of the smallest index (2,500 ids for q): a rare match may answer a short (even empty) page with a cursor, ' +
+      'request examines at most 20,000 jobs of the smallest index (5,000 ids for q): a rare match may answer a short (even empty) page with a cursor, ' +
       'so go on until the cursor header is absent. A page may also hold fewer jobs when some changed or expired while it was read.',
     query: jobListQuerySchema,
     ok: [{ status: 200, description: 'the jobs of this page', json: jobListReplySchema, headers: { [NEXT_CURSOR_HEADER]: 'the cursor of the next page, absent on the last', [TOTAL_COUNT_HEADER]: 'how many jobs the filter matches, every page together (absent for q and when several filters combine)' } }],
