@@ -149,6 +149,10 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
         );
         return { kind: 'refused', commit: rel.commit, code: err.code };
       }
+      if (err instanceof ReleaseBuildError && err.timedOut) {
+        rlog.warn({ code: err.code, detail: err.message }, 'self-test ran out of time; trying the release again at the next tick');
+        throw err;
+      }
       if (err instanceof ReleaseBuildError) {
         const s = readUpdateState(deps.stateFile);
         writeUpdateState(deps.stateFile, { ...s, failed: { commit: rel.commit, reason: 'self-test', detail: `${err.message}\n${err.detail}`, at: new Date().toISOString() } });

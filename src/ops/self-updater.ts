@@ -156,6 +156,11 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       });
     } catch (err) {
       const e = err instanceof ReleaseBuildError ? err : new ReleaseBuildError('UPDATE_BUILD_FAILED', String(err), '');
+      if (e.timedOut) {
+        // The host's load, not the commit's fault: built again at the next tick, not remembered as failed.
+        clog.warn({ code: e.code, detail: e.message }, 'self-test ran out of time; trying again at the next tick');
+        throw e;
+      }
       const reason = e.code === 'UPDATE_SELF_TEST_FAILED' ? 'self-test' : 'build';
       writeUpdateState(stateFile, { ...readUpdateState(stateFile), failed: { commit: head, reason, detail: `${e.message}\n${e.detail}`, at: new Date().toISOString() } });
       clog.error({ code: e.code, detail: e.detail.slice(-1000) }, 'new release failed; staying on the current one');

@@ -148,6 +148,7 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const registration = createRegistration({
     agents: client.agents,
     request: () => buildRegisterRequest(facts),
+    enrolled: () => deps.identity.ensure(stopping.signal),
     onRegistered: (res) => deps.portKeys.update(res.portKeys),
     credentialFile: credentialPath(config.stateDir),
     logger,

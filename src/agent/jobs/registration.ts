@@ -18,6 +18,13 @@ export interface Registration {
 export interface RegistrationOptions {
   agents: AgentsResource;
   request: () => RegisterRequest;
+  /**
+   * Resolves once the agent holds a credential (enrolled if it had none). Registering before that sends
+   * no bearer: the controller refuses it as an unknown credential, and the refusal's slow backoff kept a
+   * fresh agent from registering for seconds after it had enrolled (the lease keeper's first beat comes
+   * a third of a lease after start, before an enrollment on a busy host has its answer).
+   */
+  enrolled: () => Promise<unknown>;
   /** Told of each registration before it is used (the port keys it carries). */
   onRegistered?: (res: RegisterResponse) => Promise<void>;
   /** The credential file, named in the line logged when the controller refuses the credential. */
@@ -30,8 +37,9 @@ export function createRegistration(opts: RegistrationOptions): Registration {
   let current: RegisterResponse | undefined;
   let pending: Promise<RegisterResponse> | undefined;
 
-  const register = (): Promise<RegisterResponse> =>
-    withRetry(
+  const register = async (): Promise<RegisterResponse> => {
+    await opts.enrolled();
+    return withRetry(
       async () => {
         const res = await opts.agents.register(opts.request(), opts.signal);
         await opts.onRegistered?.(res);
@@ -60,6 +68,7 @@ export function createRegistration(opts: RegistrationOptions): Registration {
         },
       },
     );
+  };
 
   return {
     ensure() {
