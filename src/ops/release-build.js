@@ -26,6 +26,11 @@ export const DEFAULT_BUILD_STEPS = [
 
 const STEP_TIMEOUT_MS = 15 * 60_000;
 const CHECK_TIMEOUT_MS = 60_000;
+/**
+ * Self-tests of one commit that may run out of time before it counts as failed: a busy host gets the
+ * benefit of the doubt, a release that hangs at start does not get built again every tick forever.
+ */
+export const SELF_TEST_TIMEOUTS_ALLOWED = 3;
 
 export class ReleaseBuildError extends Error {
   /**
