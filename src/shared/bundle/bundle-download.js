@@ -67,9 +67,13 @@ export async function downloadBundle(url, dest, opts) {
       cb(null, chunk);
     },
   });
+  const out = createWriteStream(dest, { flags: 'wx', mode: 0o600 });
   try {
-    await pipeline(Readable.fromWeb(/** @type {import('node:stream/web').ReadableStream<Uint8Array>} */ (res.body)), count, createWriteStream(dest, { flags: 'wx', mode: 0o600 }));
+    await pipeline(Readable.fromWeb(/** @type {import('node:stream/web').ReadableStream<Uint8Array>} */ (res.body)), count, out);
   } catch (err) {
+    // A stream destroyed before its open finished still opens (creates) the file afterwards: removed before
+    // that, the file would reappear, and the next download to this name would fail on it (EEXIST).
+    if (!out.closed) await new Promise((resolve) => out.once('close', () => resolve(undefined)));
     rmSync(dest, { force: true });
     if (err instanceof BundleError) throw err;
     if (signal.aborted) throw new DownloadError(`GET ${redact(url)}: stopped after ${bytes} bytes (${signals[0]?.aborted ? 'timed out' : 'aborted'})`, 200, err);
