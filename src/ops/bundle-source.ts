@@ -13,7 +13,7 @@ import { DownloadError } from '../shared/bundle/bundle-download.js';
 import type { Logger } from '../shared/log.js';
 import type { LatestReply } from '../shared/protocol/releases.js';
 import type { AlertFn } from './ops-mail.js';
-import { ReleaseBuildError, SELF_TEST_TIMEOUTS_ALLOWED } from './release-build.js';
+import { ReleaseBuildError, selfTestTimeouts } from './release-build.js';
 import { preparedRelease, releaseName, type ReleaseLayout } from './release-layout.js';
 import { unpackRelease } from './release-unpack.js';
 import { REFUSED_BUNDLES_KEPT, readUpdateState, writeUpdateState } from './update-state.js';
@@ -51,13 +51,7 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
   let channelBroken = false;
   // One alert per bundle whose downloads break off, however many ticks it takes to get it whole.
   const brokenDownloads = new Set<string>();
-  // Self-tests that ran out of time, by commit: a busy host's, until SELF_TEST_TIMEOUTS_ALLOWED says it hangs.
-  const selfTestTimeouts = new Map<string, number>();
-  const countTimeout = (commit: string): number => {
-    const n = (selfTestTimeouts.get(commit) ?? 0) + 1;
-    selfTestTimeouts.set(commit, n);
-    return n;
-  };
+  const timeouts = selfTestTimeouts();
 
   const alert = async (subject: string, text: string) => {
     await deps.alert?.(subject, text).catch((err: unknown) => log.error({ err }, 'alert mail failed'));
@@ -156,7 +150,7 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
         );
         return { kind: 'refused', commit: rel.commit, code: err.code };
       }
-      if (err instanceof ReleaseBuildError && err.timedOut && countTimeout(rel.commit) < SELF_TEST_TIMEOUTS_ALLOWED) {
+      if (err instanceof ReleaseBuildError && err.timedOut && timeouts.tryAgain(rel.commit)) {
         rlog.warn({ code: err.code, detail: err.message }, 'self-test ran out of time; trying the release again at the next tick');
         throw err;
       }

@@ -30,7 +30,23 @@ const CHECK_TIMEOUT_MS = 60_000;
  * Self-tests of one commit that may run out of time before it counts as failed: a busy host gets the
  * benefit of the doubt, a release that hangs at start does not get built again every tick forever.
  */
-export const SELF_TEST_TIMEOUTS_ALLOWED = 3;
+const SELF_TEST_TIMEOUTS_ALLOWED = 3;
+
+/**
+ * Counts self-test time-outs by commit (in memory: a restart starts afresh) for both update sources.
+ * @returns {{ tryAgain(commit: string): boolean }} tryAgain: counts one more; true while under the limit
+ */
+export function selfTestTimeouts() {
+  /** @type {Map<string, number>} */
+  const seen = new Map();
+  return {
+    tryAgain(commit) {
+      const n = (seen.get(commit) ?? 0) + 1;
+      seen.set(commit, n);
+      return n < SELF_TEST_TIMEOUTS_ALLOWED;
+    },
+  };
+}
 
 export class ReleaseBuildError extends Error {
   /**

@@ -13,7 +13,7 @@ import type { Logger } from '../shared/log.js';
 import { packageRoot as runningRoot, readCommit } from '../shared/package-info.js';
 import { createBundleSource, type BundleOutcome, type ReleaseChannel } from './bundle-source.js';
 import type { AlertFn } from './ops-mail.js';
-import { SELF_TEST_TIMEOUTS_ALLOWED } from './release-build.js';
+import { selfTestTimeouts } from './release-build.js';
 import { DEFAULT_BUILD_STEPS, ReleaseBuildError, fetchHead, prepareRelease, preparedRelease, releaseName } from './release-builder.js';
 import { currentRelease, prefixOfRelease, pruneReleases, releaseCommit, releaseLayout, switchCurrent } from './release-layout.js';
 import { judgeHead } from './update-policy.js';
@@ -157,7 +157,7 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
       });
     } catch (err) {
       const e = err instanceof ReleaseBuildError ? err : new ReleaseBuildError('UPDATE_BUILD_FAILED', String(err), '');
-      if (e.timedOut && countTimeout(head) < SELF_TEST_TIMEOUTS_ALLOWED) {
+      if (e.timedOut && timeouts.tryAgain(head)) {
         // The host's load, not the commit's fault: built again at the next tick, not remembered as failed.
         clog.warn({ code: e.code, detail: e.message }, 'self-test ran out of time; trying again at the next tick');
         throw e;
@@ -234,12 +234,7 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     return { kind: 'switched', commit: head };
   }
 
-  const selfTestTimeouts = new Map<string, number>();
-  const countTimeout = (commit: string): number => {
-    const n = (selfTestTimeouts.get(commit) ?? 0) + 1;
-    selfTestTimeouts.set(commit, n);
-    return n;
-  };
+  const timeouts = selfTestTimeouts();
   const splayMs = updateSplayMs(config.agentId, config.updateSplaySec);
   let splayTimer: NodeJS.Timeout | undefined;
   let endSplay: (() => void) | undefined;

@@ -10,6 +10,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, wr
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJobFeeder } from './job-feeder.js';
 import { packBundle } from '../../src/ops/bundle-pack.js';
 import { releaseLayout, switchCurrent } from '../../src/ops/release-layout.js';
 import { readUpdateState, updateStatePath } from '../../src/ops/update-state.js';
@@ -158,21 +159,7 @@ async function onCommit(commit: string): Promise<void> {
 describe('bundle self-update through the release channel', () => {
   it('moves to a published bundle with every job through the update succeeded and no registry call', async () => {
     await onCommit(A);
-    const ids: string[] = [];
-    const submitErrors: string[] = [];
-    let feeding = true;
-    const feeder = (async () => {
-      while (feeding) {
-        try {
-          const r = await call(ctl.url, 'POST', '/v1/jobs', { body: { task: 'work', agent: AGENT_ID } });
-          if (r.status < 300) ids.push((r.body as { id: string }).id);
-          else submitErrors.push(`HTTP ${r.status}`);
-        } catch (err) {
-          submitErrors.push(String((err as { code?: string }).code ?? err));
-        }
-        await new Promise((res) => setTimeout(res, 1500));
-      }
-    })();
+    const feeder = startJobFeeder(ctl.url, AGENT_ID);
     try {
       await publish(B);
       const publishedAt = Date.now();
@@ -180,20 +167,11 @@ describe('bundle self-update through the release channel', () => {
       process.stdout.write(`bundle update: B serving ${((Date.now() - publishedAt) / 1000).toFixed(1)} s after the PUT\n`);
       await waitUntil('guard confirmed B', () => readUpdateState(updateStatePath(stateDir)).confirmed === B, { timeoutMs: 60_000, explain });
     } finally {
-      feeding = false;
-      await feeder;
+      await feeder.stop();
     }
-    await waitUntil(
-      'every job final',
-      async () => {
-        for (const id of ids) if (!['succeeded', 'failed', 'cancelled'].includes((await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state)) return false;
-        return true;
-      },
-      { timeoutMs: 90_000, explain },
-    );
-    const states = await Promise.all(ids.map(async (id) => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state as string));
-    expect(submitErrors).toEqual([]);
-    expect(ids.length).toBeGreaterThan(2);
+    const states = await feeder.allFinal(explain);
+    expect(feeder.submitErrors).toEqual([]);
+    expect(feeder.ids.length).toBeGreaterThan(2);
     expect(states.filter((s) => s !== 'succeeded')).toEqual([]);
     expect(registryHits).toBe(0);
     expect(existsSync(join(prefix, 'releases', B.slice(0, 12), '.release-ok'))).toBe(true);

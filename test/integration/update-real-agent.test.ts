@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startJobFeeder } from './job-feeder.js';
 import { readUpdateState, updateStatePath } from '../../src/ops/update-state.js';
 import { checkoutRelease, seedRelease } from '../helpers/checkout-release.js';
 import { offlineNpmEnv, runNpmCache } from '../helpers/offline-npm.js';
@@ -136,24 +137,8 @@ describe('self-update of the real agent', () => {
     const before = (await run('git', ['-C', work, 'rev-parse', 'HEAD'])).stdout.trim();
     await waitUntil('installed release serving', async () => (await healthCommit()) === before, { timeoutMs: 60_000, explain });
 
-    const ids: string[] = [];
-    const submitErrors: string[] = [];
-    let feeding = true;
-    // A job every 1.5 s (it runs for 1 s): work keeps arriving through the update, with idle moments for
-    // the idle-mode switch. Never rejects: the controller stays up for the whole test, so a failed submit
-    // is recorded and asserted on below instead of surfacing as an unhandled rejection after afterAll.
-    const feeder = (async () => {
-      while (feeding) {
-        try {
-          const r = await call(ctl.url, 'POST', '/v1/jobs', { body: { task: 'work', agent: AGENT_ID } });
-          if (r.status < 300) ids.push((r.body as { id: string }).id);
-          else submitErrors.push(`HTTP ${r.status}`);
-        } catch (err) {
-          submitErrors.push(String((err as { code?: string }).code ?? err));
-        }
-        await new Promise((res) => setTimeout(res, 1500));
-      }
-    })();
+    const feeder = startJobFeeder(ctl.url, AGENT_ID);
+    const ids = feeder.ids;
 
     try {
       await run('git', ['-C', work, 'commit', '-q', '--allow-empty', '-m', 'an update to roll out']);
@@ -186,21 +171,12 @@ describe('self-update of the real agent', () => {
         { timeoutMs: 60_000, explain },
       );
     } finally {
-      feeding = false;
-      await feeder;
+      await feeder.stop();
     }
 
-    await waitUntil(
-      'every job final',
-      async () => {
-        for (const id of ids) if (!['succeeded', 'failed', 'cancelled'].includes((await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body.state)) return false;
-        return true;
-      },
-      { timeoutMs: 90_000, explain },
-    );
-    const states = await Promise.all(ids.map(async (id) => (await call(ctl.url, 'GET', `/v1/jobs/${id}`)).body as { state: string; attempt: number }));
-    expect(submitErrors).toEqual([]);
+    const states = await feeder.allFinal(explain);
+    expect(feeder.submitErrors).toEqual([]);
     expect(ids.length).toBeGreaterThan(3);
-    expect(states.filter((s) => s.state !== 'succeeded')).toEqual([]);
+    expect(states.filter((s) => s !== 'succeeded')).toEqual([]);
   }, 420_000);
 });
