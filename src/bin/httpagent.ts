@@ -4,6 +4,12 @@ import { createCli } from '../cli/program.js';
 import { exitStatusFor } from '../shared/error-codes.js';
 import { registerProcessCommands } from './process-commands.js';
 
+// `httpagent --help | head`: a reader that went away ends the output, not the process with a stack trace.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code !== 'EPIPE') throw err;
+  process.exit(process.exitCode ?? 0);
+});
+
 const cli = createCli({ stdout: process.stdout, stderr: process.stderr, env: process.env });
 registerProcessCommands(cli);
 

@@ -18,11 +18,14 @@ import { COMMIT_FILE, RELEASE_OK, releaseCommit } from './release-layout.js';
 /** @typedef {import('../shared/bundle/bundle-manifest.js').BundleManifest} BundleManifest */
 
 /**
- * What a host needs to run and install a release: the built code, production dependencies, the task
- * scripts, supervisor files, the installer with the plain-JS release tools it runs (src/), the Lua
- * scripts the controller loads, and what names the release. Tests, bench and docs stay out.
+ * What a host needs to run and install a release: the built code with its production dependencies
+ * compiled in (dist/src/bin holds one file per process and the chunks they share, src/ops/entry-bundle.js,
+ * the dependencies' license texts beside them), the task scripts, supervisor files, the installer with the
+ * plain-JS release tools it runs (src/), the Lua scripts the controller loads, and what names the release.
+ * node_modules stays out: nothing a release runs loads it, and its ~7,000 files were most of what every
+ * host unpacked. Tests, bench and docs stay out too.
  */
-export const BUNDLE_CONTENTS = ['COMMIT', 'package.json', 'package-lock.json', 'README.md', 'LICENSE', 'install.sh', 'dist', 'node_modules', 'scripts', 'supervisor', 'src', 'controller/lua', 'controller/ui/dist'];
+export const BUNDLE_CONTENTS = ['COMMIT', 'package.json', 'package-lock.json', 'README.md', 'LICENSE', 'install.sh', 'dist', 'scripts', 'supervisor', 'src', 'controller/lua', 'controller/ui/dist'];
 
 /**
  * @typedef {object} PackProgress

@@ -40,11 +40,11 @@ export function syntheticRelease(dir: string, commit = 'c0ffee'.padEnd(40, '0'))
   writeFileSync(join(dir, 'COMMIT'), `${commit}\n`);
   writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'httpagent', version: '9.8.7' }));
   writeFileSync(join(dir, 'dist', 'src', 'bin', 'httpagent.js'), 'console.log("release")\n');
-  const deep = join(dir, 'node_modules', 'a-package-with-a-rather-long-name', 'lib', 'and-a-directory-nested-deeply', 'inside-another-one');
+  const deep = join(dir, 'dist', 'a-package-with-a-rather-long-name', 'lib', 'and-a-directory-nested-deeply', 'inside-another-one');
   mkdirSync(deep, { recursive: true });
   writeFileSync(join(deep, 'file-whose-path-is-longer-than-one-hundred-bytes.js'), 'module.exports = "deep";\n');
-  mkdirSync(join(dir, 'node_modules', '.bin'), { recursive: true });
-  symlinkSync('../a-package-with-a-rather-long-name/lib/and-a-directory-nested-deeply/inside-another-one/file-whose-path-is-longer-than-one-hundred-bytes.js', join(dir, 'node_modules', '.bin', 'deep'));
+  mkdirSync(join(dir, 'dist', '.bin'), { recursive: true });
+  symlinkSync('../a-package-with-a-rather-long-name/lib/and-a-directory-nested-deeply/inside-another-one/file-whose-path-is-longer-than-one-hundred-bytes.js', join(dir, 'dist', '.bin', 'deep'));
   mkdirSync(join(dir, 'scripts'));
   writeFileSync(join(dir, 'scripts', 'task'), '#!/bin/sh\necho task\n');
   chmodSync(join(dir, 'scripts', 'task'), 0o755);

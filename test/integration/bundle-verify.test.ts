@@ -69,9 +69,9 @@ describe('a good bundle', () => {
     expect(readFileSync(join(dest, 'scripts', 'payload.txt'), 'utf8')).toBe('the original payload\n');
     expect(statSync(join(dest, 'scripts', 'task')).mode & 0o777).toBe(0o755);
     expect(statSync(join(dest, 'scripts', 'payload.txt')).mode & 0o777).toBe(0o644);
-    expect(lstatSync(join(dest, 'node_modules', '.bin', 'deep')).isSymbolicLink()).toBe(true);
-    expect(readFileSync(join(dest, 'node_modules', '.bin', 'deep'), 'utf8')).toBe('module.exports = "deep";\n');
-    expect(readlinkSync(join(dest, 'node_modules', '.bin', 'deep')).startsWith('../')).toBe(true);
+    expect(lstatSync(join(dest, 'dist', '.bin', 'deep')).isSymbolicLink()).toBe(true);
+    expect(readFileSync(join(dest, 'dist', '.bin', 'deep'), 'utf8')).toBe('module.exports = "deep";\n');
+    expect(readlinkSync(join(dest, 'dist', '.bin', 'deep')).startsWith('../')).toBe(true);
   });
 
   it('unsigned passes where no allowed signers are configured', async () => {

@@ -1,4 +1,5 @@
-// vitest globalSetup: compiles src/ and controller/src into dist/ once per run, before any test file,
+// vitest globalSetup: compiles src/ and controller/src into dist/ (and the process entries into one file
+// each, src/ops/entry-bundle.js) once per run, before any test file,
 // and gives the run a scratch directory (inject('runDir')) for what test files share, such as the one
 // release of this checkout that the install and update tests build (test/helpers/checkout-release.ts).
 // Tests start httpagent processes from dist/ (about a second each on a loaded machine, against three
@@ -27,6 +28,8 @@ export default function setup(project: TestProject): () => void {
   const root = fileURLToPath(new URL('../..', import.meta.url));
   try {
     execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json')], { cwd: root, stdio: 'pipe' });
+    // The process entries as a release has them: one file each, dependencies compiled in.
+    execFileSync(process.execPath, [join(root, 'src/ops/entry-bundle.js')], { cwd: root, stdio: 'pipe' });
     if (uiStale(root)) {
       execFileSync(process.execPath, [join(root, 'node_modules/vite/bin/vite.js'), 'build', '--config', join(root, 'controller/ui/vite.config.ts')], { cwd: root, stdio: 'pipe' });
     }

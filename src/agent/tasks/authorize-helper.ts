@@ -4,9 +4,11 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { createRequire } from 'node:module';
 import type { Readable, Writable } from 'node:stream';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Logger } from '../../shared/log.js';
 import { HttpAgentError } from '../../shared/errors.js';
+import { packageRoot } from '../../shared/package-info.js';
 import { helperReplySchema, type HelperReply, type HelperRequest } from './authorize-helper-protocol.js';
 import type { EditStatus } from './authorized-keys-file.js';
 
@@ -33,13 +35,14 @@ export interface AuthorizeHelpers {
 }
 
 /**
- * The compiled entry beside this file in dist, or under tsx (development, tests) the TypeScript source
- * with tsx's loader given by absolute URL: the helper runs with cwd `/`, where `tsx` would not resolve.
+ * The built entry (dist/src/bin, one file: src/ops/entry-bundle.js), or under tsx (development, tests) the
+ * TypeScript source with tsx's loader given by absolute URL: the helper runs with cwd `/`, where `tsx`
+ * would not resolve. Found from the package root: bundled, this code does not sit in its source's folder.
  */
 export function defaultHelperCommand(): string[] {
   const fromSource = import.meta.url.endsWith('.ts');
-  const entry = fileURLToPath(new URL(`../../bin/authorize-helper.${fromSource ? 'ts' : 'js'}`, import.meta.url));
-  if (!fromSource) return [process.execPath, entry];
+  if (!fromSource) return [process.execPath, join(packageRoot, 'dist', 'src', 'bin', 'authorize-helper.js')];
+  const entry = join(packageRoot, 'src', 'bin', 'authorize-helper.ts');
   const tsx = createRequire(import.meta.url).resolve('tsx');
   return [process.execPath, '--import', pathToFileURL(tsx).href, entry];
 }
