@@ -3,7 +3,9 @@ import LongestFirst from './test/setup/sequencer.js';
 
 // Integration tests spawn real redis-server, controller and agent processes; two cores
 // cannot run many of those files at once without starving leases, so files run in a
-// small fork pool and each file owns its private services on free ports.
+// small fork pool and each file owns its private services on free ports. Three workers on
+// two cores: much of a file's time is waiting (supervisord, install.sh, leases), and with
+// two the cores idled a third to a half of the run.
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],

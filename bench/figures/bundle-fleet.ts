@@ -32,7 +32,7 @@ const run = promisify(execFile);
 const A = 'a1'.repeat(20);
 const B = 'b2'.repeat(20);
 const BOUND_MS = 120_000;
-const SPLAY_SEC = 30;
+const SPLAY_SEC = Number(process.env.BENCH_FLEET_SPLAY_SEC ?? 30);
 /**
  * The agents' nice value. On a real fleet each agent has its host to itself and the controller its own;
  * here N agents share the controller's cores, and at nice 0 the controller got 1/N+1 of them (at 50 agents

@@ -4,7 +4,8 @@
 // refused once (tampered, unsigned, other architecture, a published file cut short) is remembered by its
 // sha256: it is alerted about once and never downloaded again. A download that broke off says nothing
 // about the bundle (a network cut, a stalled store): it is alerted about once and tried again at each
-// tick. The running release is never touched here.
+// tick. A self-test that ran out of time keeps the verified tree, so the next tick only self-tests it
+// again. The running release is never touched here.
 import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AgentConfig } from '../shared/config/agent-config.js';
@@ -15,7 +16,7 @@ import type { LatestReply } from '../shared/protocol/releases.js';
 import type { AlertFn } from './ops-mail.js';
 import { ReleaseBuildError, selfTestTimeouts } from './release-build.js';
 import { preparedRelease, releaseName, type ReleaseLayout } from './release-layout.js';
-import { unpackRelease } from './release-unpack.js';
+import { dropVerifiedReleases, selfTestVerified, unpackRelease, verifiedRelease } from './release-unpack.js';
 import { REFUSED_BUNDLES_KEPT, readUpdateState, writeUpdateState } from './update-state.js';
 
 /** What the agent's controller client offers (src/agent/controller-client/releases.ts). */
@@ -117,12 +118,19 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
     const ready = preparedRelease(layout, rel.commit);
     if (ready) return { kind: 'ready', commit: rel.commit, dir: ready, version: rel.version };
 
-    rlog.info({ running, size: rel.size }, 'new release on the channel; downloading');
+    dropVerifiedReleases(layout, rel.commit);
+    const verified = verifiedRelease(layout, rel.commit);
+    if (verified) rlog.info({ running, dir: verified }, 'self-testing again the release verified at an earlier tick');
+    else rlog.info({ running, size: rel.size }, 'new release on the channel; downloading');
     const dir = join(config.stateDir, 'update');
     mkdirSync(dir, { recursive: true });
     const file = join(dir, `bundle-${rel.sha256.slice(0, 16)}.tar.gz`);
     rmSync(file, { force: true });
     try {
+      if (verified) {
+        const ready = await selfTestVerified({ layout, env: deps.env, configFile: deps.configFile, onStep: (step) => rlog.info({ step }, 'preparing') }, rel.commit);
+        return { kind: 'ready', commit: rel.commit, dir: ready, version: rel.version };
+      }
       const got = await downloadWhole(rel, file, rlog);
       if (got.sha256 !== rel.sha256) throw new BundleError('BUNDLE_TAMPERED', `the download's sha256 is ${got.sha256}; the channel announced ${rel.sha256}`);
       const r = await unpackRelease({
@@ -155,6 +163,7 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
         throw err;
       }
       if (err instanceof ReleaseBuildError) {
+        dropVerifiedReleases(layout);
         const s = readUpdateState(deps.stateFile);
         writeUpdateState(deps.stateFile, { ...s, failed: { commit: rel.commit, reason: 'self-test', detail: `${err.message}\n${err.detail}`, at: new Date().toISOString() } });
         rlog.error({ code: err.code, detail: err.detail.slice(-1000) }, 'new release failed its self-test; staying on the current one');

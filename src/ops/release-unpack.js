@@ -4,11 +4,11 @@
 // name (the commit's first 12 hex digits, as a git release of that commit) by one rename. No npm, no build.
 //
 // Plain JavaScript with node's built-ins only, for the reason given in release-layout.js.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import { BundleError } from '../shared/bundle/bundle-manifest.js';
 import { readBundle } from '../shared/bundle/bundle-reader.js';
-import { selfCheck } from './release-build.js';
+import { ReleaseBuildError, selfCheck } from './release-build.js';
 import { RELEASE_OK, preparedRelease, releaseCommit, releaseName } from './release-layout.js';
 
 /** @typedef {import('./release-layout.js').ReleaseLayout} ReleaseLayout */
@@ -23,12 +23,15 @@ import { RELEASE_OK, preparedRelease, releaseCommit, releaseName } from './relea
  * @property {string | undefined} [configFile] the config the self-test must accept
  * @property {number} [maxBytes]
  * @property {((step: string) => void) | undefined} [onStep]
+ * @property {number} [selfTestTimeoutMs] default: release-build.js's limit
  */
 
 /**
  * Unpacks, verifies and self-tests the bundle as releases/<name>; returns its directory. A release of the
  * same commit already whole on disk is kept (after the bundle was still verified, so a bad file is never
  * reported as installed). Throws BundleError for a refused bundle, ReleaseBuildError for a failed self-test.
+ * A self-test that only ran out of time (a busy host) leaves the verified tree as releases/.verified-<name>,
+ * so the next try self-tests it again without downloading and unpacking it again (selfTestVerified).
  * @param {UnpackOptions} opts
  * @returns {Promise<{ dir: string, name: string, info: BundleInfo, reused: boolean }>}
  */
@@ -53,16 +56,86 @@ export async function unpackRelease(opts) {
       rmSync(staging, { recursive: true, force: true });
       return { dir: existing, name, info, reused: true };
     }
-    opts.onStep?.('self-test');
-    await selfCheck(staging, opts.env, opts.configFile);
-    writeFileSync(join(staging, RELEASE_OK), '');
-    const finalDir = join(layout.releasesDir, name);
-    // A directory of that name without RELEASE_OK is a leftover of an interrupted build: replaced.
-    if (existsSync(finalDir)) rmSync(finalDir, { recursive: true, force: true });
-    renameSync(staging, finalDir);
-    return { dir: finalDir, name, info, reused: false };
+    return { dir: await selfTestAndName(opts, staging, commit), name, info, reused: false };
   } catch (err) {
     rmSync(staging, { recursive: true, force: true });
     throw err;
   }
+}
+
+/**
+ * The tree a timed-out self-test left for `commit` (verified against its bundle, not yet self-tested), if
+ * there is one.
+ * @param {ReleaseLayout} layout
+ * @param {string} commit
+ * @returns {string | undefined}
+ */
+export function verifiedRelease(layout, commit) {
+  const dir = verifiedDir(layout, commit);
+  return existsSync(dir) && releaseCommit(dir) === commit ? dir : undefined;
+}
+
+/**
+ * Self-tests the tree verifiedRelease() found and makes it releases/<name>, as unpackRelease would have.
+ * @param {Omit<UnpackOptions, 'file' | 'allowedSigners' | 'maxBytes'>} opts
+ * @param {string} commit
+ * @returns {Promise<string>} the release's directory
+ */
+export async function selfTestVerified(opts, commit) {
+  const dir = verifiedRelease(opts.layout, commit);
+  if (!dir) throw new Error(`no verified tree of ${commit} to self-test`);
+  return selfTestAndName(opts, dir, commit);
+}
+
+/**
+ * Drops verified trees of other commits (the channel moved on while they waited for a self-test).
+ * @param {ReleaseLayout} layout
+ * @param {string} [keepCommit]
+ * @returns {void}
+ */
+export function dropVerifiedReleases(layout, keepCommit) {
+  if (!existsSync(layout.releasesDir)) return;
+  const keep = keepCommit === undefined ? undefined : basename(verifiedDir(layout, keepCommit));
+  for (const e of readdirSync(layout.releasesDir)) {
+    if (e.startsWith(VERIFIED_PREFIX) && e !== keep) rmSync(join(layout.releasesDir, e), { recursive: true, force: true });
+  }
+}
+
+const VERIFIED_PREFIX = '.verified-';
+
+/**
+ * @param {ReleaseLayout} layout
+ * @param {string} commit
+ */
+function verifiedDir(layout, commit) {
+  return join(layout.releasesDir, `${VERIFIED_PREFIX}${releaseName(commit)}`);
+}
+
+/**
+ * The self-test, then RELEASE_OK and the release's name by one rename. A self-test that ran out of time
+ * keeps the tree as the verified one for the next try; any other failure is the caller's to clean.
+ * @param {Omit<UnpackOptions, 'file' | 'allowedSigners' | 'maxBytes'>} opts
+ * @param {string} tree
+ * @param {string} commit
+ * @returns {Promise<string>}
+ */
+async function selfTestAndName(opts, tree, commit) {
+  const { layout } = opts;
+  opts.onStep?.('self-test');
+  try {
+    await selfCheck(tree, opts.env, opts.configFile, undefined, opts.selfTestTimeoutMs);
+  } catch (err) {
+    const keep = verifiedDir(layout, commit);
+    if (err instanceof ReleaseBuildError && err.timedOut && tree !== keep) {
+      rmSync(keep, { recursive: true, force: true });
+      renameSync(tree, keep);
+    }
+    throw err;
+  }
+  writeFileSync(join(tree, RELEASE_OK), '');
+  const finalDir = join(layout.releasesDir, releaseName(commit));
+  // A directory of that name without RELEASE_OK is a leftover of an interrupted build: replaced.
+  if (existsSync(finalDir)) rmSync(finalDir, { recursive: true, force: true });
+  renameSync(tree, finalDir);
+  return finalDir;
 }
