@@ -140,6 +140,7 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
         env: deps.env,
         configFile: deps.configFile,
         maxBytes: config.updateBundleMaxBytes,
+        keepVerifiedOnTimeout: true,
         onStep: (step) => rlog.info({ step }, 'preparing'),
       });
       if (r.info.manifest.commit !== rel.commit) throw new BundleError('BUNDLE_TAMPERED', `the bundle holds commit ${r.info.manifest.commit}; the channel announced ${rel.commit}`);

@@ -24,14 +24,17 @@ import { RELEASE_OK, preparedRelease, releaseCommit, releaseName } from './relea
  * @property {number} [maxBytes]
  * @property {((step: string) => void) | undefined} [onStep]
  * @property {number} [selfTestTimeoutMs] default: release-build.js's limit
+ * @property {boolean} [keepVerifiedOnTimeout] self-update only: keep the tree when the self-test runs out
+ *   of time (install.sh's rollback must leave nothing behind, so it does not ask for this)
  */
 
 /**
  * Unpacks, verifies and self-tests the bundle as releases/<name>; returns its directory. A release of the
  * same commit already whole on disk is kept (after the bundle was still verified, so a bad file is never
  * reported as installed). Throws BundleError for a refused bundle, ReleaseBuildError for a failed self-test.
- * A self-test that only ran out of time (a busy host) leaves the verified tree as releases/.verified-<name>,
- * so the next try self-tests it again without downloading and unpacking it again (selfTestVerified).
+ * With keepVerifiedOnTimeout, a self-test that only ran out of time (a busy host) leaves the verified tree
+ * as releases/.verified-<name>, so the next try self-tests it again without downloading and unpacking it
+ * again (selfTestVerified).
  * @param {UnpackOptions} opts
  * @returns {Promise<{ dir: string, name: string, info: BundleInfo, reused: boolean }>}
  */
@@ -113,7 +116,8 @@ function verifiedDir(layout, commit) {
 
 /**
  * The self-test, then RELEASE_OK and the release's name by one rename. A self-test that ran out of time
- * keeps the tree as the verified one for the next try; any other failure is the caller's to clean.
+ * keeps the tree as the verified one for the next try when asked to; any other failure is the caller's
+ * to clean.
  * @param {Omit<UnpackOptions, 'file' | 'allowedSigners' | 'maxBytes'>} opts
  * @param {string} tree
  * @param {string} commit
@@ -126,7 +130,7 @@ async function selfTestAndName(opts, tree, commit) {
     await selfCheck(tree, opts.env, opts.configFile, undefined, opts.selfTestTimeoutMs);
   } catch (err) {
     const keep = verifiedDir(layout, commit);
-    if (err instanceof ReleaseBuildError && err.timedOut && tree !== keep) {
+    if (opts.keepVerifiedOnTimeout && err instanceof ReleaseBuildError && err.timedOut && tree !== keep) {
       rmSync(keep, { recursive: true, force: true });
       renameSync(tree, keep);
     }

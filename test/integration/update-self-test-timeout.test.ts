@@ -62,7 +62,12 @@ describe('self-test of a new release', () => {
     const layout = releaseLayout(join(d, 'prefix'));
     const env = { PATH: process.env.PATH ?? '' };
 
-    const err = await failure(unpackRelease({ layout, file, env: { ...env, HANG: '1' }, selfTestTimeoutMs: 300 }).then(() => undefined));
+    // install.sh does not ask to keep it: its rollback leaves nothing behind.
+    const plain = await failure(unpackRelease({ layout, file, env: { ...env, HANG: '1' }, selfTestTimeoutMs: 300 }).then(() => undefined));
+    expect(plain.timedOut).toBe(true);
+    expect(verifiedRelease(layout, commit)).toBeUndefined();
+
+    const err = await failure(unpackRelease({ layout, file, env: { ...env, HANG: '1' }, selfTestTimeoutMs: 300, keepVerifiedOnTimeout: true }).then(() => undefined));
     expect(err.timedOut).toBe(true);
     const kept = verifiedRelease(layout, commit);
     expect(kept).toBeDefined();
@@ -77,7 +82,7 @@ describe('self-test of a new release', () => {
 
     // A tree left for a commit the channel no longer offers is dropped.
     rmSync(dir, { recursive: true, force: true });
-    await failure(unpackRelease({ layout, file, env: { ...env, HANG: '1' }, selfTestTimeoutMs: 300 }).then(() => undefined));
+    await failure(unpackRelease({ layout, file, env: { ...env, HANG: '1' }, selfTestTimeoutMs: 300, keepVerifiedOnTimeout: true }).then(() => undefined));
     expect(verifiedRelease(layout, commit)).toBeDefined();
     dropVerifiedReleases(layout, 'other'.padEnd(40, '0'));
     expect(verifiedRelease(layout, commit)).toBeUndefined();
