@@ -4,8 +4,8 @@
 // dist/ for reading and source maps, but no process loads it.
 //
 // Why: a start of the unbundled agent opened ~1,000 files (undici, execa, zod, yaml, …) and spent most of
-// its CPU in Node's module resolution and loading; one file per entry halves the CPU of every start, which
-// a self-update pays three times (self-test, the new agent, its guard) and the test suite hundreds of times.
+// its CPU in Node's module resolution and loading; one file per entry takes a third or more off the CPU of
+// every start, which a self-update pays three times (self-test, new agent, guard) and the suite hundreds.
 //
 // Run with node alone from the repository (esbuild is a devDependency): `node src/ops/entry-bundle.js`.
 import { rmSync } from 'node:fs';
