@@ -128,7 +128,7 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
     rmSync(file, { force: true });
     try {
       if (verified) {
-        const ready = await selfTestVerified({ layout, env: deps.env, configFile: deps.configFile, onStep: (step) => rlog.info({ step }, 'preparing') }, rel.commit);
+        const ready = await selfTestVerified({ layout, env: deps.env, configFile: deps.configFile, onStep: (step) => rlog.info({ step }, 'preparing') }, verified, rel.commit);
         return { kind: 'ready', commit: rel.commit, dir: ready, version: rel.version };
       }
       const got = await downloadWhole(rel, file, rlog);

@@ -79,15 +79,15 @@ export function verifiedRelease(layout, commit) {
 }
 
 /**
- * Self-tests the tree verifiedRelease() found and makes it releases/<name>, as unpackRelease would have.
+ * Self-tests the tree verifiedRelease() found for `commit` and makes it releases/<name>, as unpackRelease
+ * would have.
  * @param {Omit<UnpackOptions, 'file' | 'allowedSigners' | 'maxBytes'>} opts
+ * @param {string} tree what verifiedRelease() returned
  * @param {string} commit
  * @returns {Promise<string>} the release's directory
  */
-export async function selfTestVerified(opts, commit) {
-  const dir = verifiedRelease(opts.layout, commit);
-  if (!dir) throw new Error(`no verified tree of ${commit} to self-test`);
-  return selfTestAndName(opts, dir, commit);
+export function selfTestVerified(opts, tree, commit) {
+  return selfTestAndName(opts, tree, commit);
 }
 
 /**

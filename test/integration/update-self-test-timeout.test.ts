@@ -74,7 +74,7 @@ describe('self-test of a new release', () => {
     expect(existsSync(join(kept!, RELEASE_OK))).toBe(false);
 
     const steps: string[] = [];
-    const dir = await selfTestVerified({ layout, env, onStep: (s) => steps.push(s) }, commit);
+    const dir = await selfTestVerified({ layout, env, onStep: (s) => steps.push(s) }, kept!, commit);
     expect(steps).toEqual(['self-test']); // no 'verify and unpack'
     expect(dir).toBe(join(layout.releasesDir, commit.slice(0, 12)));
     expect(existsSync(join(dir, RELEASE_OK))).toBe(true);
