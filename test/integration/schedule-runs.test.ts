@@ -59,7 +59,7 @@ async function jobsWithPrefix(agentId: string, prefix: string): Promise<JobRow[]
 function controllerDeps(agentId: string) {
   const asAgent = async (method: string, path: string, body?: unknown) => {
     const r = await call(ctl.url, method, path, { body, token: await credentialFor(ctl.url, agentId) });
-    if (r.status >= 300) throw Object.assign(new Error(r.text), { code: r.body.error.code });
+    if (r.status >= 300) throw Object.assign(new Error(r.text), { code: r.body.error.code, statusCode: r.status });
     return r.body;
   };
   return {
@@ -105,6 +105,51 @@ describe('scheduler (in process, real controller)', () => {
     expect(first.kind).toBe('queued');
     expect(next).toEqual({ kind: 'busy', previousJobId: first.kind === 'queued' ? first.jobId : '' });
     expect(await jobsWithPrefix('unit-b', 'sched:unit-b:')).toHaveLength(1);
+  });
+
+  // Seen beside a loaded machine: the agent was SIGKILLed after the controller queued a run but before
+  // the scheduler wrote its id down; the restarted agent saw only the older, finished run, queued the
+  // next fire, and the two ran side by side (one started 2.4 s before the other finished).
+  it('waits for a run whose submit it never saw answered (a crash or a lost reply in between)', async () => {
+    const config = unitConfig('unit-e');
+    const real = controllerDeps('unit-e');
+    const t1 = new Date('2030-01-01T00:00:05.000Z');
+    const crashing = createScheduler(config, {
+      ...real,
+      // The controller queues the run; the reply never reaches the scheduler.
+      submitJob: async (job) => {
+        await real.submitJob(job);
+        throw Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' });
+      },
+    });
+    expect(await crashing.fire('collect', t1)).toEqual({ kind: 'failed', code: 'ECONNRESET' });
+    await crashing.stop();
+    const [orphan] = await jobsWithPrefix('unit-e', 'sched:unit-e:');
+    expect(orphan?.idempotencyKey).toBe(`agent:unit-e:${scheduleKey('unit-e', 'collect', t1)}`);
+
+    // The restarted scheduler learns that run from its key and waits for it; nobody claims it.
+    const restarted = createScheduler(config, real);
+    const next = await restarted.fire('collect', new Date('2030-01-01T00:00:10.000Z'));
+    await restarted.stop();
+    expect(next).toEqual({ kind: 'busy', previousJobId: orphan!.id });
+    expect(await jobsWithPrefix('unit-e', 'sched:unit-e:')).toHaveLength(1);
+  });
+
+  it('forgets a fire the controller refused: the next fire is queued', async () => {
+    const config = unitConfig('unit-f');
+    const real = controllerDeps('unit-f');
+    const refusing = createScheduler(config, {
+      ...real,
+      submitJob: async (job) => real.submitJob({ ...job, timeoutSec: -1 }),
+    });
+    const refusal = await refusing.fire('collect', new Date('2030-01-01T00:00:05.000Z'));
+    await refusing.stop();
+    expect(refusal).toEqual({ kind: 'failed', code: 'BAD_REQUEST' });
+    const s = createScheduler(config, real);
+    const next = await s.fire('collect', new Date('2030-01-01T00:00:10.000Z'));
+    await s.stop();
+    expect(next).toMatchObject({ kind: 'queued', key: scheduleKey('unit-f', 'collect', new Date('2030-01-01T00:00:10.000Z')) });
+    expect(await jobsWithPrefix('unit-f', 'sched:unit-f:')).toHaveLength(1);
   });
 
   it('runs one catch-up for fires missed while down, never a backlog', async () => {

@@ -1,5 +1,6 @@
-// What the scheduler remembers across restarts, per schedule: the last fire time it handled and the
-// job that fire queued (to keep runs from overlapping). One JSON file under stateDir.
+// What the scheduler remembers across restarts, per schedule: the last fire time it handled, the
+// job that fire queued (to keep runs from overlapping) and a fire being queued whose reply it has not
+// yet seen. One JSON file under stateDir.
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
@@ -8,6 +9,13 @@ export const scheduleEntrySchema = z.object({
   /** ISO time of the last fire that queued a job (the scheduled instant, not the wall clock). */
   lastFire: z.string(),
   jobId: z.string().optional(),
+  /**
+   * ISO time of a fire written down before its job is submitted and cleared once the reply is in: a
+   * crash or a lost reply in between leaves a job the scheduler does not know, and the next fire
+   * resubmits this one's key to learn it (the controller answers with the same job) before judging
+   * whether the previous run is over.
+   */
+  pending: z.string().refine((v) => !Number.isNaN(Date.parse(v)), 'an ISO time').optional(),
 });
 export type ScheduleEntry = z.infer<typeof scheduleEntrySchema>;
 

@@ -5,7 +5,7 @@ import type { AgentConfig, Schedule } from '../../shared/config/agent-config.js'
 import type { Logger } from '../../shared/log.js';
 import { FINAL_STATES, type JobState, type JobSubmit } from '../../shared/protocol/job.js';
 import { scheduleKey } from '../../shared/protocol/schedule-key.js';
-import { readScheduleState, scheduleStatePath, writeScheduleState, type ScheduleStateData } from './schedule-state.js';
+import { readScheduleState, scheduleStatePath, writeScheduleState, type ScheduleEntry, type ScheduleStateData } from './schedule-state.js';
 
 export interface SchedulerDeps {
   logger: Logger;
@@ -29,6 +29,12 @@ export interface Scheduler {
 
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
+/** A coded 4xx other than timeout and rate limit: the controller looked at the job and queued nothing. */
+function refused(err: unknown): boolean {
+  const status = (err as { statusCode?: number }).statusCode;
+  return status !== undefined && status >= 400 && status < 500 && status !== 408 && status !== 429;
+}
+
 export function createScheduler(config: AgentConfig, deps: SchedulerDeps): Scheduler {
   const log = deps.logger.child({ component: 'scheduler' });
   const now = deps.now ?? Date.now;
@@ -49,10 +55,62 @@ export function createScheduler(config: AgentConfig, deps: SchedulerDeps): Sched
   let state: ScheduleStateData = readScheduleState(file);
   let stopped = false;
 
+  /** Writes one schedule's entry (undefined: forget it), keeping the others as the file has them. */
+  function record(name: string, entry: ScheduleEntry | undefined): void {
+    const { [name]: _old, ...others } = readScheduleState(file);
+    state = entry ? { ...others, [name]: entry } : others;
+    writeScheduleState(file, state);
+  }
+
+  /** The entry as it was before a fire was written down as pending. */
+  function withoutPending(entry: ScheduleEntry | undefined): ScheduleEntry | undefined {
+    if (!entry) return undefined;
+    const { pending: _p, ...rest } = entry;
+    return rest;
+  }
+
+  function submitRun(schedule: Schedule, at: Date): Promise<{ id: string; state: string }> {
+    return deps.submitJob({
+      task: schedule.task,
+      params: schedule.params,
+      agent: config.agentId,
+      idempotencyKey: scheduleKey(config.agentId, schedule.name, at),
+      ...(schedule.timeoutSec ? { timeoutSec: schedule.timeoutSec } : {}),
+    });
+  }
+
+  /**
+   * A fire whose submit left no reply (the agent died, or the reply was lost) may have queued a job
+   * this scheduler does not know: submitting its key again returns that job (or queues the run the fire
+   * meant to queue), so the overlap check below waits for it. Fails only while the controller cannot answer.
+   */
+  async function settlePending(schedule: Schedule, pending: string, slog: Logger): Promise<FireOutcome | undefined> {
+    try {
+      const reply = await submitRun(schedule, new Date(pending));
+      record(schedule.name, { lastFire: pending, jobId: reply.id });
+      slog.info({ pendingFire: pending, jobId: reply.id }, 'unconfirmed earlier fire settled');
+      return undefined;
+    } catch (err) {
+      const { code = 'UNKNOWN' } = err as { code?: string };
+      if (refused(err)) {
+        // The controller said no to that run: nothing was queued, the way is clear.
+        record(schedule.name, withoutPending(state[schedule.name]));
+        return undefined;
+      }
+      slog.warn({ code, pendingFire: pending }, 'cannot settle an unconfirmed earlier fire; skipping this fire');
+      return { kind: 'failed', code };
+    }
+  }
+
   async function doFire(entry: { schedule: Schedule }, at: Date): Promise<FireOutcome> {
     const { schedule } = entry;
     const key = scheduleKey(config.agentId, schedule.name, at);
     const slog = log.child({ schedule: schedule.name, fireTime: at.toISOString() });
+    const pending = state[schedule.name]?.pending;
+    if (pending) {
+      const stop = await settlePending(schedule, pending, slog);
+      if (stop) return stop;
+    }
     const prev = state[schedule.name]?.jobId;
     if (prev) {
       // Never overlap: the previous run of this schedule must be over before the next is queued.
@@ -71,20 +129,19 @@ export function createScheduler(config: AgentConfig, deps: SchedulerDeps): Sched
         // Expired at the controller: it finished long ago.
       }
     }
+    // Written down before the submit: a crash between the controller's reply and the record below
+    // would otherwise leave a queued run this scheduler does not wait for.
+    const before = state[schedule.name];
+    record(schedule.name, { lastFire: before?.lastFire ?? at.toISOString(), ...(prev ? { jobId: prev } : {}), pending: at.toISOString() });
     try {
-      const reply = await deps.submitJob({
-        task: schedule.task,
-        params: schedule.params,
-        agent: config.agentId,
-        idempotencyKey: key,
-        ...(schedule.timeoutSec ? { timeoutSec: schedule.timeoutSec } : {}),
-      });
-      state = { ...readScheduleState(file), [schedule.name]: { lastFire: at.toISOString(), jobId: reply.id } };
-      writeScheduleState(file, state);
+      const reply = await submitRun(schedule, at);
+      record(schedule.name, { lastFire: at.toISOString(), jobId: reply.id });
       slog.info({ jobId: reply.id, key }, 'scheduled run queued');
       return { kind: 'queued', jobId: reply.id, key };
     } catch (err) {
       const code = (err as { code?: string }).code ?? 'UNKNOWN';
+      // A refusal queued nothing; anything else may have, so the pending fire stays to be settled.
+      if (refused(err)) record(schedule.name, before);
       slog.error({ code, err }, 'scheduled run not queued');
       return { kind: 'failed', code };
     }
