@@ -1,15 +1,15 @@
 // install.sh with services, against a private supervisord and a real controller: system files go
-// under --system-root, supervisorctl talks to the private socket. The release is this checkout's
-// committed HEAD, really built once per run (test/helpers/checkout-release.ts) and put in each test's
-// prefix, so install.sh goes on from "already built". Needs root (supervisord programs with user=);
+// under --system-root, supervisorctl talks to the private socket. Each test's prefix holds the code
+// under test as a release named for this checkout's HEAD (quick-release.ts), so install.sh goes on from
+// "already built". Needs root (supervisord programs with user=);
 // skipped otherwise. Each test installs into its own prefix with its own supervisord.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { checkoutRelease, seedRelease, type CheckoutRelease } from '../helpers/checkout-release.js';
 import { offlineNpmEnv } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
+import { seedHeadRelease } from '../helpers/quick-release.js';
 import { repoRoot } from '../helpers/processes.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { tempDirTasksCanRead } from '../helpers/task-user.js';
@@ -23,7 +23,6 @@ const TASK_USER = `hast${process.pid}`;
 
 let redis: PrivateRedis;
 let ctl: Running;
-let release: CheckoutRelease;
 
 interface Installation {
   dir: string;
@@ -48,7 +47,7 @@ async function installation(): Promise<Installation> {
   const sysroot = join(dir, 'sys');
   const prefix = join(dir, 'prefix');
   mkdirSync(join(sysroot, 'etc/supervisor/conf.d'), { recursive: true });
-  await seedRelease(prefix, release);
+  await seedHeadRelease(prefix);
   const sup = (started = await startSupervisord(join(dir, 'sup'), [join(sysroot, 'etc/supervisor/conf.d/*.conf')]));
   // An id of its own: the controller still lists an earlier test's agent as online for a while.
   const agentId = `installed-agent-${++n}`;
@@ -73,8 +72,7 @@ describe.skipIf(!asRoot)('install.sh with supervisor services', { timeout: 600_0
   beforeAll(async () => {
     redis = await startRedis();
     ctl = await startController(redis.url, { longPollMs: 1000 });
-    release = await checkoutRelease();
-  }, 600_000); // npm ci, build and prune of the whole checkout: minutes on a loaded machine
+  });
 
   afterAll(async () => {
     await ctl?.close();

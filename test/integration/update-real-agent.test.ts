@@ -1,8 +1,9 @@
 // The whole chain with the real agent: install.sh installs this checkout into a prefix, a private
 // supervisord runs it against a real controller, jobs keep flowing, a commit is pushed to the bare
 // repo the agent follows, and the agent builds it, switches and comes back on that commit with no job
-// failed or lost. The first release is the checkout's, built once per run (checkout-release.ts); the
-// agent's own build of the pushed commit is real (npm ci offline, tsc, prune). One test: it is slow.
+// failed or lost. The first release is the code under test named for the checkout's HEAD
+// (quick-release.ts); the agent's own build of the pushed commit is real (npm ci offline, the whole
+// build, prune): the one real release build in the suite. One test: it is slow.
 import { execFile } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,9 +13,9 @@ import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startJobFeeder } from './job-feeder.js';
 import { readUpdateState, updateStatePath } from '../../src/ops/update-state.js';
-import { checkoutRelease, seedRelease } from '../helpers/checkout-release.js';
 import { offlineNpmEnv, runNpmCache } from '../helpers/offline-npm.js';
 import { freePort } from '../helpers/ports.js';
+import { seedHeadRelease } from '../helpers/quick-release.js';
 import { repoRoot } from '../helpers/processes.js';
 import { asRoot, TEST_TASK_USER } from '../helpers/task-user.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
@@ -53,7 +54,7 @@ beforeAll(async () => {
 
   const prefix = join(dir, 'prefix');
   // The remote's main is the checkout's HEAD: install.sh names its release the same and finds it built.
-  await seedRelease(prefix, await checkoutRelease());
+  await seedHeadRelease(prefix);
   // Builds (install.sh's, should it build, and the agent's self-update) run npm ci from the run's cache only.
   npmEnv = offlineNpmEnv(await runNpmCache());
   const env = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/root', HTTPAGENT_ENROLL_TOKEN: ENROLL_TOKEN, ...npmEnv };
@@ -94,7 +95,7 @@ beforeAll(async () => {
       `environment=${Object.entries(npmEnv).map(([k, v]) => `${k}="${v}"`).join(',')}\n`,
   );
   sup = await startSupervisord(join(dir, 'sup'), [join(dir, 'agent.conf')]);
-}, 600_000); // the checkout's release may be built here first: minutes on a loaded machine
+}, 120_000);
 
 afterAll(async () => {
   await sup?.shutdown();

@@ -1,7 +1,7 @@
 // vitest globalSetup: compiles src/ and controller/src into dist/, and the process entries into one file
 // each (src/ops/entry-bundle.js), once per run before any test file, and gives the run a scratch
-// directory (inject('runDir')) for what test files share, such as the one release of this checkout
-// that the install and update tests build (test/helpers/checkout-release.ts).
+// directory (inject('runDir')) for what test files share, such as the npm cache the agent's real
+// release build uses offline (test/helpers/offline-npm.ts).
 // Tests start httpagent processes from dist/ (about a second each on a loaded machine, against three
 // or more through tsx), so dist must never be older than the source: tsc is incremental
 // (dist/.tsbuildinfo) and takes a moment when nothing changed. The dashboard (controller/ui, built by

@@ -1,6 +1,6 @@
 // Jobs: the live list with counts by state, filters and paging done by the controller (GET /v1/jobs),
 // bulk cancel and retry, and a form to submit a job, checked with the API's own schema before it is sent.
-import { useEffect, useMemo, useState } from 'preact/hooks';
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { ApiError, getJson, listJobs, postJson, type DashboardEvent, type JobPage, type JobView, type Overview } from '../api.js';
 import { StateBadge } from '../components/badges.js';
 import { ago, duration, span } from '../format.js';
@@ -18,6 +18,11 @@ function pageInfo(page: JobPage, first: number): string {
   if (page.jobs.length === 0) return page.next ? 'None in this stretch: Older reads on.' : first === 1 ? 'No jobs match.' : 'No more jobs.';
   const rows = `${first}–${first + page.jobs.length - 1}`;
   return page.total === undefined ? rows : `${rows} of ${page.total.toLocaleString()}`;
+}
+
+/** The filters of a query as one string: what the list and the form follow. */
+function filtersOf(query: URLSearchParams): string {
+  return FILTERS.map((f) => query.get(f) ?? '').join('|');
 }
 
 function navigate(query: URLSearchParams): void {
@@ -53,13 +58,30 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [note, setNote] = useState('');
   const [draft, setDraft] = useState(() => Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>);
-  const filterKey = FILTERS.map((f) => query.get(f) ?? '').join('|');
+  const filterKey = filtersOf(query);
   const cursor = cursors[cursors.length - 1]?.cursor;
+  // The filters the form already shows. The hash changes a moment after Apply or Clear navigates: by
+  // then the user may be typing the next filter, which reloading the form from the URL would wipe out.
+  const formShows = useRef(filterKey);
 
   useEffect(() => {
     setCursors([]);
-    setDraft(Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as typeof draft);
+    if (formShows.current !== filterKey) setDraft(Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as typeof draft);
+    formShows.current = filterKey;
   }, [filterKey]);
+
+  // From the event, not from this render's draft: Clear may have emptied the form since (it renders later).
+  const field = (f: (typeof FILTERS)[number]) => (e: { currentTarget: { value: string } }) => {
+    const v = e.currentTarget.value;
+    setDraft((d) => ({ ...d, [f]: v }));
+  };
+
+  /** Navigates to `q`, the form already showing `shown` (the URL's filters will not overwrite it). */
+  const go = (q: URLSearchParams, shown: typeof draft) => {
+    setDraft(shown);
+    formShows.current = filtersOf(q);
+    navigate(q);
+  };
 
   const { data: counts } = useLive(() => getJson<Overview>('/v1/overview?minutes=0'), [], (e) => e.type === 'job', 500);
   // A new job matters only on the first page; job events change listed rows at once (no reload).
@@ -83,7 +105,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
     e.preventDefault();
     const q = new URLSearchParams();
     for (const f of FILTERS) if (draft[f].trim()) q.set(f, draft[f].trim());
-    navigate(q);
+    go(q, draft);
   };
 
   const toggleState = (s: string) => {
@@ -134,7 +156,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
       <form class="filters" onSubmit={apply} aria-label="Filter jobs">
         <label>
           State
-          <select value={draft.state} onChange={(e) => setDraft({ ...draft, state: e.currentTarget.value })}>
+          <select value={draft.state} onChange={field('state')}>
             <option value="">any</option>
             {STATES.map((s) => (
               <option key={s} value={s}>
@@ -144,25 +166,25 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
           </select>
         </label>
         <label>
-          Agent <input value={draft.agent} onInput={(e) => setDraft({ ...draft, agent: e.currentTarget.value })} />
+          Agent <input value={draft.agent} onInput={field('agent')} />
         </label>
         <label>
-          Label <input value={draft.label} placeholder="k=v" onInput={(e) => setDraft({ ...draft, label: e.currentTarget.value })} />
+          Label <input value={draft.label} placeholder="k=v" onInput={field('label')} />
         </label>
         <label>
-          Task <input value={draft.task} onInput={(e) => setDraft({ ...draft, task: e.currentTarget.value })} />
+          Task <input value={draft.task} onInput={field('task')} />
         </label>
         <label>
-          Id contains <input value={draft.q} onInput={(e) => setDraft({ ...draft, q: e.currentTarget.value })} />
+          Id contains <input value={draft.q} onInput={field('q')} />
         </label>
         <label>
-          Since <input type="datetime-local" value={draft.since} onInput={(e) => setDraft({ ...draft, since: e.currentTarget.value })} />
+          Since <input type="datetime-local" value={draft.since} onInput={field('since')} />
         </label>
         <label>
-          Until <input type="datetime-local" value={draft.until} onInput={(e) => setDraft({ ...draft, until: e.currentTarget.value })} />
+          Until <input type="datetime-local" value={draft.until} onInput={field('until')} />
         </label>
         <button type="submit">Apply filters</button>
-        <button type="button" onClick={() => navigate(new URLSearchParams())}>
+        <button type="button" onClick={() => go(new URLSearchParams(), Object.fromEntries(FILTERS.map((f) => [f, ''])) as typeof draft)}>
           Clear
         </button>
       </form>
