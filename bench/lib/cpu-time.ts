@@ -60,3 +60,13 @@ export function perUnit(spent: CpuSpent, units: number, scale = 1e6): { total: n
   const by = Object.fromEntries(Object.entries(spent.by).map(([k, v]) => [k, Math.round((v * scale) / units)]));
   return { total: (spent.total * scale) / units, by };
 }
+
+/**
+ * CPU seconds the whole machine has spent busy so far (every core: user, nice, system, irq, softirq,
+ * steal; from /proc/stat): for work spread over processes that come and go, such as a fleet's updates.
+ */
+export async function machineBusySeconds(): Promise<number> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n', 1)[0]!;
+  const [, user, nice, system, , , irq, softirq, steal] = line.trim().split(/\s+/).map(Number);
+  return (user! + nice! + system! + irq! + softirq! + steal!) / TICKS_PER_SECOND;
+}

@@ -4,16 +4,17 @@
   same release out again (a wider canary, a promotion to everyone) keeps that previous release.
 
   KEYS[1] release   HASH of the release: version, commit, arch, sha256, size, signed, uploadedAt
-  KEYS[2] channel   HASH of the channel: latest, previous, canaryPercent, canaryLabels
+  KEYS[2] channel   HASH of the channel: latest, previous, canaryPercent, canaryLabels, maxInFlight
   KEYS[3] releases  ZSET version -> when it was stored (ms)
   KEYS[4] channels  SET of every channel name rolled out to
   KEYS[5] locks     HASH version -> JSON lock (see lock-release-upload-1.lua): an upload's lock is
                     released here; a cleanup's means the bundle just stored is being deleted
 
-  ARGV[1] {version: string, channel: string, canaryPercent: int, canaryLabels: json,
+  ARGV[1] {version: string, channel: string, canaryPercent: int, canaryLabels: json, maxInFlight: int,
            release?: {version: string, commit: string, arch: string, sha256: string, size: int,
                       signed: string, uploadedAt: string}}
-          release: absent for a rollout of a stored release · canaryLabels: {} for none
+          release: absent for a rollout of a stored release · canaryLabels: {} for none · maxInFlight:
+          0 for no bound (offer-release-1.lua admits agents to a bounded one)
 
   Returns {latest: string, previous?: string}
   or {err: 'RELEASE_EXISTS' | 'RELEASE_NOT_FOUND' | 'RELEASE_BEING_DELETED'} (the version is stored with
@@ -54,7 +55,7 @@ if previous == a.version then
   redis.call('HDEL', KEYS[2], 'previous')
 end
 redis.call('SADD', KEYS[4], a.channel)
-redis.call('HSET', KEYS[2], 'latest', a.version, 'canaryPercent', a.canaryPercent, 'canaryLabels', a.canaryLabels)
+redis.call('HSET', KEYS[2], 'latest', a.version, 'canaryPercent', a.canaryPercent, 'canaryLabels', a.canaryLabels, 'maxInFlight', a.maxInFlight)
 local reply = {latest = a.version}
 if previous then reply.previous = previous end
 return cjson.encode(reply)

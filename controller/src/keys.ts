@@ -55,8 +55,10 @@ export interface Keys {
   release(version: string): string;
   /** ZSET version -> when it was stored (ms). */
   releases: string;
-  /** A release channel: latest, previous, canaryPercent, canaryLabels. */
+  /** A release channel: latest, previous, canaryPercent, canaryLabels, maxInFlight. */
   releaseChannel(name: string): string;
+  /** ZSET agentId -> when it was admitted: the agents moving to `version` on a bounded channel (offer-release-1.lua). */
+  releaseMoving(channel: string, version: string): string;
   /** SET of every channel name a release was rolled out to. */
   releaseChannels: string;
   /** HASH version -> JSON lock: an upload writing its bundle, or a cleanup deleting it (lock-release-upload-1.lua). */
@@ -109,6 +111,7 @@ export function createKeys(prefix: string): Keys {
     release: (version) => `${base}release:${version}`,
     releases: `${base}releases`,
     releaseChannel: (name) => `${base}release-channel:${name}`,
+    releaseMoving: (channel, version) => `${base}release-moving:${channel}:${version}`,
     releaseChannels: `${base}release-channels`,
     releaseLocks: `${base}release-locks`,
     session: (idHash) => `${base}sess:${idHash}`,

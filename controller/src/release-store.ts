@@ -44,6 +44,7 @@ const channelRecordSchema = z.object({
   previous: z.string().optional(),
   canaryPercent: z.coerce.number().int(),
   canaryLabels: z.string().transform((s) => labels.parse(JSON.parse(s))),
+  maxInFlight: z.coerce.number().int().default(0),
 });
 
 /** Releases one cleanup removes at most: each costs a DELETE that may take up to 30 s against S3. */
@@ -53,6 +54,12 @@ const PRUNE_LIMIT = 16;
  * finishes it and an upload of that version may go ahead: well past PRUNE_LIMIT DELETEs of 30 s each.
  */
 const PRUNE_STALE_MS = 15 * 60_000;
+
+/**
+ * An agent admitted to a bounded rollout that has not arrived on the release after this long gives its
+ * place up (a failed self-test, a host gone): longer than a download, self-test and restart take.
+ */
+const MOVING_STALE_MS = 10 * 60_000;
 
 /** Which 1% an agent falls in, from its id alone: the same agents are the canary of every rollout. */
 export function canaryBucket(agentId: string): number {
@@ -80,7 +87,7 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
     const hash = await redis.hgetall(keys.releaseChannel(name));
     if (Object.keys(hash).length === 0) return undefined;
     const c = channelRecordSchema.parse(hash);
-    return { channel: name, latest: c.latest, previous: c.previous ?? null, canaryPercent: c.canaryPercent, canaryLabels: c.canaryLabels };
+    return { channel: name, latest: c.latest, previous: c.previous ?? null, canaryPercent: c.canaryPercent, canaryLabels: c.canaryLabels, maxInFlight: c.maxInFlight };
   }
 
   async function rolloutTo(version: string, rollout: Rollout, release?: ReleaseInfo): Promise<{ release: ReleaseInfo; channel: ChannelView }> {
@@ -92,6 +99,7 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
         channel: rollout.channel,
         canaryPercent: rollout.canaryPercent,
         canaryLabels: JSON.stringify(rollout.canaryLabels),
+        maxInFlight: rollout.maxInFlight,
         ...(release ? { release: { ...release, signed: String(release.signed) } } : {}),
       },
       { version },
@@ -203,11 +211,27 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
     }
     const version = canary ? channel.latest : channel.previous;
     const release = version ? await getRelease(version) : undefined;
-    return {
+    const reply: LatestReply = {
       channel: channelName,
       canary: canary && channel.canaryPercent < 100,
       release: release ? { ...release, path: releasePaths.bundle(release.version) } : null,
     };
+    if (release && channel.maxInFlight > 0 && !(await admitted(agentId, channelName, release, channel.maxInFlight))) reply.held = true;
+    return reply;
+  }
+
+  /**
+   * Whether `agentId` may move to `release` now, on a channel that lets maxInFlight agents move at a
+   * time. An agent that registered on the release's commit has arrived: its place goes to the next one.
+   */
+  async function admitted(agentId: string, channelName: string, release: ReleaseInfo, max: number): Promise<boolean> {
+    const moving = keys.releaseMoving(channelName, release.version);
+    if ((await redis.hget(keys.agent(agentId), 'commit')) === release.commit) {
+      await redis.zrem(moving, agentId);
+      return true;
+    }
+    const r = await run('offerRelease', [moving], { agentId, max, staleMs: MOVING_STALE_MS, ttlMs: MOVING_STALE_MS * 2 });
+    return r.admitted;
   }
 
   /** The bundle for a download, as a stream; RELEASE_NOT_FOUND when unknown or gone from the store. */

@@ -214,6 +214,7 @@ export const scriptContracts = {
       channel: z.string(),
       canaryPercent: int,
       canaryLabels: z.string(),
+      maxInFlight: int,
       release: z
         .strictObject({
           version: z.string(),
@@ -227,6 +228,10 @@ export const scriptContracts = {
         .optional(),
     }),
     reply: z.strictObject({ latest: z.string(), previous: z.string().optional() }),
+  },
+  offerRelease: {
+    args: z.strictObject({ agentId: z.string(), max: int, staleMs: int, ttlMs: int }),
+    reply: z.strictObject({ admitted: z.boolean(), moving: int }),
   },
   lockReleaseUpload: {
     args: z.strictObject({ version: z.string(), ttlMs: int }),

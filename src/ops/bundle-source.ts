@@ -39,6 +39,8 @@ export type BundleOutcome =
   | { kind: 'ready'; commit: string; dir: string; version: string }
   | { kind: 'up-to-date'; commit: string }
   | { kind: 'known-bad'; commit: string }
+  /** The release is this agent's, but the channel has as many agents moving as its rollout allows. */
+  | { kind: 'deferred'; commit: string }
   | { kind: 'refused'; commit: string; code: BundleError['code'] | 'CONTROLLER_BAD_REPLY' }
   | { kind: 'failed'; commit: string; code: 'UPDATE_SELF_TEST_FAILED' };
 
@@ -50,6 +52,8 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
   const log = deps.logger.child({ component: 'self-update', source: 'bundle', channel: config.updateChannel });
   // One alert for a channel that answers garbage, until it answers sense again.
   let channelBroken = false;
+  /** The release this agent was last told to wait for (bounded rollout), so the wait is logged once. */
+  let heldFor: string | undefined;
   // One alert per bundle whose downloads break off, however many ticks it takes to get it whole.
   const brokenDownloads = new Set<string>();
   const timeouts = selfTestTimeouts();
@@ -114,6 +118,13 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
       log.debug({ version: rel.version }, 'the channel offers a release that failed here before; waiting for a newer one');
       return { kind: 'known-bad', commit: rel.commit };
     }
+    if (o.held) {
+      // Said once per release: the agent asks at every tick until a place frees up.
+      if (heldFor !== rel.version) log.info({ version: rel.version, commit: rel.commit }, 'waiting for a place in the rollout (the channel lets a few agents move at a time)');
+      heldFor = rel.version;
+      return { kind: 'deferred', commit: rel.commit };
+    }
+    heldFor = undefined;
     const rlog = log.child({ version: rel.version, commit: rel.commit, canary: o.canary });
     const ready = preparedRelease(layout, rel.commit);
     if (ready) return { kind: 'ready', commit: rel.commit, dir: ready, version: rel.version };

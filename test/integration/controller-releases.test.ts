@@ -9,10 +9,13 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defineScripts } from '../../controller/src/commands.js';
+import { createKeys } from '../../controller/src/keys.js';
 import { canaryBucket } from '../../controller/src/release-store.js';
 import { packBundle } from '../../src/ops/bundle-pack.js';
 import { newSigningKey, replaceInBundle, syntheticRelease, writeAllowedSigners } from '../helpers/bundles.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { PLATFORM_TOKEN, agentBody, call, credentialFor, startController, type Running } from './controller-harness.js';
 
 let dir: string;
@@ -156,6 +159,42 @@ describe('the channel, per agent', () => {
     const list = (await call(c.url, 'GET', '/v1/releases')).body;
     expect(list.releases.map((x: { version: string }) => x.version).sort()).toEqual(['1', '2', '3'].map((n) => bundles[n]!.version).sort());
     expect(list.channels.map((x: { channel: string }) => x.channel)).toEqual(['stable']);
+  });
+
+  it('a bounded rollout lets maxInFlight agents move at a time; one that arrives gives its place on', async () => {
+    const two = bundles['2']!;
+    const r = await call(c.url, 'POST', `/v1/releases/${two.version}/rollout`, { body: { channel: 'bounded', maxInFlight: 2 } });
+    expect(r.body.channel).toMatchObject({ channel: 'bounded', latest: two.version, maxInFlight: 2 });
+    const [a, b, late] = ['slot-a', 'slot-b', 'slot-c'];
+    const onCommit = (id: string, commit: string) => call(c.url, 'POST', '/v1/agent/register', { body: { ...agentBody(id), commit } });
+    for (const id of [a, b, late]) expect((await onCommit(id!, '1'.repeat(40))).status).toBeLessThan(300);
+    const held = async (id: string) => {
+      const got = (await latestFor(id, 'bounded')).body;
+      // Held or not, the agent is told which release is its own.
+      expect(got.release.version).toBe(two.version);
+      return got.held === true;
+    };
+    expect([await held(a!), await held(b!), await held(late!)]).toEqual([false, false, true]);
+    // Admitted stays admitted (an agent asks at every tick until it has moved); the third still waits.
+    expect([await held(a!), await held(late!)]).toEqual([false, true]);
+    // slot-a runs the release now: its next question frees its place, and the third may go.
+    await onCommit(a!, '2'.repeat(40));
+    expect(await held(a!)).toBe(false);
+    expect(await held(late!)).toBe(false);
+    // An unbounded channel never holds anyone.
+    expect((await latestFor(late!)).body.held).toBeUndefined();
+  });
+
+  it('an agent admitted to a bounded rollout that never arrives gives its place up after staleMs', async () => {
+    const keys = createKeys(c.config.keyPrefix);
+    const run = defineScripts(c.clients.command);
+    const moving = keys.releaseMoving('stale-test', 'v1');
+    const offer = (agentId: string) => run('offerRelease', [moving], { agentId, max: 1, staleMs: 300, ttlMs: 60_000 });
+    expect(await offer('gone-host')).toEqual({ admitted: true, moving: 1 });
+    expect(await offer('next-host')).toEqual({ admitted: false, moving: 1 });
+    await waitUntil('the admission to go stale', async () => (await offer('next-host')).admitted, { timeoutMs: 10_000, intervalMs: 100 });
+    expect(await c.clients.command.zrange(moving, '0', '-1')).toEqual(['next-host']);
+    expect(await c.clients.command.pttl(moving)).toBeGreaterThan(50_000);
   });
 
   it('downloads the stored bytes with the agent credential only', async () => {

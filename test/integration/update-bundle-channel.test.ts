@@ -20,7 +20,7 @@ import { quickRelease } from '../helpers/quick-release.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { asRoot, TEST_TASK_USER, tempDirTasksCanRead } from '../helpers/task-user.js';
 import { WaitAbort, waitUntil } from '../helpers/wait.js';
-import { ENROLL_TOKEN, call, startController, type Running } from './controller-harness.js';
+import { ENROLL_TOKEN, agentBody, call, credentialFor, startController, type Running } from './controller-harness.js';
 import { fileTail, startSmtp, startSupervisord, type PrivateSmtp, type PrivateSupervisord } from './ops-helpers.js';
 
 const AGENT_ID = 'bundle-agent';
@@ -28,6 +28,7 @@ const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
 const C = 'c'.repeat(40);
 const D = 'd'.repeat(40);
+const E = 'e'.repeat(40);
 
 let dir: string;
 let redis: PrivateRedis;
@@ -62,9 +63,9 @@ beforeAll(async () => {
   const trusted = await newSigningKey(dir, 'release-key');
   const stranger = await newSigningKey(dir, 'stranger-key');
   const signers = writeAllowedSigners(join(dir, 'allowed_signers'), [trusted]);
-  // One release tree packed under three commits: B and D signed by the trusted key, C by a stranger.
+  // One release tree packed under four commits: B, D and E signed by the trusted key, C by a stranger.
   const tree = await quickRelease(join(dir, 'build'), B);
-  for (const [commit, key] of [[B, trusted], [C, stranger], [D, trusted]] as const) {
+  for (const [commit, key] of [[B, trusted], [C, stranger], [D, trusted], [E, trusted]] as const) {
     writeFileSync(join(tree, 'COMMIT'), `${commit}\n`);
     bundle[commit] = readFileSync((await packBundle({ releaseDir: tree, outDir: join(dir, 'bundles'), signingKey: key.key })).file);
   }
@@ -139,8 +140,8 @@ const explain = () =>
     `--- agent self-update lines\n${agentLog().split('\n').filter((l) => /self-update|bundle|exiting/.test(l)).slice(-15).join('\n')}`,
   ].join('\n');
 
-async function publish(commit: string): Promise<void> {
-  const r = await call(ctl.url, 'PUT', `/v1/releases/${version(commit)}`, { raw: bundle[commit]!, contentType: 'application/gzip' });
+async function publish(commit: string, query = ''): Promise<void> {
+  const r = await call(ctl.url, 'PUT', `/v1/releases/${version(commit)}${query}`, { raw: bundle[commit]!, contentType: 'application/gzip' });
   expect(r.status, r.text).toBe(201);
 }
 
@@ -195,6 +196,26 @@ describe('bundle self-update through the release channel', () => {
     expect(JSON.parse(refusedLines[0]!)).toMatchObject({ code: 'BUNDLE_BAD_SIGNATURE', version: version(C) });
     expect(smtp.messages.filter((m) => /refused/.test(m))).toHaveLength(1);
     expect(readdirSync(join(prefix, 'releases')).filter((n) => n.startsWith('c'))).toEqual([]);
+    expect(registryHits).toBe(0);
+  }, 300_000);
+
+  it('waits for its place in a rollout that lets one agent move at a time, then moves', async () => {
+    // Another host of the channel, on D like this agent, is admitted first and has not arrived yet.
+    const other = 'first-host';
+    await call(ctl.url, 'POST', '/v1/agent/register', { body: { ...agentBody(other), commit: D } });
+    await publish(E, '?maxInFlight=1');
+    const ask = async (id: string) => (await call(ctl.url, 'GET', '/v1/agent/releases/latest?channel=stable', { token: await credentialFor(ctl.url, id) })).body;
+    expect(await ask(other)).toMatchObject({ release: { version: version(E) } });
+    await waitUntil('the agent told to wait', () => agentLog().includes('waiting for a place in the rollout'), { timeoutMs: 60_000, explain });
+    // Held: nothing of E fetched, D still serving.
+    expect(existsSync(join(prefix, 'releases', E.slice(0, 12)))).toBe(false);
+    expect(await healthCommit()).toBe(D);
+    // The other host runs E now; its next question gives the place on.
+    await call(ctl.url, 'POST', '/v1/agent/register', { body: { ...agentBody(other), commit: E } });
+    expect((await ask(other)).held).toBeUndefined();
+    await onCommit(E);
+    await waitUntil('guard confirmed E', () => readUpdateState(updateStatePath(stateDir)).confirmed === E, { timeoutMs: 60_000, explain });
+    expect(agentLog().split('\n').filter((l) => l.includes('waiting for a place in the rollout'))).toHaveLength(1);
     expect(registryHits).toBe(0);
   }, 300_000);
 });

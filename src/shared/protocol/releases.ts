@@ -48,6 +48,11 @@ export const rolloutSchema = z.strictObject({
   canaryPercent: z.coerce.number().int().min(0).max(100).default(100),
   /** Agents whose registered labels include all of these take it too (whatever canaryPercent says). */
   canaryLabels: labelsSchema.default({}),
+  /**
+   * At most this many agents of the channel moving to it at a time, from the offer until the agent runs
+   * it; the others are told to wait (`held`) and ask again at their next update tick. 0: no bound.
+   */
+  maxInFlight: z.coerce.number().int().min(0).max(100_000).default(0),
 });
 export type Rollout = z.infer<typeof rolloutSchema>;
 
@@ -70,6 +75,7 @@ export const channelViewSchema = z.strictObject({
   previous: releaseVersionSchema.nullable(),
   canaryPercent: z.number().int().min(0).max(100),
   canaryLabels: labelsSchema,
+  maxInFlight: z.number().int().min(0),
 });
 export type ChannelView = z.infer<typeof channelViewSchema>;
 
@@ -81,10 +87,12 @@ export const latestQuerySchema = z.strictObject({ channel: channelSchema.default
 /**
  * GET /v1/agent/releases/latest: `release` null when the channel has nothing for this agent (empty, or a
  * canary it is not in with no previous release). `canary`: this agent is in the canary of `latest`.
+ * `held`: the release is this agent's, but the rollout has maxInFlight agents moving already; ask again later.
  */
 export const latestReplySchema = z.strictObject({
   channel: channelSchema,
   canary: z.boolean(),
   release: releaseInfoSchema.extend({ path: z.string() }).nullable(),
+  held: z.boolean().optional(),
 });
 export type LatestReply = z.infer<typeof latestReplySchema>;
