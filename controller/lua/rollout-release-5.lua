@@ -14,7 +14,7 @@
            release?: {version: string, commit: string, arch: string, sha256: string, size: int,
                       signed: string, uploadedAt: string}}
           release: absent for a rollout of a stored release · canaryLabels: {} for none · maxInFlight:
-          0 for no bound (offer-release-1.lua admits agents to a bounded one)
+          0 for no bound (offer-release-2.lua admits agents to a bounded one)
 
   Returns {latest: string, previous?: string}
   or {err: 'RELEASE_EXISTS' | 'RELEASE_NOT_FOUND' | 'RELEASE_BEING_DELETED'} (the version is stored with

@@ -57,7 +57,7 @@ export interface Keys {
   releases: string;
   /** A release channel: latest, previous, canaryPercent, canaryLabels, maxInFlight. */
   releaseChannel(name: string): string;
-  /** ZSET agentId -> when it was admitted: the agents moving to `version` on a bounded channel (offer-release-1.lua). */
+  /** ZSET agentId -> when it was admitted: the agents moving to `version` on a bounded channel (offer-release-2.lua). */
   releaseMoving(channel: string, version: string): string;
   /** SET of every channel name a release was rolled out to. */
   releaseChannels: string;

@@ -220,17 +220,15 @@ export function createReleaseStore(redis: RedisLike, run: RunScript, keys: Keys,
     return reply;
   }
 
-  /**
-   * Whether `agentId` may move to `release` now, on a channel that lets maxInFlight agents move at a
-   * time. An agent that registered on the release's commit has arrived: its place goes to the next one.
-   */
+  /** Whether `agentId` may move to `release` now, on a channel that lets `max` agents move at a time. */
   async function admitted(agentId: string, channelName: string, release: ReleaseInfo, max: number): Promise<boolean> {
-    const moving = keys.releaseMoving(channelName, release.version);
-    if ((await redis.hget(keys.agent(agentId), 'commit')) === release.commit) {
-      await redis.zrem(moving, agentId);
-      return true;
-    }
-    const r = await run('offerRelease', [moving], { agentId, max, staleMs: MOVING_STALE_MS, ttlMs: MOVING_STALE_MS * 2 });
+    const r = await run('offerRelease', [keys.base, keys.releaseMoving(channelName, release.version)], {
+      agentId,
+      commit: release.commit,
+      max,
+      staleMs: MOVING_STALE_MS,
+      ttlMs: MOVING_STALE_MS * 2,
+    });
     return r.admitted;
   }
 

@@ -230,7 +230,7 @@ export const scriptContracts = {
     reply: z.strictObject({ latest: z.string(), previous: z.string().optional() }),
   },
   offerRelease: {
-    args: z.strictObject({ agentId: z.string(), max: int, staleMs: int, ttlMs: int }),
+    args: z.strictObject({ agentId: z.string(), commit: z.string(), max: int, staleMs: int, ttlMs: int }),
     reply: z.strictObject({ admitted: z.boolean(), moving: int }),
   },
   lockReleaseUpload: {

@@ -13,7 +13,7 @@ export const scriptFiles = {
   lockReleaseUpload: { file: 'lock-release-upload-1.lua', numberOfKeys: 1 },
   monitorHeartbeat: { file: 'monitor-heartbeat-2.lua', numberOfKeys: 2 },
   monitorMetrics: { file: 'monitor-metrics-4.lua', numberOfKeys: 4 },
-  offerRelease: { file: 'offer-release-1.lua', numberOfKeys: 1 },
+  offerRelease: { file: 'offer-release-2.lua', numberOfKeys: 2 },
   pruneReleases: { file: 'prune-releases-4.lua', numberOfKeys: 4 },
   reap: { file: 'reap-4.lua', numberOfKeys: 4 },
   register: { file: 'register-2.lua', numberOfKeys: 2 },

@@ -236,21 +236,32 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
 
   const timeouts = selfTestTimeouts();
   const splayMs = updateSplayMs(config.agentId, config.updateSplaySec);
-  let splayTimer: NodeJS.Timeout | undefined;
-  let endSplay: (() => void) | undefined;
+  /** Checks waiting out their splay: at most splay / period of them (one per tick). */
+  const splayTimers = new Set<NodeJS.Timeout>();
 
-  async function tick(): Promise<void> {
+  /**
+   * Each tick's check runs its splay later, without holding up the next tick: the splay shifts an
+   * agent's checks, it does not stretch their period. Waited for inside the tick, a 30 s splay on a 5 s
+   * cron made every check 30 s apart, and an agent told to wait (a busy host, a bounded rollout) asked
+   * again only half a minute later.
+   */
+  function tick(): void {
     if (stopped) return;
-    if (splayMs > 0) {
-      await new Promise<void>((resolve) => {
-        endSplay = resolve;
-        splayTimer = setTimeout(resolve, splayMs);
-      });
-      if (stopped) return;
-    }
+    if (splayMs === 0) return void runCheck();
+    const t = setTimeout(() => {
+      splayTimers.delete(t);
+      void runCheck();
+    }, splayMs);
+    splayTimers.add(t);
+  }
+
+  async function runCheck(): Promise<void> {
+    // A check still running (a build takes minutes) is not joined: its tick reports it.
+    if (stopped || inFlight) return;
     try {
       const outcome = await checkNow();
-      if (outcome.kind !== 'up-to-date' && outcome.kind !== 'known-bad' && outcome.kind !== 'refused') log.info({ outcome }, 'update check');
+      // The quiet outcomes say nothing new at every tick; a deferral is said where it is decided.
+      if (!['up-to-date', 'known-bad', 'refused', 'deferred'].includes(outcome.kind)) log.info({ outcome }, 'update check');
     } catch (err) {
       log.warn({ err }, 'update check failed; trying again at the next tick');
     }
@@ -292,8 +303,8 @@ export function createSelfUpdater(config: AgentConfig, deps: SelfUpdaterDeps): S
     async stop() {
       stopped = true;
       cron?.stop();
-      clearTimeout(splayTimer);
-      endSplay?.();
+      for (const t of splayTimers) clearTimeout(t);
+      splayTimers.clear();
       // A build in progress is not waited for (it can take minutes); it ends without switching.
       await Promise.race([inFlight?.catch(() => undefined), new Promise((r) => setTimeout(r, 1000).unref())]);
     },

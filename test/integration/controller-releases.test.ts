@@ -161,7 +161,7 @@ describe('the channel, per agent', () => {
     expect(list.channels.map((x: { channel: string }) => x.channel)).toEqual(['stable']);
   });
 
-  it('a bounded rollout lets maxInFlight agents move at a time; one that arrives gives its place on', async () => {
+  it('a bounded rollout lets maxInFlight agents move at a time; one that registers on the release gives its place on', async () => {
     const two = bundles['2']!;
     const r = await call(c.url, 'POST', `/v1/releases/${two.version}/rollout`, { body: { channel: 'bounded', maxInFlight: 2 } });
     expect(r.body.channel).toMatchObject({ channel: 'bounded', latest: two.version, maxInFlight: 2 });
@@ -177,10 +177,10 @@ describe('the channel, per agent', () => {
     expect([await held(a!), await held(b!), await held(late!)]).toEqual([false, false, true]);
     // Admitted stays admitted (an agent asks at every tick until it has moved); the third still waits.
     expect([await held(a!), await held(late!)]).toEqual([false, true]);
-    // slot-a runs the release now: its next question frees its place, and the third may go.
+    // slot-a registered on the release: it has arrived, its place is free before it asks again.
     await onCommit(a!, '2'.repeat(40));
-    expect(await held(a!)).toBe(false);
     expect(await held(late!)).toBe(false);
+    expect(await held(a!)).toBe(false);
     // An unbounded channel never holds anyone.
     expect((await latestFor(late!)).body.held).toBeUndefined();
   });
@@ -189,7 +189,7 @@ describe('the channel, per agent', () => {
     const keys = createKeys(c.config.keyPrefix);
     const run = defineScripts(c.clients.command);
     const moving = keys.releaseMoving('stale-test', 'v1');
-    const offer = (agentId: string) => run('offerRelease', [moving], { agentId, max: 1, staleMs: 300, ttlMs: 60_000 });
+    const offer = (agentId: string) => run('offerRelease', [keys.base, moving], { agentId, commit: 'f'.repeat(40), max: 1, staleMs: 300, ttlMs: 60_000 });
     expect(await offer('gone-host')).toEqual({ admitted: true, moving: 1 });
     expect(await offer('next-host')).toEqual({ admitted: false, moving: 1 });
     await waitUntil('the admission to go stale', async () => (await offer('next-host')).admitted, { timeoutMs: 10_000, intervalMs: 100 });
