@@ -3,10 +3,13 @@
   counted from the moment the release is first offered to one of them until it runs it. An agent that
   registered on the release's commit has arrived and gives its place on at once (its record says so;
   it need not ask again). One admitted longer ago than staleMs that never arrived (its self-test failed,
-  the host went away) gives its place up, so a few broken hosts slow a rollout down but never stop it.
+  the host went away) lapses: it gives its place up and, should it ask again, is let through without
+  taking one (it would otherwise be admitted afresh at every question and hold a place for good), so
+  broken hosts slow a rollout down but never stop it.
 
   KEYS[1] base    prefix {<prefix>}: — agent:<id> (HASH with the registered commit) is built from it
-  KEYS[2] moving  ZSET agentId -> when it was admitted (ms), one per channel and release
+  KEYS[2] moving  ZSET agentId -> when it was admitted (ms), or -1 once it lapsed; one per channel and
+                  release
 
   ARGV[1] {agentId: string, commit: string, max: int, staleMs: int, ttlMs: int}
           commit: the release's · max >= 1 · ttlMs: how long the set outlives its last admission (a
@@ -27,15 +30,21 @@ if arrived(a.agentId) then
   redis.call('ZREM', KEYS[2], a.agentId)
   return cjson.encode({admitted = true, moving = 0})
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', '(' .. fmt(now - a.staleMs))
-if redis.call('ZSCORE', KEYS[2], a.agentId) then
-  return cjson.encode({admitted = true, moving = redis.call('ZCARD', KEYS[2])})
+-- Lapsed: never arrived within staleMs. Kept at -1, out of the count.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], 0, '(' .. fmt(now - a.staleMs))) do
+  redis.call('ZADD', KEYS[2], 'XX', -1, id)
 end
--- At most max members: looking at each is as bounded as the rollout.
-for _, id in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+local function movingNow()
+  return redis.call('ZCOUNT', KEYS[2], 0, '+inf')
+end
+if redis.call('ZSCORE', KEYS[2], a.agentId) then
+  return cjson.encode({admitted = true, moving = movingNow()})
+end
+-- Those still moving are at most max: looking at each is as bounded as the rollout.
+for _, id in ipairs(redis.call('ZRANGEBYSCORE', KEYS[2], 0, '+inf')) do
   if arrived(id) then redis.call('ZREM', KEYS[2], id) end
 end
-local moving = redis.call('ZCARD', KEYS[2])
+local moving = movingNow()
 if moving >= a.max then return cjson.encode({admitted = false, moving = moving}) end
 redis.call('ZADD', KEYS[2], fmt(now), a.agentId)
 redis.call('PEXPIRE', KEYS[2], a.ttlMs)

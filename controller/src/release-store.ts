@@ -57,7 +57,8 @@ const PRUNE_STALE_MS = 15 * 60_000;
 
 /**
  * An agent admitted to a bounded rollout that has not arrived on the release after this long gives its
- * place up (a failed self-test, a host gone): longer than a download, self-test and restart take.
+ * place up (a failed self-test, a host gone; offer-release-2.lua): longer than a download, self-test and
+ * restart take.
  */
 const MOVING_STALE_MS = 10 * 60_000;
 

@@ -12,7 +12,7 @@ const KEY_ARGS: Record<string, number[] | 'all'> = {
   HLEN: [1], HMGET: [1], HSET: [1], INCR: [1], INCRBY: [1], LINDEX: [1], LLEN: [1], LRANGE: [1], LSET: [1],
   LTRIM: [1], PEXPIRE: [1], PTTL: [1], PUBLISH: [], RPUSH: [1], SADD: [1], SET: [1], SMEMBERS: [1],
   SRANDMEMBER: [1], SREM: [1], STRLEN: [1], TIME: [], TYPE: [1], XADD: [1],
-  ZADD: [1], ZCARD: [1], ZRANGE: [1], ZRANGEBYSCORE: [1], ZREM: [1], ZREMRANGEBYRANK: [1], ZREMRANGEBYSCORE: [1], ZSCORE: [1],
+  ZADD: [1], ZCARD: [1], ZCOUNT: [1], ZRANGE: [1], ZRANGEBYSCORE: [1], ZREM: [1], ZREMRANGEBYRANK: [1], ZREMRANGEBYSCORE: [1], ZSCORE: [1],
 };
 
 /** Where a key expression's value comes from. */
