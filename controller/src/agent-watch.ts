@@ -8,6 +8,13 @@ import type { Keys } from './keys.js';
 
 export function createAgentWatch(redis: RedisLike, keys: Keys, events: EventLog, opts: { offlineAfterMs: number }) {
   let lookedAt: number | undefined;
+  /**
+   * Agents whose heartbeat crossed the line while a later claim (which updates only the hash) kept them
+   * from being silent, by when they were last seen: their heartbeat never enters a later look's window,
+   * so they are looked at again here once that moment crosses the line too. Without this an agent killed
+   * just after a claim (seen under load) stayed online on the fleet page until a reload.
+   */
+  const recheck = new Map<string, number>();
 
   /** `now`: the Redis clock (ms), which lastSeenAt is written with. */
   const check = async (now: number): Promise<string[]> => {
@@ -17,12 +24,20 @@ export function createAgentWatch(redis: RedisLike, keys: Keys, events: EventLog,
     const from = lookedAt ?? upTo - 5000;
     lookedAt = upTo;
     if (upTo <= from) return [];
-    const ids = await redis.zrangebyscore(keys.agents, `(${from}`, String(upTo));
+    const ids = new Set(await redis.zrangebyscore(keys.agents, `(${from}`, String(upTo)));
+    for (const [id, seen] of recheck) if (seen <= upTo) ids.add(id);
     const gone: string[] = [];
     for (const id of ids) {
-      // A claim updates only the hash: an agent claiming without heartbeats is not silent.
-      const seen = Number(await redis.hget(keys.agent(id), 'lastSeenAt'));
-      if (!Number.isFinite(seen) || seen > upTo) continue;
+      recheck.delete(id);
+      const [seenText, heartbeat] = await Promise.all([redis.hget(keys.agent(id), 'lastSeenAt'), redis.zscore(keys.agents, id)]);
+      const seen = Number(seenText);
+      // Heartbeating again (or removed): a later look's window finds it, or nothing is to be said.
+      if (heartbeat === null || Number(heartbeat) > upTo || !Number.isFinite(seen)) continue;
+      // A claim updates only the hash: an agent claiming without heartbeats is not silent (yet).
+      if (seen > upTo) {
+        recheck.set(id, seen);
+        continue;
+      }
       await events.append({ type: 'agent', id, state: 'offline', lastSeenAt: seen });
       gone.push(id);
     }
