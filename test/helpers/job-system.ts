@@ -83,6 +83,12 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     return c;
   };
 
+  /** The last lines of every process this system started (the controller as `sys.controller` is now). */
+  const lastWords = (): string =>
+    [['controller', sys.controller] as const, ...agents.map((a) => [`agent ${a.id}`, a] as const)]
+      .map(([name, p]) => `--- ${name} (last lines)\n${p.output().split('\n').slice(-25).join('\n')}`)
+      .join('\n');
+
   let first: Spawned;
   try {
     first = await startController();
@@ -159,7 +165,9 @@ export async function startJobSystem(opts: JobSystemOptions = {}): Promise<JobSy
     },
     job: async (id) => (await sys.platform('GET', `/v1/jobs/${id}`)).json,
     log: async (id) => (await sys.platform('GET', `/v1/jobs/${id}/log?offset=0`)).text,
-    waitFor: (what, probe, timeoutMs = 60_000) => waitUntil(what, probe, { timeoutMs }),
+    // A wait that runs out says what the processes said last: a flake seen once under stress is then
+    // readable from the CI log alone.
+    waitFor: (what, probe, timeoutMs = 60_000) => waitUntil(what, probe, { timeoutMs, explain: lastWords }),
     waitFinal: (id, timeoutMs) =>
       sys.waitFor(`job ${id} to end`, async () => {
         const j = await sys.job(id);
