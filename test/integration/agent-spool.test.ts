@@ -15,10 +15,22 @@ beforeAll(async () => {
 });
 afterAll(async () => sys?.stop());
 
+/**
+ * Results spooled whole. The spool writes result.json in place (a torn one reads as absent, see
+ * result-spool.ts), so the file exists before its bytes do: seen beside stress-ng, the test killed the
+ * agent between the two, and its successor rightly found an interrupted attempt instead of a result.
+ */
 const spooledResults = (stateDir: string) => {
   const root = join(stateDir, 'jobs');
   if (!existsSync(root)) return 0;
-  return readdirSync(root).filter((d) => existsSync(join(root, d, 'result.json'))).length;
+  return readdirSync(root).filter((d) => {
+    try {
+      JSON.parse(readFileSync(join(root, d, 'result.json'), 'utf8'));
+      return true;
+    } catch {
+      return false;
+    }
+  }).length;
 };
 
 /** A job (see test/fixtures/tasks/gate) that ends only once the controller is gone. */
