@@ -24,15 +24,19 @@ export function createAgentWatch(redis: RedisLike, keys: Keys, events: EventLog,
     const from = lookedAt ?? upTo - 5000;
     lookedAt = upTo;
     if (upTo <= from) return [];
-    const ids = new Set(await redis.zrangebyscore(keys.agents, `(${from}`, String(upTo)));
-    for (const [id, seen] of recheck) if (seen <= upTo) ids.add(id);
+    // id -> its last heartbeat: those that crossed the line in this window, read with their scores, and
+    // those waiting for a claim to age, whose heartbeat is read again (it may have come back since).
+    const due = new Map<string, string | null>();
+    const window = await redis.zrangebyscore(keys.agents, `(${from}`, String(upTo), 'WITHSCORES');
+    for (let i = 0; i < window.length; i += 2) due.set(window[i]!, window[i + 1]!);
+    for (const [id, seen] of recheck) if (seen <= upTo && !due.has(id)) due.set(id, await redis.zscore(keys.agents, id));
     const gone: string[] = [];
-    for (const id of ids) {
+    for (const [id, heartbeat] of due) {
       recheck.delete(id);
-      const [seenText, heartbeat] = await Promise.all([redis.hget(keys.agent(id), 'lastSeenAt'), redis.zscore(keys.agents, id)]);
-      const seen = Number(seenText);
       // Heartbeating again (or removed): a later look's window finds it, or nothing is to be said.
-      if (heartbeat === null || Number(heartbeat) > upTo || !Number.isFinite(seen)) continue;
+      if (heartbeat === null || Number(heartbeat) > upTo) continue;
+      const seen = Number(await redis.hget(keys.agent(id), 'lastSeenAt'));
+      if (!Number.isFinite(seen)) continue;
       // A claim updates only the hash: an agent claiming without heartbeats is not silent (yet).
       if (seen > upTo) {
         recheck.set(id, seen);

@@ -16,7 +16,7 @@ import type { LatestReply } from '../shared/protocol/releases.js';
 import type { AlertFn } from './ops-mail.js';
 import { ReleaseBuildError, selfTestTimeouts } from './release-build.js';
 import { preparedRelease, releaseName, type ReleaseLayout } from './release-layout.js';
-import { dropVerifiedReleases, selfTestVerified, unpackRelease, verifiedRelease } from './release-unpack.js';
+import { dropVerifiedReleases, selfTestAndName, unpackRelease, verifiedRelease } from './release-unpack.js';
 import { REFUSED_BUNDLES_KEPT, readUpdateState, writeUpdateState } from './update-state.js';
 
 /** What the agent's controller client offers (src/agent/controller-client/releases.ts). */
@@ -139,7 +139,7 @@ export function createBundleSource(config: AgentConfig, deps: BundleSourceDeps):
     rmSync(file, { force: true });
     try {
       if (verified) {
-        const ready = await selfTestVerified({ layout, env: deps.env, configFile: deps.configFile, onStep: (step) => rlog.info({ step }, 'preparing') }, verified, rel.commit);
+        const ready = await selfTestAndName({ layout, env: deps.env, configFile: deps.configFile, onStep: (step) => rlog.info({ step }, 'preparing') }, verified, rel.commit);
         return { kind: 'ready', commit: rel.commit, dir: ready, version: rel.version };
       }
       const got = await downloadWhole(rel, file, rlog);

@@ -34,7 +34,7 @@ import { RELEASE_OK, preparedRelease, releaseCommit, releaseName } from './relea
  * reported as installed). Throws BundleError for a refused bundle, ReleaseBuildError for a failed self-test.
  * With keepVerifiedOnTimeout, a self-test that only ran out of time (a busy host) leaves the verified tree
  * as releases/.verified-<name>, so the next try self-tests it again without downloading and unpacking it
- * again (selfTestVerified).
+ * again (verifiedRelease, then selfTestAndName).
  * @param {UnpackOptions} opts
  * @returns {Promise<{ dir: string, name: string, info: BundleInfo, reused: boolean }>}
  */
@@ -79,18 +79,6 @@ export function verifiedRelease(layout, commit) {
 }
 
 /**
- * Self-tests the tree verifiedRelease() found for `commit` and makes it releases/<name>, as unpackRelease
- * would have.
- * @param {Omit<UnpackOptions, 'file' | 'allowedSigners' | 'maxBytes'>} opts
- * @param {string} tree what verifiedRelease() returned
- * @param {string} commit
- * @returns {Promise<string>} the release's directory
- */
-export function selfTestVerified(opts, tree, commit) {
-  return selfTestAndName(opts, tree, commit);
-}
-
-/**
  * Drops verified trees of other commits (the channel moved on while they waited for a self-test).
  * @param {ReleaseLayout} layout
  * @param {string} [keepCommit]
@@ -115,15 +103,16 @@ function verifiedDir(layout, commit) {
 }
 
 /**
- * The self-test, then RELEASE_OK and the release's name by one rename. A self-test that ran out of time
- * keeps the tree as the verified one for the next try when asked to; any other failure is the caller's
- * to clean.
+ * The self-test, then RELEASE_OK and the release's name by one rename: of a tree just unpacked, or of
+ * the one verifiedRelease() found (the self-test that ran out of time, tried again). A self-test that ran
+ * out of time keeps the tree as the verified one for the next try when asked to; any other failure is
+ * the caller's to clean.
  * @param {Omit<UnpackOptions, 'file' | 'allowedSigners' | 'maxBytes'>} opts
  * @param {string} tree
  * @param {string} commit
  * @returns {Promise<string>}
  */
-async function selfTestAndName(opts, tree, commit) {
+export async function selfTestAndName(opts, tree, commit) {
   const { layout } = opts;
   opts.onStep?.('self-test');
   try {

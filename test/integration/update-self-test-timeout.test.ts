@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { packBundle } from '../../src/ops/bundle-pack.js';
 import { ReleaseBuildError, selfCheck } from '../../src/ops/release-build.js';
 import { RELEASE_OK, releaseLayout } from '../../src/ops/release-layout.js';
-import { dropVerifiedReleases, selfTestVerified, unpackRelease, verifiedRelease } from '../../src/ops/release-unpack.js';
+import { dropVerifiedReleases, selfTestAndName, unpackRelease, verifiedRelease } from '../../src/ops/release-unpack.js';
 import { syntheticRelease } from '../helpers/bundles.js';
 
 const dirs: string[] = [];
@@ -74,7 +74,7 @@ describe('self-test of a new release', () => {
     expect(existsSync(join(kept!, RELEASE_OK))).toBe(false);
 
     const steps: string[] = [];
-    const dir = await selfTestVerified({ layout, env, onStep: (s) => steps.push(s) }, kept!, commit);
+    const dir = await selfTestAndName({ layout, env, onStep: (s) => steps.push(s) }, kept!, commit);
     expect(steps).toEqual(['self-test']); // no 'verify and unpack'
     expect(dir).toBe(join(layout.releasesDir, commit.slice(0, 12)));
     expect(existsSync(join(dir, RELEASE_OK))).toBe(true);

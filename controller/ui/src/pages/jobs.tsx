@@ -20,6 +20,13 @@ function pageInfo(page: JobPage, first: number): string {
   return page.total === undefined ? rows : `${rows} of ${page.total.toLocaleString()}`;
 }
 
+type Draft = Record<(typeof FILTERS)[number], string>;
+
+/** The filter form as a query says it (every field empty for none). */
+function draftOf(query: URLSearchParams): Draft {
+  return Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Draft;
+}
+
 /** The filters of a query as one string: what the list and the form follow. */
 function filtersOf(query: URLSearchParams): string {
   return FILTERS.map((f) => query.get(f) ?? '').join('|');
@@ -57,7 +64,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   const [cursors, setCursors] = useState<{ cursor: string; before: number }[]>([]);
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [note, setNote] = useState('');
-  const [draft, setDraft] = useState(() => Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as Record<(typeof FILTERS)[number], string>);
+  const [draft, setDraft] = useState(() => draftOf(query));
   const filterKey = filtersOf(query);
   const cursor = cursors[cursors.length - 1]?.cursor;
   // The filters the form already shows. The hash changes a moment after Apply or Clear navigates: by
@@ -66,7 +73,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
 
   useEffect(() => {
     setCursors([]);
-    if (formShows.current !== filterKey) setDraft(Object.fromEntries(FILTERS.map((f) => [f, query.get(f) ?? ''])) as typeof draft);
+    if (formShows.current !== filterKey) setDraft(draftOf(query));
     formShows.current = filterKey;
   }, [filterKey]);
 
@@ -77,7 +84,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
   };
 
   /** Navigates to `q`, the form already showing `shown` (the URL's filters will not overwrite it). */
-  const go = (q: URLSearchParams, shown: typeof draft) => {
+  const go = (q: URLSearchParams, shown: Draft) => {
     setDraft(shown);
     formShows.current = filtersOf(q);
     navigate(q);
@@ -184,7 +191,7 @@ export function JobsPage({ query }: { query: URLSearchParams }) {
           Until <input type="datetime-local" value={draft.until} onInput={field('until')} />
         </label>
         <button type="submit">Apply filters</button>
-        <button type="button" onClick={() => go(new URLSearchParams(), Object.fromEntries(FILTERS.map((f) => [f, ''])) as typeof draft)}>
+        <button type="button" onClick={() => go(new URLSearchParams(), draftOf(new URLSearchParams()))}>
           Clear
         </button>
       </form>
