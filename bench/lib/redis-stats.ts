@@ -21,3 +21,15 @@ export function statsDelta(before: CommandStats, after: CommandStats): { total: 
     .sort((a, b) => b[1].usec - a[1].usec);
   return { total: rows.reduce((s, [, v]) => s + v.usec, 0), commands: Object.fromEntries(rows) };
 }
+
+/**
+ * Jobs that reached `state`, from the fleet counters the controller's scripts keep (controller/src/keys.ts
+ * `stats`, fields `finished|<state>|<queue>`): one HGETALL on the bench's own connection, so waiting for
+ * a figure's jobs costs the agent and the controller nothing (a scrape of the agent's /metrics did).
+ */
+export async function jobsFinishedIn(redis: Redis, state = 'succeeded', prefix = 'httpagent'): Promise<number> {
+  const stats = await redis.hgetall(`{${prefix}}:stats`);
+  let n = 0;
+  for (const [field, count] of Object.entries(stats)) if (field.startsWith(`finished|${state}|`)) n += Number(count);
+  return n;
+}

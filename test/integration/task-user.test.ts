@@ -2,7 +2,7 @@
 // steps as the task user, with a clean environment, so a task cannot read the agent's config file,
 // credential or /proc/<pid>/environ; root only where tasks.yaml says so. An agent that is not root runs
 // tasks as itself, says so once, and refuses what needs root with a coded 403.
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -133,6 +133,8 @@ describe.skipIf(!asRoot)('a root agent runs tasks as the task user (skipped: nee
     expect(who).toMatchObject({ uid: taskUser.uid, gid: taskUser.gid });
     expect(who.uid).not.toBe(0);
     expect(who.groups).not.toContain(0);
+    // nobody is in no group but its own: the spawn switched ids itself (no setpriv) and kept none of root's groups.
+    expect(who.groups).toEqual([taskUser.gid]);
     expect(statSync(`/proc/${agent.proc.pid}`).uid).toBe(0); // the agent itself is root
 
     const { job, log } = await runJob(sys, agent, 'whoami');
@@ -181,6 +183,31 @@ describe.skipIf(!asRoot)('a root agent runs tasks as the task user (skipped: nee
     expect((await runJob(sys, agent, 'as-root')).log).toMatch(/^uid=0 /m);
     expect(parseWho((await run(sys, agent, 'undeclared')).json.stdout).uid).toBe(taskUser.uid);
     expect(parseWho((await runJob(sys, agent, 'undeclared')).log).uid).toBe(taskUser.uid);
+  });
+
+  it("gives a task user in a service's group that group too (started through setpriv --init-groups)", async () => {
+    const user = createTempUser('hagrp');
+    const group = `${user.name}-svc`.slice(0, 32);
+    try {
+      expect(spawnSync('groupadd', ['--system', group]).status).toBe(0);
+      expect(spawnSync('usermod', ['--append', '--groups', group, user.name]).status).toBe(0);
+      const gid = Number(execFileSync('getent', ['group', group]).toString().split(':')[2]);
+      const groupedState = join(tmp, 'grouped-state');
+      const grouped = await sys.startAgent('grouped-agent', { HTTPAGENT_TASK_USER: user.name, HTTPAGENT_TASKS_DIR: tasksDir, HTTPAGENT_STATE_DIR: groupedState });
+      try {
+        // "agent started" may come before the enrollment is through; port tokens exist once it is.
+        await sys.waitFor('the agent to enroll', async () => existsSync(join(groupedState, 'credential')));
+        const light = parseWho((await run(sys, grouped, 'whoami')).json.stdout);
+        expect(light).toMatchObject({ uid: user.uid, gid: user.gid });
+        expect(light.groups.sort()).toEqual([user.gid, gid].sort());
+        expect(parseWho((await runJob(sys, grouped, 'whoami')).log).groups.sort()).toEqual([user.gid, gid].sort());
+      } finally {
+        await grouped.kill('SIGTERM');
+      }
+    } finally {
+      user.remove();
+      spawnSync('groupdel', [group]);
+    }
   });
 
   it('closed the state directory an older install left open, and said so', () => {

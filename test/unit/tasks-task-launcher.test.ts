@@ -31,6 +31,13 @@ describe('task launcher', () => {
     expect(c).toMatchObject({ cwd: '/', user: 'httpagent-task', uid: 990, input: '{"dir":"/srv/a"}' });
   });
 
+  it('switches to an account in no other group in the spawn itself, without setpriv', () => {
+    const alone = createTaskLauncher({ tasksDir, manifest, account: { ...taskUser, groups: [985] }, rootAccount: root, hostEnv, setpriv: '/usr/bin/setpriv' });
+    expect(alone.plan('deploy')).toMatchObject({ file: join(tasksDir, 'deploy'), args: [], switchTo: { uid: 990, gid: 985 }, user: 'httpagent-task' });
+    expect(launcher.plan('deploy').switchTo).toBeUndefined(); // groups [985, 50]: setpriv sets the 50 too
+    expect(launcher.plan('init').switchTo).toBeUndefined(); // root runs as itself
+  });
+
   it('builds the environment from PATH, locale, the account, the settings and the params only', () => {
     expect(launcher.plan('deploy', { dir: '/srv/a' }, { HTTPAGENT_JOB_ID: 'j1' }).env).toEqual({
       PATH: '/opt/bin:/usr/bin',

@@ -122,13 +122,14 @@ export function createTaskLauncher(opts: TaskLauncherOptions): TaskLauncher {
     };
     let dir = cwd.get(account);
     if (dir === undefined) cwd.set(account, (dir = workDir(account)));
-    // setpriv sets the real and effective ids and the account's supplementary groups (initgroups);
-    // node's own uid/gid options would clear the groups, and a task user in a service's group (the
-    // way it deploys into that service's directory) would lose that group.
-    const [cmd, args] = account.switchUser
-      ? [setpriv, [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file]]
-      : [file, []];
-    return { file: cmd, args, env, cwd: dir, input: JSON.stringify(params ?? {}), user: account.name, uid: account.uid };
+    const input = JSON.stringify(params ?? {});
+    if (!account.switchUser) return { file, args: [], env, cwd: dir, input, user: account.name, uid: account.uid };
+    // An account in no group but its own switches in the spawn itself: node sets the gid and uid and
+    // clears the supplementary groups, which leaves exactly what initgroups would, one exec fewer per
+    // task. One in other groups too (a service's group, the way it deploys into that service's
+    // directory) goes through setpriv, the one that sets them (--init-groups).
+    if (account.groups.every((g) => g === account.gid)) return { file, args: [], env, cwd: dir, input, user: account.name, uid: account.uid, switchTo: { uid: account.uid, gid: account.gid } };
+    return { file: setpriv, args: [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file], env, cwd: dir, input, user: account.name, uid: account.uid };
   }
 
   return {
@@ -140,7 +141,7 @@ export function createTaskLauncher(opts: TaskLauncherOptions): TaskLauncher {
       const command = plan(task, params, extra);
       let child: TaskChild;
       try {
-        child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+        child = spawn(command.file, command.args, { cwd: command.cwd, env: command.env, stdio: ['pipe', 'pipe', 'pipe'], detached: true, ...command.switchTo });
       } catch (err) {
         throw taskStartFailure(task, (err as NodeJS.ErrnoException).code, err);
       }

@@ -51,7 +51,7 @@ export function paramsToEnv(params: Record<string, string> = {}): Record<string,
 
 /** How to start one task, as the task launcher (task-launcher.ts) planned it. */
 export interface TaskCommand {
-  /** The script itself, or setpriv when the task switches to another account. */
+  /** The script itself, or setpriv when the task switches to an account with supplementary groups. */
   file: string;
   args: string[];
   /** The whole environment: nothing of the agent's is inherited. */
@@ -62,6 +62,8 @@ export interface TaskCommand {
   /** Who it runs as, for logs. */
   user: string;
   uid: number;
+  /** Set when the spawn itself switches to this account (it has no supplementary groups). */
+  switchTo?: { uid: number; gid: number };
 }
 
 /**
