@@ -1,9 +1,10 @@
 // A lean agent-protocol client for benchmarks: enroll and register, long-poll claim, complete-and-claim-next
-// (one result, or a batch) over raw undici, each agent with its own credential, and the platform's batched
+// (one result, or a batch) over raw undici, each agent with its own credential and, as the agent, its own
+// agent channel (a WebSocket) for claims and completes unless told to use HTTP; and the platform's batched
 // submit. It measures the controller and protocol path without spawning anything, the way BullMQ's no-op
 // processor measures BullMQ without work.
 import { randomUUID } from 'node:crypto';
-import { Pool } from 'undici';
+import { Pool, WebSocket } from 'undici';
 import { agentApiPaths, type ClaimedJob } from '../../src/shared/protocol/agent-api.js';
 import { ENROLL_TOKEN, PLATFORM_TOKEN } from './system.js';
 
@@ -23,11 +24,48 @@ export interface ProtoClient {
   close(): Promise<void>;
 }
 
-export function protoClient(controllerUrl: string, connections = 64): ProtoClient {
+/** A raw agent channel (GET /v1/agent/channel): requests by rid, as the agent's channel.ts sends them. */
+async function openChannel(controllerUrl: string, token: string) {
+  const ws = new WebSocket(`${controllerUrl.replace(/^http/, 'ws')}${agentApiPaths.channel}`, { headers: { authorization: `Bearer ${token}` } });
+  const waiting = new Map<number, (r: { status: number; body: unknown }) => void>();
+  ws.addEventListener('message', (ev) => {
+    const r = JSON.parse(String(ev.data)) as { rid: number; status: number; body: unknown };
+    waiting.get(r.rid)?.(r);
+    waiting.delete(r.rid);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.addEventListener('open', () => resolve(), { once: true });
+    ws.addEventListener('close', () => reject(new Error('the agent channel did not open')), { once: true });
+  });
+  let rid = 0;
+  return {
+    call(path: string, body: unknown): Promise<{ status: number; body: unknown }> {
+      const id = ++rid;
+      return new Promise((resolve) => {
+        waiting.set(id, resolve);
+        ws.send(JSON.stringify({ rid: id, path, body }));
+      });
+    },
+    close: () => ws.close(1000),
+  };
+}
+
+/**
+ * `transport`: 'channel' sends claims and completes over the agent channel, as the agent does when its
+ * controller serves it; 'http' sends every call as its own HTTP request (the fallback road).
+ */
+export function protoClient(controllerUrl: string, connections = 64, transport: 'channel' | 'http' = 'channel'): ProtoClient {
   const pool = new Pool(controllerUrl, { connections, keepAliveTimeout: 60_000, pipelining: 1 });
   const credentials = new Map<string, string>();
+  const channels = new Map<string, Awaited<ReturnType<typeof openChannel>>>();
   const post = async (agentId: string, path: string, body: unknown, timeoutMs = 60_000, token = credentials.get(agentId)): Promise<unknown> => {
     if (!token) throw new Error(`agent ${agentId} is not registered through this client`);
+    const channel = channels.get(agentId);
+    if (channel && path !== agentApiPaths.register) {
+      const r = await channel.call(path, body);
+      if (r.status >= 300) throw new Error(`${path} answered ${r.status} on the channel: ${JSON.stringify(r.body)}`);
+      return r.body;
+    }
     const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const res = await pool.request({ path, method: 'POST', headers, body: JSON.stringify(body), headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
     const data = (await res.body.json()) as unknown;
@@ -41,6 +79,7 @@ export function protoClient(controllerUrl: string, connections = 64): ProtoClien
         credentials.set(agentId, enrolled.credential);
       }
       await post(agentId, agentApiPaths.register, { agentId, hostname: agentId, addresses: ['127.0.0.1'], port: 1, version: 'bench', labels: {}, capacity, leaseMs });
+      if (transport === 'channel' && !channels.has(agentId)) channels.set(agentId, await openChannel(controllerUrl, credentials.get(agentId)!));
     },
     async claim(agentId, max, waitMs) {
       const r = (await post(agentId, agentApiPaths.claim, { agentId, max, waitMs, claimId: randomUUID() }, waitMs + 30_000)) as { jobs: ClaimedJob[] };
@@ -71,7 +110,10 @@ export function protoClient(controllerUrl: string, connections = 64): ProtoClien
       if (!c) throw new Error(`agent ${agentId} is not registered through this client`);
       return c;
     },
-    close: () => pool.close(),
+    close: async () => {
+      for (const c of channels.values()) c.close();
+      await pool.close();
+    },
   };
 }
 

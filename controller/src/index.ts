@@ -56,6 +56,8 @@ export interface Controller {
   reaper: Reaper;
   /** Claims waiting in a long-poll right now: a test seam, so tests wait for a waiter instead of sleeping. */
   readonly waitingClaims: number;
+  /** Agent channels open right now: a test seam, as waitingClaims. */
+  readonly openChannels: number;
   /** Stops the reaper, releases waiting claims and closes the server; the Redis connections are the caller's. */
   close(): Promise<void>;
 }
@@ -106,7 +108,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
   const sessions = createSessionStore(deps.redis, keys, { ttlSec: config.sessionTtlSec });
   const bundleBlobs = createBundleBlobs(config, secrets.releaseS3);
   if (bundleBlobs) logger.info({ store: bundleBlobs.where, keep: config.releaseKeep }, 'release channel on');
-  const app = buildApp(config, {
+  const built = buildApp(config, {
     redis: deps.redis,
     logger,
     jobs,
@@ -145,6 +147,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
       ...(deps.benchmarkWithoutAgentChecks ? { skipAgentChecks: true } : {}),
     },
   }, deps.uiDir);
+  const { app } = built;
   // Waiting claims answer empty at once on shutdown instead of holding the close for a long-poll.
   app.addHook('preClose', async () => notifier.releaseAll());
   const watch = createAgentWatch(deps.redis, keys, events, { offlineAfterMs: config.offlineAfterMs });
@@ -162,6 +165,9 @@ export async function buildController(config: ControllerConfig, deps: Controller
     reaper,
     get waitingClaims() {
       return notifier.waiting;
+    },
+    get openChannels() {
+      return built.openChannels;
     },
     close: () =>
       (closing ??= (async () => {

@@ -1,6 +1,6 @@
 // The agent's Prometheus metrics, created once per agent on its own registry (no global state):
 // the job loop records into them and the HTTP port serves them at /metrics.
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 export interface AgentMetrics {
   registry: Registry;
@@ -10,6 +10,10 @@ export interface AgentMetrics {
   leaseRenewFailures: Counter<'reason'>;
   lightTaskDuration: Histogram<'route' | 'outcome'>;
   httpRequestDuration: Histogram<'method' | 'route' | 'status'>;
+  /** Claims and completes sent to the controller, by the road they took (channel or http). */
+  controllerCalls: Counter<'transport'>;
+  /** 1 while the agent channel to the controller is open. */
+  channelOpen: Gauge;
 }
 
 export function createAgentMetrics(opts: { processMetrics?: boolean } = {}): AgentMetrics {
@@ -42,5 +46,12 @@ export function createAgentMetrics(opts: { processMetrics?: boolean } = {}): Age
       buckets: [0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5],
       registers,
     }),
+    controllerCalls: new Counter({
+      name: 'httpagent_controller_calls_total',
+      help: 'Claims and completes sent to the controller, by transport: channel (the WebSocket) or http',
+      labelNames: ['transport'],
+      registers,
+    }),
+    channelOpen: new Gauge({ name: 'httpagent_controller_channel_open', help: '1 while the agent channel (WebSocket) to the controller is open', registers }),
   };
 }

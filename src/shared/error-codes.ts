@@ -61,6 +61,7 @@ export const errorCodes = {
   BODY_TOO_LARGE: { http: 413, retryable: false, source: 'any server', meaning: 'the body is larger than bodyLimitBytes (a log append: logChunkMaxBytes); the connection is closed without reading the rest' },
   UNSUPPORTED_MEDIA_TYPE: { http: 415, retryable: false, source: 'any server', meaning: 'the body is not application/json' },
   HEADERS_TOO_LARGE: { http: 431, retryable: false, source: 'any server', meaning: 'the request headers are larger than the server takes (16 KiB); the connection is closed' },
+  UPGRADE_REQUIRED: { http: 426, retryable: false, source: 'controller', meaning: 'GET /v1/agent/channel is a WebSocket: the request must ask for the upgrade (Upgrade: websocket)' },
   OVERLOADED: { http: 429, retryable: true, source: 'any server', meaning: 'a pool or queue is full; retry after the Retry-After header' },
   INTERNAL: { http: 500, retryable: false, source: 'any server', meaning: 'a bug: the server logged the details; the reply has none' },
 

@@ -62,7 +62,22 @@ function clientGone(reply: FastifyReply): AbortSignal {
   return ac.signal;
 }
 
-export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
+/**
+ * The calls every job makes, as the HTTP routes and the agent channel (agent-channel.ts) both answer
+ * them: the caller is the agent its credential proved, the body not yet validated.
+ */
+export interface AgentCalls {
+  /** POST /v1/agent/claim: `gone` aborts when the caller left before its answer. */
+  claim(caller: Caller, body: unknown, gone: AbortSignal): Promise<{ jobs: ClaimedJob[] }>;
+  /** POST /v1/agent/jobs/:id/complete. */
+  complete(caller: Caller, id: string, body: unknown): Promise<Record<string, unknown>>;
+  /** POST /v1/agent/complete. */
+  completeBatch(caller: Caller, body: unknown): Promise<Record<string, unknown>>;
+  /** The agent's labels became known (register): wake-ups for label selectors reach it. */
+  learnLabels(agentId: string, labels: Record<string, string>): void;
+}
+
+export function createAgentCalls(deps: Pick<AgentRouteDeps, 'leases' | 'notifier' | 'longPollMs'>): AgentCalls {
   const { leases, notifier } = deps;
   // Labels per agent, learnt from claims, so wake-ups for label selectors go to agents that can use them.
   const labelCache = new Map<string, Record<string, string>>();
@@ -96,10 +111,38 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
     }
   };
 
+  return {
+    async claim(caller, raw, gone) {
+      const body = parseOr400(claimRequestSchema, raw, 'body');
+      const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
+      return { jobs: await claimWithWait(caller, body.max, body.claimId, waitMs, gone) };
+    },
+    async complete(caller, id, raw) {
+      const body = parseOr400(completeRequestSchema, raw, 'body');
+      // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
+      // a long-poll is a claim call).
+      const { duplicate, jobs } = await leases.complete(caller, id, body);
+      return { accepted: true, ...(duplicate ? { duplicate: true } : {}), ...(body.claim ? { jobs: jobs ?? [] } : {}) };
+    },
+    async completeBatch(caller, raw) {
+      // Batched complete: each result answered with its own status, the claim made whatever they are.
+      const body = parseOr400(completeBatchRequestSchema, raw, 'body');
+      const { results, jobs } = await leases.completeMany(caller, body.results, body.claim, 'all');
+      return { results, ...(body.claim ? { jobs: jobs ?? [] } : {}) };
+    },
+    learnLabels(agentId, labels) {
+      labelCache.set(agentId, labels);
+    },
+  };
+}
+
+export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps & { calls: AgentCalls }): void {
+  const { leases, calls } = deps;
+
   app.post(agentApiPaths.register, async (req) => {
     const body = parseOr400(registerRequestSchema, req.body, 'body');
     const { leaseMs, serverTime } = await leases.register(body);
-    labelCache.set(body.agentId, body.labels);
+    calls.learnLabels(body.agentId, body.labels);
     // A restarted agent the platform drains is still drained (agent-drain.ts): the page says so.
     const state = (await deps.drains.isDrained(body.agentId)) ? 'draining' : 'online';
     await deps.events.append({ type: 'agent', id: body.agentId, state, running: 0, lastSeenAt: serverTime });
@@ -143,11 +186,9 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
   });
 
   // A claim may wait longPollMs for a job before it answers: its own silence bound, not the server's.
-  app.post(agentApiPaths.claim, { config: { handlerTimeoutMs: deps.longPollMs + 30_000 } }, async (req, reply) => {
-    const body = parseOr400(claimRequestSchema, req.body, 'body');
-    const waitMs = Math.min(body.waitMs ?? deps.longPollMs, deps.longPollMs);
-    return { jobs: await claimWithWait(verifiedCaller(req), body.max, body.claimId, waitMs, clientGone(reply)) };
-  });
+  app.post(agentApiPaths.claim, { config: { handlerTimeoutMs: deps.longPollMs + 30_000 } }, async (req, reply) =>
+    calls.claim(verifiedCaller(req), req.body, clientGone(reply)),
+  );
 
   app.post(agentApiPaths.heartbeat, async (req) => leases.heartbeat(parseOr400(heartbeatRequestSchema, req.body, 'body')));
 
@@ -164,19 +205,10 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps): void {
 
   app.post(agentApiPaths.complete.route, async (req) => {
     const { id } = parseOr400(jobParams, req.params, 'params');
-    const body = parseOr400(completeRequestSchema, req.body, 'body');
-    // Complete-and-claim: the next jobs ride on the same round trip and the same script (never waits;
-    // a long-poll is a claim call).
-    const { duplicate, jobs } = await leases.complete(verifiedCaller(req), id, body);
-    return { accepted: true, ...(duplicate ? { duplicate: true } : {}), ...(body.claim ? { jobs: jobs ?? [] } : {}) };
+    return calls.complete(verifiedCaller(req), id, req.body);
   });
 
-  // Batched complete: each result answered with its own status, the claim made whatever they are.
-  app.post(agentApiPaths.completeBatch, async (req) => {
-    const body = parseOr400(completeBatchRequestSchema, req.body, 'body');
-    const { results, jobs } = await leases.completeMany(verifiedCaller(req), body.results, body.claim, 'all');
-    return { results, ...(body.claim ? { jobs: jobs ?? [] } : {}) };
-  });
+  app.post(agentApiPaths.completeBatch, async (req) => calls.completeBatch(verifiedCaller(req), req.body));
 
   // The log append takes raw bytes of any content type, so it lives in its own scope with its own parser.
   void app.register(async (scope) => {

@@ -16,7 +16,8 @@ import type { EventHub } from '../event-stream.js';
 import type { FleetMetrics } from '../fleet-metrics.js';
 import { classifyRedisFailure } from '../redis-unavailable.js';
 import type { SessionStore } from '../session-store.js';
-import { agentRoutes, type AgentRouteDeps } from './agent-routes.js';
+import { agentChannel } from './agent-channel.js';
+import { agentRoutes, createAgentCalls, type AgentRouteDeps } from './agent-routes.js';
 import { installAuth, type AuthOptions } from './auth-hooks.js';
 import { eventRoutes } from './event-routes.js';
 import { identityRoutes, type IdentityDeps } from './identity-routes.js';
@@ -30,6 +31,8 @@ import { uiRoutes } from './ui-routes.js';
 export interface AppOptions extends HttpLimitSettings {
   bodyLimitBytes: number;
   sessionTtlSec: number;
+  /** Serve the agent channel (a WebSocket for claims and completes); off: agents use HTTP only. */
+  agentChannel: boolean;
 }
 
 export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps, ReleaseRouteDeps {
@@ -43,7 +46,13 @@ export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps, Rel
   metricsPublic: boolean;
 }
 
-export function buildApp(opts: AppOptions, deps: AppDeps, uiDir?: string): FastifyInstance {
+export interface BuiltApp {
+  app: FastifyInstance;
+  /** Agent channels open now (0 with the channel off). */
+  readonly openChannels: number;
+}
+
+export function buildApp(opts: AppOptions, deps: AppDeps, uiDir?: string): BuiltApp {
   const guard = createConnectionGuard(opts, deps.logger);
   const app = fastify({
     ...guard.options,
@@ -99,11 +108,26 @@ export function buildApp(opts: AppOptions, deps: AppDeps, uiDir?: string): Fasti
 
   platformRoutes(app, deps);
   identityRoutes(app, deps);
-  agentRoutes(app, deps);
+  const calls = createAgentCalls(deps);
+  agentRoutes(app, { ...deps, calls });
+  const channel = opts.agentChannel
+    ? agentChannel(app, {
+        calls,
+        credentials: deps.auth.credentials,
+        maxMessageBytes: opts.bodyLimitBytes,
+        logger: deps.logger,
+        ...(deps.auth.skipAgentChecks ? { skipAgentChecks: true } : {}),
+      })
+    : undefined;
   monitorRoutes(app, deps);
   releaseRoutes(app, deps);
   eventRoutes(app, deps.hub);
   sessionRoutes(app, { sessions: deps.sessions, auth: deps.auth.platform, ttlSec: opts.sessionTtlSec });
   uiRoutes(app, uiDir);
-  return app;
+  return {
+    app,
+    get openChannels() {
+      return channel?.open ?? 0;
+    },
+  };
 }

@@ -51,18 +51,23 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
  * Every agent id a request names, by where: `agentId` at the top of the body, in a complete's `claim`,
  * in the query and among path parameters. Values that are not strings are left to validation (400).
  */
-function namedAgentIds(req: FastifyRequest): Array<[string, string]> {
+function namedAgentIds(body: unknown, query?: unknown, params?: unknown): Array<[string, string]> {
   const out: Array<[string, string]> = [];
   const add = (where: string, v: unknown) => {
     if (typeof v === 'string') out.push([where, v]);
   };
-  if (isObject(req.body)) {
-    add('body agentId', req.body.agentId);
-    if (isObject(req.body.claim)) add('body claim.agentId', req.body.claim.agentId);
+  if (isObject(body)) {
+    add('body agentId', body.agentId);
+    if (isObject(body.claim)) add('body claim.agentId', body.claim.agentId);
   }
-  if (isObject(req.query)) add('query agentId', req.query.agentId);
-  if (isObject(req.params)) add('path agentId', req.params.agentId);
+  if (isObject(query)) add('query agentId', query.agentId);
+  if (isObject(params)) add('path agentId', params.agentId);
   return out;
+}
+
+/** A credential speaks for its own agent only: 403 AGENT_MISMATCH for any other id the request names. */
+export function assertOwnAgentIds(agentId: string, body: unknown, query?: unknown, params?: unknown): void {
+  for (const [where, id] of namedAgentIds(body, query, params)) if (id !== agentId) throw agentMismatch(`the ${where} (${id})`, agentId);
 }
 
 export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
@@ -91,7 +96,6 @@ export function installAuth(app: FastifyInstance, opts: AuthOptions): void {
   // After parsing, before any route: a credential speaks for its own agent only.
   app.addHook('preHandler', async (req) => {
     if (opts.skipAgentChecks || !isAgentPath(req)) return;
-    const agentId = callerOf(req);
-    for (const [where, id] of namedAgentIds(req)) if (id !== agentId) throw agentMismatch(`the ${where} (${id})`, agentId);
+    assertOwnAgentIds(callerOf(req), req.body, req.query, req.params);
   });
 }

@@ -112,7 +112,17 @@ export function createAgent(config: AgentJobConfig, deps: AgentDeps): Agent {
   const logger = deps.logger.child({ component: 'jobs', agentId: config.agentId });
   const client =
     deps.client ??
-    createControllerClient({ controllerUrl: config.controllerUrl, credential: deps.identity.bearer, connections: config.concurrency + 8, onRevoked: () => revoke() });
+    createControllerClient({
+      controllerUrl: config.controllerUrl,
+      credential: deps.identity.bearer,
+      connections: config.concurrency + 8,
+      onRevoked: () => revoke(),
+      channel: {
+        logger: deps.logger.child({ component: 'channel' }),
+        onOpen: (open) => deps.metrics.channelOpen.set(open ? 1 : 0),
+        onCall: (transport) => deps.metrics.controllerCalls.inc({ transport }),
+      },
+    });
   const stopping = new AbortController(); // aborted when the agent stops for good
   const slots = createSlotPool(config.concurrency);
   const claimPause = createClaimPause();

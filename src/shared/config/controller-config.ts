@@ -45,6 +45,12 @@ export const controllerConfigSchema = z.strictObject({
   leaseMs: intField(1000, 3_600_000).default(10_000),
   /** How long a claim waits for a job before answering empty. */
   longPollMs: intField(0, 120_000).default(30_000),
+  /**
+   * Serve the agent channel: agents claim and complete over one WebSocket each instead of an HTTP
+   * request per call. Off (a proxy in front that cannot carry WebSockets): agents use HTTP, as they do
+   * whenever the channel is refused or lost.
+   */
+  agentChannel: boolField().default(true),
   /** Finished jobs and their logs expire after this long. */
   retentionSec: intField(60).default(7 * 24 * 3600),
   /** Per-job log cap; bytes past it are counted but not kept, and the job says it was truncated. */

@@ -228,4 +228,34 @@ export const agentApiPaths = {
   monitorAlertState: '/v1/agent/monitor/alert-state',
   /** GET: the last finished run of each of the caller's schedules (the monitor alerts on a failed one). */
   monitorScheduleRuns: '/v1/agent/monitor/schedule-runs',
+  /** GET, upgraded to a WebSocket: the agent channel (below), the hot calls without a request each. */
+  channel: '/v1/agent/channel',
 } as const;
+
+/**
+ * The agent channel: one WebSocket per agent, opened with the same bearer credential, carrying the calls
+ * every job makes (claim, complete, batched complete) as JSON text messages instead of an HTTP request
+ * each. A request names the HTTP path it stands for and its body; its reply carries the status and body
+ * the HTTP route would have answered, so both transports share one contract, one error registry and one
+ * retry policy. Any other path answers 404; an agent whose channel is refused or lost uses HTTP.
+ */
+export const CHANNEL_PATHS = [agentApiPaths.claim, agentApiPaths.completeBatch, '/v1/agent/jobs/:id/complete'] as const;
+/** Requests one channel may have unanswered at once (a long-poll claim counts); past it: 429. */
+export const CHANNEL_MAX_IN_FLIGHT = 64;
+
+export const channelRequestSchema = z.strictObject({
+  /** Chosen by the agent, unique among its requests in flight; the reply names it. */
+  rid: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+  path: z.string().min(1).max(300),
+  body: z.unknown(),
+});
+export type ChannelRequest = z.infer<typeof channelRequestSchema>;
+
+export const channelReplySchema = z.object({
+  rid: z.number().int(),
+  status: z.number().int().min(100).max(599),
+  body: z.unknown(),
+  /** Seconds, with a 429 or 503, as the HTTP reply's Retry-After would say. */
+  retryAfter: z.number().int().min(0).optional(),
+});
+export type ChannelReply = z.infer<typeof channelReplySchema>;
