@@ -74,7 +74,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
   const credentialCheck = createCredentialCheck(credentials, { ...DEFAULT_CREDENTIAL_CHECK, ...deps.credentialCheck }, logger.child({ component: 'credentials' }));
   const revocations = await followRevocations(deps.subscriber, keys.revokeChannel, credentialCheck, logger.child({ component: 'revocations' }));
   const portTokens = createPortTokenMinter(secrets.signingKeys);
-  const jobs = createJobStore(deps.redis, run, keys, { retentionSec: config.retentionSec, defaultMaxAttempts: config.maxAttempts });
+  const jobs = createJobStore(deps.redis, run, keys, { retentionSec: config.retentionSec, defaultMaxAttempts: config.maxAttempts, local: notifier });
   const leases = createLeaseStore(run, keys, {
     leaseMs: config.leaseMs,
     retentionSec: config.retentionSec,

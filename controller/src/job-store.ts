@@ -7,7 +7,8 @@ import { FINAL_STATES, jobStateSchema, type JobSpec, type JobState, type JobView
 import type { RedisLike, RunScript } from './commands.js';
 import { jobIndexNames, queueFor, type Keys } from './keys.js';
 import { jobRecordSchema, toJobView } from './job-record.js';
-import type { ScriptArgs } from './script-contracts.js';
+import type { ScriptArgs, ScriptReply } from './script-contracts.js';
+import type { Notifier } from './wake-hub.js';
 
 export interface EnqueueResult {
   id: string;
@@ -19,6 +20,12 @@ export interface EnqueueResult {
 export interface JobStoreOptions {
   retentionSec: number;
   defaultMaxAttempts: number;
+  /**
+   * This controller's notifier (wake-hub.ts): its waiting claims are woken for the jobs it queues as soon
+   * as they are committed, and the copy published for the other controllers is marked as its own.
+   * Without it every wake goes through pub/sub.
+   */
+  local?: Pick<Notifier, 'origin' | 'deliver'>;
 }
 
 /**
@@ -85,7 +92,17 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
       });
     }
     const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
-    const reply = await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], { wakeChannel: keys.wakeChannel, wakeMessage, jobs });
+    const published = opts.local ? opts.local.origin + wakeMessage : wakeMessage;
+    let reply: ScriptReply<'enqueue'>;
+    try {
+      reply = await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], { wakeChannel: keys.wakeChannel, wakeMessage: published, jobs });
+    } catch (err) {
+      // The script may have committed before the reply was lost: a wake for nothing costs a claim one look.
+      opts.local?.deliver(wakeMessage);
+      throw err;
+    }
+    // The script published only if it queued something; the waiters here hear it now, not a pub/sub hop later.
+    if (opts.local && reply.jobs.some((j) => j.created)) opts.local.deliver(wakeMessage);
     return reply.jobs;
   };
 

@@ -1,5 +1,6 @@
 // Long-poll wake-ups: one subscriber connection per controller process listens on the wake channel
 // and wakes in-process waiters, so thousands of waiting agents hold no Redis connection of their own.
+import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../src/shared/log.js';
 import type { RedisLike } from './commands.js';
 
@@ -18,6 +19,12 @@ export interface Notifier {
   register(agentId: string, labels: Record<string, string> | null): Waiter;
   /** Announces work locally, as a message on the channel would (tests, and other controllers' wakes). */
   deliver(message: string): void;
+  /**
+   * A line that heads what this controller publishes about work it queued itself: it wakes its own
+   * waiters with deliver() as soon as the work is committed, and its subscriber skips the copy coming
+   * back through Redis's pub/sub (every reader skips the line itself: it holds no tab).
+   */
+  readonly origin: string;
   /** Wakes every waiter with nothing (shutdown): their claims answer empty at once. */
   releaseAll(): void;
   /** Some claim waits here now that could take work for `target` (`a:<id>`, `l:<k=v,...>` or `*`). */
@@ -49,6 +56,8 @@ function matches(target: string, w: WaiterState): boolean {
 }
 
 export async function createNotifier(subscriber: RedisLike, channel: string, logger: Logger): Promise<Notifier> {
+  // Heads this process's own announcements (a line without a tab: every reader skips it as a wake).
+  const origin = `@${randomUUID()}\n`;
   // Insertion order is FIFO: the agent waiting longest is woken first.
   const waiters = new Set<WaiterState>();
   const byAgent = new Map<string, Set<WaiterState>>();
@@ -73,7 +82,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
   };
 
   const onMessage = (ch: string, message: string): void => {
-    if (ch === channel) deliver(message);
+    if (ch === channel && !message.startsWith(origin)) deliver(message);
   };
   subscriber.on('message', onMessage);
   await subscriber.subscribe(channel);
@@ -158,6 +167,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
   return {
     register,
     deliver,
+    origin,
     hasWaiterFor(target) {
       const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
       for (const w of candidates) if (!w.gone && matches(target, w)) return true;

@@ -32,6 +32,22 @@ describe('notifier', () => {
     await n.close();
   });
 
+  it("skips its own announcements coming back over the channel (delivered locally already), not another controller's", async () => {
+    const sub = fakeSubscriber();
+    const n = await createNotifier(sub, 'ch', silentLogger());
+    const other = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+    expect(n.origin).not.toBe(other.origin);
+    const w = n.register('a1', null);
+    const wait = w.wait(60_000);
+    (sub as unknown as EventEmitter).emit('message', 'ch', `${n.origin}1\ta:a1`);
+    expect(await settled(wait)).toBe('pending');
+    (sub as unknown as EventEmitter).emit('message', 'ch', `${other.origin}1\ta:a1`);
+    expect(await settled(wait)).toBe(true);
+    w.dispose();
+    await n.close();
+    await other.close();
+  });
+
   it('remembers a wake that came while the claim was running; times out and aborts to false', async () => {
     const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
     const w = n.register('a1', null);
