@@ -126,7 +126,7 @@ export const pickup: Figure = {
       ours: (round) => oursRound(ctx, n, round),
       anchors: { BullMQ: () => bullmqRound(n) },
     });
-    const note = `${n} samples per side and round; ours: POST /v1/jobs start → long-poll claim reply at an agent-protocol client (controller is a separate process); BullMQ: queue.add → idle worker's processor (both in the bench process). CPU per pickup: controller + bench process + redis-server (ours), bench process + redis-server (BullMQ), idle waits included`;
+    const note = `${n} samples per side and round; ours: POST /v1/jobs start → the claim's reply at an agent-protocol client waiting on the agent channel (controller is a separate process); BullMQ: queue.add → idle worker's processor (both in the bench process). CPU per pickup: controller + bench process + redis-server (ours), bench process + redis-server (BullMQ), idle waits included`;
     return [
       roundsRow(res, { bench: 'pickup', figure: 'idle agent pickup median', unit: 'ms', key: 'median', anchor: 'BullMQ', target: 'ratio ≤ 1.0', ratioTarget: { op: '≤', value: 1 }, note }),
       roundsRow(res, { bench: 'pickup', figure: 'idle agent pickup p99', unit: 'ms', key: 'p99', anchor: 'BullMQ', target: 'ratio ≤ 2.0', ratioTarget: { op: '≤', value: 2 } }),
