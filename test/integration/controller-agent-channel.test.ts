@@ -122,6 +122,9 @@ describe('agent channel', () => {
     expect([mixed.status, mixed.body.error.code]).toEqual([403, 'AGENT_MISMATCH']);
     const heartbeat = await ch.call('/v1/agent/heartbeat', { agentId: 'ch-bad', state: 'online', running: 0, leases: [] });
     expect([heartbeat.status, heartbeat.body.error.code]).toEqual([404, 'NOT_FOUND']);
+    // A job id that is not valid percent-encoding is a bad request, not a server error.
+    const encoded = await ch.call('/v1/agent/jobs/%ZZ/complete', done(1));
+    expect([encoded.status, encoded.body.error.code]).toEqual([400, 'BAD_REQUEST']);
     const invalid = await ch.call('/v1/agent/claim', { agentId: 'ch-bad', max: 0, claimId: 'x' });
     expect([invalid.status, invalid.body.error.code]).toEqual([400, 'BAD_REQUEST']);
 

@@ -1,7 +1,7 @@
 // The agent channel (GET /v1/agent/channel, upgraded to a WebSocket): an agent's claims and completes
 // as messages on one connection it keeps open, so a job costs no HTTP request to parse, route and
 // answer, and a waiting claim's jobs are pushed down that connection the moment they are queued. Each
-// message is one of the HTTP calls (agent-api.ts CHANNEL_PATHS) and is answered as that route would:
+// message is one of the HTTP calls (agent-api.ts channelCall) and is answered as that route would:
 // same validation, same checks of the credential and the agent ids, same errors, same calls
 // (AgentCalls). The upgrade itself passes the auth hooks like any agent API request.
 import websocket from '@fastify/websocket';
@@ -10,7 +10,7 @@ import type { WebSocket } from 'ws';
 import { HttpAgentError, NotFoundError, OverloadedError, ValidationError } from '../../../src/shared/errors.js';
 import { toHttpAgentError } from '../../../src/shared/http/error-handler.js';
 import { parseOr400 } from '../../../src/shared/http/validate.js';
-import { agentApiPaths, CHANNEL_MAX_IN_FLIGHT, channelRequestSchema, type ChannelReply } from '../../../src/shared/protocol/agent-api.js';
+import { agentApiPaths, CHANNEL_MAX_IN_FLIGHT, channelCall, channelRequestSchema, type ChannelReply } from '../../../src/shared/protocol/agent-api.js';
 import { jobIdSchema } from '../../../src/shared/protocol/ids.js';
 import type { Logger } from '../../../src/shared/log.js';
 import type { CredentialCheck } from '../credential-check.js';
@@ -32,7 +32,14 @@ export interface AgentChannelOptions {
   skipAgentChecks?: boolean;
 }
 
-const COMPLETE = /^\/v1\/agent\/jobs\/([^/]+)\/complete$/;
+/** A bad percent-encoding is left as is, for the id's schema to refuse (400), not thrown as a URIError (500). */
+function safeDecode(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
 
 /** Registers the channel's route; answers the channels open now, for /metrics and tests. */
 export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): { readonly open: number } {
@@ -40,10 +47,10 @@ export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): {
   const pingEveryMs = opts.pingEveryMs ?? 30_000;
 
   const dispatch = (caller: Caller, path: string, body: unknown, gone: AbortSignal): Promise<unknown> => {
-    if (path === agentApiPaths.claim) return opts.calls.claim(caller, body, gone);
-    if (path === agentApiPaths.completeBatch) return opts.calls.completeBatch(caller, body);
-    const m = COMPLETE.exec(path);
-    if (m) return opts.calls.complete(caller, parseOr400(jobIdSchema, decodeURIComponent(m[1]!), 'params', ['id']), body);
+    const call = channelCall(path);
+    if (call?.kind === 'claim') return opts.calls.claim(caller, body, gone);
+    if (call?.kind === 'completeBatch') return opts.calls.completeBatch(caller, body);
+    if (call?.kind === 'complete') return opts.calls.complete(caller, parseOr400(jobIdSchema, safeDecode(call.id), 'params', ['id']), body);
     throw new NotFoundError('NOT_FOUND', `the agent channel carries claims and completes only, not ${path}`);
   };
 

@@ -11,7 +11,7 @@ import { BadReplyError, type ControllerHttp, type RequestOptions } from '../../s
 import { controllerErrorFrom } from '../../shared/client/controller-error.js';
 import { backoffMs } from '../../shared/retry.js';
 import type { Logger } from '../../shared/log.js';
-import { agentApiPaths, CHANNEL_MAX_IN_FLIGHT, channelReplySchema, type ChannelReply } from '../../shared/protocol/agent-api.js';
+import { agentApiPaths, CHANNEL_MAX_IN_FLIGHT, channelCall, channelReplySchema, type ChannelReply } from '../../shared/protocol/agent-api.js';
 
 export interface AgentChannelOptions {
   controllerUrl: string;
@@ -144,6 +144,9 @@ export function createAgentChannel(opts: AgentChannelOptions): AgentChannel {
         const timer = setTimeout(() => {
           pending.delete(rid);
           reject(new UpstreamError('CONTROLLER_UNREACHABLE', `controller ${base.origin} did not answer ${path} on the agent channel in ${timeoutMs} ms`));
+          // A controller that lets a call run out (frozen, cut off) holds the others too: drop the channel,
+          // the next calls go over HTTP while it is opened again.
+          socket.close();
         }, timeoutMs);
         pending.set(rid, { resolve, reject, timer });
         socket.send(JSON.stringify({ rid, path, body }));
@@ -160,11 +163,6 @@ export function createAgentChannel(opts: AgentChannelOptions): AgentChannel {
   };
 }
 
-/** Paths the channel carries: the claim, a complete, the batched complete. */
-function carried(path: string): boolean {
-  return path === agentApiPaths.claim || path === agentApiPaths.completeBatch || (path.startsWith('/v1/agent/jobs/') && path.endsWith('/complete'));
-}
-
 /**
  * `http` with the channel's paths sent over `channel` while it is open: the reply is validated by the
  * same schema and a refusal becomes the same ControllerError, so callers cannot tell the roads apart.
@@ -173,7 +171,7 @@ export function overChannel(http: ControllerHttp, channel: AgentChannel, onCall?
   return {
     ...http,
     async call<S extends z.ZodType>(path: string, schema: S, o: RequestOptions = {}): Promise<z.infer<S>> {
-      if (!carried(path)) return http.call(path, schema, o);
+      if (!channelCall(path)) return http.call(path, schema, o);
       const sent = o.json !== undefined && !o.signal ? channel.request(path, o.json, o.timeoutMs ?? 30_000) : undefined;
       onCall?.(sent ? 'channel' : 'http');
       if (!sent) return http.call(path, schema, o);
