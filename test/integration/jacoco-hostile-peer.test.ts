@@ -103,13 +103,15 @@ async function acceptedBefore(p: Peer): Promise<number[]> {
 }
 
 /** Writes `next()` again and again as fast as the agent reads, until the socket is closed. */
-function flood(s: Socket, first: Buffer, next: () => Buffer): void {
+/** Writes `next()` as fast as the socket takes it; while `hold()` says so it pauses, until `resume()`. */
+function flood(s: Socket, first: Buffer, next: () => Buffer, hold: () => boolean = () => false): { resume(): void } {
   const pump = () => {
-    while (!s.destroyed && s.write(next()));
+    while (!s.destroyed && !hold() && s.write(next()));
   };
   s.write(first);
   s.on('drain', pump);
   pump();
+  return { resume: pump };
 }
 
 /** Writes `bytes` one byte every `everyMs`, looping over them, until the socket is closed. */
@@ -273,18 +275,32 @@ describe('hostile JaCoCo peers against a real agent process', () => {
     let sent = 0;
     let flooding!: () => void;
     const busy = new Promise<void>((r) => (flooding = r));
-    const endless = await peer((s) =>
-      flood(s, Buffer.concat([header, session]), () => {
-        if ((sent += classRun.length) > 1024 * 1024) flooding();
-        return classRun;
-      }),
-    );
+    // The last MiB before the cap is held back until /healthz has answered, so the dump is still in
+    // flight when the probe's answer comes: with the whole flood sent, a machine that delayed the probe's
+    // reply (CI, two suites' worth of processes) let the agent read all 8 MiB and answer 413 first, and
+    // the test failed with the agent perfectly responsive. How soon /healthz answers during a flood is the
+    // jacoco-flood bench figure.
+    let probing = true;
+    let stream: { resume(): void } | undefined;
+    const endless = await peer((s) => {
+      stream = flood(
+        s,
+        Buffer.concat([header, session]),
+        () => {
+          if ((sent += classRun.length) > 1024 * 1024) flooding();
+          return classRun;
+        },
+        () => probing && sent > MAX_BYTES - 1024 * 1024,
+      );
+    });
     const probe = await healthzProbe(); // connected beforehand: the measured call is the agent's answer, not a handshake
     let answered = false;
     const answer = dump({ port: endless.port }).finally(() => (answered = true));
     await busy; // the agent has read a megabyte and is parsing the rest as fast as the peer sends it
     const probed = await probe.timed(); // single shot
     const inFlight = !answered;
+    probing = false;
+    stream?.resume();
     probe.close();
     const r = await answer; // before any assertion, so a failure here leaves no dump holding a pool slot
     await endless.closed;
