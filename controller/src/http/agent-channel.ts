@@ -41,7 +41,7 @@ function safeDecode(s: string): string {
   }
 }
 
-/** Registers the channel's route; answers the channels open now, for /metrics and tests. */
+/** Registers the channel's route; answers how many channels are open now (Controller.openChannels). */
 export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): { readonly open: number } {
   const sockets = new Set<WebSocket>();
   const pingEveryMs = opts.pingEveryMs ?? 30_000;
@@ -56,7 +56,8 @@ export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): {
 
   void app.register(websocket, {
     options: { maxPayload: opts.maxMessageBytes },
-    // Shutdown: waiting claims were released (index.ts preClose) and their empty replies are on their way.
+    // Shutdown: index.ts's preClose hook releases the waiting claims; a reply cut off by this close is
+    // recovered as any lost reply is (the agent retries the same claimId, over HTTP or a new channel).
     preClose(done) {
       for (const s of sockets) s.close(1001, 'controller shutting down');
       // A peer that does not answer the close handshake (frozen, cut off) does not hold the shutdown.

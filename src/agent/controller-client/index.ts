@@ -1,5 +1,6 @@
-// The agent's view of the controller: one transport carrying the agent's credential, one object per
-// resource, and one place that notices the credential was revoked.
+// The agent's view of the controller: one transport carrying the agent's credential (HTTP, with the
+// agent channel for claims and completes while it is open), one object per resource, and one place that
+// notices the credential was revoked.
 import { agentsResource, type AgentsResource } from './agents.js';
 import { createAgentChannel, overChannel } from './channel.js';
 import { claimsResource, type ClaimsResource } from './claims.js';
