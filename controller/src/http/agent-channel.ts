@@ -43,12 +43,26 @@ function safeDecode(s: string): string {
 
 /** Registers the channel's route; answers how many channels are open now (Controller.openChannels). */
 export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): { readonly open: number } {
-  const sockets = new Set<WebSocket>();
+  // Per channel only what it needs: thousands of agents each hold one (bench many-agents: 10,000).
+  const sockets = new Map<WebSocket, { alive: boolean }>();
   const pingEveryMs = opts.pingEveryMs ?? 30_000;
+  // One sweep pings every channel; one that did not answer the last ping is closed.
+  let sweep: NodeJS.Timeout | undefined;
+  const startSweep = () => {
+    sweep ??= setInterval(() => {
+      for (const [s, state] of sockets) {
+        if (!state.alive) s.terminate();
+        else {
+          state.alive = false;
+          s.ping();
+        }
+      }
+    }, pingEveryMs).unref();
+  };
 
-  const dispatch = (caller: Caller, path: string, body: unknown, gone: AbortSignal): Promise<unknown> => {
+  const dispatch = (caller: Caller, path: string, body: unknown, gone: () => AbortSignal): Promise<unknown> => {
     const call = channelCall(path);
-    if (call?.kind === 'claim') return opts.calls.claim(caller, body, gone);
+    if (call?.kind === 'claim') return opts.calls.claim(caller, body, gone());
     if (call?.kind === 'completeBatch') return opts.calls.completeBatch(caller, body);
     if (call?.kind === 'complete') return opts.calls.complete(caller, parseOr400(jobIdSchema, safeDecode(call.id), 'params', ['id']), body);
     throw new NotFoundError('NOT_FOUND', `the agent channel carries claims and completes only, not ${path}`);
@@ -59,10 +73,11 @@ export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): {
     // Shutdown: index.ts's preClose hook releases the waiting claims; a reply cut off by this close is
     // recovered as any lost reply is (the agent retries the same claimId, over HTTP or a new channel).
     preClose(done) {
-      for (const s of sockets) s.close(1001, 'controller shutting down');
+      if (sweep) clearInterval(sweep);
+      for (const s of sockets.keys()) s.close(1001, 'controller shutting down');
       // A peer that does not answer the close handshake (frozen, cut off) does not hold the shutdown.
       const cut = setTimeout(() => {
-        for (const s of sockets) s.terminate();
+        for (const s of sockets.keys()) s.terminate();
       }, 1000);
       this.websocketServer.close(() => {
         clearTimeout(cut);
@@ -88,24 +103,21 @@ export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): {
       wsHandler: (socket, req) => {
         const upgraded = verifiedCaller(req);
         const authorization = req.headers.authorization;
-        const log = req.log.child({ agentId: upgraded.agentId, component: 'agent-channel' });
+        const log = () => opts.logger.child({ agentId: upgraded.agentId, component: 'agent-channel' });
         // The HTTP idle timeout ends requests; this connection lives by its pings instead.
         req.raw.socket.setTimeout(0);
-        sockets.add(socket);
-        const closed = new AbortController();
+        const state = { alive: true };
+        sockets.set(socket, state);
+        startSweep();
+        // Made on the first claim: most of a channel's life is one waiting claim, but not all channels claim.
+        let closed: AbortController | undefined;
+        const gone = () => (closed ??= new AbortController()).signal;
         let inFlight = 0;
-        let alive = true;
-        const ping = setInterval(() => {
-          if (!alive) return void socket.terminate();
-          alive = false;
-          socket.ping();
-        }, pingEveryMs);
-        socket.on('pong', () => (alive = true));
+        socket.on('pong', () => (state.alive = true));
         socket.on('close', () => {
-          clearInterval(ping);
           sockets.delete(socket);
           // A waiting claim ends with nothing popped for a peer that left (as clientGone does over HTTP).
-          closed.abort();
+          closed?.abort();
         });
 
         const send = (reply: ChannelReply) => {
@@ -132,14 +144,14 @@ export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): {
                 // upgrade is refused here (the claim and complete scripts check it again in Redis).
                 const caller = opts.skipAgentChecks ? upgraded : await opts.credentials.verify(authorization);
                 if (!opts.skipAgentChecks) assertOwnAgentIds(caller.agentId, msg.body);
-                send({ rid, status: 200, body: await dispatch(caller, msg.path, msg.body, closed.signal) });
+                send({ rid, status: 200, body: await dispatch(caller, msg.path, msg.body, gone) });
               } finally {
                 inFlight--;
               }
             } catch (err) {
               const e = toHttpAgentError(err, classifyRedisFailure);
-              if (e.statusCode >= 500 && e.statusCode !== 503) log.error({ err }, 'channel request failed');
-              else log.debug({ code: e.code }, 'channel request refused');
+              if (e.statusCode >= 500 && e.statusCode !== 503) log().error({ err }, 'channel request failed');
+              else if (opts.logger.isLevelEnabled('debug')) log().debug({ code: e.code }, 'channel request refused');
               send({ rid, status: e.statusCode, body: e.toJSON(), ...(e.retryAfterSec !== undefined ? { retryAfter: e.retryAfterSec } : {}) });
               // A message that is not a request at all: the peer does not speak this protocol.
               if (rid < 0) socket.close(1008, 'not a channel request');
