@@ -122,14 +122,14 @@ export function createTaskLauncher(opts: TaskLauncherOptions): TaskLauncher {
     };
     let dir = cwd.get(account);
     if (dir === undefined) cwd.set(account, (dir = workDir(account)));
-    const input = JSON.stringify(params ?? {});
-    if (!account.switchUser) return { file, args: [], env, cwd: dir, input, user: account.name, uid: account.uid };
+    const command = { file, args: [] as string[], env, cwd: dir, input: JSON.stringify(params ?? {}), user: account.name, uid: account.uid };
+    if (!account.switchUser) return command;
     // An account in no group but its own switches in the spawn itself: node sets the gid and uid and
     // clears the supplementary groups, which leaves exactly what initgroups would, one exec fewer per
     // task. One in other groups too (a service's group, the way it deploys into that service's
     // directory) goes through setpriv, the one that sets them (--init-groups).
-    if (account.groups.every((g) => g === account.gid)) return { file, args: [], env, cwd: dir, input, user: account.name, uid: account.uid, switchTo: { uid: account.uid, gid: account.gid } };
-    return { file: setpriv, args: [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file], env, cwd: dir, input, user: account.name, uid: account.uid };
+    if (account.groups.every((g) => g === account.gid)) return { ...command, switchTo: { uid: account.uid, gid: account.gid } };
+    return { ...command, file: setpriv, args: [`--reuid=${account.uid}`, `--regid=${account.gid}`, '--init-groups', '--', file] };
   }
 
   return {

@@ -241,14 +241,12 @@ export const agentApiPaths = {
  */
 export type ChannelCall = { kind: 'claim' } | { kind: 'completeBatch' } | { kind: 'complete'; id: string };
 
-const COMPLETE_PATH = /^\/v1\/agent\/jobs\/([^/]+)\/complete$/;
-
 /** The call a path names on the channel (the job id still percent-encoded), or undefined: not carried. */
 export function channelCall(path: string): ChannelCall | undefined {
   if (path === agentApiPaths.claim) return { kind: 'claim' };
   if (path === agentApiPaths.completeBatch) return { kind: 'completeBatch' };
-  const m = COMPLETE_PATH.exec(path);
-  return m ? { kind: 'complete', id: m[1]! } : undefined;
+  const id = agentApiPaths.complete.match(path);
+  return id === undefined ? undefined : { kind: 'complete', id };
 }
 /** Requests one channel may have unanswered at once (a long-poll claim counts); past it: 429. */
 export const CHANNEL_MAX_IN_FLIGHT = 64;

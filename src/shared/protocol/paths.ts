@@ -5,9 +5,16 @@ export interface IdPath {
   (id: string): string;
   /** The fastify route pattern, `:id` in place of the id. */
   readonly route: string;
+  /** The id in a path built this way (still percent-encoded), or undefined when the path is another. */
+  match(path: string): string | undefined;
 }
 
 export function idPath(route: `${string}/:id${string}`): IdPath {
   const [before, after] = route.split(':id') as [string, string];
-  return Object.assign((id: string) => `${before}${encodeURIComponent(id)}${after}`, { route });
+  const match = (path: string): string | undefined => {
+    if (path.length <= before.length + after.length || !path.startsWith(before) || !path.endsWith(after)) return undefined;
+    const id = path.slice(before.length, path.length - after.length);
+    return id.includes('/') ? undefined : id;
+  };
+  return Object.assign((id: string) => `${before}${encodeURIComponent(id)}${after}`, { route, match });
 }
