@@ -192,9 +192,12 @@ export async function stopEverything(): Promise<void> {
 }
 
 /** Resident set size of a process in MB, from /proc (Linux). */
-export async function rssMb(pid: number): Promise<number> {
+export async function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
   const { readFile } = await import('node:fs/promises');
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  const m = status.match(/VmRSS:\s+(\d+) kB/);
+  const m = status.match(new RegExp(`${field}:\\s+(\\d+) kB`));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/** The most the process has held (VmHWM): what a host must have had free, whatever GC did since. */
+export const peakRssMb = (pid: number): Promise<number> => rssMb(pid, 'VmHWM');

@@ -4,6 +4,9 @@
 // the moment it is queued, completes fenced by epoch, another agent's id refused, a revoked credential
 // refused at the next message); a claim whose channel closed pops nothing; bad messages are coded 4xx.
 import { once } from 'node:events';
+import type { IncomingMessage } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { WebSocket } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_MAX_IN_FLIGHT } from '../../src/shared/protocol/agent-api.js';
@@ -176,6 +179,28 @@ describe('agent channel', () => {
       const closed = await Promise.race([own.close().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), 10_000).unref())]);
       expect(closed).toBe(true);
     }
+  });
+
+  it('holds nothing of its upgrade request while the channel lives (its headers cost 2 KB per agent)', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const token = await registered('ch-lean');
+    let upgrade: WeakRef<IncomingMessage> | undefined;
+    const seen = (req: IncomingMessage) => (upgrade = new WeakRef(req));
+    c.controller.app.server.prependOnceListener('upgrade', seen);
+    const ch = await channel(c.url, token);
+    const before = c.controller.waitingClaims;
+    ch.send('/v1/agent/claim', { agentId: 'ch-lean', max: 1, waitMs: 20_000, claimId: claimId() });
+    await waitUntil('the claim waiting', () => c.controller.waitingClaims > before);
+    expect(upgrade).toBeDefined();
+    // A WeakRef's target lives to the end of the turn that made it: collect in later turns.
+    await waitUntil('the upgrade request collected', async () => {
+      await new Promise((r) => setImmediate(r));
+      gc();
+      return upgrade!.deref() === undefined;
+    });
+    ch.ws.close();
+    await waitUntil('the claim released', () => c.controller.waitingClaims === before);
   });
 
   it('answers a plain GET (no upgrade) 426 UPGRADE_REQUIRED', async () => {
