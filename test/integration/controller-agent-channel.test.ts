@@ -8,6 +8,7 @@ import type { IncomingMessage } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { WebSocket } from 'undici';
+import { WebSocket as WsClient } from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CHANNEL_MAX_IN_FLIGHT } from '../../src/shared/protocol/agent-api.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
@@ -201,6 +202,34 @@ describe('agent channel', () => {
     });
     ch.ws.close();
     await waitUntil('the claim released', () => c.controller.waitingClaims === before);
+  });
+
+  it('closes a channel whose peer stopped answering pings, and keeps one that answers', async () => {
+    const own = await startController(redis.url, { agentChannelPingMs: 1000 });
+    const open = (agentId: string, autoPong: boolean) =>
+      credentialFor(own.url, agentId).then(async (token) => {
+        const ws = new WsClient(`${own.url.replace('http:', 'ws:')}/v1/agent/channel`, { headers: { authorization: `Bearer ${token}` }, autoPong });
+        const closed = new Promise<number>((resolve) => ws.once('close', (code) => resolve(code)));
+        let pings = 0;
+        ws.on('ping', () => pings++);
+        await once(ws, 'open');
+        return { ws, closed, pings: () => pings };
+      });
+    try {
+      const silent = await open('ch-silent', false);
+      const live = await open('ch-live', true);
+      // Terminated (no close frame: 1006 at the peer) after one ping went unanswered.
+      expect(await silent.closed).toBe(1006);
+      expect(silent.pings()).toBeGreaterThanOrEqual(1);
+      // The answering peer has been pinged past that point and is still open. (A second between pings:
+      // the test's own event loop answers them, and a busy machine must not make it miss one.)
+      await waitUntil('two more pings to the live channel', () => live.pings() >= silent.pings() + 2);
+      expect(live.ws.readyState).toBe(WsClient.OPEN);
+      expect(own.controller.openChannels).toBe(1);
+      live.ws.close();
+    } finally {
+      await own.close();
+    }
   });
 
   it('answers a plain GET (no upgrade) 426 UPGRADE_REQUIRED', async () => {

@@ -26,8 +26,8 @@ export interface AgentChannelOptions {
   credentials: CredentialCheck;
   /** Largest message, as the largest HTTP body. */
   maxMessageBytes: number;
-  /** A channel whose peer answers no ping for this long is closed. */
-  pingEveryMs?: number;
+  /** How often every channel is pinged; one whose peer did not answer the last ping is closed. */
+  pingEveryMs: number;
   logger: Logger;
   /** Benchmarks only (auth-hooks.ts skipAgentChecks): the caller the upgrade proved, never checked again. */
   skipAgentChecks?: boolean;
@@ -46,7 +46,7 @@ function safeDecode(s: string): string {
 export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): { readonly open: number } {
   // Per channel only what it needs: thousands of agents each hold one (bench many-agents: 10,000).
   const sockets = new Map<WebSocket, { alive: boolean }>();
-  const pingEveryMs = opts.pingEveryMs ?? 30_000;
+  const pingEveryMs = opts.pingEveryMs;
   // One sweep pings every channel; one that did not answer the last ping is closed.
   let sweep: NodeJS.Timeout | undefined;
   const startSweep = () => {

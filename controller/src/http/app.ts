@@ -33,6 +33,8 @@ export interface AppOptions extends HttpLimitSettings {
   sessionTtlSec: number;
   /** Serve the agent channel (a WebSocket for claims and completes); off: agents use HTTP only. */
   agentChannel: boolean;
+  /** Each channel is pinged this often; one that missed the last ping is closed. */
+  agentChannelPingMs: number;
 }
 
 export interface AppDeps extends PlatformDeps, AgentRouteDeps, IdentityDeps, ReleaseRouteDeps {
@@ -115,6 +117,7 @@ export function buildApp(opts: AppOptions, deps: AppDeps, uiDir?: string): Built
         calls,
         credentials: deps.auth.credentials,
         maxMessageBytes: opts.bodyLimitBytes,
+        pingEveryMs: opts.agentChannelPingMs,
         logger: deps.logger,
         ...(deps.auth.skipAgentChecks ? { skipAgentChecks: true } : {}),
       })

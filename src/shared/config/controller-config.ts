@@ -51,6 +51,11 @@ export const controllerConfigSchema = z.strictObject({
    * whenever the channel is refused or lost.
    */
   agentChannel: boolField().default(true),
+  /**
+   * How often the controller pings each agent channel. A channel whose agent did not answer the last
+   * ping is closed, so a peer gone silent (frozen, cut off, hostile) holds its socket at most twice this.
+   */
+  agentChannelPingMs: intField(100, 600_000).default(30_000),
   /** Finished jobs and their logs expire after this long. */
   retentionSec: intField(60).default(7 * 24 * 3600),
   /** Per-job log cap; bytes past it are counted but not kept, and the job says it was truncated. */
