@@ -3,7 +3,7 @@
 // (see docs/agent-api.md), and the submit of a job for the caller itself.
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { NotFoundError } from '../../../src/shared/errors.js';
+import { HttpAgentError, NotFoundError } from '../../../src/shared/errors.js';
 import { parseOr400 } from '../../../src/shared/http/validate.js';
 import {
   agentApiPaths,
@@ -27,6 +27,7 @@ import type { Caller, LeaseStore } from '../lease-store.js';
 import type { SubmitQuota } from '../submit-quota.js';
 import type { Notifier } from '../wake-hub.js';
 import { agentMismatch, callerOf, verifiedCaller } from './auth-hooks.js';
+import { logBodies } from './log-body.js';
 import { parseSubmission } from './platform-routes.js';
 
 const jobParams = z.strictObject({ id: jobIdSchema });
@@ -210,15 +211,26 @@ export function agentRoutes(app: FastifyInstance, deps: AgentRouteDeps & { calls
 
   app.post(agentApiPaths.completeBatch, async (req) => calls.completeBatch(verifiedCaller(req), req.body));
 
-  // The log append takes raw bytes of any content type, so it lives in its own scope with its own parser.
+  // The log append takes raw bytes of any content type, so it lives in its own scope with its own parser,
+  // which reads them into a pooled buffer (log-body.ts) given back once Redis has taken the bytes.
+  const bodies = logBodies(deps.logChunkMaxBytes);
   void app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
-    scope.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: deps.logChunkMaxBytes }, (_req, body, done) => done(null, body));
+    scope.addContentTypeParser('*', (req, payload, done) => bodies.parse(req, payload, done));
     scope.post(agentApiPaths.log.route, async (req) => {
-      const { id } = parseOr400(jobParams, req.params, 'params');
-      const q = parseOr400(logAppendQuerySchema, req.query, 'query');
       const bytes = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-      const r = await leases.appendLog(id, q.epoch, q.offset, bytes, callerOf(req));
+      let r: Awaited<ReturnType<typeof leases.appendLog>>;
+      try {
+        const { id } = parseOr400(jobParams, req.params, 'params');
+        const q = parseOr400(logAppendQuerySchema, req.query, 'query');
+        r = await leases.appendLog(id, q.epoch, q.offset, bytes, callerOf(req));
+      } catch (err) {
+        // A refusal (a bad query, or Redis's answer: a stale epoch, another agent's job) leaves nothing in
+        // flight; anything else (Redis away, a timeout) may, and keeps the buffer out of the pool.
+        if (err instanceof HttpAgentError && err.statusCode < 500) bodies.release(bytes);
+        throw err;
+      }
+      bodies.release(bytes);
       return { offset: r.offset, ...(r.cancel ? { cancel: true } : {}) };
     });
   });
