@@ -137,7 +137,10 @@ async function ready(c: Child, what: string, probe: () => Promise<boolean>, out:
   }
 }
 
-/** The child answers on `port` itself: not some other process that took the port first (port-owner.ts). */
+/**
+ * The port that answered is the child's: not some other process's that took it first (port-owner.ts).
+ * Asked only once the port answers, so the /proc scan is not repeated while nothing listens.
+ */
 async function owns(c: Child, port: number): Promise<boolean> {
   return c.proc.pid !== undefined && (await listensOn(c.proc.pid, port)) !== false;
 }
@@ -238,7 +241,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     const common = withoutSecrets(env);
 
     const controller = start('controller', ['controller', '--config', secrets.controllerConfig], { ...common, HTTPAGENT_REDIS_URL: redisUrl, HTTPAGENT_LISTEN: `127.0.0.1:${controllerPort.port}` });
-    await ready(controller, 'answering /healthz', async () => (await owns(controller, controllerPort.port)) && Boolean(await httpOk(`${controllerUrl}/healthz`)), out);
+    await ready(controller, 'answering /healthz', async () => Boolean(await httpOk(`${controllerUrl}/healthz`)) && (await owns(controller, controllerPort.port)), out);
 
     const agentState = env.HTTPAGENT_STATE_DIR ?? join(varDir, 'agent');
     mkdirSync(agentState, { recursive: true, mode: 0o700 });
@@ -259,7 +262,7 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     // Ready once the controller lists it online: enrolled, registered and heartbeating. Its port tells it
     // from other agents registered with the same Redis.
     await ready(agent, 'registering with the controller', async () => {
-      if (!(await owns(agent, agentPort.port)) || !(await httpOk(`${agentUrl}/healthz`))) return false;
+      if (!(await httpOk(`${agentUrl}/healthz`)) || !(await owns(agent, agentPort.port))) return false;
       const agents = (await (await httpOk(`${controllerUrl}/v1/agents`, secrets.platformToken))?.json()) as { id: string; state: string; port: number }[] | undefined;
       const mine = agents?.find((a) => a.port === agentPort.port && a.state === 'online');
       agentId = mine?.id ?? '';

@@ -46,7 +46,6 @@ function safeDecode(s: string): string {
 export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): { readonly open: number } {
   // Per channel only what it needs: thousands of agents each hold one (bench many-agents: 10,000).
   const sockets = new Map<WebSocket, { alive: boolean }>();
-  const pingEveryMs = opts.pingEveryMs;
   // One sweep pings every channel; one that did not answer the last ping is closed.
   let sweep: NodeJS.Timeout | undefined;
   const startSweep = () => {
@@ -58,7 +57,7 @@ export function agentChannel(app: FastifyInstance, opts: AgentChannelOptions): {
           s.ping();
         }
       }
-    }, pingEveryMs).unref();
+    }, opts.pingEveryMs).unref();
   };
 
   const dispatch = (caller: Caller, path: string, body: unknown, gone: () => AbortSignal): Promise<unknown> => {

@@ -71,9 +71,7 @@ export function logBodies(maxBytes: number): LogBodies {
       payload.on('error', onEnd);
       payload.resume();
     },
-    release(body) {
-      giveBack(body);
-    },
+    release: giveBack,
     get free() {
       return free.length;
     },
