@@ -49,27 +49,34 @@ const monitorHeartbeatSchema = z.strictObject({ checks: z.record(z.string(), z.b
 export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: CredentialStore, opts: { offlineAfterMs: number }) {
   let snapshot: Snapshot | undefined;
   let reading: Promise<Snapshot> | undefined;
+  /** Bumped by forget(): a reading begun before it is used by its own callers but not kept. */
+  let generation = 0;
 
-  /** Every registered agent's labels, state and last sighting: one pipelined HMGET each. */
+  /** Every registered agent's labels, state, last sighting and drain mark: one pipelined HMGET and EXISTS each. */
   const readSnapshot = (): Promise<Snapshot> =>
     (reading ??= (async () => {
+      const startedAt = generation;
       try {
         const [ids, now] = await Promise.all([redis.zrange(keys.agents, '0', '-1'), redisNow(redis)]);
-        const [rows, creds] = await Promise.all([
+        const [rows, drains, creds] = await Promise.all([
           Promise.all(ids.map((id) => redis.hmget(keys.agent(id), 'labels', 'state', 'lastSeenAt'))),
+          Promise.all(ids.map((id) => redis.exists(keys.agentDrain(id)))),
           credentials.describe(ids),
         ]);
         const agents: KnownAgent[] = [];
         rows.forEach((row, i) => {
           const parsed = knownSchema.safeParse(row);
-          // An expired registry hash (or one of another version) is no agent; a revoked one takes nothing until it enrolls again.
-          const state = creds.get(ids[i]!)?.revoked ? 'revoked' : parsed.data?.[1];
+          // An expired registry hash (or one of another version) is no agent; a revoked one takes nothing until
+          // it enrolls again; one the platform drained (agent-drain.ts) takes nothing though it says online.
+          const state = creds.get(ids[i]!)?.revoked ? 'revoked' : drains[i] ? 'draining' : parsed.data?.[1];
           if (parsed.success) agents.push({ id: ids[i]!, labels: parsed.data[0], state: state!, lastSeenAt: parsed.data[2] });
         });
-        snapshot = { readAt: Date.now(), now, agents };
-        return snapshot;
+        const read = { readAt: Date.now(), now, agents };
+        if (startedAt === generation) snapshot = read;
+        return read;
       } finally {
-        reading = undefined;
+        // A reading forget() let go of is no longer the one in flight.
+        if (startedAt === generation) reading = undefined;
       }
     })());
 
@@ -136,7 +143,14 @@ export function createAgentDirectory(redis: RedisLike, keys: Keys, credentials: 
     if (gone.length) await redis.zrem(keys.agents, ...gone);
     return out;
   };
-  return { list, whyWaiting };
+  /** Drops the cached reading: a drain or resume made here shows in the next judgement, not 2 s later. */
+  const forget = (): void => {
+    snapshot = undefined;
+    reading = undefined;
+    generation++;
+  };
+
+  return { list, whyWaiting, forget };
 }
 
 export type AgentDirectory = ReturnType<typeof createAgentDirectory>;

@@ -27,8 +27,11 @@ export interface Notifier {
   readonly origin: string;
   /** Wakes every waiter with nothing (shutdown): their claims answer empty at once. */
   releaseAll(): void;
-  /** Some claim waits here now that could take work for `target` (`a:<id>`, `l:<k=v,...>` or `*`). */
-  hasWaiterFor(target: string): boolean;
+  /**
+   * The agents whose claims wait here now and could take work for `target` (`a:<id>`, `l:<k=v,...>` or
+   * `*`): distinct, longest waiting first, at most `max`.
+   */
+  waitersFor(target: string, max?: number): string[];
   readonly waiting: number;
   close(): Promise<void>;
 }
@@ -168,10 +171,14 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
     register,
     deliver,
     origin,
-    hasWaiterFor(target) {
+    waitersFor(target, max = 4) {
       const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
-      for (const w of candidates) if (!w.gone && matches(target, w)) return true;
-      return false;
+      const found = new Set<string>();
+      for (const w of candidates) {
+        if (found.size >= max) break;
+        if (!w.gone && matches(target, w)) found.add(w.agentId);
+      }
+      return [...found];
     },
     releaseAll() {
       closed = true;

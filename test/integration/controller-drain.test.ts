@@ -3,6 +3,7 @@
 // hands it work again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
+import { waitUntil } from '../helpers/wait.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
 
 let redis: PrivateRedis;
@@ -43,6 +44,30 @@ describe('POST /v1/agents/:id/drain', () => {
     expect((await call(c.url, 'DELETE', '/v1/agents/drain-a/drain')).body).toEqual({ agentId: 'drain-a', draining: false });
     expect(await stateOf('drain-a')).toBe('online');
     expect((await claim('drain-a')).body.jobs[0].id).toBe(waiting);
+  });
+
+  it("a job only drained agents could take says why it waits, even while such an agent's long-poll waits here", async () => {
+    await call(c.url, 'POST', '/v1/agent/register', { body: agentBody('drain-w', { pool: 'drained' }) });
+    const submit = async () => (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', labels: { pool: 'drained' } } })).body;
+    // Online and waiting: the job will be taken, no reason.
+    const first = call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'drain-w', max: 1, waitMs: 30_000, claimId: claimId() } });
+    await waitUntil('the claim waiting', () => c.controller.waitingClaims === 1);
+    expect((await submit()).waiting).toBeUndefined();
+    await first;
+
+    expect((await call(c.url, 'POST', '/v1/agents/drain-w/drain')).status).toBe(200);
+    // Its claims get nothing now, so a claim of it waiting here is no reason to expect the job taken.
+    const parked = call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'drain-w', max: 1, waitMs: 30_000, claimId: claimId() } });
+    await waitUntil('the drained claim waiting', () => c.controller.waitingClaims === 1);
+    const queued = await submit();
+    expect(queued.waiting).toMatchObject({ code: 'AGENT_OFFLINE', selector: 'pool=drained' });
+    expect(queued.waiting.message).toContain('drain-w (draining)');
+    expect((await call(c.url, 'GET', `/v1/jobs/${queued.id}`)).body.waiting).toMatchObject({ code: 'AGENT_OFFLINE' });
+
+    expect((await call(c.url, 'DELETE', '/v1/agents/drain-w/drain')).status).toBe(200);
+    expect((await call(c.url, 'GET', `/v1/jobs/${queued.id}`)).body.waiting).toBeUndefined();
+    // The parked claim was made while drained; it ends with its long-poll (or the close below).
+    void parked.catch(() => undefined);
   });
 
   it('answers 404 for an agent that never registered, and 400 for a body', async () => {

@@ -89,4 +89,19 @@ describe('notifier', () => {
     w.dispose();
     await n.close();
   });
+
+  it('names the agents whose waiting claims could take work for a target: distinct, oldest first, at most max', async () => {
+    const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+    const ws = [n.register('a1', { os: 'linux' }), n.register('a2', { os: 'bsd' }), n.register('a1', { os: 'linux' }), n.register('a3', null), n.register('a4', { os: 'linux' })];
+    expect(n.waitersFor('l:os=linux')).toEqual(['a1', 'a3', 'a4']);
+    expect(n.waitersFor('l:os=linux', 2)).toEqual(['a1', 'a3']);
+    expect(n.waitersFor('a:a2')).toEqual(['a2']);
+    expect(n.waitersFor('a:nobody')).toEqual([]);
+    expect(n.waitersFor('*')).toEqual(['a1', 'a2', 'a3', 'a4']);
+    ws[1]!.dispose();
+    expect(n.waitersFor('a:a2')).toEqual([]);
+    for (const w of ws) w.dispose();
+    expect(n.waitersFor('*')).toEqual([]);
+    await n.close();
+  });
 });

@@ -66,10 +66,15 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
 
   /**
    * Why a queued job for `target` would wait with nobody to take it. A claim waiting on this controller
-   * that could take it answers at once; otherwise the registry of agents decides.
+   * that could take it answers at once, unless its agent is drained (a drained agent's long-poll waits
+   * too, and gets nothing); otherwise the registry of agents decides.
    */
   const whyWaiting = async (target: { agent?: string | undefined; labels?: Record<string, string> | undefined }): Promise<WaitingReason | undefined> => {
-    if (deps.notifier.hasWaiterFor(queueFor(target).wake)) return undefined;
+    const waiting = deps.notifier.waitersFor(queueFor(target).wake);
+    if (waiting.length > 0) {
+      const drained = await Promise.all(waiting.map((id) => deps.drains.isDrained(id)));
+      if (drained.includes(false)) return undefined;
+    }
     return deps.agents.whyWaiting(target);
   };
 
@@ -202,6 +207,7 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
     const r = await deps.drains.drain(id);
+    deps.agents.forget();
     req.log.info({ agentId: id }, 'agent drained by the platform');
     return r;
   });
@@ -209,6 +215,7 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   app.delete(paths.agentDrain.route, async (req) => {
     const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     const r = await deps.drains.resume(id);
+    deps.agents.forget();
     req.log.info({ agentId: id }, 'agent resumed by the platform');
     return r;
   });
