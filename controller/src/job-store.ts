@@ -23,9 +23,10 @@ export interface JobStoreOptions {
   /**
    * This controller's notifier (wake-hub.ts): its waiting claims are woken for the jobs it queues as soon
    * as they are committed, and the copy published for the other controllers is marked as its own.
-   * Without it every wake goes through pub/sub.
+   * Without it every wake goes through pub/sub. With `take`, a single job goes straight to a claim
+   * waiting here that can take it, claimed in the enqueue's own script (enqueue-claim-8.lua).
    */
-  local?: Pick<Notifier, 'origin' | 'deliver'>;
+  local?: Pick<Notifier, 'origin' | 'deliver'> & Partial<Pick<Notifier, 'take'>>;
 }
 
 /**
@@ -93,16 +94,34 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     }
     const wakeMessage = [...wakes].map(([target, n]) => `${n}\t${target}`).join('\n');
     const published = opts.local ? opts.local.origin + wakeMessage : wakeMessage;
+    const args = { wakeChannel: keys.wakeChannel, wakeMessage: published, jobs };
+    const enqueueKeys = [keys.base, keys.seq, keys.selectors, keys.recent] as const;
+    // One job and a claim waiting here that could take it: the enqueue makes that claim too, saving the
+    // claim's own round trip to Redis after the wake-up.
+    const taken = jobs.length === 1 ? opts.local?.take?.(jobs[0]!.wake) : undefined;
     let reply: ScriptReply<'enqueue'>;
+    let handedNew = false;
     try {
-      reply = await run('enqueue', [keys.base, keys.seq, keys.selectors, keys.recent], { wakeChannel: keys.wakeChannel, wakeMessage: published, jobs });
+      if (taken) {
+        const { agentId, claim } = taken;
+        const r = await run('enqueueClaim', [...enqueueKeys, keys.agent(agentId), keys.leases, keys.claimMemo(agentId, claim.claimId), keys.credential(agentId)], { ...args, claim: claim.args }, { agentId });
+        // Jobs, or a silent agent (its long-poll ends empty): handed. No claim made, or nothing in it
+        // (a drained agent): it waits on.
+        if (r.claim && (r.claim.silent || r.claim.jobs.length > 0)) taken.hand(r.claim);
+        else taken.giveBack();
+        handedNew = r.claim?.jobs.some((j) => j.id === r.jobs[0]?.id) ?? false;
+        reply = r;
+      } else {
+        reply = await run('enqueue', [...enqueueKeys], args);
+      }
     } catch (err) {
+      taken?.giveBack();
       // The script may have committed before the reply was lost: a wake for nothing costs a claim one look.
       opts.local?.deliver(wakeMessage);
       throw err;
     }
-    // The script published only if it queued something; the waiters here hear it now, not a pub/sub hop later.
-    if (opts.local && reply.jobs.some((j) => j.created)) opts.local.deliver(wakeMessage);
+    // The script published only if it left something queued; the waiters here hear it now, not a pub/sub hop later.
+    if (opts.local && !handedNew && reply.jobs.some((j) => j.created)) opts.local.deliver(wakeMessage);
     return reply.jobs;
   };
 

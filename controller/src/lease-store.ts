@@ -19,6 +19,7 @@ import { createLogAppender } from './log-append.js';
 import type { Keys } from './keys.js';
 import type { ScriptReply } from './script-contracts.js';
 import { scriptError } from './script-errors.js';
+import type { WaiterClaim } from './wake-hub.js';
 
 export interface LeaseStoreOptions {
   leaseMs: number;
@@ -108,29 +109,37 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     return { leaseMs, serverTime: now };
   };
 
+  const claimArgs = <W extends boolean>(caller: Caller, max: number, woken: W) => ({
+    agentId: caller.agentId,
+    max,
+    memoTtlMs,
+    reapLimit: opts.reapInClaim,
+    wakeChannel: keys.wakeChannel,
+    woken,
+    retentionSec: opts.retentionSec,
+    logCapBytes: opts.logCapBytes,
+    credentialHash: caller.credentialHash,
+  });
+
+  /** A claim script's reply → what the claim answers. */
+  const claimResult = (reply: ScriptReply<'claim'>): ClaimResult =>
+    // Not an error: the long-poll just ends empty (its agent, if alive after all, simply claims again).
+    reply.silent ? { jobs: [], labels: reply.labels, silent: true } : { jobs: claimedJobs(reply), labels: reply.labels };
+
   /** `woken`: re-run for a waiting long-poll after a wake-up, not sent by the agent just now. */
   const claim = async (caller: Caller, max: number, claimId: string, woken = false): Promise<ClaimResult> => {
-    const { agentId, credentialHash } = caller;
+    const { agentId } = caller;
     const reply = await run(
       'claim',
       [keys.base, keys.agent(agentId), keys.leases, keys.selectors, keys.claimMemo(agentId, claimId), keys.credential(agentId)],
-      {
-        agentId,
-        max,
-        memoTtlMs,
-        reapLimit: opts.reapInClaim,
-        wakeChannel: keys.wakeChannel,
-        woken,
-        retentionSec: opts.retentionSec,
-        logCapBytes: opts.logCapBytes,
-        credentialHash,
-      },
+      claimArgs(caller, max, woken),
       { agentId },
     );
-    // Not an error: the long-poll just ends empty (its agent, if alive after all, simply claims again).
-    if (reply.silent) return { jobs: [], labels: reply.labels, silent: true };
-    return { jobs: claimedJobs(reply), labels: reply.labels };
+    return claimResult(reply);
   };
+
+  /** What an enqueue on this controller needs to claim for this waiting long-poll itself (wake-hub.ts take). */
+  const waitingClaim = (caller: Caller, max: number, claimId: string): WaiterClaim => ({ claimId, args: claimArgs(caller, max, true) });
 
   const heartbeat = async (req: HeartbeatRequest): Promise<{ leases: Record<string, LeaseStatus>; serverTime: number }> => {
     const reply = await run(
@@ -219,7 +228,7 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
     return { duplicate: r.status === 'duplicate', ...(jobs ? { jobs } : {}) };
   };
 
-  return { register, claim, heartbeat, renew, appendLog, step, complete, completeMany };
+  return { register, claim, claimResult, waitingClaim, heartbeat, renew, appendLog, step, complete, completeMany };
 }
 
 export type LeaseStore = ReturnType<typeof createLeaseStore>;

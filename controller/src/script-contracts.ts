@@ -56,6 +56,33 @@ const claimReply = z.strictObject({
   ),
 });
 
+const enqueueArgs = z.strictObject({
+  wakeChannel: z.string(),
+  wakeMessage: z.string(),
+  jobs: z.array(
+    z.strictObject({
+      id: z.string(),
+      idem: z.string().optional(),
+      queue: z.string(),
+      selector: z.string().optional(),
+      wake: z.string(),
+      priority: int,
+      maxAttempts: int,
+      timeoutSec: int.optional(),
+      steps: z.string(),
+      stepCount: int,
+      target: z.string(),
+      tasks: z.string(),
+      schedule: z.strictObject({ agentId: z.string(), name: z.string() }).optional(),
+      indexes: z.array(z.string()),
+    }),
+  ),
+});
+
+const enqueueReply = z.strictObject({
+  jobs: luaArray(z.strictObject({ id: z.string(), state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']), created: z.boolean() })),
+});
+
 const appendReply = z.strictObject({ offset: int, cancel: z.boolean(), storedAt: int.optional() });
 
 export interface ScriptContract {
@@ -107,32 +134,10 @@ export const scriptContracts = {
       claim: claimReply.optional(),
     }),
   },
-  enqueue: {
-    args: z.strictObject({
-      wakeChannel: z.string(),
-      wakeMessage: z.string(),
-      jobs: z.array(
-        z.strictObject({
-          id: z.string(),
-          idem: z.string().optional(),
-          queue: z.string(),
-          selector: z.string().optional(),
-          wake: z.string(),
-          priority: int,
-          maxAttempts: int,
-          timeoutSec: int.optional(),
-          steps: z.string(),
-          stepCount: int,
-          target: z.string(),
-          tasks: z.string(),
-          schedule: z.strictObject({ agentId: z.string(), name: z.string() }).optional(),
-          indexes: z.array(z.string()),
-        }),
-      ),
-    }),
-    reply: z.strictObject({
-      jobs: luaArray(z.strictObject({ id: z.string(), state: z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled']), created: z.boolean() })),
-    }),
+  enqueue: { args: enqueueArgs, reply: enqueueReply },
+  enqueueClaim: {
+    args: enqueueArgs.extend({ claim: claimArgs.extend({ woken: z.literal(true) }) }),
+    reply: enqueueReply.extend({ claim: claimReply.optional() }),
   },
   fleetMetrics: {
     args: z.strictObject({ offlineAfterMs: int, maxLeases: int }),

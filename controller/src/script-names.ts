@@ -8,6 +8,7 @@ export const scriptFiles = {
   claim: { file: 'claim-6.lua', numberOfKeys: 6 },
   completeClaim: { file: 'complete-claim-6.lua', numberOfKeys: 6 },
   enqueue: { file: 'enqueue-4.lua', numberOfKeys: 4 },
+  enqueueClaim: { file: 'enqueue-claim-8.lua', numberOfKeys: 8 },
   fleetMetrics: { file: 'fleet-metrics-6.lua', numberOfKeys: 6 },
   heartbeat: { file: 'heartbeat-4.lua', numberOfKeys: 4 },
   lockReleaseUpload: { file: 'lock-release-upload-1.lua', numberOfKeys: 1 },

@@ -3,16 +3,38 @@
 import { randomUUID } from 'node:crypto';
 import type { Logger } from '../../src/shared/log.js';
 import type { RedisLike } from './commands.js';
+import type { ScriptArgs, ScriptReply } from './script-contracts.js';
+
+/** What an enqueue on this controller needs to make a waiting claim's claim itself (enqueue-claim-8.lua). */
+export interface WaiterClaim {
+  claimId: string;
+  args: ScriptArgs<'enqueueClaim'>['claim'];
+}
+
+/** How a wait ended: woken (true), timed out or aborted (false), or handed the claim an enqueue made for it. */
+export type Wake = boolean | { handed: ScriptReply<'claim'> };
 
 /** A claim waiting for work. `labels` is null until the agent's labels are known (then it matches any selector). */
 export interface Waiter {
   readonly agentId: string;
   labels: Record<string, string> | null;
-  /** Resolves true when woken (or already woken since the last wait), false on timeout or abort. */
-  wait(ms: number, signal?: AbortSignal): Promise<boolean>;
+  /** Set once the claim is known to wait: an enqueue here may then claim for it (Notifier.take). */
+  claim: WaiterClaim | undefined;
+  /** Resolves true when woken (or already woken since the last wait), false on timeout or abort, or with what it was handed. */
+  wait(ms: number, signal?: AbortSignal): Promise<Wake>;
   dispose(): void;
   /** Leaves without using the wake it got (its agent went silent): the wake passes to another waiter for that work. */
   handOff(): void;
+}
+
+/** A waiting claim an enqueue took (Notifier.take): no wake, timeout or abort ends it until one of these. */
+export interface TakenWaiter {
+  readonly agentId: string;
+  readonly claim: WaiterClaim;
+  /** Ends the wait with the claim made for it. */
+  hand(reply: ScriptReply<'claim'>): void;
+  /** No claim was made: it waits on (or ends, if its time ran out meanwhile), and wakes reach it again. */
+  giveBack(): void;
 }
 
 export interface Notifier {
@@ -25,6 +47,11 @@ export interface Notifier {
    * back through Redis's pub/sub (every reader skips the line itself: it holds no tab).
    */
   readonly origin: string;
+  /**
+   * The claim waiting longest that could take work for `target` and can be claimed for (its claim is
+   * set), held for the caller until it hands it a claim or gives it back.
+   */
+  take(target: string): TakenWaiter | undefined;
   /** Wakes every waiter with nothing (shutdown): their claims answer empty at once. */
   releaseAll(): void;
   /**
@@ -38,6 +65,13 @@ export interface Notifier {
 
 interface WaiterState extends Waiter {
   woken: boolean;
+  /** Held by an enqueue (take); `lapsed`: its time ran out, or it was aborted or released, meanwhile. */
+  taken: boolean;
+  lapsed: boolean;
+  /** A wait is pending. */
+  readonly waiting: boolean;
+  /** Ends the pending wait with `wake`. */
+  end(wake: Wake): void;
   /** Targets ('*' for a wake without one) of the pending wake and of the last one a wait used: where a pass-on goes. */
   wokenFor: string;
   usedFor: string;
@@ -77,7 +111,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
       for (const w of candidates) {
         if (count <= 0) break;
-        if (w.woken || w.gone || !matches(target, w)) continue;
+        if (w.woken || w.gone || w.taken || !matches(target, w)) continue;
         w.wake(target);
         count--;
       }
@@ -105,15 +139,29 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
   });
 
   const register = (agentId: string, labels: Record<string, string> | null): Waiter => {
-    let resolveWait: ((woken: boolean) => void) | undefined;
+    let resolveWait: ((wake: Wake) => void) | undefined;
     const w: WaiterState = {
       agentId,
       labels,
+      claim: undefined,
       woken: false,
+      taken: false,
+      lapsed: false,
       wokenFor: '*',
       usedFor: '*',
       gone: false,
+      get waiting() {
+        return resolveWait !== undefined;
+      },
+      end(wake) {
+        resolveWait?.(wake);
+      },
       wake(target = '*') {
+        // Held by an enqueue: only shutdown wakes it (deliver skips it); it ends when given back.
+        if (w.taken) {
+          w.lapsed = true;
+          return;
+        }
         if (resolveWait) {
           const r = resolveWait;
           resolveWait = undefined;
@@ -130,17 +178,19 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
           w.woken = false;
           return Promise.resolve(!closed);
         }
-        return new Promise<boolean>((resolve) => {
-          const done = (woken: boolean) => {
+        return new Promise<Wake>((resolve) => {
+          const done = (wake: Wake) => {
             clearTimeout(timer);
             signal?.removeEventListener('abort', onAbort);
             resolveWait = undefined;
-            resolve(woken);
+            resolve(wake);
           };
-          const onAbort = () => done(false);
-          const timer = setTimeout(() => done(false), ms);
+          // While an enqueue claims for it, the claim's outcome decides how the wait ends.
+          const lapse = () => (w.taken ? (w.lapsed = true) : done(false));
+          const onAbort = lapse;
+          const timer = setTimeout(lapse, ms);
           signal?.addEventListener('abort', onAbort, { once: true });
-          resolveWait = (woken) => done(woken);
+          resolveWait = done;
         });
       },
       dispose() {
@@ -167,9 +217,38 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
     return w;
   };
 
+  const take = (target: string): TakenWaiter | undefined => {
+    const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
+    for (const w of candidates) {
+      const claim = w.claim;
+      if (closed || !claim || !w.waiting || w.taken || w.woken || w.gone || !matches(target, w)) continue;
+      w.taken = true;
+      return {
+        agentId: w.agentId,
+        claim,
+        hand(reply) {
+          w.taken = false;
+          w.lapsed = false;
+          // Nothing else is delivered to it: a wake for work still queued goes to the others.
+          w.gone = true;
+          w.end({ handed: reply });
+        },
+        giveBack() {
+          w.taken = false;
+          if (w.lapsed || closed) {
+            w.lapsed = false;
+            w.end(false);
+          }
+        },
+      };
+    }
+    return undefined;
+  };
+
   return {
     register,
     deliver,
+    take,
     origin,
     waitersFor(target, max = 4) {
       const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;

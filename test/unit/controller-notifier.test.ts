@@ -1,8 +1,9 @@
 // Wake-up routing: an announcement wakes only matching waiters, and only as many as jobs announced.
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { RedisLike } from '../../controller/src/commands.js';
-import { createNotifier } from '../../controller/src/wake-hub.js';
+import type { ScriptReply } from '../../controller/src/script-contracts.js';
+import { createNotifier, type Wake, type WaiterClaim } from '../../controller/src/wake-hub.js';
 import { silentLogger } from '../../src/shared/log.js';
 
 /** The notifier needs only subscribe + message events from its connection. */
@@ -12,7 +13,7 @@ function fakeSubscriber(): RedisLike {
   return ee as unknown as RedisLike;
 }
 
-const settled = async (p: Promise<boolean>): Promise<boolean | 'pending'> => Promise.race([p, new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
+const settled = async (p: Promise<Wake>): Promise<Wake | 'pending'> => Promise.race([p, new Promise<'pending'>((r) => setImmediate(() => r('pending')))]);
 
 describe('notifier', () => {
   it('wakes as many matching waiters as jobs were announced, oldest first', async () => {
@@ -103,5 +104,73 @@ describe('notifier', () => {
     for (const w of ws) w.dispose();
     expect(n.waitersFor('*')).toEqual([]);
     await n.close();
+  });
+
+  describe('take: an enqueue claiming for a waiting claim itself', () => {
+    const claimOf = (agentId: string): WaiterClaim => ({
+      claimId: `c-${agentId}`,
+      args: { agentId, max: 1, memoTtlMs: 1000, reapLimit: 1, wakeChannel: 'ch', woken: true, retentionSec: 60, logCapBytes: 1024, credentialHash: 'h' },
+    });
+    const reply: ScriptReply<'claim'> = { now: 1, labels: {}, leaseMs: 1000, jobs: [] };
+
+    it('takes the oldest waiting claim that has its claim set and matches; wakes pass it by until it is handed or given back', async () => {
+      const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+      const [bare, a1, a2] = [n.register('a0', { os: 'linux' }), n.register('a1', { os: 'linux' }), n.register('a2', { os: 'linux' })];
+      a1.claim = claimOf('a1');
+      a2.claim = claimOf('a2');
+      expect(n.take('l:os=linux')).toBeUndefined(); // nobody waits yet
+      const [wBare, w1, w2] = [bare.wait(60_000), a1.wait(60_000), a2.wait(60_000)];
+      expect(n.take('l:os=bsd')).toBeUndefined();
+      const t1 = n.take('l:os=linux')!;
+      expect(t1.agentId).toBe('a1');
+      expect(t1.claim.claimId).toBe('c-a1');
+      // Held: the next take and wakes go to others.
+      expect(n.take('l:os=linux')!.agentId).toBe('a2');
+      n.deliver('1\tl:os=linux');
+      expect(await settled(wBare)).toBe(true);
+      expect(await settled(w1)).toBe('pending');
+      t1.hand(reply);
+      expect(await w1).toEqual({ handed: reply });
+      // Handed: no later wake is spent on it.
+      n.deliver('1\ta:a1');
+      expect(n.waitersFor('a:a1')).toEqual([]);
+      expect(await settled(w2)).toBe('pending');
+      for (const w of [bare, a1, a2]) w.dispose();
+      await n.close();
+    });
+
+    it('a claim given back waits on and wakes reach it; one whose time ran out while held ends false when given back', async () => {
+      const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+      const w = n.register('a1', null);
+      w.claim = claimOf('a1');
+      let wait = w.wait(60_000);
+      n.take('a:a1')!.giveBack();
+      expect(await settled(wait)).toBe('pending');
+      n.deliver('1\ta:a1');
+      expect(await wait).toBe(true);
+
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+      try {
+        wait = w.wait(20);
+        const held = n.take('*')!;
+        // Its 20 ms pass while held: the wait does not end until the enqueue says how its claim went.
+        vi.advanceTimersByTime(50);
+        expect(await settled(wait)).toBe('pending');
+        held.giveBack();
+        expect(await wait).toBe(false);
+      } finally {
+        vi.useRealTimers();
+      }
+
+      const ac = new AbortController();
+      wait = w.wait(60_000, ac.signal);
+      const held2 = n.take('*')!;
+      ac.abort();
+      expect(await settled(wait)).toBe('pending');
+      held2.hand(reply);
+      expect(await wait).toEqual({ handed: reply });
+      w.dispose();
+      await n.close();
+    });
   });
 });

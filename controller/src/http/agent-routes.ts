@@ -101,11 +101,23 @@ export function createAgentCalls(deps: Pick<AgentRouteDeps, 'leases' | 'notifier
           waiter?.handOff();
           return [];
         }
-        if (waiter) waiter.labels = labels;
+        if (waiter) {
+          waiter.labels = labels;
+          // From now on an enqueue on this controller may make this claim itself (enqueue-claim-8.lua).
+          waiter.claim ??= leases.waitingClaim(caller, max, claimId);
+        }
         if (jobs.length > 0 || !waiter) return jobs;
         const left = deadline - Date.now();
         // A client that left gets nothing popped for it: its jobs stay queued for someone else.
-        if (left <= 0 || gone.aborted || !(await waiter.wait(left, gone))) return [];
+        if (left <= 0 || gone.aborted) return [];
+        const wake = await waiter.wait(left, gone);
+        if (wake === false) return [];
+        if (wake !== true) {
+          // Handed the claim an enqueue made for it; a silent agent's ends empty, its job's wake passed on.
+          const handed = leases.claimResult(wake.handed);
+          labelCache.set(agentId, handed.labels);
+          return handed.jobs;
+        }
       }
     } finally {
       waiter?.dispose();
