@@ -15,6 +15,8 @@ export interface EnqueueResult {
   state: JobState;
   /** false when an existing job was returned for its idempotency key. */
   created: boolean;
+  /** Claimed at once, in the enqueue's own script, by a claim waiting here: it waits for nothing. */
+  claimed?: true;
 }
 
 export interface JobStoreOptions {
@@ -122,7 +124,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
     }
     // The script published only if it left something queued; the waiters here hear it now, not a pub/sub hop later.
     if (opts.local && !handedNew && reply.jobs.some((j) => j.created)) opts.local.deliver(wakeMessage);
-    return reply.jobs;
+    return handedNew ? [{ ...reply.jobs[0]!, claimed: true }] : reply.jobs;
   };
 
   const get = async (id: string): Promise<JobView> => {

@@ -26,11 +26,14 @@ afterAll(async () => {
 const sha = (name: 'claim' | 'enqueue' | 'enqueueClaim') => createHash('sha1').update(scriptSource(name)).digest('hex');
 
 /** The scripts Redis runs (by name) while `fn` does. */
-async function scriptsRunDuring<T>(fn: () => Promise<T>): Promise<{ result: T; ran: string[] }> {
+async function scriptsRunDuring<T>(fn: () => Promise<T>): Promise<{ result: T; ran: string[]; keysRead: string[] }> {
   const scripts = (['claim', 'enqueue', 'enqueueClaim'] as const).map((name) => ({ name, sha: sha(name), opening: scriptSource(name).split('\n')[1]!.trim() }));
   const monitor = await new Redis(redis.port, '127.0.0.1').monitor();
   const ran: string[] = [];
-  monitor.on('monitor', (_time: string, args: string[]) => {
+  // Keys the controller itself (not a script) named.
+  const keysRead: string[] = [];
+  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (source !== 'lua' && args[1] !== undefined && !/^eval/i.test(args[0]!)) keysRead.push(String(args[1]));
     // EVAL the first time (ioredis falls back to it on NOSCRIPT; MONITOR shows its text escaped), EVALSHA after.
     const cmd = args[0]?.toLowerCase();
     const arg = String(args[1]);
@@ -46,7 +49,8 @@ async function scriptsRunDuring<T>(fn: () => Promise<T>): Promise<{ result: T; r
     await admin.echo(marker);
     admin.disconnect();
     await seen;
-    return { result, ran };
+    // Under the controller's hash tag: not a connection's own handshake (HELLO, CLIENT SETNAME) or the marker.
+    return { result, ran, keysRead: keysRead.filter((k) => k.startsWith('{')) };
   } finally {
     monitor.disconnect();
   }
@@ -60,13 +64,15 @@ describe('enqueue and claim in one script', () => {
     const base = c.controller.waitingClaims;
     const poll = longPoll('fused-a');
     await waitUntil('the claim waiting', () => c.controller.waitingClaims === base + 1);
-    const { result, ran } = await scriptsRunDuring(async () => {
+    const { result, ran, keysRead } = await scriptsRunDuring(async () => {
       const { id } = (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', labels: { pool: 'fused' } } })).body;
       return { id, answered: await poll };
     });
     expect(result.answered.status).toBe(200);
     expect(result.answered.body.jobs.map((j: { id: string }) => j.id)).toEqual([result.id]);
     expect(ran).toEqual(['enqueueClaim']);
+    // Claimed at once, so the submit does not ask the registry why the job would wait.
+    expect(keysRead).toEqual([]);
     expect((await call(c.url, 'GET', `/v1/jobs/${result.id}`)).body).toMatchObject({ state: 'running', agent: 'fused-a', attempt: 1 });
   });
 

@@ -81,7 +81,7 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   /** One job in, its reply out (201 new, 200 for an idempotency key seen before), with `waiting` when it applies. */
   const submitOne = async (spec: JobSpec) => {
     const [r] = await jobs.enqueue([spec]);
-    const waiting = r!.state === 'queued' ? await whyWaiting(spec) : undefined;
+    const waiting = r!.state === 'queued' && !r!.claimed ? await whyWaiting(spec) : undefined;
     return { created: r!.created, body: { id: r!.id, state: r!.state, ...(r!.created ? {} : { duplicate: true as const }), ...(waiting ? { waiting } : {}) } };
   };
 
