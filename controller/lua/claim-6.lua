@@ -26,9 +26,10 @@
           reapLimit: expired leases reaped first, at most · credentialHash: SHA-256 (hex) of the
           secret the caller presented
 
-  Returns {now: int, labels: json, leaseMs: int, silent?: true,
+  Returns {now: int, labels: json, leaseMs: int, silent?: true, drained?: true,
            jobs: [{id: string, epoch: int, attempt: int, steps: json, timeoutSec?: int, logOffset: int}]}
           labels: the agent's labels as JSON text · silent: a woken claim for a silent agent, no jobs
+          · drained: the platform drained the agent (drain:<agentId>), no new jobs
           · steps: the job's step specs as JSON text · logOffset: log bytes held for this epoch
   or {err: 'AGENT_UNKNOWN' | 'CREDENTIAL_REVOKED'}.
 ]]

@@ -110,7 +110,7 @@ export function createJobStore(redis: RedisLike, run: RunScript, keys: Keys, opt
         // Jobs, or a silent agent (its long-poll ends empty): handed. No claim made, or nothing in it
         // (a drained agent): it waits on.
         if (r.claim && (r.claim.silent || r.claim.jobs.length > 0)) taken.hand(r.claim);
-        else taken.giveBack();
+        else taken.giveBack(r.claim?.drained === true);
         handedNew = r.claim?.jobs.some((j) => j.id === r.jobs[0]?.id) ?? false;
         reply = r;
       } else {

@@ -44,6 +44,8 @@ export interface ClaimResult {
   labels: Record<string, string>;
   /** A woken claim found the agent silent (no heartbeat for half its lease): nothing was handed out. */
   silent?: true;
+  /** The platform drained the agent: it gets no new job until resumed. */
+  drained?: true;
 }
 
 /** A claim's reply → the jobs as the agent API hands them out (each with the agent's lease). */
@@ -124,7 +126,9 @@ export function createLeaseStore(run: RunScript, keys: Keys, opts: LeaseStoreOpt
   /** A claim script's reply → what the claim answers. */
   const claimResult = (reply: ScriptReply<'claim'>): ClaimResult =>
     // Not an error: the long-poll just ends empty (its agent, if alive after all, simply claims again).
-    reply.silent ? { jobs: [], labels: reply.labels, silent: true } : { jobs: claimedJobs(reply), labels: reply.labels };
+    reply.silent
+      ? { jobs: [], labels: reply.labels, silent: true }
+      : { jobs: claimedJobs(reply), labels: reply.labels, ...(reply.drained ? { drained: true as const } : {}) };
 
   /** `woken`: re-run for a waiting long-poll after a wake-up, not sent by the agent just now. */
   const claim = async (caller: Caller, max: number, claimId: string, woken = false): Promise<ClaimResult> => {

@@ -44,6 +44,7 @@ const claimReply = z.strictObject({
   labels: jsonText(labels),
   leaseMs: int,
   silent: z.literal(true).optional(),
+  drained: z.literal(true).optional(),
   jobs: luaArray(
     z.strictObject({
       id: z.string(),

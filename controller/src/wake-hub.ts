@@ -20,6 +20,11 @@ export interface Waiter {
   labels: Record<string, string> | null;
   /** Set once the claim is known to wait: an enqueue here may then claim for it (Notifier.take). */
   claim: WaiterClaim | undefined;
+  /**
+   * Its last claim found the agent drained by the platform: no wake is spent on it (it would claim
+   * nothing and keep the job's wake from an agent that can take it) until Notifier.drainChanged.
+   */
+  drained: boolean;
   /** Resolves true when woken (or already woken since the last wait), false on timeout or abort, or with what it was handed. */
   wait(ms: number, signal?: AbortSignal): Promise<Wake>;
   dispose(): void;
@@ -33,8 +38,11 @@ export interface TakenWaiter {
   readonly claim: WaiterClaim;
   /** Ends the wait with the claim made for it. */
   hand(reply: ScriptReply<'claim'>): void;
-  /** No claim was made: it waits on (or ends, if its time ran out meanwhile), and wakes reach it again. */
-  giveBack(): void;
+  /**
+   * No claim was made: it waits on (or ends, if its time ran out meanwhile), and wakes reach it again;
+   * `drained`: the claim found its agent drained (Waiter.drained).
+   */
+  giveBack(drained?: boolean): void;
 }
 
 export interface Notifier {
@@ -52,6 +60,11 @@ export interface Notifier {
    * set), held for the caller until it hands it a claim or gives it back.
    */
   take(target: string): TakenWaiter | undefined;
+  /**
+   * The platform drained an agent (its claims waiting here take no more wakes) or resumed it (they
+   * take wakes again, and claim now rather than when their long-polls end).
+   */
+  drainChanged(agentId: string, drained: boolean): void;
   /** Wakes every waiter with nothing (shutdown): their claims answer empty at once. */
   releaseAll(): void;
   /**
@@ -111,7 +124,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
       for (const w of candidates) {
         if (count <= 0) break;
-        if (w.woken || w.gone || w.taken || !matches(target, w)) continue;
+        if (w.woken || w.gone || w.taken || w.drained || !matches(target, w)) continue;
         w.wake(target);
         count--;
       }
@@ -144,6 +157,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       agentId,
       labels,
       claim: undefined,
+      drained: false,
       woken: false,
       taken: false,
       lapsed: false,
@@ -221,7 +235,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
     const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
     for (const w of candidates) {
       const claim = w.claim;
-      if (closed || !claim || !w.waiting || w.taken || w.woken || w.gone || !matches(target, w)) continue;
+      if (closed || !claim || !w.waiting || w.taken || w.woken || w.gone || w.drained || !matches(target, w)) continue;
       w.taken = true;
       return {
         agentId: w.agentId,
@@ -233,8 +247,9 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
           w.gone = true;
           w.end({ handed: reply });
         },
-        giveBack() {
+        giveBack(drained = false) {
           w.taken = false;
+          w.drained = drained;
           if (w.lapsed || closed) {
             w.lapsed = false;
             w.end(false);
@@ -245,17 +260,26 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
     return undefined;
   };
 
+  const drainChanged = (agentId: string, drained: boolean): void => {
+    for (const w of byAgent.get(agentId) ?? []) {
+      if (w.drained === drained || w.gone) continue;
+      w.drained = drained;
+      if (!drained) w.wake();
+    }
+  };
+
   return {
     register,
     deliver,
     take,
+    drainChanged,
     origin,
     waitersFor(target, max = 4) {
       const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
       const found = new Set<string>();
       for (const w of candidates) {
         if (found.size >= max) break;
-        if (!w.gone && matches(target, w)) found.add(w.agentId);
+        if (!w.gone && !w.drained && matches(target, w)) found.add(w.agentId);
       }
       return [...found];
     },

@@ -70,6 +70,28 @@ describe('POST /v1/agents/:id/drain', () => {
     void parked.catch(() => undefined);
   });
 
+  it("a drained agent's waiting claim takes no job's wake from an agent that can run it, and claims at once when resumed", async () => {
+    await call(c.url, 'POST', '/v1/agent/register', { body: agentBody('drain-x', { pool: 'shared' }) });
+    await call(c.url, 'POST', '/v1/agent/register', { body: agentBody('drain-y', { pool: 'shared' }) });
+    expect((await call(c.url, 'POST', '/v1/agents/drain-x/drain')).status).toBe(200);
+    const base = c.controller.waitingClaims;
+    // drain-x waits longest, so a wake would reach it first.
+    const x = call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'drain-x', max: 1, waitMs: 20_000, claimId: claimId() } });
+    await waitUntil('drain-x waiting', () => c.controller.waitingClaims === base + 1);
+    const y = call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'drain-y', max: 1, waitMs: 20_000, claimId: claimId() } });
+    await waitUntil('drain-y waiting', () => c.controller.waitingClaims === base + 2);
+    const shared = (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', labels: { pool: 'shared' } } })).body.id;
+    expect((await y).body.jobs.map((j: { id: string }) => j.id)).toEqual([shared]);
+
+    // A job only drain-x can take waits for it; the resume wakes its parked claim, which takes it.
+    const own = (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', agent: 'drain-x' } })).body.id;
+    expect(c.controller.waitingClaims).toBe(base + 1);
+    expect((await call(c.url, 'GET', `/v1/jobs/${own}`)).body.state).toBe('queued');
+    expect((await call(c.url, 'DELETE', '/v1/agents/drain-x/drain')).status).toBe(200);
+    const answered = await x;
+    expect(answered.body.jobs.map((j: { id: string }) => j.id)).toEqual([own]);
+  });
+
   it('answers 404 for an agent that never registered, and 400 for a body', async () => {
     const r = await call(c.url, 'POST', '/v1/agents/nobody-here/drain');
     expect(r.status).toBe(404);

@@ -106,6 +106,26 @@ describe('notifier', () => {
     await n.close();
   });
 
+  it('spends no wake on a drained agent; drainChanged flags its waiting claims, and a resume wakes them', async () => {
+    const n = await createNotifier(fakeSubscriber(), 'ch', silentLogger());
+    const [d, live] = [n.register('d1', { os: 'linux' }), n.register('l1', { os: 'linux' })];
+    d.drained = true;
+    const [wd, wl] = [d.wait(60_000), live.wait(60_000)];
+    expect(n.waitersFor('l:os=linux')).toEqual(['l1']);
+    n.deliver('1\tl:os=linux');
+    expect(await settled(wl)).toBe(true);
+    expect(await settled(wd)).toBe('pending');
+    n.drainChanged('d1', false);
+    expect(await wd).toBe(true);
+    const again = d.wait(60_000);
+    n.drainChanged('d1', true);
+    n.deliver('1\ta:d1');
+    expect(await settled(again)).toBe('pending');
+    d.dispose();
+    live.dispose();
+    await n.close();
+  });
+
   describe('take: an enqueue claiming for a waiting claim itself', () => {
     const claimOf = (agentId: string): WaiterClaim => ({
       claimId: `c-${agentId}`,

@@ -37,6 +37,7 @@ local function claimJobs(base, agentKey, leasesKey, selectorsKey, memoKey, c, re
 
   local memo = redis.call('GET', memoKey)
   if not memo and redis.call('EXISTS', base .. 'drain:' .. agentId) == 1 then
+    out.drained = true
     return out
   end
   if memo then

@@ -93,7 +93,7 @@ export function createAgentCalls(deps: Pick<AgentRouteDeps, 'leases' | 'notifier
       // The first try is the agent speaking; later ones run for it after a wake-up, and the script
       // refuses them (silent) if the agent stopped heartbeating meanwhile (SIGSTOP, frozen VM, cut off).
       for (let woken = false; ; woken = true) {
-        const { jobs, labels, silent } = await leases.claim(caller, max, claimId, woken);
+        const { jobs, labels, silent, drained } = await leases.claim(caller, max, claimId, woken);
         if (labelCache.size > 100_000) labelCache.clear();
         labelCache.set(agentId, labels);
         if (silent) {
@@ -103,6 +103,7 @@ export function createAgentCalls(deps: Pick<AgentRouteDeps, 'leases' | 'notifier
         }
         if (waiter) {
           waiter.labels = labels;
+          waiter.drained = drained === true;
           // From now on an enqueue on this controller may make this claim itself (enqueue-claim-8.lua).
           waiter.claim ??= leases.waitingClaim(caller, max, claimId);
         }

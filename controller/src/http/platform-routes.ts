@@ -208,6 +208,7 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
     const r = await deps.drains.drain(id);
     deps.agents.forget();
+    deps.notifier.drainChanged(id, true);
     req.log.info({ agentId: id }, 'agent drained by the platform');
     return r;
   });
@@ -216,6 +217,8 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     const r = await deps.drains.resume(id);
     deps.agents.forget();
+    // Its claims waiting here claim now, not when their long-polls end.
+    deps.notifier.drainChanged(id, false);
     req.log.info({ agentId: id }, 'agent resumed by the platform');
     return r;
   });
