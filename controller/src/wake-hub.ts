@@ -171,7 +171,7 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
         resolveWait?.(wake);
       },
       wake(target = '*') {
-        // Held by an enqueue: only shutdown wakes it (deliver skips it); it ends when given back.
+        // Held by an enqueue (deliver skips it; shutdown and a resume get here): the enqueue's hand or giveBack ends it.
         if (w.taken) {
           w.lapsed = true;
           return;
