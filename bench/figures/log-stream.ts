@@ -3,22 +3,15 @@
 // fraction of the floor (one Node process POSTing the same bytes in 1 MiB chunks to a fastify route that
 // only RPUSHes them, bench/lib/floor.ts), in interleaved rounds; bytes lost (read back through
 // GET /v1/jobs/:id/log and compared byte for byte); the agent's peak RSS; CPU per MiB of every process.
-import { readFileSync } from 'node:fs';
 import { perUnit, redisSource, startCpuMeter } from '../lib/cpu-time.js';
 import { benchTasksDir, until, type Figure } from '../lib/figure.js';
 import { logFloor } from '../lib/floor.js';
 import { platformClient } from '../lib/proto-client.js';
 import { interleave, roundsRow, type Measurement } from '../lib/rounds.js';
 import { now } from '../lib/stats.js';
-import { startAgent, startController, withRedis, stop } from '../lib/system.js';
+import { peakRssMb, startAgent, startController, withRedis, stop } from '../lib/system.js';
 
 const LINE = Buffer.from('httpagent log streaming bench line: 0123456789abcdef0123456789\n');
-
-/** Peak resident set size (VmHWM) of a process in MB. */
-function peakRssMb(pid: number): number {
-  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 /**
  * Checks a job log page by page: the agent's `==> step` header line, then exactly the bytes big-log
@@ -75,8 +68,8 @@ async function oursRound(mib: number, round: number): Promise<Measurement> {
       }, 600_000, 25);
       const secs = (now() - t0) / 1000;
       const cpu = perUnit(await meter.stop(), mib, 1e3);
-      const agentPeak = peakRssMb(agent.proc.proc.pid!);
-      const controllerPeak = peakRssMb(controller.proc.proc.pid!);
+      const agentPeak = await peakRssMb(agent.proc.proc.pid!);
+      const controllerPeak = await peakRssMb(controller.proc.proc.pid!);
       if (job.state !== 'succeeded') throw new Error(`log job ended ${String(job.state)}: ${String(job.error)}`);
       // Read the log back page by page and compare every byte with what the script wrote.
       let offset = 0;

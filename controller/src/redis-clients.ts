@@ -46,11 +46,11 @@ const common: RedisOptions = {
   // by the chaos suite). A command timeout is what makes it fail. No script runs anywhere near this long.
   commandTimeout: 10_000,
   // Straight to the socket, not into the next auto-pipeline: a log chunk (up to a MiB), which a pipeline
-  // would copy once more into one buffer with its neighbours; and the scripts on a job's own path
-  // (enqueue, claim, complete-and-claim), which a pipeline would hold for a turn of the event loop
+  // would copy once more into one buffer with its neighbours; and the scripts on a job's own path (enqueue,
+  // enqueue-and-claim, claim, complete-and-claim), which a pipeline would hold for a turn of the event loop
   // (bench --compare, 5 rounds: idle pickup median -12 %, CPU per one-at-a-time job -20 %, 50 at a time and
   // bursts unchanged). Nothing orders these against other commands: a request is one script.
-  autoPipeliningIgnoredCommands: ['appendLog', 'claim', 'completeClaim', 'enqueue'],
+  autoPipeliningIgnoredCommands: ['appendLog', 'claim', 'completeClaim', 'enqueue', 'enqueueClaim'],
 };
 
 /** A cluster's nodes are given as host:port; user, password and TLS come from redisUrl when it has them. */

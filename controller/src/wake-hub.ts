@@ -113,6 +113,11 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
   const byAgent = new Map<string, Set<WaiterState>>();
   let closed = false;
 
+  /** The waiters that could take work for `target`: a job for one agent looks at that agent's alone, not at thousands of others. */
+  const candidatesFor = (target: string): Iterable<WaiterState> => (target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters);
+  /** Free to be woken for (or claimed for) work for `target`: not woken already, held, gone, or drained. */
+  const wakeable = (w: WaiterState, target: string): boolean => !w.woken && !w.gone && !w.taken && !w.drained && matches(target, w);
+
   const deliver = (message: string): void => {
     for (const line of message.split('\n')) {
       const tab = line.indexOf('\t');
@@ -120,11 +125,9 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
       let count = Number(line.slice(0, tab));
       const target = line.slice(tab + 1);
       if (!(count > 0)) continue;
-      // A job for one agent wakes only that agent's waiters: no scan of thousands of others.
-      const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
-      for (const w of candidates) {
+      for (const w of candidatesFor(target)) {
         if (count <= 0) break;
-        if (w.woken || w.gone || w.taken || w.drained || !matches(target, w)) continue;
+        if (!wakeable(w, target)) continue;
         w.wake(target);
         count--;
       }
@@ -200,9 +203,8 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
             resolve(wake);
           };
           // While an enqueue claims for it, the claim's outcome decides how the wait ends.
-          const lapse = () => (w.taken ? (w.lapsed = true) : done(false));
-          const onAbort = lapse;
-          const timer = setTimeout(lapse, ms);
+          const onAbort = () => (w.taken ? (w.lapsed = true) : done(false));
+          const timer = setTimeout(onAbort, ms);
           signal?.addEventListener('abort', onAbort, { once: true });
           resolveWait = done;
         });
@@ -232,10 +234,9 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
   };
 
   const take = (target: string): TakenWaiter | undefined => {
-    const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
-    for (const w of candidates) {
+    for (const w of candidatesFor(target)) {
       const claim = w.claim;
-      if (closed || !claim || !w.waiting || w.taken || w.woken || w.gone || w.drained || !matches(target, w)) continue;
+      if (closed || !claim || !w.waiting || !wakeable(w, target)) continue;
       w.taken = true;
       return {
         agentId: w.agentId,
@@ -275,9 +276,8 @@ export async function createNotifier(subscriber: RedisLike, channel: string, log
     drainChanged,
     origin,
     waitersFor(target, max = 4) {
-      const candidates = target.startsWith('a:') ? (byAgent.get(target.slice(2)) ?? []) : waiters;
       const found = new Set<string>();
-      for (const w of candidates) {
+      for (const w of candidatesFor(target)) {
         if (found.size >= max) break;
         if (!w.gone && !w.drained && matches(target, w)) found.add(w.agentId);
       }

@@ -203,22 +203,28 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
     return { samples: await deps.monitor.history(id, q.since ?? 0) };
   });
 
+  /**
+   * Sets or clears the drain mark, then tells this controller at once: the waiting-reason reading is
+   * dropped, and the agent's claims waiting here stop taking wakes (drained) or claim now (resumed).
+   */
+  const setDrain = async (id: string, drained: boolean) => {
+    const r = drained ? await deps.drains.drain(id) : await deps.drains.resume(id);
+    deps.agents.forget();
+    deps.notifier.drainChanged(id, drained);
+    return r;
+  };
+
   app.post(paths.agentDrain.route, async (req) => {
     const { id } = parseOr400(agentParamsSchema, req.params, 'params');
     if (req.body !== undefined && req.body !== null) parseOr400(z.strictObject({}), req.body, 'body');
-    const r = await deps.drains.drain(id);
-    deps.agents.forget();
-    deps.notifier.drainChanged(id, true);
+    const r = await setDrain(id, true);
     req.log.info({ agentId: id }, 'agent drained by the platform');
     return r;
   });
 
   app.delete(paths.agentDrain.route, async (req) => {
     const { id } = parseOr400(agentParamsSchema, req.params, 'params');
-    const r = await deps.drains.resume(id);
-    deps.agents.forget();
-    // Its claims waiting here claim now, not when their long-polls end.
-    deps.notifier.drainChanged(id, false);
+    const r = await setDrain(id, false);
     req.log.info({ agentId: id }, 'agent resumed by the platform');
     return r;
   });
