@@ -100,6 +100,7 @@ export function createEventHub(connect: () => RedisLike, log: EventLog, keys: Ke
     tail ??= connect();
     let last = start;
     let failing = false;
+    logger.debug({ from: start, subscribers: subs.size }, 'event stream tail started');
     while (!closed && subs.size > 0) {
       try {
         const reply = (await tail!.xread('COUNT', READ_COUNT, 'BLOCK', BLOCK_MS, 'STREAMS', keys.events, last)) as [string, RawEntries][] | null;
@@ -115,6 +116,7 @@ export function createEventHub(connect: () => RedisLike, log: EventLog, keys: Ke
         await new Promise((r) => setTimeout(r, 1000));
       }
     }
+    logger.debug({ at: last, closed }, 'event stream tail stopped');
   };
 
   const ensureLoop = () => {

@@ -18,8 +18,16 @@ afterAll(async () => {
 /**
  * Reads SSE messages from GET /v1/events until `enough` says stop; returns them with their ids, and the
  * last id the stream gave (an id alone, with no data, counts: the browser keeps it for Last-Event-ID).
+ * `enough` is asked again when `onOpen` settles: an event can arrive before the id it is looked for by
+ * is known, and the stream may then stay quiet until its next keepalive. A stream that has not given
+ * enough within `waitMs` fails with what it did give, instead of running into the test's timeout.
  */
-async function readEvents(opts: { lastEventId?: string; enough: (got: { id: string; data: any }[], lastId: string) => boolean; onOpen?: () => Promise<void> }) {
+async function readEvents(opts: {
+  lastEventId?: string;
+  enough: (got: { id: string; data: any }[], lastId: string) => boolean;
+  onOpen?: () => Promise<void>;
+  waitMs?: number;
+}) {
   const ac = new AbortController();
   const res = await fetch(`${sys.controllerUrl}/v1/events`, {
     headers: { authorization: `Bearer ${PLATFORM_TOKEN}`, ...(opts.lastEventId ? { 'last-event-id': opts.lastEventId } : {}) },
@@ -30,10 +38,32 @@ async function readEvents(opts: { lastEventId?: string; enough: (got: { id: stri
   const got: { id: string; data: any }[] = [];
   let lastId = '';
   let buf = '';
-  const opened = opts.onOpen?.();
+  let openSettled = !opts.onOpen;
+  const opened = opts.onOpen?.().finally(() => (openSettled = true));
+  const waitMs = opts.waitMs ?? 30_000;
+  let timer: NodeJS.Timeout | undefined;
+  const gaveUp = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      const seen = got.map((e) => `${e.id} ${e.data.type}${e.data.id ? ` ${e.data.id} ${e.data.state}` : ''}`).join('; ');
+      reject(new Error(`the event stream did not give enough in ${waitMs} ms (onOpen ${openSettled ? 'settled' : 'pending'}, last id ${lastId || 'none'}); it gave: ${seen || 'nothing'}`));
+    }, waitMs);
+  });
+  // The first wake-up of the loop below that is not a chunk: onOpen settling (once).
+  let openWake: Promise<'opened'> | undefined = opened?.then(
+    () => 'opened' as const,
+    () => 'opened' as const,
+  );
+  let read: ReturnType<typeof reader.read> | undefined;
   try {
     while (!opts.enough(got, lastId)) {
-      const { value, done } = await reader.read();
+      read ??= reader.read();
+      const next = await Promise.race([read, gaveUp, ...(openWake ? [openWake] : [])]);
+      if (next === 'opened') {
+        openWake = undefined;
+        continue;
+      }
+      read = undefined;
+      const { value, done } = next;
       if (done) break;
       buf += Buffer.from(value).toString();
       let end: number;
@@ -47,8 +77,13 @@ async function readEvents(opts: { lastEventId?: string; enough: (got: { id: stri
       }
     }
   } finally {
-    await opened;
+    clearTimeout(timer);
+    gaveUp.catch(() => undefined);
     ac.abort();
+    read?.catch(() => undefined);
+    // A submit that never answered is what the timeout's message names; waiting on it would hide that.
+    if (openSettled) await opened;
+    else opened?.catch(() => undefined);
   }
   return Object.assign(got, { lastId });
 }
