@@ -12,6 +12,7 @@ import { loadControllerSecrets, type ControllerSecrets } from './controller-secr
 import { createCredentialCheck, DEFAULT_CREDENTIAL_CHECK, type CredentialCheckOptions } from './credential-check.js';
 import { createCredentialStore } from './credential-store.js';
 import { startDashboardTicker } from './dashboard-ticker.js';
+import { followDrains } from './drain-feed.js';
 import { createEventHub, createEventLog } from './event-stream.js';
 import { buildApp } from './http/app.js';
 import { createFleetMetrics } from './fleet-metrics.js';
@@ -100,6 +101,17 @@ export async function buildController(config: ControllerConfig, deps: Controller
     events,
   );
   const agents = createAgentDirectory(deps.redis, keys, credentials, { offlineAfterMs: config.offlineAfterMs });
+  // A drain or resume made on any controller: the waiting-reason reading is dropped, and the agent's claims
+  // waiting here stop taking wakes (drained) or claim now (resumed).
+  const drainFeed = await followDrains(
+    deps.subscriber,
+    keys.drainChannel,
+    ({ agentId, drained }) => {
+      agents.forget();
+      notifier.drainChanged(agentId, drained);
+    },
+    logger.child({ component: 'drains' }),
+  );
   const stats = createStatsStore(deps.redis, keys);
   const redisNow = async () => {
     const [sec, micro] = (await deps.redis.call('TIME')) as [string, string];
@@ -176,6 +188,7 @@ export async function buildController(config: ControllerConfig, deps: Controller
         await hub.close();
         await app.close();
         revocations.close();
+        drainFeed.close();
         await notifier.close();
         bundleBlobs?.close();
       })()),

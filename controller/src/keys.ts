@@ -69,6 +69,8 @@ export interface Keys {
   wakeChannel: string;
   /** Pub/sub channel naming a revoked agent: every controller drops its cached credential at once. */
   revokeChannel: string;
+  /** Pub/sub channel naming an agent the platform drained or resumed: every controller's waiting claims follow. */
+  drainChannel: string;
 }
 
 /**
@@ -117,6 +119,7 @@ export function createKeys(prefix: string): Keys {
     session: (idHash) => `${base}sess:${idHash}`,
     wakeChannel: `${base}wake`,
     revokeChannel: `${base}revoked`,
+    drainChannel: `${base}drain-changed`,
   };
 }
 

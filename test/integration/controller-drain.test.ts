@@ -2,6 +2,7 @@
 // the ones it holds, GET /v1/agents shows it draining, a re-registration does not undo it, and a resume
 // hands it work again.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKeys } from '../../controller/src/keys.js';
 import { startRedis, type PrivateRedis } from '../helpers/redis-server.js';
 import { waitUntil } from '../helpers/wait.js';
 import { agentBody, call, claimId, startController, type Running } from './controller-harness.js';
@@ -90,6 +91,43 @@ describe('POST /v1/agents/:id/drain', () => {
     expect((await call(c.url, 'DELETE', '/v1/agents/drain-x/drain')).status).toBe(200);
     const answered = await x;
     expect(answered.body.jobs.map((j: { id: string }) => j.id)).toEqual([own]);
+  });
+
+  it("a drain and a resume made on another controller reach the agent's claim waiting here: the resume wakes it at once", async () => {
+    // A second controller of the same fleet: the platform's calls may land on either.
+    const other = await startController(redis.url, { keyPrefix: c.config.keyPrefix });
+    try {
+      await call(c.url, 'POST', '/v1/agent/register', { body: agentBody('drain-far', { pool: 'far' }) });
+      const base = c.controller.waitingClaims;
+      const parked = call(c.url, 'POST', '/v1/agent/claim', { body: { agentId: 'drain-far', max: 1, waitMs: 20_000, claimId: claimId() } });
+      await waitUntil('drain-far waiting here', () => c.controller.waitingClaims === base + 1);
+      expect((await call(other.url, 'POST', '/v1/agents/drain-far/drain')).status).toBe(200);
+      // Announced, not just marked: the claim waiting here takes no wake, so a job for its pool stays queued,
+      // and the job says why (only a drained agent could take it).
+      let queued = '';
+      await waitUntil('the drain to reach this controller', async () => {
+        const r = (await call(c.url, 'POST', '/v1/jobs', { body: { task: 'noop', labels: { pool: 'far' }, idempotencyKey: 'far-probe' } })).body;
+        queued = r.id;
+        return r.waiting?.code === 'AGENT_OFFLINE';
+      });
+      expect(c.controller.waitingClaims).toBe(base + 1);
+
+      // What no controller wrote on the channel is ignored, and changes nothing.
+      const raw = redis.client();
+      try {
+        expect(await raw.publish(createKeys(c.config.keyPrefix).drainChannel, '{"agentId":"drain-far","drained":"no"}')).toBeGreaterThan(0);
+        expect(await raw.publish(createKeys(c.config.keyPrefix).drainChannel, 'not json')).toBeGreaterThan(0);
+      } finally {
+        raw.disconnect();
+      }
+      // Resumed on the other controller: the claim waiting here wakes now and takes the queued job
+      // (before, it slept on until its long-poll ended, 20 s here, and answered empty).
+      expect((await call(other.url, 'DELETE', '/v1/agents/drain-far/drain')).status).toBe(200);
+      const answered = await parked;
+      expect(answered.body.jobs.map((j: { id: string }) => j.id)).toEqual([queued]);
+    } finally {
+      await other.close();
+    }
   });
 
   it('answers 404 for an agent that never registered, and 400 for a body', async () => {

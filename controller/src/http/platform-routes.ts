@@ -204,7 +204,8 @@ export function platformRoutes(app: FastifyInstance, deps: PlatformDeps): void {
   });
 
   /**
-   * Sets or clears the drain mark, then tells this controller at once: the waiting-reason reading is
+   * Sets or clears the drain mark, then tells this controller at once, without waiting for its own
+   * announcement to come back (drain-feed.ts, which tells the others): the waiting-reason reading is
    * dropped, and the agent's claims waiting here stop taking wakes (drained) or claim now (resumed).
    */
   const setDrain = async (id: string, drained: boolean) => {
