@@ -119,6 +119,14 @@ rollback() {
   # Quiet first: nothing of ours may run (and write its logs and state) while its files go back.
   if [ "$SUP_TOUCHED" = 1 ]; then supctl stop 'httpagent:*' httpagent-fatal >/dev/null 2>&1; fi
   if [ "$SYSTEMD_TOUCHED" = 1 ]; then systemctl stop httpagent-agent httpagent-monitor >/dev/null 2>&1; fi
+  # An agent this run started may have enrolled: the controller then holds its credential and refuses a
+  # second enrollment of this id (409 AGENT_ENROLLED) until the platform revokes it. Undoing the file
+  # would strand the host, so a copy (read as the service user, who owns it) is put back below.
+  local kept=""
+  if [ "${ENROLLED:-1}" = 0 ] && [ -n "${WORK:-}" ] && [ -f "$PREFIX/var/credential" ]; then
+    kept="$WORK/credential.kept"
+    as_svc cat -- "$PREFIX/var/credential" >"$kept" 2>/dev/null && [ -s "$kept" ] || kept=""
+  fi
   local i kind a b
   for ((i = ${#UNDO[@]} - 1; i >= 0; i--)); do
     IFS=$'\x1f' read -r kind a b <<<"${UNDO[$i]}"
@@ -135,9 +143,24 @@ rollback() {
     systemctl daemon-reload
     [ ${#SYSTEMD_WERE_ACTIVE[@]} -eq 0 ] || systemctl start "${SYSTEMD_WERE_ACTIVE[@]}"
   fi
+  if [ -n "$kept" ] && [ ! -e "$PREFIX/var/credential" ] && keep_credential "$kept"; then
+    cleanup_work
+    printf 'install.sh: rolled back, except %s: the agent enrolled as %s during this run, and the controller refuses a second enrollment of that id; the next run uses this credential (no enrollment token needed). To start over instead: revoke %s (DELETE /v1/agents/%s, the dashboard'"'"'s Remove), then delete %s\n' \
+      "$PREFIX/var/credential" "$AGENT_ID" "$AGENT_ID" "$AGENT_ID" "$PREFIX" >&2
+    exit 1
+  fi
   cleanup_work
   printf 'install.sh: rolled back; the host is as it was before this run\n' >&2
   exit 1
+}
+
+# Puts back the credential an agent got during a run that is being rolled back: root's, in a var/ of
+# root's (0700), so nobody else touches it until the next run gives both to the service user.
+keep_credential() { # COPY
+  local owner="${ROOT_OWN:-0:0}"
+  [ -d "$PREFIX/var" ] || { mkdir -p -- "$PREFIX" && mkdir -m 0700 -- "$PREFIX/var"; } || return 1
+  [ "$(stat -c '%u:%g %a' -- "$PREFIX/var")" = "$owner 700" ] || return 1
+  install -m 0600 -o "${owner%:*}" -g "${owner#*:}" -- "$1" "$PREFIX/var/credential"
 }
 
 undo_one() {
@@ -603,6 +626,7 @@ prepare_prefix() {
   ensure_dir "$PREFIX" "$ROOT_OWN" 755
   ensure_dir "$PREFIX/etc" "$ROOT_OWN" 755
   ensure_dir "$PREFIX/releases" "$ROOT_OWN" 755
+  give_kept_credential
   ensure_dir "$PREFIX/var" "$SVC_OWN" 700
   ensure_dir "$PREFIX/log" "$LOG_OWN" 750
   if [ "$CODE_ROOT" != "$PREFIX" ]; then ensure_dir "$CODE_ROOT" "$SVC_OWN" 755; fi
@@ -626,6 +650,19 @@ prepare_prefix() {
   MANIFEST+=("dir $PREFIX/releases" "link $PREFIX/current" "dir $PREFIX/etc" "dir $PREFIX/var" "log $PREFIX/log")
   [ "$CODE_ROOT" != "$PREFIX" ] && MANIFEST+=("dir $CODE_ROOT")
   return 0
+}
+
+# A credential a rollback kept (keep_credential) is root's, in a var/ of root's: it goes to the service
+# user, who reads and replaces it, before var/ does (so until then nobody else can swap it).
+give_kept_credential() {
+  local cred="$PREFIX/var/credential"
+  [ "$SVC_OWN" != "$ROOT_OWN" ] && [ -d "$PREFIX/var" ] && [ ! -L "$PREFIX/var" ] || return 0
+  [ "$(stat -c '%u:%g' -- "$PREFIX/var")" = "$ROOT_OWN" ] && [ -f "$cred" ] && [ ! -L "$cred" ] || return 0
+  [ "$(stat -c '%u:%g' -- "$cred")" = "$ROOT_OWN" ] || return 0
+  if [ "$DRY" = 1 ]; then changed "would give $cred (kept by a rollback) to $SVC_USER"; return 0; fi
+  push_undo owner "$cred" "$ROOT_OWN"
+  chown -h -- "$SVC_OWN" "$cred"
+  changed "gave $cred (kept by a rollback) to $SVC_USER"
 }
 
 write_config() {
